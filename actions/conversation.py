@@ -1,0 +1,77 @@
+"""Actions that steer the conversation: greeting, start over, off-topic, a human."""
+
+from __future__ import annotations
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.messages import buttons, current_question, offer_rulesets
+from actions.render import render
+
+
+class ActionGreet(Action):
+    """Greets and lists what the advisor can help with (one button per rule set)."""
+
+    def name(self) -> str:
+        """Action name used in the domain."""
+        return "action_greet"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> list[EventType]:
+        """Greet, or re-ask the open question if advice is under way."""
+        _, question = current_question(tracker)
+        if question is not None:
+            dispatcher.utter_message(text=f"Hi again! {question.text}", buttons=buttons(question))
+            return []
+        offer_rulesets(dispatcher, greeting=True)
+        return []
+
+
+class ActionRestartAdvice(Action):
+    """Forgets the answers and starts again, keeping the conversation itself."""
+
+    def name(self) -> str:
+        """Action name used in the domain."""
+        return "action_restart_advice"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> list[EventType]:
+        """Reset the advice slots and ask what the shopper is looking for."""
+        offer_rulesets(dispatcher, template="restart")
+        return [SlotSet("ruleset", None), SlotSet("answers", None), SlotSet("question", None),
+                SlotSet("last_offers", None)]
+
+
+class ActionOutOfScope(Action):
+    """Says politely what the advisor can do and goes back to the open question."""
+
+    def name(self) -> str:
+        """Action name used in the domain."""
+        return "action_out_of_scope"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> list[EventType]:
+        """Reply, then re-ask."""
+        _, question = current_question(tracker)
+        dispatcher.utter_message(text=render("out_of_scope", question=question),
+                                 buttons=buttons(question) if question else [])
+        return []
+
+
+class ActionHandoff(Action):
+    """Hands over to sales staff with a code that identifies this conversation."""
+
+    def name(self) -> str:
+        """Action name used in the domain."""
+        return "action_handoff"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> list[EventType]:
+        """Give the shopper the code and tell the widget (custom payload)."""
+        _, question = current_question(tracker)
+        code = tracker.sender_id
+        dispatcher.utter_message(text=render("handoff", code=code, question=question))
+        dispatcher.utter_message(json_message={"type": "handoff", "code": code})
+        return []

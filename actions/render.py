@@ -1,0 +1,33 @@
+"""Jinja2 templates of the messages the actions send (``actions/templates``)."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from product_rules.text import money
+
+__all__ = ["render"]
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+@cache
+def _environment() -> Environment:
+    # Chat text is plain text: the widget shows it with textContent, so no HTML escaping.
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        undefined=StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=False,
+    )
+    env.filters["money"] = money
+    return env
+
+
+def render(name: str, **context: Any) -> str:
+    """Render ``templates/<name>.j2`` to a chat message."""
+    return _environment().get_template(f"{name}.j2").render(**context).strip()

@@ -1,0 +1,84 @@
+"""Errors of the configurator, one tree.
+
+::
+
+    ProductRulesError
+    ├── RuleSetError          a rule file is wrong; carries one or more RuleProblem
+    └── UnknownRuleSetError   a rule set id that is not loaded
+
+A :class:`RuleProblem` knows its file, line and column and prints itself the way
+compilers do (``file:line:column: message``), with a suggestion where one exists.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = [
+    "ProductRulesError",
+    "RuleProblem",
+    "RuleSetError",
+    "UnknownRuleSetError",
+    "did_you_mean",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class RuleProblem:
+    """One thing wrong in a rule file, with its position (1-based line and column)."""
+
+    file: str
+    line: int
+    column: int
+    message: str
+    suggestion: str | None = None
+
+    def __str__(self) -> str:
+        text = f"{self.file}:{self.line}:{self.column}: {self.message}"
+        if self.suggestion:
+            text += f", did you mean {self.suggestion!r}?"
+        return text
+
+
+class ProductRulesError(Exception):
+    """Base of every error the configurator raises."""
+
+
+class RuleSetError(ProductRulesError):
+    """A rule set could not be loaded; ``problems`` lists every finding."""
+
+    def __init__(self, problems: Sequence[RuleProblem]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class UnknownRuleSetError(ProductRulesError):
+    """No rule set with this id is loaded."""
+
+    def __init__(self, ruleset_id: str, known: Iterable[str]) -> None:
+        self.ruleset_id = ruleset_id
+        self.known = sorted(known)
+        hint = did_you_mean(ruleset_id, self.known)
+        message = f"unknown rule set {ruleset_id!r}; known: {', '.join(self.known) or 'none'}"
+        if hint:
+            message += f"; did you mean {hint!r}?"
+        super().__init__(message)
+
+
+def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
+    """Return the closest candidate to ``word``, if one is close enough."""
+    matches = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    return matches[0] if matches else None
+
+
+def relative(path: Path, root: Path | None) -> str:
+    """Show ``path`` relative to ``root`` when possible, for shorter messages."""
+    if root is not None:
+        try:
+            return str(path.relative_to(root))
+        except ValueError:
+            pass
+    return str(path)

@@ -1,0 +1,223 @@
+"""Load a rule set folder into a checked :class:`~product_rules.schema.RuleSet`.
+
+YAML is composed into nodes first so every value keeps its file, line and column; schema
+errors from pydantic and semantic errors from :mod:`product_rules.validate` are both
+reported at the position of the offending value.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from product_rules.errors import RuleProblem, RuleSetError, did_you_mean, relative
+from product_rules.schema import RuleSet
+
+__all__ = ["LoadedRuleSet", "SourceMap", "load_ruleset", "discover_rulesets", "load_all"]
+
+Path_ = tuple[str | int, ...]
+
+
+class _RulesLoader(yaml.SafeLoader):
+    """YAML 1.2 booleans: only ``true``/``false``.
+
+    YAML 1.1 reads ``no``, ``yes``, ``on`` and ``off`` as booleans, which silently turns the
+    synonym "no" into ``False``; merchandisers write words, so words stay strings.
+    """
+
+
+_RulesLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_RulesLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool",
+    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    list("tTfF"),
+)
+
+
+@dataclass(slots=True)
+class SourceMap:
+    """Positions of every value of a rule set, keyed by its path in the merged document."""
+
+    root: Path | None = None
+    positions: dict[Path_, tuple[Path, int, int]] = field(default_factory=dict)
+    default_file: Path | None = None
+
+    def locate(self, path: Path_) -> tuple[str, int, int]:
+        """Return ``(file, line, column)`` of the value at ``path`` or its nearest parent."""
+        probe = tuple(path)
+        while probe:
+            if probe in self.positions:
+                file, line, column = self.positions[probe]
+                return relative(file, self.root), line, column
+            probe = probe[:-1]
+        file_ = self.default_file or Path("<rules>")
+        return relative(file_, self.root), 1, 1
+
+    def problem(self, path: Path_, message: str, suggestion: str | None = None) -> RuleProblem:
+        """Build a :class:`RuleProblem` located at ``path``."""
+        file, line, column = self.locate(path)
+        return RuleProblem(file, line, column, message, suggestion)
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedRuleSet:
+    """A checked rule set with where it came from."""
+
+    ruleset: RuleSet
+    directory: Path
+    sources: SourceMap
+    fingerprint: str
+
+
+def _walk(node: yaml.Node, path: Path_, file: Path, out: dict[Path_, tuple[Path, int, int]]) -> Any:
+    out[path] = (file, node.start_mark.line + 1, node.start_mark.column + 1)
+    if isinstance(node, yaml.MappingNode):
+        result: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.value)
+            result[key] = _walk(value_node, (*path, key), file, out)
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [_walk(item, (*path, i), file, out) for i, item in enumerate(node.value)]
+    # Scalars: let the safe constructor resolve ints, floats, bools and nulls.
+    return yaml.constructor.SafeConstructor().construct_object(node, deep=True)
+
+
+def _read_file(
+    file: Path, sources: SourceMap, merged: dict[str, Any], problems: list[RuleProblem]
+) -> None:
+    shown = relative(file, sources.root)
+    try:
+        text = file.read_text(encoding="utf-8")
+        node = yaml.compose(text, Loader=_RulesLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        problems.append(RuleProblem(shown, line, column, f"invalid YAML: {exc.problem}"))
+        return
+    except (OSError, UnicodeDecodeError) as exc:
+        problems.append(RuleProblem(shown, 1, 1, f"cannot read file: {exc}"))
+        return
+    if node is None:
+        return
+    if not isinstance(node, yaml.MappingNode):
+        line, column = node.start_mark.line + 1, node.start_mark.column + 1
+        problems.append(RuleProblem(shown, line, column, "a rule file must be a mapping of sections"))
+        return
+    positions: dict[Path_, tuple[Path, int, int]] = {}
+    document = _walk(node, (), file, positions)
+    for key, value in document.items():
+        if key in merged:
+            first = sources.locate((key,))
+            _, line, column = positions[(key,)]
+            problems.append(
+                RuleProblem(shown, line, column,
+                            f"section {key!r} is already defined in {first[0]}:{first[1]}")
+            )
+            continue
+        merged[key] = value
+        for path, position in positions.items():
+            if path and path[0] == key:
+                sources.positions[path] = position
+
+
+def _schema_problems(exc: ValidationError, sources: SourceMap) -> Iterator[RuleProblem]:
+    for error in exc.errors():
+        location = tuple(error["loc"])
+        message = error["msg"]
+        suggestion = None
+        if error["type"] == "extra_forbidden":
+            name = str(location[-1])
+            parent = location[:-1]
+            allowed = _allowed_fields(parent)
+            suggestion = did_you_mean(name, allowed)
+            message = f"unknown key {name!r}"
+        elif error["type"] == "missing":
+            message = f"missing required key {str(location[-1])!r}"
+            location = location[:-1]
+        else:
+            message = message.removeprefix("Value error, ")
+            name = next((str(p) for p in reversed(location) if isinstance(p, str)), "")
+            if name:
+                message = f"{name}: {message}"
+        yield sources.problem(location, message, suggestion)
+
+
+def _allowed_fields(parent: Path_) -> list[str]:
+    """Field names valid at ``parent``, for 'did you mean' on unknown keys."""
+    from pydantic import BaseModel
+
+    model: type[BaseModel] = RuleSet
+    for part in parent:
+        if isinstance(part, int):
+            continue
+        info = model.model_fields.get(str(part))
+        if info is None:
+            return []
+        annotation = info.annotation
+        inner = getattr(annotation, "__args__", (annotation,))
+        nested = next((a for a in inner if isinstance(a, type) and issubclass(a, BaseModel)), None)
+        if nested is None:
+            return []
+        model = nested
+    return list(model.model_fields)
+
+
+def load_ruleset(directory: Path, *, root: Path | None = None) -> LoadedRuleSet:
+    """Load and check the rule set in ``directory``.
+
+    Raises:
+        RuleSetError: with every problem found, each with file, line and column.
+    """
+    from product_rules.validate import fingerprint, validate
+
+    files = sorted(p for p in directory.iterdir() if p.suffix in {".yml", ".yaml"})
+    sources = SourceMap(root=root, default_file=files[0] if files else directory)
+    problems: list[RuleProblem] = []
+    merged: dict[str, Any] = {}
+    for file in files:
+        if file.name.startswith(("personas", "_")):
+            continue  # persona tests and drafts are not part of the rule set
+        _read_file(file, sources, merged, problems)
+    if problems:
+        raise RuleSetError(problems)
+    try:
+        ruleset = RuleSet.model_validate(merged)
+    except ValidationError as exc:
+        raise RuleSetError(list(_schema_problems(exc, sources))) from None
+    problems.extend(validate(ruleset, sources))
+    if problems:
+        raise RuleSetError(problems)
+    return LoadedRuleSet(ruleset, directory, sources, fingerprint(files))
+
+
+def discover_rulesets(rules_dir: Path) -> list[Path]:
+    """Rule set folders under ``rules_dir``: every sub-folder holding a ``ruleset.yml``."""
+    return sorted(p.parent for p in rules_dir.glob("*/ruleset.yml"))
+
+
+def load_all(rules_dir: Path) -> tuple[dict[str, LoadedRuleSet], list[RuleProblem]]:
+    """Load every rule set under ``rules_dir``; broken ones are reported, not raised."""
+    loaded: dict[str, LoadedRuleSet] = {}
+    problems: list[RuleProblem] = []
+    root = rules_dir.parent
+    for directory in discover_rulesets(rules_dir):
+        try:
+            item = load_ruleset(directory, root=root)
+        except RuleSetError as exc:
+            problems.extend(exc.problems)
+            continue
+        if item.ruleset.id in loaded:
+            problems.append(item.sources.problem(("id",), f"duplicate rule set id {item.ruleset.id!r}"))
+            continue
+        loaded[item.ruleset.id] = item
+    return loaded, problems

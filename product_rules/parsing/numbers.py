@@ -1,0 +1,335 @@
+"""Read amounts of money and body heights from a shopper's free text.
+
+The text is split into small tokens (numerals, words, single symbols); number words
+("fifteen hundred", "six foot") become numerals; every numeral then becomes a
+*mention* classified by its neighbours: money ("1.5k", "€1,500", "2 grand"), a length
+("1,82 m", "6'1\"", "182cm", "I'm 182"), bare ("1800") or something else ("5 years",
+"2-bolt"). A range ("1000-1500", "between 1000 and 1500") collapses into its upper
+bound, because the top of a range is what a budget means.
+
+Nothing here raises on junk: unreadable input gives no mention and ``None``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Literal
+
+__all__ = [
+    "MAX_CHARS",
+    "has_length_cue",
+    "has_money_cue",
+    "parse_length_cm",
+    "parse_money",
+]
+
+MAX_CHARS = 1000
+"""Only this many characters of a message are read; answers are short, junk can be huge."""
+
+Kind = Literal["money", "length", "bare", "other"]
+
+# Numerals keep their separators so "1.500" and "1,82" can be told apart later; "''" is
+# one token because it is a common way to type the inch mark.
+_TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+|''|[^\s\w]")
+_IM = re.compile(r"\bi\s*'\s*m\b|\bim\b")
+_QUOTES = str.maketrans({"’": "'", "‘": "'", "′": "'", "´": "'", "”": '"', "“": '"', "″": '"'})
+
+_UNITS = {
+    w: i
+    for i, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen "
+        "fourteen fifteen sixteen seventeen eighteen nineteen".split()
+    )
+}
+_TENS = {
+    w: 10 * i
+    for i, w in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split(), 2)
+}
+_SCALES = {"hundred": 100.0, "thousand": 1000.0}
+
+_CURRENCY_AFTER = {"€", "eur", "euro", "euros", "$", "usd", "dollar", "dollars", "bucks",
+                   "quid", "£", "gbp", "pounds", "eu"}
+_CURRENCY_BEFORE = {"€", "eur", "euro", "euros", "$", "usd", "£", "gbp"}
+_MONEY_CONTEXT = {"budget", "spend", "spending", "pay", "paying", "afford", "cost", "costs",
+                  "price", "priced"}
+_CM = {"cm", "cms", "centimeter", "centimeters", "centimetre", "centimetres"}
+_METRES = {"m", "meter", "meters", "metre", "metres", "mtr", "mtrs"}
+_FEET = {"'", "ft", "foot", "feet"}
+_INCHES = {'"', "''", "in", "inch", "inches"}
+_LENGTH_CONTEXT = {"height", "tall", "high"}
+_APPROX = {"about", "around", "roughly", "approx", "approximately", "like", "ca", "circa",
+           "nearly", "almost", "maybe", "~"}
+# A number with one of these after it counts something else than money or height.
+_OTHER_UNITS = {"years", "year", "yrs", "yr", "months", "month", "weeks", "week", "days",
+                "day", "hours", "hour", "h", "hrs", "min", "minutes", "km", "kms", "kilometers",
+                "kilometres", "miles", "mi", "kg", "kgs", "kilos", "lbs",
+                "times", "x", "%", "percent", "kids", "bikes", "speed", "speeds", "gears",
+                "mm", "rides", "st", "nd", "rd", "th"}
+# Words next to which a lone number word ("six foot", "foot one") is read as a number.
+_NUMBER_WORD_NEIGHBOURS = _FEET | _CM | _METRES | _CURRENCY_AFTER | {"grand", "k", "inch",
+                                                                    "inches", "tall"}
+
+Item = str | float
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    """A number read from text: its value (already in EUR or cm) and what it measures."""
+
+    value: float
+    kind: Kind
+    start: int
+    end: int
+
+
+def parse_money(text: str) -> float | None:
+    """Read an amount of money, in the currency the shopper wrote it in.
+
+    Money-marked numbers ("1.5k", "€1,500", "2 grand", "900 bucks") win over bare ones
+    ("up to 1800"); a range gives its upper bound; lengths and counts are skipped.
+
+    Args:
+        text: The shopper's message.
+
+    Returns:
+        The amount, or ``None`` when the text holds no plausible amount.
+    """
+    mentions = _mentions(_prepare(text))
+    for kind in ("money", "bare"):
+        for mention in mentions:
+            if mention.kind == kind and mention.value > 0:
+                return round(mention.value, 2)
+    return None
+
+
+def parse_length_cm(text: str, *, bare_ok: bool) -> float | None:
+    """Read a body height in centimetres ("1,82 m", "6'1\\"", "182cm", "I'm 182").
+
+    Args:
+        text: The shopper's message.
+        bare_ok: Also read a number without any cue: 120..230 as centimetres, 1.2..2.3
+            as metres. Set it when the shopper was just asked for their height.
+
+    Returns:
+        The length in centimetres rounded to 0.1, or ``None`` when none is found.
+    """
+    mentions = _mentions(_prepare(text))
+    for mention in mentions:
+        if mention.kind == "length" and mention.value > 0:
+            return round(mention.value, 1)
+    if bare_ok:
+        for mention in mentions:
+            if mention.kind == "bare" and (cm := _plausible_height(mention.value)) is not None:
+                return round(cm, 1)
+    return None
+
+
+def has_money_cue(text: str) -> bool:
+    """Tell whether the text marks a number as money (currency, "k", "grand", "budget")."""
+    return any(m.kind == "money" for m in _mentions(_prepare(text)))
+
+
+def has_length_cue(text: str) -> bool:
+    """Tell whether the text marks a number as a length (cm, m, feet, "tall", "I'm 182")."""
+    return any(m.kind == "length" for m in _mentions(_prepare(text)))
+
+
+def _prepare(text: str) -> str:
+    # Truncate before caching so a huge message costs (and occupies) no more than a short one.
+    if not isinstance(text, str):
+        return ""
+    text = text[:MAX_CHARS].lower().translate(_QUOTES)
+    # "I'm" would otherwise leave an "m" that looks like metres.
+    return _IM.sub("i am", text)
+
+
+@lru_cache(maxsize=512)
+def _mentions(text: str) -> tuple[Mention, ...]:
+    items = _numberise(_TOKEN.findall(text))
+    mentions: list[Mention] = []
+    i = 0
+    while i < len(items):
+        if isinstance(items[i], float):
+            mention = _read_mention(items, i)
+            mentions.append(mention)
+            i = mention.end
+        else:
+            i += 1
+    return tuple(m for m in _merge_ranges(items, mentions) if math.isfinite(m.value))
+
+
+def _numeral(token: str) -> float:
+    """Value of a numeral, telling thousands separators from decimal marks."""
+    groups = re.split(r"[.,]", token)
+    if len(groups) == 1:
+        return float(token)
+    # "1.500" and "1,500,000" group thousands; "1,82", "1.5" and "1.499,99" end in decimals.
+    if len(groups[-1]) == 3 and all(len(g) == 3 for g in groups[1:]):
+        return float("".join(groups))
+    return float("".join(groups[:-1]) + "." + groups[-1])
+
+
+def _numberise(tokens: list[str]) -> list[Item]:
+    """Turn numerals and runs of number words into floats."""
+    items: list[Item] = []
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        if token[0].isdigit():
+            items.append(_numeral(token))
+            i += 1
+            continue
+        end, value, scaled = _number_words(tokens, i)
+        prev = tokens[i - 1] if i else ""
+        nxt = tokens[end] if end < len(tokens) else ""
+        # A lone "one" is usually not a number ("the one with discs"); take it only
+        # when a scale or unit makes it one.
+        if end > i and (end - i > 1 or scaled or {prev, nxt} & _NUMBER_WORD_NEIGHBOURS):
+            items.append(value)
+            i = end
+        else:
+            items.append(token)
+            i += 1
+    return items
+
+
+def _number_words(tokens: list[str], i: int) -> tuple[int, float, bool]:
+    """Read number words from ``i``: (end index, value, whether a scale word was read)."""
+    total, current, j, words, scaled = 0.0, 0.0, i, 0, False
+    while j < len(tokens):
+        token = tokens[j]
+        nxt = tokens[j + 1] if j + 1 < len(tokens) else ""
+        if token in _UNITS or token in _TENS:
+            current += _UNITS.get(token, _TENS.get(token, 0))
+        elif token in ("a", "an") and not words and nxt in ("hundred", "thousand", "grand"):
+            current = 1.0
+        elif token in _SCALES and words:
+            scaled = True
+            if token == "hundred":
+                current = (current or 1.0) * 100
+            else:
+                total += (current or 1.0) * 1000
+                current = 0.0
+        elif token == "and" and words and (nxt in _UNITS or nxt in _TENS):
+            j += 1
+            continue
+        else:
+            break
+        words += 1
+        j += 1
+    return j, total + current, scaled
+
+
+def _word(items: list[Item], i: int) -> str:
+    if 0 <= i < len(items):
+        item = items[i]
+        return item if isinstance(item, str) else ""
+    return ""
+
+
+def _read_mention(items: list[Item], i: int) -> Mention:
+    """Classify the numeral at ``i`` by the tokens around it."""
+    value = items[i]
+    assert isinstance(value, float)
+    j = i + 1
+    kind: Kind = "bare"
+    nxt = _word(items, j)
+    if nxt in ("k", "grand"):
+        value, kind, j = value * 1000, "money", j + 1
+    elif nxt in _SCALES:
+        value, j = value * _SCALES[nxt], j + 1
+    nxt = _word(items, j)
+    if nxt in _CURRENCY_AFTER:
+        return Mention(value, "money", i, j + 1)
+    if _word(items, i - 1) in _CURRENCY_BEFORE:
+        return Mention(value, "money", i, j)
+    if kind == "money":
+        return Mention(value, kind, i, j)
+    if nxt in _CM:
+        return Mention(value, "length", i, j + 1)
+    if nxt in _METRES:
+        return _metres(items, value, i, j + 1)
+    if nxt in _FEET and 3 <= value <= 8:
+        return _feet(items, value, i, j + 1)
+    if nxt in ("inch", "inches", '"', "''"):
+        return Mention(value * 2.54, "length", i, j + 1)
+    if nxt in _OTHER_UNITS or (nxt == "-" and _word(items, j + 1)[:1].isalpha()):
+        return Mention(value, "other", i, j)
+    kind = _context_kind(items, i, j, value)
+    if kind == "length":
+        value = _plausible_height(value) or value
+    return Mention(value, kind, i, j)
+
+
+def _metres(items: list[Item], value: float, i: int, j: int) -> Mention:
+    # "1m82": whole metres, then centimetres after the unit.
+    rest = items[j] if j < len(items) else None
+    if isinstance(rest, float) and value.is_integer() and 0 <= rest < 100:
+        return Mention(value * 100 + rest, "length", i, j + 1)
+    return Mention(value * 100, "length", i, j)
+
+
+def _feet(items: list[Item], feet: float, i: int, j: int) -> Mention:
+    inches = items[j] if j < len(items) else None
+    if isinstance(inches, float) and 0 <= inches < 12:
+        j += 1
+        if _word(items, j) in _INCHES:
+            j += 1
+        return Mention(feet * 30.48 + inches * 2.54, "length", i, j)
+    return Mention(feet * 30.48, "length", i, j)
+
+
+def _context_kind(items: list[Item], i: int, j: int, value: float) -> Kind:
+    """Kind of a unit-less number from the words before and after it."""
+    before = [_word(items, k) for k in range(max(0, i - 4), i)]
+    while before and before[-1] in _APPROX:
+        before.pop()
+    height = _plausible_height(value)
+    if height is not None and (
+        before[-2:] == ["i", "am"]
+        or _LENGTH_CONTEXT & set(before)
+        or _word(items, j) in _LENGTH_CONTEXT
+    ):
+        return "length"
+    if _MONEY_CONTEXT & set(before):
+        return "money"
+    return "bare"
+
+
+def _plausible_height(value: float) -> float | None:
+    if 120 <= value <= 230:
+        return value
+    if 1.2 <= value <= 2.3:
+        return value * 100
+    return None
+
+
+def _merge_ranges(items: list[Item], mentions: list[Mention]) -> list[Mention]:
+    """Collapse "1000-1500", "1000 to 1500" and "between 1000 and 1500" into the upper bound."""
+    merged: list[Mention] = []
+    for mention in mentions:
+        low = merged[-1] if merged else None
+        joiner = _word(items, mention.start - 1)
+        if (
+            low is not None
+            and low.end == mention.start - 1
+            and (joiner in ("-", "to") or (joiner == "and" and "between" in _before(items, low)))
+            and {low.kind, mention.kind} != {"money", "length"}
+            and "other" not in (low.kind, mention.kind)
+        ):
+            kinds = {low.kind, mention.kind}
+            kind: Kind = "money" if "money" in kinds else "length" if "length" in kinds else "bare"
+            value = mention.value
+            if kind == "length" and mention.kind == "bare":
+                value = _plausible_height(value) or value
+            merged[-1] = Mention(value, kind, low.start, mention.end)
+        else:
+            merged.append(mention)
+    return merged
+
+
+def _before(items: list[Item], mention: Mention) -> list[str]:
+    return [_word(items, k) for k in range(max(0, mention.start - 2), mention.start)]

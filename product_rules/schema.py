@@ -1,0 +1,247 @@
+"""The rule language: pydantic models of a rule set, also exported as JSON Schema.
+
+A rule set is a folder of YAML files (``ruleset.yml``, ``questions.yml``, ``filters.yml``
+...); their top-level keys are merged into one :class:`RuleSet`. Conditions (``when``,
+``ask_if``) are expressions over the answers in the ``rule-engine`` syntax, for example
+``experience == 'beginner' and budget < 1000``; they are compiled and type-checked at
+load time by :mod:`product_rules.conditions`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = [
+    "Answer",
+    "CrossSellRule",
+    "DerivedValue",
+    "Filter",
+    "GlossaryEntry",
+    "Option",
+    "ProductFilter",
+    "Question",
+    "Ranking",
+    "Relaxation",
+    "Requirement",
+    "RuleSet",
+    "Selection",
+    "SizeRow",
+]
+
+Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=60)]
+Answer = str | float | int | bool
+Scalar = str | float | int | bool
+
+
+class _Model(BaseModel):
+    # Unknown keys are typos far more often than intent: refuse them.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Option(_Model):
+    """One answer a shopper can pick; synonyms are matched in free text."""
+
+    id: Identifier
+    label: str
+    synonyms: list[str] = []
+    explain: str | None = None
+
+
+class Question(_Model):
+    """A question the advisor asks; its ``id`` is the key of the answer."""
+
+    id: Identifier
+    text: str
+    type: Literal["choice", "number", "boolean"]
+    options: list[Option] = []
+    unit: Literal["EUR", "cm"] | None = Field(
+        default=None, description="How a number answer is read: an amount of money or a length."
+    )
+    min: float | None = None
+    max: float | None = None
+    ask_if: str | None = Field(default=None, description="Condition over earlier answers.")
+    default: Scalar | None = Field(
+        default=None, description="Answer used when the shopper does not know or skips."
+    )
+    why: str | None = Field(default=None, description="Why we ask, for 'why do you ask?'.")
+
+    @model_validator(mode="after")
+    def _options_match_type(self) -> Question:
+        if self.type == "choice" and not self.options:
+            raise ValueError("a choice question needs options")
+        if self.type != "choice" and self.options:
+            raise ValueError(f"a {self.type} question takes no options")
+        if self.type == "number" and self.unit is None:
+            raise ValueError("a number question needs a unit: EUR or cm")
+        return self
+
+    def option(self, option_id: str) -> Option | None:
+        """Return the option with this id, if any."""
+        return next((o for o in self.options if o.id == option_id), None)
+
+
+Comparison = Literal["eq", "ne", "in", "not_in", "lt", "le", "gt", "ge"]
+
+
+class ValueRef(_Model):
+    """A value taken from an answer or a derived value at run time."""
+
+    answer: Identifier
+
+
+ProductFilter = dict[str, Any]
+"""Attribute conditions on products, as in ``{category: pedals, cleat_system: {in: [flat]}}``.
+
+A bare value means equality; a mapping takes one operator (``eq``, ``ne``, ``in``,
+``not_in``, ``lt``, ``le``, ``gt``, ``ge``) whose value is a literal or ``{answer: id}``.
+"""
+
+
+class Relaxation(_Model):
+    """How a soft wish may be loosened when nothing matches, tried in order."""
+
+    widen_pct: float | None = Field(default=None, gt=0, le=200)
+    widen_by: float | None = Field(default=None, gt=0)
+    substitute: dict[str, list[str]] | None = None
+    drop: bool = False
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Relaxation:
+        chosen = [
+            self.widen_pct is not None,
+            self.widen_by is not None,
+            self.substitute is not None,
+            self.drop,
+        ]
+        if sum(chosen) != 1:
+            raise ValueError("a relaxation step takes exactly one of widen_pct, widen_by, "
+                             "substitute, drop")
+        return self
+
+
+class Filter(_Model):
+    """A wish turned into a condition on the main product."""
+
+    id: Identifier
+    label: str = Field(description="The wish in the shopper's words, e.g. 'your budget'.")
+    when: str | None = Field(default=None, description="Applies only if this holds.")
+    attribute: str
+    op: Comparison = "eq"
+    value: Scalar | list[Scalar] | None = None
+    answer: Identifier | None = Field(default=None, description="Compare with this answer.")
+    map: dict[str, Scalar | list[Scalar]] | None = Field(
+        default=None, description="Answer option id to attribute value(s)."
+    )
+    scope: Literal["main", "bundle"] = Field(
+        default="main", description="bundle: the total of the offer must satisfy it (prices)."
+    )
+    hard: bool = True
+    importance: int = Field(default=5, ge=1, le=10, description="Least important relaxes first.")
+    weight: float = Field(default=1.0, ge=0, description="Ranking weight of a soft filter.")
+    relax: list[Relaxation] = []
+    reason: str | None = Field(default=None, description="Jinja2 text shown when it holds.")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Filter:
+        sources = [self.value is not None, self.answer is not None]
+        if sum(sources) != 1:
+            raise ValueError("a filter takes exactly one of value or answer")
+        if self.map is not None and self.answer is None:
+            raise ValueError("map translates an answer: give answer too")
+        return self
+
+
+class SizeRow(_Model):
+    """One row of a size table: inputs in [min, max) give ``value``."""
+
+    min: float
+    max: float
+    value: float | int
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SizeRow:
+        if self.max <= self.min:
+            raise ValueError(f"max ({self.max}) must be greater than min ({self.min})")
+        return self
+
+
+class DerivedValue(_Model):
+    """A value computed from an answer with a table (frame size from body height)."""
+
+    id: Identifier
+    label: str
+    source: Identifier = Field(description="Answer or derived value the table reads.")
+    table: list[SizeRow]
+    explain: str | None = None
+
+
+class Selection(_Model):
+    """Which product fulfils a requirement, when a condition holds (first match wins)."""
+
+    when: str | None = None
+    filter: ProductFilter = {}
+    reason: str
+
+
+class Requirement(_Model):
+    """A main product that matches ``if_item`` needs an item of ``category`` added."""
+
+    id: Identifier
+    label: str
+    if_item: ProductFilter = Field(default_factory=dict)
+    category: str
+    select: list[Selection]
+    prefer: Literal["cheapest", "margin", "best"] = "cheapest"
+
+
+class CrossSellRule(_Model):
+    """Suggest items of a category beside the offers."""
+
+    id: Identifier
+    when: str | None = None
+    target: ProductFilter
+    limit: int = Field(default=1, ge=1, le=5)
+    prefer: Literal["cheapest", "margin", "best"] = "best"
+    reason: str
+
+
+class Ranking(_Model):
+    """Push factors a merchandiser sets on top of the soft filters' weights."""
+
+    in_stock: float = Field(default=2.0, ge=0)
+    margin: float = Field(default=0.5, ge=0, description="Weight per 10 points of margin.")
+    price_fit: float = Field(
+        default=1.0, ge=0, description="Prefer prices that use the budget well."
+    )
+
+
+class GlossaryEntry(_Model):
+    """A term the shopper may ask about ("what is SPD?")."""
+
+    term: str
+    synonyms: list[str] = []
+    text: str
+
+
+class RuleSet(_Model):
+    """Everything the advisor needs to advise on one kind of product."""
+
+    id: Identifier
+    title: str
+    category: str = Field(description="Category slug of the main product.")
+    intro: str = Field(description="First sentence when this advice starts.")
+    synonyms: list[str] = Field(default=[], description="Words that start this advice.")
+    max_offers: int = Field(default=3, ge=1, le=3)
+    questions: list[Question]
+    filters: list[Filter] = []
+    derived: list[DerivedValue] = []
+    requirements: list[Requirement] = []
+    cross_sell: list[CrossSellRule] = []
+    ranking: Ranking = Ranking()
+    glossary: list[GlossaryEntry] = []
+
+    def question(self, question_id: str) -> Question | None:
+        """Return the question with this id, if any."""
+        return next((q for q in self.questions if q.id == question_id), None)

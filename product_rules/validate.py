@@ -1,0 +1,175 @@
+"""Checks of a rule set beyond its schema: names, attributes, values, conditions, texts.
+
+Each finding is a :class:`~product_rules.errors.RuleProblem` at the position of the value
+that is wrong, with a suggestion where a close name exists.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from jinja2 import TemplateError
+
+from catalog.attributes import AttributeSpec, vocabulary
+from product_rules.conditions import ConditionError, answer_types, compile_condition
+from product_rules.errors import RuleProblem, did_you_mean
+from product_rules.loader import SourceMap
+from product_rules.schema import RuleSet
+from product_rules.text import compile_text
+
+__all__ = ["OPERATORS", "fingerprint", "validate", "check_product_filter"]
+
+OPERATORS = ("eq", "ne", "in", "not_in", "lt", "le", "gt", "ge")
+
+
+def fingerprint(files: Sequence[Path]) -> str:
+    """A digest of the rule files' names and contents, to tell versions apart."""
+    digest = hashlib.sha256()
+    for file in files:
+        digest.update(file.name.encode())
+        digest.update(file.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def validate(ruleset: RuleSet, sources: SourceMap) -> list[RuleProblem]:
+    """Return every semantic problem of ``ruleset``."""
+    return list(_problems(ruleset, sources))
+
+
+def _problems(rs: RuleSet, src: SourceMap) -> Iterator[RuleProblem]:
+    vocab = vocabulary()
+    types = answer_types(rs)
+    questions = {q.id: q for q in rs.questions}
+    names = set(types)
+
+    yield from _duplicates([q.id for q in rs.questions], ("questions",), "question", src)
+    for i, question in enumerate(rs.questions):
+        path = ("questions", i)
+        yield from _duplicates([o.id for o in question.options], (*path, "options"), "option", src)
+        if question.ask_if:
+            yield from _condition(question.ask_if, types, (*path, "ask_if"), src)
+        if question.default is not None and question.type == "choice":
+            if question.option(str(question.default)) is None:
+                yield src.problem((*path, "default"), f"default {question.default!r} is not an "
+                                  "option of this question",
+                                  did_you_mean(str(question.default), [o.id for o in question.options]))
+
+    for i, derived in enumerate(rs.derived):
+        if derived.source not in names:
+            yield src.problem(("derived", i, "source"), f"unknown answer {derived.source!r}",
+                              did_you_mean(derived.source, names))
+
+    for i, flt in enumerate(rs.filters):
+        path = ("filters", i)
+        spec = vocab.get(flt.attribute)
+        if spec is None:
+            yield src.problem((*path, "attribute"), f"unknown attribute {flt.attribute!r}",
+                              did_you_mean(flt.attribute, vocab))
+        if flt.when:
+            yield from _condition(flt.when, types, (*path, "when"), src)
+        if flt.answer is not None and flt.answer not in names:
+            yield src.problem((*path, "answer"), f"unknown answer {flt.answer!r}",
+                              did_you_mean(flt.answer, names))
+        if flt.map is not None and flt.answer in questions:
+            question = questions[flt.answer]
+            for key, value in flt.map.items():
+                if question.option(key) is None:
+                    yield src.problem((*path, "map", key),
+                                      f"{key!r} is not an option of question {question.id!r}",
+                                      did_you_mean(key, [o.id for o in question.options]))
+                if spec is not None:
+                    yield from _values(spec, value, (*path, "map", key), src)
+        if flt.value is not None and spec is not None:
+            yield from _values(spec, flt.value, (*path, "value"), src)
+        if flt.reason:
+            yield from _text(flt.reason, (*path, "reason"), src)
+
+    for i, req in enumerate(rs.requirements):
+        path = ("requirements", i)
+        yield from check_product_filter(req.if_item, (*path, "if_item"), src, names)
+        for j, sel in enumerate(req.select):
+            if sel.when:
+                yield from _condition(sel.when, types, (*path, "select", j, "when"), src)
+            yield from check_product_filter(sel.filter, (*path, "select", j, "filter"), src, names)
+            yield from _text(sel.reason, (*path, "select", j, "reason"), src)
+
+    for i, rule in enumerate(rs.cross_sell):
+        path = ("cross_sell", i)
+        if rule.when:
+            yield from _condition(rule.when, types, (*path, "when"), src)
+        yield from check_product_filter(rule.target, (*path, "target"), src, names)
+
+
+def check_product_filter(
+    flt: Mapping[str, Any], path: tuple[str | int, ...], src: SourceMap, names: set[str]
+) -> Iterator[RuleProblem]:
+    """Check a ``{attribute: value | {op: value}}`` product filter."""
+    vocab = vocabulary()
+    for attribute, condition in flt.items():
+        at = (*path, attribute)
+        spec = vocab.get(attribute)
+        if spec is None:
+            yield src.problem(at, f"unknown attribute {attribute!r}", did_you_mean(attribute, vocab))
+            continue
+        if not isinstance(condition, dict):
+            yield from _values(spec, condition, at, src)
+            continue
+        if len(condition) != 1:
+            yield src.problem(at, "a condition takes exactly one operator")
+            continue
+        op, value = next(iter(condition.items()))
+        if op == "answer":
+            if value not in names:
+                yield src.problem((*at, op), f"unknown answer {value!r}", did_you_mean(str(value), names))
+            continue
+        if op not in OPERATORS:
+            yield src.problem((*at, op), f"unknown operator {op!r}", did_you_mean(str(op), OPERATORS))
+            continue
+        if isinstance(value, dict):
+            answer = value.get("answer")
+            if answer not in names:
+                yield src.problem((*at, op), f"unknown answer {answer!r}",
+                                  did_you_mean(str(answer), names))
+            continue
+        yield from _values(spec, value, (*at, op), src)
+
+
+def _values(spec: AttributeSpec, value: Any, path: tuple[str | int, ...],
+            src: SourceMap) -> Iterator[RuleProblem]:
+    for i, item in enumerate(value if isinstance(value, list) else [value]):
+        at = (*path, i) if isinstance(value, list) else path
+        if spec.type == "bool" and not isinstance(item, bool):
+            yield src.problem(at, f"{spec.name} is true or false, not {item!r}")
+        elif spec.type in ("int", "float") and (isinstance(item, bool)
+                                                 or not isinstance(item, int | float)):
+            yield src.problem(at, f"{spec.name} is a number, not {item!r}")
+        elif spec.values is not None and str(item) not in spec.values:
+            yield src.problem(at, f"{item!r} is not a value of {spec.name} "
+                              f"({', '.join(spec.values)})", did_you_mean(str(item), spec.values))
+
+
+def _condition(source: str, types: Mapping[str, Any], path: tuple[str | int, ...],
+               src: SourceMap) -> Iterator[RuleProblem]:
+    try:
+        compile_condition(source, types)
+    except ConditionError as exc:
+        yield src.problem(path, str(exc), exc.suggestion)
+
+
+def _text(source: str, path: tuple[str | int, ...], src: SourceMap) -> Iterator[RuleProblem]:
+    try:
+        compile_text(source)
+    except TemplateError as exc:
+        yield src.problem(path, f"invalid text template: {exc}")
+
+
+def _duplicates(ids: list[str], path: tuple[str | int, ...], what: str,
+                src: SourceMap) -> Iterator[RuleProblem]:
+    seen: set[str] = set()
+    for i, ident in enumerate(ids):
+        if ident in seen:
+            yield src.problem((*path, i, "id"), f"duplicate {what} id {ident!r}")
+        seen.add(ident)

@@ -1,0 +1,313 @@
+"""The web app against a fake Rasa made with httpx.MockTransport (no network)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from web.app import UNAVAILABLE_MESSAGE, create_app
+from web.routers.shop import MAX_MESSAGE_CHARS
+from web.settings import WebSettings
+
+RASA_URL = "http://rasa.test:5005"
+WEBHOOK = f"{RASA_URL}/webhooks/rest/webhook"
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+class FakeRasa:
+    """Records what the web app sent and answers with a scripted handler."""
+
+    def __init__(self) -> None:
+        self.requests: list[httpx.Request] = []
+        self.handler: Handler = lambda request: httpx.Response(200, json=[])
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        return self.handler(request)
+
+    def sent_json(self) -> Any:
+        return json.loads(self.requests[-1].content)
+
+
+@pytest.fixture
+def rasa() -> FakeRasa:
+    return FakeRasa()
+
+
+@asynccontextmanager
+async def serve(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    # ASGITransport does not run the lifespan, which opens the client to Rasa: run it here.
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield client
+
+
+@pytest.fixture
+async def client(rasa: FakeRasa) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(WebSettings(rasa_url=RASA_URL), transport=httpx.MockTransport(rasa))
+    async with serve(app) as test_client:
+        yield test_client
+
+
+def raise_(exc: Exception) -> Handler:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise exc
+
+    return handler
+
+
+async def test_get_shop_page_renders(client: httpx.AsyncClient) -> None:
+    response = await client.get("/")
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert "Find the right bike in a few questions" in response.text
+    assert 'src="/static/chat.js"' in response.text
+    assert 'href="/static/chat.css"' in response.text
+    for testid in ("chat-input", "chat-send", "chat-log", "chat-restart"):
+        assert f'data-testid="{testid}"' in response.text
+    assert "default-src 'self'" in response.headers["content-security-policy"]
+
+
+async def test_get_shop_page_loads_nothing_from_elsewhere(client: httpx.AsyncClient) -> None:
+    html = (await client.get("/")).text
+
+    assert "http://" not in html and "https://" not in html
+
+
+@pytest.mark.parametrize("name", ["chat.js", "chat.css", "shop.css"])
+async def test_get_static_file_served(client: httpx.AsyncClient, name: str) -> None:
+    response = await client.get(f"/static/{name}")
+
+    assert response.status_code == 200
+    assert "http://" not in response.text and "https://" not in response.text
+
+
+async def test_post_chat_forwards_sender_message_metadata(
+    client: httpx.AsyncClient, rasa: FakeRasa
+) -> None:
+    replies = [
+        {
+            "recipient_id": "abc",
+            "text": "Hi!\nHow do you ride?",
+            "buttons": [{"title": "Beginner", "payload": '/inform{"choice":"beginner"}'}],
+        },
+        {"recipient_id": "abc", "custom": {"type": "offers", "offers": [], "cross_sell": []}},
+    ]
+    rasa.handler = lambda request: httpx.Response(200, json=replies)
+
+    response = await client.post(
+        "/api/chat", json={"sender": "abc", "message": "hello", "metadata": {"page": "/"}}
+    )
+
+    assert response.status_code == 200
+    assert response.json() == {"messages": replies}
+    assert str(rasa.requests[-1].url) == WEBHOOK
+    assert rasa.requests[-1].method == "POST"
+    assert rasa.sent_json() == {"sender": "abc", "message": "hello", "metadata": {"page": "/"}}
+
+
+async def test_post_chat_without_metadata_sends_none(
+    client: httpx.AsyncClient, rasa: FakeRasa
+) -> None:
+    await client.post("/api/chat", json={"sender": "abc", "message": "hi"})
+
+    assert rasa.sent_json() == {"sender": "abc", "message": "hi"}
+
+
+async def test_post_chat_truncates_long_message(client: httpx.AsyncClient, rasa: FakeRasa) -> None:
+    response = await client.post(
+        "/api/chat", json={"sender": "abc", "message": "x" * (MAX_MESSAGE_CHARS + 1000)}
+    )
+
+    assert response.status_code == 200
+    assert rasa.sent_json()["message"] == "x" * MAX_MESSAGE_CHARS
+
+
+async def test_post_chat_passes_junk_text_through_unchanged(
+    client: httpx.AsyncClient, rasa: FakeRasa
+) -> None:
+    junk = "<b>bold</b> ' \" \x00 🚲 \u202e"
+
+    await client.post("/api/chat", json={"sender": "abc", "message": junk})
+
+    assert rasa.sent_json()["message"] == junk
+
+
+@pytest.mark.parametrize(
+    "handler",
+    [
+        raise_(httpx.ConnectError("Connection refused")),
+        raise_(httpx.ReadTimeout("timed out")),
+        raise_(httpx.RemoteProtocolError("peer closed connection")),
+        lambda request: httpx.Response(500, text="Internal Server Error"),
+        lambda request: httpx.Response(502),
+        lambda request: httpx.Response(404),
+        lambda request: httpx.Response(200, text="<html>not json</html>"),
+        lambda request: httpx.Response(200, json={"not": "a list"}),
+        lambda request: httpx.Response(200, json=["not an object"]),
+    ],
+    ids=[
+        "connect_error",
+        "read_timeout",
+        "dropped_connection",
+        "http_500",
+        "http_502",
+        "http_404",
+        "not_json",
+        "not_a_list",
+        "list_of_non_objects",
+    ],
+)
+async def test_post_chat_rasa_failure_returns_friendly_503(
+    client: httpx.AsyncClient, rasa: FakeRasa, handler: Handler, caplog: pytest.LogCaptureFixture
+) -> None:
+    rasa.handler = handler
+
+    with caplog.at_level(logging.ERROR, logger="web"):
+        response = await client.post("/api/chat", json={"sender": "shopper-42", "message": "hi"})
+
+    assert response.status_code == 503
+    assert response.json() == {"error": "assistant_unavailable", "message": UNAVAILABLE_MESSAGE}
+    [record] = [r for r in caplog.records if r.name == "web"]
+    assert "shopper-42" in record.getMessage()
+    assert WEBHOOK in record.getMessage()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"sender": "", "message": "hi"},
+        {"sender": "has space", "message": "hi"},
+        {"sender": "<script>", "message": "hi"},
+        {"sender": "x" * 129, "message": "hi"},
+        {"message": "hi"},
+        {"sender": "abc"},
+        {"sender": "abc", "message": 42},
+        {"sender": "abc", "message": "hi", "metadata": "not a dict"},
+    ],
+    ids=[
+        "empty_sender",
+        "space_in_sender",
+        "markup_in_sender",
+        "sender_too_long",
+        "no_sender",
+        "no_message",
+        "message_not_text",
+        "metadata_not_object",
+    ],
+)
+async def test_post_chat_invalid_body_returns_friendly_422(
+    client: httpx.AsyncClient, rasa: FakeRasa, body: dict[str, Any]
+) -> None:
+    response = await client.post("/api/chat", json=body)
+
+    assert response.status_code == 422
+    payload = response.json()
+    assert payload["error"] == "invalid_request"
+    assert payload["message"].startswith("We could not read that message")
+    assert payload["details"]
+    assert rasa.requests == []
+
+
+async def test_post_chat_not_json_returns_friendly_422(
+    client: httpx.AsyncClient, rasa: FakeRasa
+) -> None:
+    response = await client.post(
+        "/api/chat", content=b"{not json", headers={"content-type": "application/json"}
+    )
+
+    assert response.status_code == 422
+    assert response.json()["error"] == "invalid_request"
+    assert rasa.requests == []
+
+
+async def test_post_chat_accepts_longest_sender(client: httpx.AsyncClient, rasa: FakeRasa) -> None:
+    sender = "A-z_9" * 25 + "abc"
+
+    response = await client.post("/api/chat", json={"sender": sender, "message": "hi"})
+
+    assert response.status_code == 200
+    assert rasa.sent_json()["sender"] == sender
+
+
+async def test_get_healthz(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+
+
+async def test_get_healthz_rasa_ok(client: httpx.AsyncClient, rasa: FakeRasa) -> None:
+    rasa.handler = lambda request: httpx.Response(200, text="Hello from Rasa: 3.6.21")
+
+    response = await client.get("/healthz/rasa")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "rasa": "Hello from Rasa: 3.6.21"}
+    assert str(rasa.requests[-1].url) == f"{RASA_URL}/"
+
+
+@pytest.mark.parametrize(
+    "handler",
+    [raise_(httpx.ConnectError("Connection refused")), lambda r: httpx.Response(500)],
+    ids=["connect_error", "http_500"],
+)
+async def test_get_healthz_rasa_down(
+    client: httpx.AsyncClient, rasa: FakeRasa, handler: Handler
+) -> None:
+    rasa.handler = handler
+
+    response = await client.get("/healthz/rasa")
+
+    assert response.status_code == 503
+    assert response.json() == {"status": "unavailable"}
+
+
+async def test_create_app_uses_settings_timeout(rasa: FakeRasa) -> None:
+    seen: list[dict[str, float | None]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.extensions["timeout"])
+        return httpx.Response(200, json=[])
+
+    app = create_app(
+        WebSettings(rasa_url=RASA_URL, request_timeout_s=7), transport=httpx.MockTransport(handler)
+    )
+    async with serve(app) as test_client:
+        await test_client.post("/api/chat", json={"sender": "abc", "message": "hi"})
+
+    assert seen[0]["read"] == 7
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, WebSettings("http://localhost:5005", 30.0)),
+        ({"RASA_URL": "http://rasa:5005/"}, WebSettings("http://rasa:5005", 30.0)),
+        ({"RASA_TIMEOUT_SECONDS": "2.5"}, WebSettings("http://localhost:5005", 2.5)),
+    ],
+    ids=["defaults", "trailing_slash_dropped", "timeout"],
+)
+def test_settings_from_env(env: dict[str, str], expected: WebSettings) -> None:
+    assert WebSettings.from_env(env) == expected
+
+
+@pytest.mark.parametrize(
+    ("env", "names"),
+    [
+        ({"RASA_TIMEOUT_SECONDS": "soon"}, "RASA_TIMEOUT_SECONDS"),
+        ({"RASA_TIMEOUT_SECONDS": "0"}, "RASA_TIMEOUT_SECONDS"),
+        ({"RASA_URL": "localhost:5005"}, "RASA_URL"),
+    ],
+    ids=["timeout_not_a_number", "timeout_zero", "url_without_scheme"],
+)
+def test_settings_from_env_bad_value(env: dict[str, str], names: str) -> None:
+    with pytest.raises(ValueError, match=names):
+        WebSettings.from_env(env)

@@ -1,0 +1,354 @@
+"""The chat widget in Debian's Chromium, driven by Playwright.
+
+The web app runs for real under uvicorn. Rasa is replaced by a test double: a tiny ASGI
+app, also under uvicorn on its own loopback port, that answers the REST-channel protocol
+with scripted replies (text with buttons, then an offers payload). It exists only so this
+test can check how the browser renders replies; the real Rasa is exercised by the
+integration tests.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from web.app import UNAVAILABLE_MESSAGE, create_app
+from web.settings import WebSettings
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+WAIT_MS = 10_000
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="needs Debian's Chromium at /usr/bin/chromium (apt-get install -y chromium)",
+    ),
+]
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright package")
+expect = sync_api.expect
+
+BEGINNER_PAYLOAD = '/inform{"experience":"beginner"}'
+
+OFFERS: dict[str, Any] = {
+    "type": "offers",
+    "answers": {"usage": "endurance", "experience": "beginner", "budget": 1500},
+    "offers": [
+        {
+            "rank": 1,
+            "title": "Endurance road bike, ready to ride",
+            "total_price": 1479.0,
+            "currency": "EUR",
+            "items": [
+                {
+                    "sku": "RB-END-56",
+                    "name": "Veloce Endurance 105",
+                    "category": "road_bike",
+                    "role": "main",
+                    "price": 1299.0,
+                    "in_stock": True,
+                    "attributes": {"frame_size_cm": 56, "pedals_included": False},
+                },
+                {
+                    "sku": "PD-M520",
+                    "name": "Shimano PD-M520 pedals",
+                    "category": "pedals",
+                    "role": "required",
+                    "price": 49.0,
+                    "in_stock": True,
+                    "attributes": {"cleat_system": "spd"},
+                },
+                {
+                    "sku": "SH-RC1",
+                    "name": "Shimano RC1 shoes",
+                    "category": "shoes",
+                    "role": "option",
+                    "price": 131.0,
+                    "in_stock": False,
+                    "attributes": {"cleat_system": "spd"},
+                },
+            ],
+            "reasons": [
+                "Relaxed endurance geometry for long weekend rides",
+                "A 56 cm frame fits a body height of 182 cm",
+            ],
+            "relaxed": [],
+        },
+        {
+            "rank": 2,
+            "title": "Aluminium road bike with flat pedals",
+            "total_price": 1049.0,
+            "currency": "EUR",
+            "items": [
+                {
+                    "sku": "RB-ALU-58",
+                    "name": "Strada Alu Sora",
+                    "category": "road_bike",
+                    "role": "main",
+                    "price": 999.0,
+                    "in_stock": True,
+                    "attributes": {"frame_size_cm": 58, "pedals_included": False},
+                },
+                {
+                    "sku": "PD-FLAT",
+                    "name": "Flat pedals",
+                    "category": "pedals",
+                    "role": "required",
+                    "price": 50.0,
+                    "in_stock": True,
+                    "attributes": {"cleat_system": "flat"},
+                },
+            ],
+            "reasons": ["Well below your budget"],
+            "relaxed": ["frame size 56 cm"],
+        },
+    ],
+    "cross_sell": [
+        {
+            "sku": "HE-1",
+            "name": "Aero helmet",
+            "category": "helmet",
+            "price": 59.0,
+            "reason": "A helmet is a must on the road",
+        },
+        {
+            "sku": "LI-1",
+            "name": "Light set",
+            "category": "lights",
+            "price": 39.9,
+            "reason": "Be seen on darker evenings",
+        },
+    ],
+}
+
+
+def fake_rasa_app(received: list[dict[str, Any]]) -> FastAPI:
+    """A stand-in for Rasa's REST channel with scripted replies, keyed on the message."""
+    app = FastAPI()
+
+    @app.post("/webhooks/rest/webhook")
+    async def webhook(request: Request) -> JSONResponse:
+        body = await request.json()
+        received.append(body)
+        sender, message = body["sender"], body["message"]
+        if message == "fail":
+            return JSONResponse(status_code=500, content={"error": "boom"})
+        if message == "/restart":
+            return JSONResponse([])
+        if message.startswith("/inform"):
+            return JSONResponse(
+                [
+                    {"recipient_id": sender, "text": "Here are my top picks for you."},
+                    {"recipient_id": sender, "custom": OFFERS},
+                    {"recipient_id": sender, "custom": {"type": "handoff", "code": "ABC123"}},
+                    {"recipient_id": sender, "text": "Anything else I can help with?"},
+                ]
+            )
+        if "<" in message:
+            return JSONResponse([{"recipient_id": sender, "text": f"You said: {message}"}])
+        return JSONResponse(
+            [
+                {
+                    "recipient_id": sender,
+                    "text": "Great, a road bike!\nHow experienced are you?",
+                    "buttons": [
+                        {"title": "Beginner", "payload": BEGINNER_PAYLOAD},
+                        {"title": "Experienced", "payload": '/inform{"experience":"expert"}'},
+                    ],
+                }
+            ]
+        )
+
+    return app
+
+
+class LoopbackServer:
+    """Serve an ASGI app with uvicorn in a thread on a free 127.0.0.1 port."""
+
+    def __init__(self, app: Any) -> None:
+        # Binding here and handing uvicorn the socket avoids a race for the port.
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port: int = self.sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
+        )
+
+    def __enter__(self) -> LoopbackServer:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError(f"server on {self.url} did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.sock.close()
+
+
+@pytest.fixture(scope="module")
+def received() -> list[dict[str, Any]]:
+    return []
+
+
+@pytest.fixture(scope="module")
+def shop_url(received: list[dict[str, Any]]) -> Iterator[str]:
+    with LoopbackServer(fake_rasa_app(received)) as rasa:
+        app = create_app(WebSettings(rasa_url=rasa.url, request_timeout_s=5))
+        with LoopbackServer(app) as web:
+            yield web.url
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Any, shop_url: str) -> Iterator[Any]:
+    # A fresh context per test: its own localStorage, so its own sender id.
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(WAIT_MS)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(shop_url + "/")
+    yield page
+    context.close()
+    assert errors == [], f"JavaScript errors on the page: {errors}"
+
+
+def send(page: Any, text: str) -> None:
+    page.get_by_test_id("chat-input").fill(text)
+    page.get_by_test_id("chat-input").press("Enter")
+
+
+def test_widget_runs_a_conversation_to_offers(
+    page: Any, received: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    expect(
+        page.get_by_role("heading", name="Find the right bike in a few questions")
+    ).to_be_visible()
+
+    send(page, "I want a road bike")
+
+    expect(page.get_by_test_id("msg-user").last).to_have_text("I want a road bike")
+    question = page.get_by_test_id("msg-bot").last
+    expect(question).to_contain_text("How experienced are you?")
+    expect(question.locator(".msg__line")).to_have_count(2)
+    sender = page.evaluate("localStorage.getItem('bikeAdvisor.senderId')")
+    assert received[-1] == {"sender": sender, "message": "I want a road bike"}
+
+    page.get_by_test_id("chat-button").filter(has_text="Beginner").click()
+
+    expect(page.get_by_test_id("msg-user").last).to_have_text("Beginner")
+    expect(page.get_by_test_id("offer-card")).to_have_count(2)
+    assert received[-1]["message"] == BEGINNER_PAYLOAD
+    for button in page.get_by_test_id("chat-button").all():
+        expect(button).to_be_disabled()
+
+    first = page.get_by_test_id("offer-card").first
+    expect(first.get_by_role("heading", level=3)).to_contain_text("Endurance road bike")
+    expect(first.get_by_test_id("offer-total")).to_have_text("Total 1,479.00 EUR")
+    expect(first.get_by_test_id("offer-reasons")).to_contain_text("56 cm frame fits")
+    expect(first.get_by_test_id("item-role")).to_have_text(["main", "added: required", "option"])
+    expect(first.get_by_test_id("item-attribute").first).to_have_text("Frame 56 cm")
+    expect(first).to_contain_text("SPD cleats")
+    expect(first.get_by_test_id("stock-badge").first).to_have_text("In stock")
+    expect(first.get_by_test_id("relaxed-note")).to_have_count(0)
+    second = page.get_by_test_id("offer-card").nth(1)
+    expect(second.get_by_test_id("relaxed-note")).to_contain_text("frame size 56 cm")
+
+    cross_sell = page.get_by_test_id("cross-sell")
+    expect(cross_sell.get_by_role("heading")).to_have_text("You might also need")
+    expect(cross_sell.get_by_test_id("cross-sell-item")).to_have_count(2)
+    expect(cross_sell).to_contain_text("Aero helmet")
+    expect(cross_sell).to_contain_text("59.00 EUR")
+    expect(cross_sell).to_contain_text("A helmet is a must on the road")
+    # The unknown "handoff" payload shows nothing and does not stop what follows.
+    expect(page.get_by_test_id("msg-bot").last).to_have_text("Anything else I can help with?")
+
+    shot = tmp_path / "widget-offers.png"
+    page.screenshot(path=str(shot))
+    assert shot.stat().st_size > 0
+
+
+def test_widget_shows_markup_literally(page: Any) -> None:
+    send(page, "<b>bold</b>")
+
+    expect(page.get_by_test_id("msg-user").last).to_have_text("<b>bold</b>")
+    expect(page.get_by_test_id("msg-bot").last).to_have_text("You said: <b>bold</b>")
+    expect(page.get_by_test_id("chat-log").locator("b")).to_have_count(0)
+
+
+def test_widget_ignores_empty_input(page: Any, received: list[dict[str, Any]]) -> None:
+    before = len(received)
+
+    send(page, "   ")
+    page.get_by_test_id("chat-send").click()
+
+    expect(page.get_by_test_id("msg-user")).to_have_count(0)
+    assert len(received) == before
+
+
+def test_widget_keeps_conversation_when_advisor_fails(page: Any) -> None:
+    send(page, "I want a road bike")
+    expect(page.get_by_test_id("chat-button").first).to_be_enabled()
+
+    send(page, "fail")
+
+    expect(page.get_by_test_id("msg-system")).to_have_text(UNAVAILABLE_MESSAGE)
+    expect(page.get_by_test_id("msg-user")).to_have_text(["I want a road bike", "fail"])
+    expect(page.get_by_test_id("chat-input")).to_have_value("fail")
+    # Nothing was answered, so the earlier question's buttons still work.
+    expect(page.get_by_test_id("chat-button").first).to_be_enabled()
+
+
+def test_widget_start_over_clears_the_conversation(
+    page: Any, received: list[dict[str, Any]]
+) -> None:
+    send(page, "I want a road bike")
+    expect(page.get_by_test_id("msg-bot")).to_have_count(1)
+
+    page.get_by_test_id("chat-restart").click()
+
+    expect(page.get_by_test_id("msg-bot")).to_have_count(0)
+    expect(page.get_by_test_id("msg-user")).to_have_count(0)
+    expect(page.get_by_test_id("chat-log")).to_contain_text("I help you find a bike")
+    assert received[-1]["message"] == "/restart"
+
+
+def test_category_tile_starts_the_advisor(page: Any, received: list[dict[str, Any]]) -> None:
+    page.get_by_role("link", name="Gravel bikes").click()
+
+    expect(page.get_by_test_id("msg-user")).to_have_text("I'm looking for a gravel bike")
+    expect(page.get_by_test_id("msg-bot")).to_have_count(1)
+    assert received[-1]["message"] == "I'm looking for a gravel bike"

@@ -1,0 +1,225 @@
+"""Start the whole stack: Rasa server, action server and web app, bound to 127.0.0.1.
+
+``make run`` uses :func:`main` (fixed ports 5005, 5055, 8000; one Ctrl-C stops all);
+the integration tests and the benchmarks use :class:`Stack` with free ports. Every
+process's output is prefixed with its name, so one terminal shows all three.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import httpx
+
+__all__ = ["REPO", "Service", "Stack", "free_port", "main", "rasa_env"]
+
+REPO = Path(__file__).resolve().parent.parent
+RASA_BIN = REPO / ".venv-rasa" / "bin" / "rasa"
+MODELS = REPO / "bot" / "models"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def rasa_env(action_port: int, *, tracker_store_url: str | None = None,
+             lock_store: str = "in_memory", lock_host: str = "127.0.0.1",
+             lock_port: int = 6379) -> dict[str, str]:
+    """Environment for ``rasa run`` with ``bot/endpoints.yml``."""
+    tracker = tracker_store_url or f"sqlite:///{REPO / 'var' / 'tracker.db'}"
+    return {
+        "RASA_TELEMETRY_ENABLED": "false",
+        "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+        "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{action_port}/webhook",
+        "TRACKER_STORE_URL": tracker,
+        "LOCK_STORE": lock_store,
+        "LOCK_STORE_HOST": lock_host,
+        "LOCK_STORE_PORT": str(lock_port),
+        # Rasa writes a .rasa cache and logs relative to the working directory.
+        "RASA_HOME": str(REPO / "var"),
+    }
+
+
+@dataclass
+class Service:
+    """One process of the stack and how to tell it is ready."""
+
+    name: str
+    argv: list[str]
+    port: int
+    ready_path: str
+    env: dict[str, str] = field(default_factory=dict)
+    ready: Callable[[httpx.Response], bool] = lambda r: r.status_code == 200
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """Base URL of the service."""
+        return f"http://127.0.0.1:{self.port}"
+
+
+def rasa_service(port: int, action_port: int, *, model: Path = MODELS,
+                 env: Mapping[str, str] | None = None) -> Service:
+    """The Rasa server with the REST channel and the HTTP API on 127.0.0.1."""
+    argv = [str(RASA_BIN), "run", "--enable-api", "-i", "127.0.0.1", "-p", str(port),
+            "--model", str(model), "--endpoints", str(REPO / "bot" / "endpoints.yml"),
+            "--credentials", str(REPO / "bot" / "credentials.yml")]
+    merged = {**rasa_env(action_port), **(env or {})}
+    return Service("rasa", argv, port, "/status", merged,
+                   ready=lambda r: r.status_code == 200 and bool(r.json().get("model_id")))
+
+
+def action_service(port: int, *, env: Mapping[str, str] | None = None) -> Service:
+    """The rasa_sdk action server running our ``actions`` package."""
+    argv = [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "-p", str(port)]
+    merged = {"SANIC_HOST": "127.0.0.1", "ACTION_SERVER_SANIC_WORKERS": "1", **(env or {})}
+    return Service("actions", argv, port, "/health", merged)
+
+
+def web_service(port: int, rasa_url: str, *, env: Mapping[str, str] | None = None) -> Service:
+    """The FastAPI web app (shop page, chat proxy)."""
+    argv = [sys.executable, "-m", "uvicorn", "web.app:create_app", "--factory",
+            "--host", "127.0.0.1", "--port", str(port)]
+    return Service("web", argv, port, "/healthz", {"RASA_URL": rasa_url, **(env or {})})
+
+
+class Stack:
+    """Starts services, prefixes their output, waits until ready, stops them all."""
+
+    def __init__(self, services: list[Service], *, log: IO[str] | None = None) -> None:
+        self.services = services
+        self.log = log if log is not None else sys.stdout
+        self._threads: list[threading.Thread] = []
+        self._write_lock = threading.Lock()
+
+    def __getitem__(self, name: str) -> Service:
+        return next(s for s in self.services if s.name == name)
+
+    def _pump(self, service: Service, stream: IO[bytes]) -> None:
+        width = max(len(s.name) for s in self.services)
+        for raw in iter(stream.readline, b""):
+            line = raw.decode("utf-8", "replace").rstrip()
+            with self._write_lock:
+                self.log.write(f"[{service.name:<{width}}] {line}\n")
+                self.log.flush()
+
+    def start(self, *, timeout: float = 180.0) -> None:
+        """Start every service and wait until each answers its readiness check."""
+        for service in self.services:
+            env = {**os.environ, **service.env, "PYTHONUNBUFFERED": "1"}
+            service.process = subprocess.Popen(
+                service.argv, cwd=REPO, env=env, stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT, start_new_session=True)
+            assert service.process.stdout is not None
+            thread = threading.Thread(target=self._pump, args=(service, service.process.stdout),
+                                      daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        deadline = time.monotonic() + timeout
+        for service in self.services:
+            self._wait_ready(service, deadline)
+
+    def _wait_ready(self, service: Service, deadline: float) -> None:
+        assert service.process is not None
+        with httpx.Client(timeout=2.0) as client:
+            while time.monotonic() < deadline:
+                if service.process.poll() is not None:
+                    raise RuntimeError(f"{service.name} exited with code "
+                                       f"{service.process.returncode} while starting")
+                try:
+                    if service.ready(client.get(service.url + service.ready_path)):
+                        return
+                except (httpx.HTTPError, ValueError):
+                    pass
+                time.sleep(0.3)
+        raise TimeoutError(f"{service.name} was not ready on {service.url} in time")
+
+    def stop(self, *, grace: float = 10.0) -> None:
+        """Stop every process group (Sanic runs a manager plus workers), then reap."""
+        for service in self.services:
+            if service.process is not None and service.process.poll() is None:
+                try:
+                    os.killpg(service.process.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        deadline = time.monotonic() + grace
+        for service in self.services:
+            if service.process is None:
+                continue
+            try:
+                service.process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(service.process.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                service.process.wait(5)
+        for thread in self._threads:
+            thread.join(timeout=2)
+
+    @contextmanager
+    def running(self, *, timeout: float = 180.0) -> Iterator[Stack]:
+        """Context manager: started on entry, stopped on exit whatever happens."""
+        try:
+            self.start(timeout=timeout)
+            yield self
+        finally:
+            self.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the stack in the foreground until Ctrl-C (``make run``)."""
+    parser = argparse.ArgumentParser(description="Run Rasa, the action server and the web app.")
+    parser.add_argument("--rasa-port", type=int, default=5005)
+    parser.add_argument("--action-port", type=int, default=5055)
+    parser.add_argument("--web-port", type=int, default=8000)
+    args = parser.parse_args(argv)
+    if not RASA_BIN.exists():
+        print("Rasa is not installed: run `make run` (it installs .venv-rasa).", file=sys.stderr)
+        return 1
+    rasa = rasa_service(args.rasa_port, args.action_port)
+    stack = Stack([action_service(args.action_port), rasa,
+                   web_service(args.web_port, rasa.url)])
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        print("starting the action server, Rasa (loading the model takes about a minute) "
+              "and the web app…", flush=True)
+        stack.start(timeout=300)
+        print(f"\n  shop page + chat:  http://localhost:{args.web_port}/\n"
+              f"  Rasa REST channel: http://localhost:{args.rasa_port}/webhooks/rest/webhook\n"
+              f"  action server:     http://localhost:{args.action_port}/health\n"
+              "  Ctrl-C stops everything.\n", flush=True)
+        while not stop.wait(1.0):
+            if any(s.process is not None and s.process.poll() is not None
+                   for s in stack.services):
+                print("a service stopped; shutting down the rest", file=sys.stderr)
+                return 1
+    except KeyboardInterrupt:
+        pass
+    except (RuntimeError, TimeoutError) as exc:
+        print(f"could not start: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        print("stopping…", flush=True)
+        stack.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

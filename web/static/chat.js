@@ -1,0 +1,407 @@
+/*
+ * Bike advisor chat widget: vanilla JS, no framework, nothing loaded from elsewhere.
+ *
+ * Talks to the web app's same-origin proxy (POST /api/chat), which forwards to Rasa's
+ * REST channel and answers {"messages": [...]} as Rasa sent them.
+ *
+ * Every piece of text from the bot or the shopper is put on the page with textContent
+ * (or append(string)), never innerHTML: whatever anyone types is shown literally.
+ */
+(function () {
+  "use strict";
+
+  const SENDER_KEY = "bikeAdvisor.senderId";
+  const SENDER_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
+  // Longer than the server's own 30 s wait for Rasa, so its friendly 503 arrives first;
+  // this only catches a proxy or network that never answers.
+  const REQUEST_TIMEOUT_MS = 45000;
+  const DEFAULT_UNAVAILABLE =
+    "Our advisor is not reachable right now. Please try again in a moment.";
+  const ROLE_LABELS = { main: "main", required: "added: required", option: "option" };
+  const CLEAT_LABELS = {
+    flat: "Flat pedals (no cleats)",
+    spd: "SPD cleats",
+    spd_sl: "SPD-SL cleats",
+    look_keo: "Look Keo cleats",
+  };
+
+  class ChatError extends Error {}
+
+  /** Build an element; `text` becomes textContent, children are nodes or plain strings. */
+  function el(tag, attrs, children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs || {})) {
+      if (value === undefined || value === null) continue;
+      if (key === "text") node.textContent = String(value);
+      else if (key === "class") node.className = value;
+      else node.setAttribute(key, String(value));
+    }
+    for (const child of children || []) {
+      if (child !== undefined && child !== null && child !== "") node.append(child);
+    }
+    return node;
+  }
+
+  function randomId() {
+    // getRandomValues works on plain http too, unlike crypto.randomUUID.
+    const bytes = new Uint8Array(16);
+    crypto.getRandomValues(bytes);
+    return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+
+  function loadSenderId() {
+    try {
+      let id = localStorage.getItem(SENDER_KEY);
+      if (!id || !SENDER_PATTERN.test(id)) {
+        id = randomId();
+        localStorage.setItem(SENDER_KEY, id);
+      }
+      return id;
+    } catch (_err) {
+      return randomId(); // storage blocked: the conversation lasts for this page view
+    }
+  }
+
+  function pageLocale() {
+    return document.documentElement.lang || "en";
+  }
+
+  /** Format as "1,479.00 EUR": Intl picks digits and grouping, the code goes last. */
+  function formatPrice(amount, currency) {
+    const value = Number(amount);
+    if (amount === null || amount === undefined || !Number.isFinite(value)) return "";
+    const code = typeof currency === "string" && currency ? currency : "EUR";
+    try {
+      const parts = new Intl.NumberFormat(pageLocale(), {
+        style: "currency",
+        currency: code,
+        currencyDisplay: "code",
+      }).formatToParts(value);
+      const number = parts
+        .filter((p) => p.type !== "currency" && p.type !== "literal")
+        .map((p) => p.value)
+        .join("");
+      return `${number} ${code}`;
+    } catch (_err) {
+      return `${value.toFixed(2)} ${code}`; // unknown currency code
+    }
+  }
+
+  function humanize(value) {
+    if (typeof value === "string") return value.replace(/_/g, " ");
+    if (value && typeof value === "object") {
+      return humanize(value.label || value.wish || value.name || value.slot || "");
+    }
+    return String(value);
+  }
+
+  function attributeTags(attributes) {
+    const tags = [];
+    if (!attributes || typeof attributes !== "object") return tags;
+    if (attributes.frame_size_cm !== undefined && attributes.frame_size_cm !== null) {
+      tags.push(`Frame ${attributes.frame_size_cm} cm`);
+    }
+    if (typeof attributes.cleat_system === "string") {
+      tags.push(CLEAT_LABELS[attributes.cleat_system] || `${humanize(attributes.cleat_system)} cleats`);
+    }
+    if (attributes.pedals_included === false) tags.push("Ships without pedals");
+    return tags;
+  }
+
+  function renderItem(item, currency) {
+    const role = ROLE_LABELS[item.role] ? item.role : "option";
+    const meta = el("div", { class: "offer-item__meta" }, [
+      el("span", { class: `tag tag--role-${role}`, "data-testid": "item-role", text: ROLE_LABELS[role] }),
+      ...attributeTags(item.attributes).map((t) =>
+        el("span", { class: "tag", "data-testid": "item-attribute", text: t }),
+      ),
+    ]);
+    if (typeof item.in_stock === "boolean") {
+      meta.append(
+        el("span", {
+          class: item.in_stock ? "tag tag--stock" : "tag tag--no-stock",
+          "data-testid": "stock-badge",
+          text: item.in_stock ? "In stock" : "Not in stock",
+        }),
+      );
+    }
+    return el("li", { class: "offer-item", "data-testid": "offer-item" }, [
+      el("div", { class: "offer-item__head" }, [
+        el("span", { class: "offer-item__name", text: item.name || item.sku || "" }),
+        el("span", { class: "offer-item__price", text: formatPrice(item.price, currency) }),
+      ]),
+      meta,
+    ]);
+  }
+
+  let headingCounter = 0;
+  function nextId(prefix) {
+    headingCounter += 1;
+    return `${prefix}-${headingCounter}`;
+  }
+
+  function renderOfferCard(offer, index) {
+    const currency = offer.currency || "EUR";
+    const rank = Number.isFinite(offer.rank) ? offer.rank : index + 1;
+    const headingId = nextId("offer");
+    const items = Array.isArray(offer.items) ? offer.items : [];
+    const reasons = Array.isArray(offer.reasons) ? offer.reasons : [];
+    const relaxed = Array.isArray(offer.relaxed) ? offer.relaxed : [];
+    const card = el("article", { class: "offer", "data-testid": "offer-card", "aria-labelledby": headingId }, [
+      el("h3", { class: "offer__title", id: headingId }, [
+        el("span", { class: "offer__rank", text: `#${rank}` }),
+        el("span", { text: offer.title || "" }),
+      ]),
+      el("p", { class: "offer__total", "data-testid": "offer-total" }, [
+        "Total ",
+        el("strong", { text: formatPrice(offer.total_price, currency) }),
+      ]),
+      el("ul", { class: "offer__items", "aria-label": "What is included" },
+        items.filter((i) => i && typeof i === "object").map((i) => renderItem(i, currency))),
+    ]);
+    if (reasons.length) {
+      card.append(
+        el("h4", { class: "offer__subtitle", text: "Why this one" }),
+        el("ul", { class: "offer__reasons", "data-testid": "offer-reasons" },
+          reasons.map((r) => el("li", { text: humanize(r) }))),
+      );
+    }
+    if (relaxed.length) {
+      card.append(
+        el("p", {
+          class: "offer__relaxed",
+          role: "note",
+          "data-testid": "relaxed-note",
+          text: `Not an exact match: to find this we loosened ${relaxed.map(humanize).join(", ")}.`,
+        }),
+      );
+    }
+    return card;
+  }
+
+  function renderCrossSell(entries, currency) {
+    const headingId = nextId("cross-sell");
+    return el("section", { class: "cross-sell", "data-testid": "cross-sell", "aria-labelledby": headingId }, [
+      el("h3", { class: "cross-sell__title", id: headingId, text: "You might also need" }),
+      el("ul", { class: "cross-sell__list" }, entries.map((entry) =>
+        el("li", { "data-testid": "cross-sell-item" }, [
+          el("div", { class: "cross-sell__head" }, [
+            el("span", { class: "cross-sell__name", text: entry.name || entry.sku || "" }),
+            el("span", { text: formatPrice(entry.price, entry.currency || currency) }),
+          ]),
+          entry.reason ? el("p", { class: "cross-sell__reason", text: entry.reason }) : null,
+        ]),
+      )),
+    ]);
+  }
+
+  function renderOffers(custom) {
+    const offers = (Array.isArray(custom.offers) ? custom.offers : []).filter(
+      (o) => o && typeof o === "object",
+    );
+    const crossSell = (Array.isArray(custom.cross_sell) ? custom.cross_sell : []).filter(
+      (c) => c && typeof c === "object",
+    );
+    const section = el("section", { class: "offers", "data-testid": "offers", "aria-label": "Offers for you" },
+      offers.map(renderOfferCard));
+    if (crossSell.length) {
+      section.append(renderCrossSell(crossSell, offers.length ? offers[0].currency : "EUR"));
+    }
+    return section;
+  }
+
+  function appendLines(parent, text) {
+    // Each newline-separated line is its own paragraph; blank lines keep their space.
+    for (const line of String(text).split("\n")) {
+      parent.append(el("p", { class: "msg__line", text: line }));
+    }
+  }
+
+  function createWidget(root) {
+    const log = root.querySelector("[data-chat-log]");
+    const form = root.querySelector("[data-chat-form]");
+    const input = form.querySelector("input");
+    const sendButton = form.querySelector("button[type=submit]");
+    const typing = root.querySelector("[data-chat-typing]");
+    const body = root.querySelector(".chat__body");
+    const toggle = root.querySelector("[data-chat-toggle]");
+    const restart = root.querySelector("[data-chat-restart]");
+    const endpoint = root.dataset.endpoint || "/api/chat";
+    const unavailable = root.dataset.unavailableMessage || DEFAULT_UNAVAILABLE;
+    const introNodes = Array.from(log.children, (n) => n.cloneNode(true));
+    const sender = loadSenderId();
+    let busy = false;
+
+    function scrollToEnd() {
+      log.scrollTop = log.scrollHeight;
+    }
+
+    function addBubble(kind, text) {
+      const bubble = el("div", { class: `msg msg--${kind}`, "data-testid": `msg-${kind}` });
+      appendLines(bubble, text);
+      log.append(bubble);
+      scrollToEnd();
+    }
+
+    function renderChoices(buttons) {
+      const group = el("div", { class: "choices", role: "group", "aria-label": "Suggested answers" });
+      for (const button of buttons) {
+        if (!button || typeof button.payload !== "string") continue;
+        const title = typeof button.title === "string" && button.title ? button.title : button.payload;
+        const node = el("button", { type: "button", class: "choice", "data-testid": "chat-button", text: title });
+        node.addEventListener("click", () => {
+          if (busy || node.disabled) return;
+          node.classList.add("choice--picked");
+          node.setAttribute("aria-pressed", "true");
+          // Rasa gets the payload; the shopper sees the words they picked.
+          send(button.payload, title).then((ok) => {
+            if (!ok) {
+              node.classList.remove("choice--picked");
+              node.removeAttribute("aria-pressed");
+            }
+          });
+        });
+        group.append(node);
+      }
+      return group;
+    }
+
+    function renderBotMessage(message) {
+      if (!message || typeof message !== "object") return;
+      const hasText = typeof message.text === "string" && message.text !== "";
+      const buttons = Array.isArray(message.buttons) ? message.buttons : [];
+      if (hasText) addBubble("bot", message.text);
+      if (buttons.length) log.append(renderChoices(buttons));
+      const custom = message.custom;
+      if (custom && typeof custom === "object" && custom.type === "offers") {
+        log.append(renderOffers(custom));
+      }
+      // Other custom types (e.g. "handoff") have no view in this widget: show nothing.
+    }
+
+    function setBusy(value) {
+      busy = value;
+      sendButton.disabled = value;
+      typing.hidden = !value;
+      log.setAttribute("aria-busy", String(value));
+      if (value) scrollToEnd();
+    }
+
+    /** Disable every answer button on screen; returns them so a failure can undo it. */
+    function disableChoices() {
+      const enabled = Array.from(log.querySelectorAll(".choice:not(:disabled)"));
+      for (const b of enabled) b.disabled = true;
+      return enabled;
+    }
+
+    async function post(message) {
+      const controller = new AbortController();
+      const timer = setTimeout(() => controller.abort(), REQUEST_TIMEOUT_MS);
+      try {
+        let response;
+        try {
+          response = await fetch(endpoint, {
+            method: "POST",
+            headers: { "Content-Type": "application/json", Accept: "application/json" },
+            body: JSON.stringify({ sender, message }),
+            credentials: "same-origin",
+            signal: controller.signal,
+          });
+        } catch (_err) {
+          throw new ChatError(unavailable); // offline, or no answer in time
+        }
+        let data = null;
+        try {
+          data = await response.json();
+        } catch (_err) {
+          data = null;
+        }
+        if (!response.ok) {
+          const text = data && typeof data.message === "string" ? data.message : unavailable;
+          throw new ChatError(text);
+        }
+        if (!data || !Array.isArray(data.messages)) throw new ChatError(unavailable);
+        return data.messages;
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+
+    /**
+     * Send one message and render the replies. Returns true when the advisor answered.
+     * On failure the conversation stays as it was, plus a system bubble saying so.
+     */
+    async function send(message, shown, options) {
+      const opts = options || {};
+      if (busy) return false;
+      const disabled = disableChoices();
+      if (!opts.silent) addBubble("user", shown);
+      setBusy(true);
+      try {
+        const messages = await post(message);
+        if (opts.beforeRender) opts.beforeRender();
+        messages.forEach(renderBotMessage);
+        return true;
+      } catch (err) {
+        // Nothing was answered, so the choices on screen still stand.
+        for (const b of disabled) b.disabled = false;
+        addBubble("system", err instanceof ChatError ? err.message : unavailable);
+        return false;
+      } finally {
+        setBusy(false);
+        scrollToEnd();
+      }
+    }
+
+    function expand() {
+      body.hidden = false;
+      root.classList.remove("chat--collapsed");
+      toggle.setAttribute("aria-expanded", "true");
+      toggle.textContent = "Minimise";
+    }
+
+    function collapse() {
+      body.hidden = true;
+      root.classList.add("chat--collapsed");
+      toggle.setAttribute("aria-expanded", "false");
+      toggle.textContent = "Open advisor";
+    }
+
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const text = input.value.trim();
+      if (!text || busy) return;
+      input.value = "";
+      send(text, text).then((ok) => {
+        if (!ok && !input.value) input.value = text; // let the shopper resend without retyping
+      });
+      input.focus();
+    });
+
+    restart.addEventListener("click", () => {
+      send("/restart", "", {
+        silent: true,
+        beforeRender: () => log.replaceChildren(...introNodes.map((n) => n.cloneNode(true))),
+      });
+    });
+
+    toggle.addEventListener("click", () => (body.hidden ? expand() : collapse()));
+
+    // Category tiles and the hero button start the conversation with their prompt.
+    for (const link of document.querySelectorAll("[data-chat-prompt]")) {
+      link.addEventListener("click", (event) => {
+        event.preventDefault();
+        expand();
+        if (!busy) send(link.dataset.chatPrompt, link.dataset.chatPrompt);
+        input.focus();
+      });
+    }
+  }
+
+  function init() {
+    for (const root of document.querySelectorAll("[data-chat-widget]")) createWidget(root);
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
+  else init();
+})();
