@@ -41,8 +41,9 @@ def _choose_ruleset(tracker: Tracker) -> ServedRuleSet | None:
     reg = registry()
     wanted = entity(tracker, "ruleset")
     if wanted is None:
-        wanted = rule_set_for(tracker.latest_message.get("text") or "",
-                              [s.ruleset for s in reg.all()])
+        wanted = rule_set_for(
+            tracker.latest_message.get("text") or "", [s.ruleset for s in reg.all()]
+        )
     if wanted is None:
         wanted = tracker.get_slot("ruleset")
     if wanted is None and len(reg.all()) == 1:
@@ -117,9 +118,13 @@ class ActionAdvise(Action):
             for question_id, reason in result.rejected.items():
                 question = ruleset.question(question_id)
                 if question is not None and reason == "out_of_range":
-                    dispatcher.utter_message(text=render(
-                        "out_of_range", question=question,
-                        value=result.rejected_values.get(question_id)))
+                    dispatcher.utter_message(
+                        text=render(
+                            "out_of_range",
+                            question=question,
+                            value=result.rejected_values.get(question_id),
+                        )
+                    )
                     ask(dispatcher, question)
                     return self._state(ruleset.id, answers, question.id)
             if not understood and intent == "change_answer":
@@ -132,8 +137,9 @@ class ActionAdvise(Action):
         if not understood and not starting:
             # Nothing usable in the message: keep every answer and ask again politely.
             if current is not None:
-                dispatcher.utter_message(text=render("not_understood", question=current),
-                                         buttons=buttons(current))
+                dispatcher.utter_message(
+                    text=render("not_understood", question=current), buttons=buttons(current)
+                )
                 return []
             dispatcher.utter_message(text=render("not_understood", question=None))
             return []
@@ -141,34 +147,54 @@ class ActionAdvise(Action):
         following = served.engine.next_question(answers)
         acknowledgement = render("acknowledge", understood=understood)
         if following is not None:
-            ask(dispatcher, following, intro=ruleset.intro if starting else None,
-                acknowledgement=acknowledgement)
+            ask(
+                dispatcher,
+                following,
+                intro=ruleset.intro if starting else None,
+                acknowledgement=acknowledgement,
+            )
             return self._state(ruleset.id, answers, following.id)
         return self._present(dispatcher, served, answers, acknowledgement)
 
-    def _present(self, dispatcher: CollectingDispatcher, served: ServedRuleSet,
-                 answers: dict[str, Any], acknowledgement: str) -> list[EventType]:
+    def _present(
+        self,
+        dispatcher: CollectingDispatcher,
+        served: ServedRuleSet,
+        answers: dict[str, Any],
+        acknowledgement: str,
+    ) -> list[EventType]:
         try:
             recommendation = served.engine.recommend(answers)
         except SQLAlchemyError:
-            log.exception("catalogue query failed for rule set %s, answers %s",
-                          served.ruleset.id, answers)
+            log.exception(
+                "catalogue query failed for rule set %s, answers %s", served.ruleset.id, answers
+            )
             dispatcher.utter_message(text=render("unavailable"))
             return self._state(served.ruleset.id, answers, None)
-        text = render("offers", offers=recommendation.offers, relaxed=recommendation.relaxed,
-                      cross_sell=recommendation.cross_sell, title=served.ruleset.title)
+        text = render(
+            "offers",
+            offers=recommendation.offers,
+            relaxed=recommendation.relaxed,
+            cross_sell=recommendation.cross_sell,
+            title=served.ruleset.title,
+        )
         if acknowledgement:
             text = f"{acknowledgement}\n{text}"
         dispatcher.utter_message(text=text)
         dispatcher.utter_message(json_message=dict(recommendation.payload()))
         summary = {
-            "offers": [{"rank": o["rank"], "title": o["title"], "reasons": o["reasons"]}
-                       for o in recommendation.offers],
+            "offers": [
+                {"rank": o["rank"], "title": o["title"], "reasons": o["reasons"]}
+                for o in recommendation.offers
+            ],
             "relaxed": recommendation.relaxed,
         }
         return [*self._state(served.ruleset.id, answers, None), SlotSet("last_offers", summary)]
 
     @staticmethod
     def _state(ruleset_id: str, answers: dict[str, Any], question: str | None) -> list[EventType]:
-        return [SlotSet("ruleset", ruleset_id), SlotSet("answers", answers),
-                SlotSet("question", question)]
+        return [
+            SlotSet("ruleset", ruleset_id),
+            SlotSet("answers", answers),
+            SlotSet("question", question),
+        ]

@@ -18,8 +18,9 @@ class ActionGreet(Action):
         """Action name used in the domain."""
         return "action_greet"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> list[EventType]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
         """Greet, or re-ask the open question if advice is under way."""
         _, question = current_question(tracker)
         if question is not None:
@@ -36,12 +37,17 @@ class ActionRestartAdvice(Action):
         """Action name used in the domain."""
         return "action_restart_advice"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> list[EventType]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
         """Reset the advice slots and ask what the shopper is looking for."""
         offer_rulesets(dispatcher, template="restart")
-        return [SlotSet("ruleset", None), SlotSet("answers", None), SlotSet("question", None),
-                SlotSet("last_offers", None)]
+        return [
+            SlotSet("ruleset", None),
+            SlotSet("answers", None),
+            SlotSet("question", None),
+            SlotSet("last_offers", None),
+        ]
 
 
 class ActionOutOfScope(Action):
@@ -51,12 +57,15 @@ class ActionOutOfScope(Action):
         """Action name used in the domain."""
         return "action_out_of_scope"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> list[EventType]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
         """Reply, then re-ask."""
         _, question = current_question(tracker)
-        dispatcher.utter_message(text=render("out_of_scope", question=question),
-                                 buttons=buttons(question) if question else [])
+        dispatcher.utter_message(
+            text=render("out_of_scope", question=question),
+            buttons=buttons(question) if question else [],
+        )
         return []
 
 
@@ -67,8 +76,9 @@ class ActionHandoff(Action):
         """Action name used in the domain."""
         return "action_handoff"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> list[EventType]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
         """Give the shopper the code and tell the widget (custom payload)."""
         _, question = current_question(tracker)
         code = tracker.sender_id

@@ -19,8 +19,9 @@ class ActionExplain(Action):
         """Action name used in the domain."""
         return "action_explain"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> list[EventType]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
         """Pick the most specific explanation the conversation allows."""
         served, question = current_question(tracker)
         text = tracker.latest_message.get("text") or ""
@@ -28,18 +29,21 @@ class ActionExplain(Action):
         for candidate in candidates:
             entry = candidate.parser.find_term(text)
             if entry is not None:
-                dispatcher.utter_message(text=render("explain_term", entry=entry,
-                                                     question=question),
-                                         buttons=buttons(question) if question else [])
+                dispatcher.utter_message(
+                    text=render("explain_term", entry=entry, question=question),
+                    buttons=buttons(question) if question else [],
+                )
                 return []
         last = tracker.get_slot("last_offers")
         if question is None and last and last.get("offers"):
-            dispatcher.utter_message(text=render("why_offers", offers=last["offers"],
-                                                 relaxed=last.get("relaxed") or []))
+            dispatcher.utter_message(
+                text=render("why_offers", offers=last["offers"], relaxed=last.get("relaxed") or [])
+            )
             return []
         if question is not None:
-            dispatcher.utter_message(text=render("why_question", question=question),
-                                     buttons=buttons(question))
+            dispatcher.utter_message(
+                text=render("why_question", question=question), buttons=buttons(question)
+            )
             return []
         offer_rulesets(dispatcher)
         return []

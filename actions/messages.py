@@ -63,30 +63,45 @@ def buttons(question: Question) -> list[dict[str, Any]]:
     """Buttons for a question: its options, yes/no, and "not sure" where a default exists."""
     result: list[dict[str, Any]] = []
     if question.type == "choice":
-        result = [{"title": o.label, "payload": _payload("inform", choice=o.id)}
-                  for o in question.options]
+        result = [
+            {"title": o.label, "payload": _payload("inform", choice=o.id)} for o in question.options
+        ]
     elif question.type == "boolean":
-        result = [{"title": "Yes", "payload": _payload("inform", choice="true")},
-                  {"title": "No", "payload": _payload("inform", choice="false")}]
-    if question.type != "choice" or question.default is None or question.option(
-            str(question.default)) is None:
+        result = [
+            {"title": "Yes", "payload": _payload("inform", choice="true")},
+            {"title": "No", "payload": _payload("inform", choice="false")},
+        ]
+    if (
+        question.type != "choice"
+        or question.default is None
+        or question.option(str(question.default)) is None
+    ):
         result.append({"title": "I'm not sure", "payload": _payload("inform", choice=DONT_KNOW)})
     return result
 
 
-def ask(dispatcher: CollectingDispatcher, question: Question, *, template: str = "question",
-        **context: Any) -> None:
+def ask(
+    dispatcher: CollectingDispatcher,
+    question: Question,
+    *,
+    template: str = "question",
+    **context: Any,
+) -> None:
     """Send a question (rendered with ``template``) with its buttons."""
-    dispatcher.utter_message(text=render(template, question=question, **context),
-                             buttons=buttons(question))
+    dispatcher.utter_message(
+        text=render(template, question=question, **context), buttons=buttons(question)
+    )
 
 
-def offer_rulesets(dispatcher: CollectingDispatcher, *, template: str = "which_product",
-                   **context: Any) -> None:
+def offer_rulesets(
+    dispatcher: CollectingDispatcher, *, template: str = "which_product", **context: Any
+) -> None:
     """Ask what the shopper is looking for, with one button per rule set in service."""
     rulesets = [s.ruleset for s in registry().all()]
     dispatcher.utter_message(
         text=render(template, rulesets=rulesets, **context),
-        buttons=[{"title": r.title, "payload": _payload("request_advice", ruleset=r.id)}
-                 for r in rulesets],
+        buttons=[
+            {"title": r.title, "payload": _payload("request_advice", ruleset=r.id)}
+            for r in rulesets
+        ],
     )

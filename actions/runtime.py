@@ -33,8 +33,11 @@ def registry() -> RuleRegistry:
         with _lock:
             if _registry is None:
                 _registry = RuleRegistry(rules_dir(), make_engine())
-                log.info("serving rule sets from %s: %s", _registry.rules_dir,
-                         ", ".join(s.ruleset.id for s in _registry.all()) or "none")
+                log.info(
+                    "serving rule sets from %s: %s",
+                    _registry.rules_dir,
+                    ", ".join(s.ruleset.id for s in _registry.all()) or "none",
+                )
     return _registry
 
 

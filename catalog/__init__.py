@@ -1,0 +1,1 @@
+"""The product catalogue: SQLModel models, attribute vocabulary, demo data and importers."""

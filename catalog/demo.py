@@ -306,10 +306,12 @@ def _stock(rng: random.Random, index: int, count: int, *, deep: bool = False) ->
     """Units on hand for the ``index``-th of ``count`` sizes.
 
     The smallest and largest sizes sell less and are stocked thinly, so they run out more
-    often; ``deep`` is for cheap accessories kept by the dozen.
+    often; ``deep`` is for cheap accessories kept by the dozen. One-size items are never
+    drawn out of stock, so the demo's key accessories stay buyable (``SOLD_OUT`` still
+    removes some on purpose).
     """
     edge = count > 1 and index in (0, count - 1)
-    if rng.random() < (0.16 if edge else 0.06):
+    if count > 1 and rng.random() < (0.16 if edge else 0.06):
         return 0
     if deep:
         return rng.randint(3, 15 if edge else 40)

@@ -409,7 +409,7 @@ _OTHER_BIKES: tuple[BikeFamily, ...] = (
         "coil-shock compatible rear end", ("Lava Orange", "Black"),
         B("8", "SRAM GX Eagle", 4799), wheel="29", travel_mm=160),
     _bike("mountain_bike", "RTW", "LIC", "Lichtung", "trail", "aluminium", 13.9, 60, "mtb_small",
-        "A 27.5-inch hardtail sized for smaller riders who want agile handling on forest trails.",
+        "A nimble hardtail sized for smaller riders who want agile handling on forest trails.",
         "short-reach brake levers", ("Forest Green", "Ruby"),
         B("2", "SRAM NX Eagle", 1099), wheel="27.5", travel_mm=120),
     _bike("mountain_bike", "RTW", "HNG", "Hang", "trail", "aluminium", 15.4, 62, "mtb",
@@ -469,5 +469,6 @@ SOLD_OUT: dict[str, tuple[str, ...] | None] = {
     "NVL-FJD-3": ("54", "56"),  # popular middle sizes gone
     "MTA-DOL-9": ("47", "49"),
     "RTW-HNG-5": ("M",),
+    "LUM-LGT-TBS": None,  # an accessory that cannot be offered right now
 }
 # fmt: on

@@ -72,7 +72,9 @@ class ProductBase(SQLModel):
     tyre_width_mm: int | None = attribute("Tyre width", unit="mm")
     weight_kg: float | None = attribute("Weight", unit="kg")
     pedals_included: bool | None = attribute("Pedals included")
-    cleat_system: str | None = attribute("Cleat system", values=["flat", "spd", "spd_sl", "look_keo"])
+    cleat_system: str | None = attribute(
+        "Cleat system", values=["flat", "spd", "spd_sl", "look_keo"]
+    )
     suspension_travel_mm: int | None = attribute("Suspension travel", unit="mm")
     wheel_size: str | None = attribute("Wheel size", values=["26", "27.5", "28", "29", "700c"])
     motor: bool | None = attribute("Electric motor")

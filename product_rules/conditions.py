@@ -70,8 +70,9 @@ def compile_condition(source: str, types: Mapping[str, Any]) -> Condition:
     try:
         rule = rule_engine.Rule(source, context=context)
     except rule_engine.SymbolResolutionError as exc:
-        raise ConditionError(f"unknown name {exc.symbol_name!r} in condition",
-                             exc.suggestion) from None
+        raise ConditionError(
+            f"unknown name {exc.symbol_name!r} in condition", exc.suggestion
+        ) from None
     except rule_engine.RuleSyntaxError as exc:
         raise ConditionError(f"invalid condition {source!r}: {exc.message}") from None
     except rule_engine.EngineError as exc:

@@ -130,26 +130,26 @@ class AdviceEngine:
         trace: list[TraceEntry] = []
         for derived in self.ruleset.derived:
             if derived.id in values:
-                trace.append(_trace(derived.id, "derived", f"{derived.label} = {values[derived.id]} "
-                                    f"from {derived.source} = {values.get(derived.source)}"))
+                trace.append(
+                    _trace(
+                        derived.id,
+                        "derived",
+                        f"{derived.label} = {values[derived.id]} "
+                        f"from {derived.source} = {values.get(derived.source)}",
+                    )
+                )
         wishes, soft = self._active_filters(values, trace)
-        relaxed: list[str] = []
         with Session(self.db) as session:
             offers = self._offers(session, values, wishes, soft, trace)
+            # Loosen the least important wish first, step by step, and drop it when its
+            # steps are used up; only then touch the next one.
             for wish in sorted(wishes, key=lambda w: w.rule.importance):
-                while not offers and self._loosen(wish, values):
-                    relaxed.append(self._describe(wish))
-                    trace.append(_trace(wish.rule.id, "relaxed", relaxed[-1]))
+                while not offers and self._loosen(wish):
+                    trace.append(_trace(wish.rule.id, "relaxed", self._describe(wish)))
                     offers = self._offers(session, values, wishes, soft, trace)
                 if offers:
                     break
-            if not offers:
-                # Last resort: the category alone, so the shopper still sees something.
-                for wish in wishes:
-                    if not wish.dropped:
-                        wish.dropped = True
-                        relaxed.append(self._describe(wish))
-                offers = self._offers(session, values, wishes, soft, trace)
+            relaxed = [self._describe(w) for w in wishes if w.dropped or w.widened is not None]
             for offer in offers:
                 offer["relaxed"] = list(relaxed)
             cross = self._cross_sell(session, values, offers, trace)
@@ -176,17 +176,23 @@ class AdviceEngine:
                 hard.append(_Wish(rule, value))
             else:
                 soft.append((rule, value))
-            trace.append(_trace(rule.id, "filter" if rule.hard else "preference",
-                                f"{rule.attribute} {rule.op} {value!r}"))
+            trace.append(
+                _trace(
+                    rule.id,
+                    "filter" if rule.hard else "preference",
+                    f"{rule.attribute} {rule.op} {value!r}",
+                )
+            )
         return hard, soft
 
-    def _loosen(self, wish: _Wish, values: Mapping[str, Any]) -> bool:
+    def _loosen(self, wish: _Wish) -> bool:
         """Move ``wish`` one relaxation step further; False when it has none left."""
         if wish.dropped:
             return False
         wish.step += 1
         if wish.step >= len(wish.rule.relax):
-            return False
+            wish.dropped = True  # steps used up: the wish goes, so something is shown
+            return True
         step = wish.rule.relax[wish.step]
         if step.drop:
             wish.dropped = True
@@ -197,8 +203,11 @@ class AdviceEngine:
             else:
                 wish.widened = round(float(wish.value) / factor, 2)
         elif step.widen_by is not None:
-            wish.widened = ("between", float(wish.value) - step.widen_by,
-                            float(wish.value) + step.widen_by)
+            wish.widened = (
+                "between",
+                float(wish.value) - step.widen_by,
+                float(wish.value) + step.widen_by,
+            )
         elif step.substitute is not None:
             current = wish.value if isinstance(wish.value, list) else [wish.value]
             extra = [v for c in current for v in step.substitute.get(str(c), [])]
@@ -207,11 +216,17 @@ class AdviceEngine:
 
     def _describe(self, wish: _Wish) -> str:
         rule = wish.rule
+        widened = wish.widened
+        if wish.dropped and rule.op in ("le", "lt") and _number(wish.value) is not None:
+            return f"{rule.label}: nothing within {_format(rule, wish.value)}, showing the closest"
         if wish.dropped:
             return f"{rule.label}: not applied, nothing matched it"
-        widened = wish.widened
+        if widened is None:
+            return rule.label
         if isinstance(widened, tuple):
-            return f"{rule.label}: {widened[1]:g} to {widened[2]:g} instead of exactly {wish.value:g}"
+            return (
+                f"{rule.label}: {widened[1]:g} to {widened[2]:g} instead of exactly {wish.value:g}"
+            )
         if rule.attribute == "price":
             return f"{rule.label}: up to {money(widened)} instead of {money(wish.value)}"
         return f"{rule.label}: {widened} instead of {wish.value}"
@@ -222,15 +237,17 @@ class AdviceEngine:
         value = wish.effective
         if isinstance(value, tuple):
             _, low, high = value
-            return and_(compare(wish.rule.attribute, "ge", low),
-                        compare(wish.rule.attribute, "le", high))
+            return and_(
+                compare(wish.rule.attribute, "ge", low), compare(wish.rule.attribute, "le", high)
+            )
         op = wish.rule.op
         if isinstance(value, list) and op == "eq":
             op = "in"
         return compare(wish.rule.attribute, op, value)
 
-    def _score(self, values: Mapping[str, Any], wishes: list[_Wish],
-               soft: list[tuple[Filter, Any]]) -> ColumnElement[float]:
+    def _score(
+        self, values: Mapping[str, Any], wishes: list[_Wish], soft: list[tuple[Filter, Any]]
+    ) -> ColumnElement[float]:
         ranking = self.ruleset.ranking
         score: ColumnElement[float] = literal(0.0)
         for rule, value in soft:
@@ -239,14 +256,28 @@ class AdviceEngine:
         score = score + indicator(col(Product.stock) > 0) * ranking.in_stock
         score = score + col(Product.margin_pct) / 10.0 * ranking.margin
         for wish in wishes:
-            if isinstance(wish.widened, tuple):  # prefer the size closest to the ideal one
-                score = score - distance(wish.rule.attribute, float(wish.value)) * 0.5
-            if wish.rule.attribute == "price" and wish.rule.op in ("le", "lt") and wish.value:
-                score = score + col(Product.price) / float(wish.value) * ranking.price_fit
+            attribute, number = wish.rule.attribute, _number(wish.value)
+            if number is None:
+                continue
+            if isinstance(wish.widened, tuple) or (wish.dropped and wish.rule.op == "eq"):
+                # Once loosened, the closer to what was asked the better.
+                score = score - distance(attribute, number) * 0.5
+            elif wish.rule.op in ("le", "lt") and number > 0:
+                price = col(getattr(Product, attribute)) / number
+                if wish.dropped or wish.widened is not None:
+                    score = score - price * 5.0  # over budget: cheapest first
+                elif attribute == "price":
+                    score = score + price * ranking.price_fit
         return score
 
-    def _offers(self, session: Session, values: Mapping[str, Any], wishes: list[_Wish],
-                soft: list[tuple[Filter, Any]], trace: list[TraceEntry]) -> list[OfferPayload]:
+    def _offers(
+        self,
+        session: Session,
+        values: Mapping[str, Any],
+        wishes: list[_Wish],
+        soft: list[tuple[Filter, Any]],
+        trace: list[TraceEntry],
+    ) -> list[OfferPayload]:
         score = self._score(values, wishes, soft).label("score")
         statement = (
             select(Product, score)
@@ -277,30 +308,53 @@ class AdviceEngine:
                 return float(wish.effective)
         return None
 
-    def _build_offer(self, session: Session, main: Product, values: Mapping[str, Any],
-                     wishes: list[_Wish], soft: list[tuple[Filter, Any]], budget: float | None,
-                     trace: list[TraceEntry]) -> OfferPayload | None:
+    def _build_offer(
+        self,
+        session: Session,
+        main: Product,
+        values: Mapping[str, Any],
+        wishes: list[_Wish],
+        soft: list[tuple[Filter, Any]],
+        budget: float | None,
+        trace: list[TraceEntry],
+    ) -> OfferPayload | None:
         items = [self._item(main, "main")]
         reasons: list[str] = []
         total = main.price
         for requirement in self.ruleset.requirements:
             if not matches_item(requirement.if_item, main, values):
                 continue
-            picked = self._fulfil(session, requirement, values,
-                                  None if budget is None else budget - total)
+            picked = self._fulfil(
+                session, requirement, values, None if budget is None else budget - total
+            )
             if picked is None:
-                trace.append(_trace(requirement.id, "requirement",
-                                    f"{main.sku}: no {requirement.label} available, skipped"))
+                trace.append(
+                    _trace(
+                        requirement.id,
+                        "requirement",
+                        f"{main.sku}: no {requirement.label} available, skipped",
+                    )
+                )
                 return None
             product, reason = picked
             items.append(self._item(product, "required"))
             reasons.append(reason)
             total += product.price
-            trace.append(_trace(requirement.id, "requirement",
-                                f"{main.sku}: added {product.sku} ({requirement.label})"))
+            trace.append(
+                _trace(
+                    requirement.id,
+                    "requirement",
+                    f"{main.sku}: added {product.sku} ({requirement.label})",
+                )
+            )
         if budget is not None and total > budget + 0.005:
-            trace.append(_trace("budget", "bundle", f"{main.sku}: total {money(total)} "
-                                f"exceeds {money(budget)}, skipped"))
+            trace.append(
+                _trace(
+                    "budget",
+                    "bundle",
+                    f"{main.sku}: total {money(total)} exceeds {money(budget)}, skipped",
+                )
+            )
             return None
         reasons = self._reasons(main, values, wishes, soft) + reasons
         names = [main.name] + [i["name"] for i in items[1:]]
@@ -314,15 +368,25 @@ class AdviceEngine:
             "relaxed": [],
         }
 
-    def _fulfil(self, session: Session, requirement: Requirement, values: Mapping[str, Any],
-                remaining: float | None) -> tuple[Product, str] | None:
+    def _fulfil(
+        self,
+        session: Session,
+        requirement: Requirement,
+        values: Mapping[str, Any],
+        remaining: float | None,
+    ) -> tuple[Product, str] | None:
         for selection in requirement.select:
             if not self._holds(selection.when, values):
                 continue
-            where = [Product.category == requirement.category,
-                     product_filter(selection.filter, values)]
-            statement = select(Product).where(*where).order_by(
-                *_preference(requirement.prefer, remaining)).limit(1)
+            statement = (
+                select(Product)
+                .where(
+                    col(Product.category) == requirement.category,
+                    product_filter(selection.filter, values),
+                )
+                .order_by(*_preference(requirement.prefer, remaining))
+                .limit(1)
+            )
             product = session.exec(statement).first()
             if product is None:
                 continue
@@ -330,8 +394,13 @@ class AdviceEngine:
             return product, reason
         return None
 
-    def _reasons(self, main: Product, values: Mapping[str, Any], wishes: list[_Wish],
-                 soft: list[tuple[Filter, Any]]) -> list[str]:
+    def _reasons(
+        self,
+        main: Product,
+        values: Mapping[str, Any],
+        wishes: list[_Wish],
+        soft: list[tuple[Filter, Any]],
+    ) -> list[str]:
         reasons: list[str] = []
         rules = [w.rule for w in wishes if not w.dropped] + [r for r, _ in soft]
         for rule in rules:
@@ -348,13 +417,19 @@ class AdviceEngine:
             if question is not None and question.type == "choice":
                 option = question.option(str(answer))
                 option_label = option.label if option else str(answer)
-            reasons.append(render_text(rule.reason, item=main, answers=values, answer=answer,
-                                       option_label=option_label))
+            reasons.append(
+                render_text(
+                    rule.reason, item=main, answers=values, answer=answer, option_label=option_label
+                )
+            )
         return reasons
 
     def _item(self, product: Product, role: str) -> OfferItemPayload:
-        attributes = {name: getattr(product, name) for name in self._display
-                      if getattr(product, name) is not None}
+        attributes = {
+            name: getattr(product, name)
+            for name in self._display
+            if getattr(product, name) is not None
+        }
         return {
             "sku": product.sku,
             "name": product.name,
@@ -365,8 +440,13 @@ class AdviceEngine:
             "attributes": attributes,
         }
 
-    def _cross_sell(self, session: Session, values: Mapping[str, Any],
-                    offers: list[OfferPayload], trace: list[TraceEntry]) -> list[CrossSellPayload]:
+    def _cross_sell(
+        self,
+        session: Session,
+        values: Mapping[str, Any],
+        offers: list[OfferPayload],
+        trace: list[TraceEntry],
+    ) -> list[CrossSellPayload]:
         taken = {item["sku"] for offer in offers for item in offer["items"]}
         taken_models: set[str] = set()
         result: list[CrossSellPayload] = []
@@ -385,9 +465,15 @@ class AdviceEngine:
                     continue
                 taken.add(product.sku)
                 taken_models.add(product.group_sku)
-                result.append({"sku": product.sku, "name": product.name,
-                               "category": product.category, "price": round(product.price, 2),
-                               "reason": render_text(rule.reason, item=product, answers=values)})
+                result.append(
+                    {
+                        "sku": product.sku,
+                        "name": product.name,
+                        "category": product.category,
+                        "price": round(product.price, 2),
+                        "reason": render_text(rule.reason, item=product, answers=values),
+                    }
+                )
                 trace.append(_trace(rule.id, "cross_sell", f"suggested {product.sku}"))
                 added += 1
                 if added == rule.limit:
@@ -408,6 +494,16 @@ def _preference(prefer: str, remaining: float | None) -> list[Any]:
         terms += [col(Product.stock).desc(), col(Product.margin_pct).desc()]
     terms.append(col(Product.sku))
     return terms
+
+
+def _format(rule: Filter, value: Any) -> str:
+    return money(value) if rule.attribute == "price" else str(value)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
 
 
 def _trace(rule: str, kind: str, message: str) -> TraceEntry:

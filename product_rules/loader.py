@@ -111,7 +111,9 @@ def _read_file(
         return
     if not isinstance(node, yaml.MappingNode):
         line, column = node.start_mark.line + 1, node.start_mark.column + 1
-        problems.append(RuleProblem(shown, line, column, "a rule file must be a mapping of sections"))
+        problems.append(
+            RuleProblem(shown, line, column, "a rule file must be a mapping of sections")
+        )
         return
     positions: dict[Path_, tuple[Path, int, int]] = {}
     document = _walk(node, (), file, positions)
@@ -120,8 +122,12 @@ def _read_file(
             first = sources.locate((key,))
             _, line, column = positions[(key,)]
             problems.append(
-                RuleProblem(shown, line, column,
-                            f"section {key!r} is already defined in {first[0]}:{first[1]}")
+                RuleProblem(
+                    shown,
+                    line,
+                    column,
+                    f"section {key!r} is already defined in {first[0]}:{first[1]}",
+                )
             )
             continue
         merged[key] = value
@@ -217,7 +223,9 @@ def load_all(rules_dir: Path) -> tuple[dict[str, LoadedRuleSet], list[RuleProble
             problems.extend(exc.problems)
             continue
         if item.ruleset.id in loaded:
-            problems.append(item.sources.problem(("id",), f"duplicate rule set id {item.ruleset.id!r}"))
+            problems.append(
+                item.sources.problem(("id",), f"duplicate rule set id {item.ruleset.id!r}")
+            )
             continue
         loaded[item.ruleset.id] = item
     return loaded, problems

@@ -116,8 +116,9 @@ class Relaxation(_Model):
             self.drop,
         ]
         if sum(chosen) != 1:
-            raise ValueError("a relaxation step takes exactly one of widen_pct, widen_by, "
-                             "substitute, drop")
+            raise ValueError(
+                "a relaxation step takes exactly one of widen_pct, widen_by, substitute, drop"
+            )
         return self
 
 

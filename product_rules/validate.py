@@ -53,33 +53,44 @@ def _problems(rs: RuleSet, src: SourceMap) -> Iterator[RuleProblem]:
             yield from _condition(question.ask_if, types, (*path, "ask_if"), src)
         if question.default is not None and question.type == "choice":
             if question.option(str(question.default)) is None:
-                yield src.problem((*path, "default"), f"default {question.default!r} is not an "
-                                  "option of this question",
-                                  did_you_mean(str(question.default), [o.id for o in question.options]))
+                yield src.problem(
+                    (*path, "default"),
+                    f"default {question.default!r} is not an option of this question",
+                    did_you_mean(str(question.default), [o.id for o in question.options]),
+                )
 
     for i, derived in enumerate(rs.derived):
         if derived.source not in names:
-            yield src.problem(("derived", i, "source"), f"unknown answer {derived.source!r}",
-                              did_you_mean(derived.source, names))
+            yield src.problem(
+                ("derived", i, "source"),
+                f"unknown answer {derived.source!r}",
+                did_you_mean(derived.source, names),
+            )
 
     for i, flt in enumerate(rs.filters):
         path = ("filters", i)
         spec = vocab.get(flt.attribute)
         if spec is None:
-            yield src.problem((*path, "attribute"), f"unknown attribute {flt.attribute!r}",
-                              did_you_mean(flt.attribute, vocab))
+            yield src.problem(
+                (*path, "attribute"),
+                f"unknown attribute {flt.attribute!r}",
+                did_you_mean(flt.attribute, vocab),
+            )
         if flt.when:
             yield from _condition(flt.when, types, (*path, "when"), src)
         if flt.answer is not None and flt.answer not in names:
-            yield src.problem((*path, "answer"), f"unknown answer {flt.answer!r}",
-                              did_you_mean(flt.answer, names))
+            yield src.problem(
+                (*path, "answer"), f"unknown answer {flt.answer!r}", did_you_mean(flt.answer, names)
+            )
         if flt.map is not None and flt.answer in questions:
             question = questions[flt.answer]
             for key, value in flt.map.items():
                 if question.option(key) is None:
-                    yield src.problem((*path, "map", key),
-                                      f"{key!r} is not an option of question {question.id!r}",
-                                      did_you_mean(key, [o.id for o in question.options]))
+                    yield src.problem(
+                        (*path, "map", key),
+                        f"{key!r} is not an option of question {question.id!r}",
+                        did_you_mean(key, [o.id for o in question.options]),
+                    )
                 if spec is not None:
                     yield from _values(spec, value, (*path, "map", key), src)
         if flt.value is not None and spec is not None:
@@ -112,7 +123,9 @@ def check_product_filter(
         at = (*path, attribute)
         spec = vocab.get(attribute)
         if spec is None:
-            yield src.problem(at, f"unknown attribute {attribute!r}", did_you_mean(attribute, vocab))
+            yield src.problem(
+                at, f"unknown attribute {attribute!r}", did_you_mean(attribute, vocab)
+            )
             continue
         if not isinstance(condition, dict):
             yield from _values(spec, condition, at, src)
@@ -123,36 +136,47 @@ def check_product_filter(
         op, value = next(iter(condition.items()))
         if op == "answer":
             if value not in names:
-                yield src.problem((*at, op), f"unknown answer {value!r}", did_you_mean(str(value), names))
+                yield src.problem(
+                    (*at, op), f"unknown answer {value!r}", did_you_mean(str(value), names)
+                )
             continue
         if op not in OPERATORS:
-            yield src.problem((*at, op), f"unknown operator {op!r}", did_you_mean(str(op), OPERATORS))
+            yield src.problem(
+                (*at, op), f"unknown operator {op!r}", did_you_mean(str(op), OPERATORS)
+            )
             continue
         if isinstance(value, dict):
             answer = value.get("answer")
             if answer not in names:
-                yield src.problem((*at, op), f"unknown answer {answer!r}",
-                                  did_you_mean(str(answer), names))
+                yield src.problem(
+                    (*at, op), f"unknown answer {answer!r}", did_you_mean(str(answer), names)
+                )
             continue
         yield from _values(spec, value, (*at, op), src)
 
 
-def _values(spec: AttributeSpec, value: Any, path: tuple[str | int, ...],
-            src: SourceMap) -> Iterator[RuleProblem]:
+def _values(
+    spec: AttributeSpec, value: Any, path: tuple[str | int, ...], src: SourceMap
+) -> Iterator[RuleProblem]:
     for i, item in enumerate(value if isinstance(value, list) else [value]):
         at = (*path, i) if isinstance(value, list) else path
         if spec.type == "bool" and not isinstance(item, bool):
             yield src.problem(at, f"{spec.name} is true or false, not {item!r}")
-        elif spec.type in ("int", "float") and (isinstance(item, bool)
-                                                 or not isinstance(item, int | float)):
+        elif spec.type in ("int", "float") and (
+            isinstance(item, bool) or not isinstance(item, int | float)
+        ):
             yield src.problem(at, f"{spec.name} is a number, not {item!r}")
         elif spec.values is not None and str(item) not in spec.values:
-            yield src.problem(at, f"{item!r} is not a value of {spec.name} "
-                              f"({', '.join(spec.values)})", did_you_mean(str(item), spec.values))
+            yield src.problem(
+                at,
+                f"{item!r} is not a value of {spec.name} ({', '.join(spec.values)})",
+                did_you_mean(str(item), spec.values),
+            )
 
 
-def _condition(source: str, types: Mapping[str, Any], path: tuple[str | int, ...],
-               src: SourceMap) -> Iterator[RuleProblem]:
+def _condition(
+    source: str, types: Mapping[str, Any], path: tuple[str | int, ...], src: SourceMap
+) -> Iterator[RuleProblem]:
     try:
         compile_condition(source, types)
     except ConditionError as exc:
@@ -166,8 +190,9 @@ def _text(source: str, path: tuple[str | int, ...], src: SourceMap) -> Iterator[
         yield src.problem(path, f"invalid text template: {exc}")
 
 
-def _duplicates(ids: list[str], path: tuple[str | int, ...], what: str,
-                src: SourceMap) -> Iterator[RuleProblem]:
+def _duplicates(
+    ids: list[str], path: tuple[str | int, ...], what: str, src: SourceMap
+) -> Iterator[RuleProblem]:
     seen: set[str] = set()
     for i, ident in enumerate(ids):
         if ident in seen:

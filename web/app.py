@@ -44,6 +44,7 @@ def create_app(
         The configured FastAPI application.
     """
     settings = settings or get_settings()
+    _ensure_log_handler()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -66,6 +67,18 @@ def create_app(
     app.include_router(health.router)
     _install_error_handlers(app)
     return app
+
+
+def _ensure_log_handler() -> None:
+    # uvicorn configures only its own loggers; without a handler, operator lines would
+    # reach stderr through Python's last-resort handler, bare, without time or level.
+    # Skipped when logging is already set up (root handlers, pytest, --log-config).
+    if logger.handlers or logging.getLogger().handlers:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
 
 
 def _install_error_handlers(app: FastAPI) -> None:

@@ -37,9 +37,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def rasa_env(action_port: int, *, tracker_store_url: str | None = None,
-             lock_store: str = "in_memory", lock_host: str = "127.0.0.1",
-             lock_port: int = 6379) -> dict[str, str]:
+def rasa_env(
+    action_port: int,
+    *,
+    tracker_store_url: str | None = None,
+    lock_store: str = "in_memory",
+    lock_host: str = "127.0.0.1",
+    lock_port: int = 6379,
+) -> dict[str, str]:
     """Environment for ``rasa run`` with ``bot/endpoints.yml``."""
     tracker = tracker_store_url or f"sqlite:///{REPO / 'var' / 'tracker.db'}"
     return {
@@ -73,15 +78,34 @@ class Service:
         return f"http://127.0.0.1:{self.port}"
 
 
-def rasa_service(port: int, action_port: int, *, model: Path = MODELS,
-                 env: Mapping[str, str] | None = None) -> Service:
+def rasa_service(
+    port: int, action_port: int, *, model: Path = MODELS, env: Mapping[str, str] | None = None
+) -> Service:
     """The Rasa server with the REST channel and the HTTP API on 127.0.0.1."""
-    argv = [str(RASA_BIN), "run", "--enable-api", "-i", "127.0.0.1", "-p", str(port),
-            "--model", str(model), "--endpoints", str(REPO / "bot" / "endpoints.yml"),
-            "--credentials", str(REPO / "bot" / "credentials.yml")]
+    argv = [
+        str(RASA_BIN),
+        "run",
+        "--enable-api",
+        "-i",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "--model",
+        str(model),
+        "--endpoints",
+        str(REPO / "bot" / "endpoints.yml"),
+        "--credentials",
+        str(REPO / "bot" / "credentials.yml"),
+    ]
     merged = {**rasa_env(action_port), **(env or {})}
-    return Service("rasa", argv, port, "/status", merged,
-                   ready=lambda r: r.status_code == 200 and bool(r.json().get("model_id")))
+    return Service(
+        "rasa",
+        argv,
+        port,
+        "/status",
+        merged,
+        ready=lambda r: r.status_code == 200 and bool(r.json().get("model_id")),
+    )
 
 
 def action_service(port: int, *, env: Mapping[str, str] | None = None) -> Service:
@@ -93,8 +117,17 @@ def action_service(port: int, *, env: Mapping[str, str] | None = None) -> Servic
 
 def web_service(port: int, rasa_url: str, *, env: Mapping[str, str] | None = None) -> Service:
     """The FastAPI web app (shop page, chat proxy)."""
-    argv = [sys.executable, "-m", "uvicorn", "web.app:create_app", "--factory",
-            "--host", "127.0.0.1", "--port", str(port)]
+    argv = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "web.app:create_app",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
     return Service("web", argv, port, "/healthz", {"RASA_URL": rasa_url, **(env or {})})
 
 
@@ -123,11 +156,17 @@ class Stack:
         for service in self.services:
             env = {**os.environ, **service.env, "PYTHONUNBUFFERED": "1"}
             service.process = subprocess.Popen(
-                service.argv, cwd=REPO, env=env, stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT, start_new_session=True)
+                service.argv,
+                cwd=REPO,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
             assert service.process.stdout is not None
-            thread = threading.Thread(target=self._pump, args=(service, service.process.stdout),
-                                      daemon=True)
+            thread = threading.Thread(
+                target=self._pump, args=(service, service.process.stdout), daemon=True
+            )
             thread.start()
             self._threads.append(thread)
         deadline = time.monotonic() + timeout
@@ -139,8 +178,10 @@ class Stack:
         with httpx.Client(timeout=2.0) as client:
             while time.monotonic() < deadline:
                 if service.process.poll() is not None:
-                    raise RuntimeError(f"{service.name} exited with code "
-                                       f"{service.process.returncode} while starting")
+                    raise RuntimeError(
+                        f"{service.name} exited with code "
+                        f"{service.process.returncode} while starting"
+                    )
                 try:
                     if service.ready(client.get(service.url + service.ready_path)):
                         return
@@ -193,21 +234,25 @@ def main(argv: list[str] | None = None) -> int:
         print("Rasa is not installed: run `make run` (it installs .venv-rasa).", file=sys.stderr)
         return 1
     rasa = rasa_service(args.rasa_port, args.action_port)
-    stack = Stack([action_service(args.action_port), rasa,
-                   web_service(args.web_port, rasa.url)])
+    stack = Stack([action_service(args.action_port), rasa, web_service(args.web_port, rasa.url)])
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        print("starting the action server, Rasa (loading the model takes about a minute) "
-              "and the web app…", flush=True)
+        print(
+            "starting the action server, Rasa (loading the model takes about a minute) "
+            "and the web app…",
+            flush=True,
+        )
         stack.start(timeout=300)
-        print(f"\n  shop page + chat:  http://localhost:{args.web_port}/\n"
-              f"  Rasa REST channel: http://localhost:{args.rasa_port}/webhooks/rest/webhook\n"
-              f"  action server:     http://localhost:{args.action_port}/health\n"
-              "  Ctrl-C stops everything.\n", flush=True)
+        print(
+            f"\n  shop page + chat:  http://localhost:{args.web_port}/\n"
+            f"  Rasa REST channel: http://localhost:{args.rasa_port}/webhooks/rest/webhook\n"
+            f"  action server:     http://localhost:{args.action_port}/health\n"
+            "  Ctrl-C stops everything.\n",
+            flush=True,
+        )
         while not stop.wait(1.0):
-            if any(s.process is not None and s.process.poll() is not None
-                   for s in stack.services):
+            if any(s.process is not None and s.process.poll() is not None for s in stack.services):
                 print("a service stopped; shutting down the rest", file=sys.stderr)
                 return 1
     except KeyboardInterrupt:

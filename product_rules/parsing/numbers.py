@@ -1,4 +1,4 @@
-"""Read amounts of money and body heights from a shopper's free text.
+r"""Read amounts of money and body heights from a shopper's free text.
 
 The text is split into small tokens (numerals, words, single symbols); number words
 ("fifteen hundred", "six foot") become numerals; every numeral then becomes a
@@ -50,27 +50,31 @@ _TENS = {
 }
 _SCALES = {"hundred": 100.0, "thousand": 1000.0}
 
-_CURRENCY_AFTER = {"€", "eur", "euro", "euros", "$", "usd", "dollar", "dollars", "bucks",
-                   "quid", "£", "gbp", "pounds", "eu"}
-_CURRENCY_BEFORE = {"€", "eur", "euro", "euros", "$", "usd", "£", "gbp"}
-_MONEY_CONTEXT = {"budget", "spend", "spending", "pay", "paying", "afford", "cost", "costs",
-                  "price", "priced"}
-_CM = {"cm", "cms", "centimeter", "centimeters", "centimetre", "centimetres"}
-_METRES = {"m", "meter", "meters", "metre", "metres", "mtr", "mtrs"}
-_FEET = {"'", "ft", "foot", "feet"}
-_INCHES = {'"', "''", "in", "inch", "inches"}
-_LENGTH_CONTEXT = {"height", "tall", "high"}
-_APPROX = {"about", "around", "roughly", "approx", "approximately", "like", "ca", "circa",
-           "nearly", "almost", "maybe", "~"}
+_CURRENCY_AFTER = frozenset(
+    "€ eur euro euros eu $ usd dollar dollars bucks quid £ gbp pounds".split()
+)
+_CURRENCY_BEFORE = frozenset("€ eur euro euros $ usd £ gbp".split())
+_MONEY_CONTEXT = frozenset(
+    "budget spend spending pay paying afford cost costs price priced".split()
+)
+_CM = frozenset("cm cms centimeter centimeters centimetre centimetres".split())
+_METRES = frozenset("m meter meters metre metres mtr mtrs".split())
+_FEET = frozenset("' ft foot feet".split())
+_INCHES = frozenset("\" '' in inch inches".split())
+_LENGTH_CONTEXT = frozenset("height tall high".split())
+_APPROX = frozenset(
+    "about around roughly approx approximately like ca circa nearly almost maybe ~".split()
+)
 # A number with one of these after it counts something else than money or height.
-_OTHER_UNITS = {"years", "year", "yrs", "yr", "months", "month", "weeks", "week", "days",
-                "day", "hours", "hour", "h", "hrs", "min", "minutes", "km", "kms", "kilometers",
-                "kilometres", "miles", "mi", "kg", "kgs", "kilos", "lbs",
-                "times", "x", "%", "percent", "kids", "bikes", "speed", "speeds", "gears",
-                "mm", "rides", "st", "nd", "rd", "th"}
+_OTHER_UNITS = frozenset(
+    "years year yrs yr months month weeks week days day hours hour h hrs min minutes km kms "
+    "kilometers kilometres miles mi kg kgs kilos lbs times x % percent kids bikes speed "
+    "speeds gears mm rides st nd rd th".split()
+)
 # Words next to which a lone number word ("six foot", "foot one") is read as a number.
-_NUMBER_WORD_NEIGHBOURS = _FEET | _CM | _METRES | _CURRENCY_AFTER | {"grand", "k", "inch",
-                                                                    "inches", "tall"}
+_NUMBER_WORD_NEIGHBOURS = (
+    _FEET | _CM | _METRES | _CURRENCY_AFTER | {"grand", "k", "inch", "inches", "tall"}
+)
 
 Item = str | float
 
@@ -106,7 +110,7 @@ def parse_money(text: str) -> float | None:
 
 
 def parse_length_cm(text: str, *, bare_ok: bool) -> float | None:
-    """Read a body height in centimetres ("1,82 m", "6'1\\"", "182cm", "I'm 182").
+    """Read a body height in centimetres ("1,82 m", "6 ft 1", "182cm", "I'm 182").
 
     Args:
         text: The shopper's message.

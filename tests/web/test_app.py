@@ -244,6 +244,11 @@ async def test_get_healthz(client: httpx.AsyncClient) -> None:
     assert (await client.get("/healthz")).json() == {"status": "ok"}
 
 
+@pytest.mark.parametrize("path", ["/", "/healthz"])
+async def test_head_answers_for_uptime_checks(client: httpx.AsyncClient, path: str) -> None:
+    assert (await client.head(path)).status_code == 200
+
+
 async def test_get_healthz_rasa_ok(client: httpx.AsyncClient, rasa: FakeRasa) -> None:
     rasa.handler = lambda request: httpx.Response(200, text="Hello from Rasa: 3.6.21")
 

@@ -20,7 +20,7 @@ router = APIRouter(tags=["health"])
 HEALTH_TIMEOUT_SECONDS = 5.0
 
 
-@router.get("/healthz")
+@router.api_route("/healthz", methods=["GET", "HEAD"])
 async def healthz() -> dict[str, str]:
     """Report that the web app itself is serving."""
     return {"status": "ok"}

@@ -41,7 +41,7 @@ class ChatResponse(BaseModel):
     messages: list[dict[str, Any]]
 
 
-@router.get("/", response_class=HTMLResponse)
+@router.api_route("/", methods=["GET", "HEAD"], response_class=HTMLResponse)
 async def shop_page(request: Request) -> HTMLResponse:
     """Render the shop landing page with the advisor chat open."""
     response = templates.TemplateResponse(request, "shop/index.html")

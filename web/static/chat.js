@@ -163,7 +163,7 @@
       card.append(
         el("h4", { class: "offer__subtitle", text: "Why this one" }),
         el("ul", { class: "offer__reasons", "data-testid": "offer-reasons" },
-          reasons.map((r) => el("li", { text: humanize(r) }))),
+          reasons.map((r) => el("li", { text: typeof r === "string" ? r : humanize(r) }))),
       );
     }
     if (relaxed.length) {
@@ -234,6 +234,15 @@
 
     function scrollToEnd() {
       log.scrollTop = log.scrollHeight;
+    }
+
+    /**
+     * Show a reply from its start: a tall one (offers) is read top-down, so jumping to
+     * its end would hide the best offer. Short replies end up scrolled to the bottom,
+     * because the browser clamps scrollTop.
+     */
+    function revealFrom(node) {
+      if (node) log.scrollTop = node.offsetTop - 8;
     }
 
     function addBubble(kind, text) {
@@ -340,7 +349,9 @@
       try {
         const messages = await post(message);
         if (opts.beforeRender) opts.beforeRender();
+        const firstNew = log.children.length;
         messages.forEach(renderBotMessage);
+        revealFrom(log.children[firstNew]);
         return true;
       } catch (err) {
         // Nothing was answered, so the choices on screen still stand.
@@ -349,7 +360,6 @@
         return false;
       } finally {
         setBusy(false);
-        scrollToEnd();
       }
     }
 

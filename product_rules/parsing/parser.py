@@ -1,0 +1,277 @@
+"""Turn a shopper's free-text message into answers to the rule set's questions.
+
+The question just asked (``current``) gets priority: a bare number or a plain "yes" or
+"no" answers it. Any message may also answer other questions when it is unambiguous
+about them: an option phrase that belongs to one question only, a number with a unit
+("1.5k", "182 cm"). Phrases made only of stop words ("no", "none", "a lot") and phrases
+shared by several questions answer only the current question.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from spacy.tokens import Doc
+
+from product_rules.parsing.numbers import (
+    has_length_cue,
+    has_money_cue,
+    parse_length_cm,
+    parse_money,
+)
+from product_rules.parsing.phrases import Match, PhraseIndex, make_doc, negated
+from product_rules.schema import GlossaryEntry, Question, RuleSet
+
+__all__ = ["AnswerParser", "AnswerValue", "ParseResult", "rule_set_for"]
+
+AnswerValue = str | float | bool
+
+
+def _phrases(text: str) -> list[str]:
+    return [p.strip() for p in text.split(",")]
+
+
+_DONT_KNOW = _phrases(
+    "don't know, dont know, do not know, no idea, not sure, unsure, no clue, not a clue, "
+    "dunno, idk, skip, skip it, whatever, don't care, dont care, do not care, "
+    "doesn't matter, does not matter, no preference, up to you, you decide, you choose, "
+    "haven't decided, not decided, undecided"
+)
+_YES = _phrases(
+    "yes, yeah, yep, yup, yea, ya, sure, of course, definitely, absolutely, correct, "
+    "certainly, indeed, ok, okay, affirmative, y"
+)
+_NO = _phrases(
+    "no, nope, nah, not really, no way, not at all, never, negative, n, i don't, i do not, "
+    "i haven't"
+)
+_SEP = ":"  # between question id and option id in a matcher key; ids never contain it
+
+
+@dataclass(frozen=True, slots=True)
+class ParseResult:
+    """What one message said.
+
+    Attributes:
+        answers: Question id to answer: an option id for a choice question, a float for
+            a number question (EUR or cm), a bool for a boolean question.
+        dont_know: The shopper does not know or wants to skip the current question
+            (and did not answer it in the same message).
+        rejected: Question id to reason code (``"out_of_range"``) for answers that were
+            read but cannot be used.
+        rejected_values: Question id to the number read, for rejected number answers.
+    """
+
+    answers: dict[str, AnswerValue] = field(default_factory=dict)
+    dont_know: bool = False
+    rejected: dict[str, str] = field(default_factory=dict)
+    rejected_values: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def empty(self) -> bool:
+        """True when the message said nothing the advisor can use."""
+        return not (self.answers or self.dont_know or self.rejected)
+
+
+class AnswerParser:
+    """Reads answers from free text for one rule set; build once, parse often.
+
+    Args:
+        source: A rule set, or just its questions.
+        glossary: Glossary entries for :meth:`find_term`; taken from the rule set when
+            ``source`` is one and this is not given.
+    """
+
+    def __init__(
+        self,
+        source: RuleSet | Sequence[Question],
+        glossary: Sequence[GlossaryEntry] | None = None,
+    ) -> None:
+        names: list[str] = []
+        if isinstance(source, RuleSet):
+            questions: Sequence[Question] = source.questions
+            glossary = source.glossary if glossary is None else glossary
+            names = [source.title, source.category.replace("_", " "), *source.synonyms]
+        else:
+            questions = source
+        self._questions = {q.id: q for q in questions}
+        self._glossary = list(glossary or ())
+        # Tie-break of last resort: the order options are written in.
+        self._rank: dict[str, int] = {}
+        phrases: list[tuple[str, str]] = []
+        for question in questions:
+            for option in question.options:
+                key = f"{question.id}{_SEP}{option.id}"
+                self._rank[key] = len(self._rank)
+                for phrase in (option.id.replace("_", " "), option.label, *option.synonyms):
+                    phrases.append((key, phrase))
+        self._options = PhraseIndex(phrases)
+        self._dont_know = PhraseIndex([("?", p) for p in _DONT_KNOW], loose=False)
+        # The product's own names ("racing bike", "endurance bike") name the product,
+        # they do not answer a question: their words are kept from the options.
+        self._product = PhraseIndex([("product", n) for n in names], loose=False)
+        self._yes_no = PhraseIndex(
+            [("yes", p) for p in _YES] + [("no", p) for p in _NO], loose=False
+        )
+        self._terms = PhraseIndex(
+            (str(i), phrase)
+            for i, entry in enumerate(self._glossary)
+            for phrase in (entry.term, *entry.synonyms)
+        )
+        units = [q.unit for q in questions if q.type == "number"]
+        # A unit cue names a question only if one question has that unit.
+        self._unique_units = {u for u in units if units.count(u) == 1}
+
+    def parse(self, text: str, *, current: str | None = None) -> ParseResult:
+        """Read every answer the message gives.
+
+        Args:
+            text: The shopper's message, any length or content; never raises on junk.
+            current: Id of the question just asked, if any.
+
+        Returns:
+            The answers, a don't-know flag and answers rejected as out of range.
+        """
+        if not isinstance(text, str) or not text.strip():
+            return ParseResult()
+        doc = make_doc(text)
+        unsure: set[int] = set()
+        for match in self._dont_know.matches(doc):
+            unsure.update(range(match.start, match.end))
+        blocked = set(unsure)
+        for match in self._product.matches(doc):
+            blocked.update(range(match.start, match.end))
+        answers: dict[str, AnswerValue] = dict(self._choices(doc, blocked, current))
+        asked = self._questions.get(current) if current else None
+        if asked is not None and asked.type == "boolean":
+            yes_no = self._yes_no_answer(doc, blocked)
+            if yes_no is not None:
+                answers[asked.id] = yes_no
+        rejected: dict[str, str] = {}
+        rejected_values: dict[str, float] = {}
+        for question in self._questions.values():
+            value = self._number(question, text, current)
+            if value is None:
+                continue
+            low = question.min if question.min is not None else float("-inf")
+            high = question.max if question.max is not None else float("inf")
+            if low <= value <= high:
+                answers[question.id] = value
+            else:
+                rejected[question.id] = "out_of_range"
+                rejected_values[question.id] = value
+        answered = current in answers if current else bool(answers)
+        return ParseResult(answers, bool(unsure) and not answered, rejected, rejected_values)
+
+    def find_term(self, text: str) -> GlossaryEntry | None:
+        """Return the glossary entry the text asks about ("what is SPD?"), if any.
+
+        The longest term found wins ("SPD-SL" over "SPD"), then the first in the text.
+        """
+        if not isinstance(text, str) or not self._glossary:
+            return None
+        matches = self._terms.matches(make_doc(text))
+        if not matches:
+            return None
+        best = min(matches, key=lambda m: (-m.size, not m.exact, m.start))
+        return self._glossary[int(best.key)]
+
+    def _choices(self, doc: Doc, blocked: set[int], current: str | None) -> dict[str, str]:
+        candidates = [
+            m
+            for m in self._options.matches(doc)
+            if not blocked.intersection(range(m.start, m.end)) and not negated(doc, m.start)
+        ]
+        claims: dict[tuple[int, int], set[str]] = {}
+        for m in candidates:
+            claims.setdefault((m.start, m.end), set()).add(_question(m))
+        kept = [
+            m
+            for m in candidates
+            if _question(m) == current or not (m.weak or len(claims[m.start, m.end]) > 1)
+        ]
+        # Most specific first: longer, exact, the current question, earlier in the text.
+        kept.sort(key=lambda m: (*_specificity(m, current), self._rank[m.key]))
+        taken: set[int] = set()
+        chosen: dict[str, str] = {}
+        for m in kept:
+            span = range(m.start, m.end)
+            # A longer phrase owns its words: "no experience" is not also the "no" of shoes.
+            if taken.intersection(span):
+                continue
+            taken.update(span)
+            question_id, option_id = m.key.split(_SEP)
+            chosen.setdefault(question_id, option_id)
+        return chosen
+
+    def _yes_no_answer(self, doc: Doc, blocked: set[int]) -> bool | None:
+        matches = [
+            m
+            for m in self._yes_no.matches(doc)
+            if not blocked.intersection(range(m.start, m.end))
+            and not (m.key == "yes" and negated(doc, m.start))
+        ]
+        if not matches:
+            return None
+        return min(matches, key=lambda m: (m.start, -m.size)).key == "yes"
+
+    def _number(self, question: Question, text: str, current: str | None) -> float | None:
+        if question.type != "number":
+            return None
+        is_current = question.id == current
+        if question.unit == "EUR":
+            if is_current or ("EUR" in self._unique_units and has_money_cue(text)):
+                return parse_money(text)
+        elif question.unit == "cm":
+            if is_current or ("cm" in self._unique_units and has_length_cue(text)):
+                return parse_length_cm(text, bare_ok=is_current)
+        return None
+
+
+def _specificity(m: Match, current: str | None) -> tuple[int, bool, bool, int]:
+    return (-m.size, not m.exact, _question(m) != current, m.start)
+
+
+def _question(match: Match) -> str:
+    return match.key.split(_SEP, 1)[0]
+
+
+def rule_set_for(text: str, rulesets: Sequence[RuleSet]) -> str | None:
+    """Return the id of the rule set the text asks for ("I want a road bike"), if any.
+
+    A rule set is named by its synonyms, its category slug (underscores as spaces) or
+    its title. The longest phrase found wins, then the first in the text.
+
+    Args:
+        text: The shopper's message.
+        rulesets: The loaded rule sets.
+
+    Returns:
+        The rule set id, or ``None`` when no rule set is named.
+    """
+    if not isinstance(text, str) or not text.strip() or not rulesets:
+        return None
+    signature = tuple(
+        (r.id, r.title, r.category.replace("_", " "), tuple(r.synonyms)) for r in rulesets
+    )
+    doc = make_doc(text)
+    matches = [m for m in _rule_set_index(signature).matches(doc) if not negated(doc, m.start)]
+    if not matches:
+        return None
+    return min(matches, key=lambda m: (-m.size, m.start)).key
+
+
+@lru_cache(maxsize=8)
+def _rule_set_index(signature: tuple[tuple[str, str, str, tuple[str, ...]], ...]) -> PhraseIndex:
+    # Rule sets change rarely; building the matcher once per set of rule sets keeps
+    # rule_set_for cheap on every message.
+    return PhraseIndex(
+        (
+            (rid, phrase)
+            for rid, title, category, synonyms in signature
+            for phrase in (title, category, *synonyms)
+        ),
+        loose=False,
+    )

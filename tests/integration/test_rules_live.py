@@ -1,0 +1,87 @@
+"""A question added to a rule file while the servers run is asked and used, no training."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import RunningBot, offers_payload, texts
+
+pytestmark = pytest.mark.integration
+
+NEW_QUESTION = """
+  - id: frame_material_wish
+    text: Which frame material do you prefer?
+    type: choice
+    options:
+      - id: aluminium
+        label: Aluminium, light and affordable
+        synonyms: [aluminium, aluminum, alu]
+      - id: carbon
+        label: Carbon, lightest and stiffest
+        synonyms: [carbon, carbon fibre, carbon fiber]
+"""
+
+NEW_FILTER = """
+  - id: frame_material_as_wished
+    label: your frame material
+    attribute: frame_material
+    answer: frame_material_wish
+    importance: 2
+    reason: "{{ item.frame_material | title }} frame, as you wished"
+"""
+
+
+@pytest.fixture()
+def added_question(bot: RunningBot) -> Iterator[None]:
+    folder = bot.rules_dir / "road_bike"
+    originals: dict[Path, str] = {}
+    for name, addition in (("questions.yml", NEW_QUESTION), ("filters.yml", NEW_FILTER)):
+        path = folder / name
+        originals[path] = path.read_text()
+        path.write_text(originals[path].rstrip("\n") + "\n" + addition)
+    time.sleep(0.5)  # the registry looks at the files at most every 0.25 s
+    try:
+        yield
+    finally:
+        for path, text in originals.items():
+            path.write_text(text)
+        time.sleep(0.5)
+
+
+def test_converse_asks_question_added_at_runtime(bot: RunningBot, added_question: None) -> None:
+    sender = f"test-{uuid.uuid4().hex[:12]}"
+    bot.send(sender, "I want a road bike")
+    for step in ["long rides", "I ride regularly", "2500 euros", "178 cm", "no"]:
+        reply = bot.send(sender, step)
+    assert "Which frame material do you prefer?" in texts(reply), texts(reply)
+    assert any(b["title"].startswith("Carbon") for m in reply for b in m.get("buttons", []))
+    reply = bot.send(sender, "carbon please")
+    payload = offers_payload(reply)
+    assert payload is not None, texts(reply)
+    assert payload["answers"]["frame_material_wish"] == "carbon"
+    for offer in payload["offers"]:
+        assert offer["items"][0]["attributes"]["frame_material"] == "carbon"
+        assert "Carbon frame, as you wished" in offer["reasons"]
+
+
+def test_converse_broken_rule_file_keeps_serving(bot: RunningBot) -> None:
+    path = bot.rules_dir / "road_bike" / "filters.yml"
+    original = path.read_text()
+    path.write_text(original.replace("attribute: frame_size_cm", "attribute: frame_sise"))
+    time.sleep(0.5)
+    try:
+        sender = f"test-{uuid.uuid4().hex[:12]}"
+        bot.send(sender, "I want a road bike")
+        for step in ["long rides", "beginner", "1500", "182 cm", "no"]:
+            reply = bot.send(sender, step)
+        payload = offers_payload(reply)
+        assert payload is not None, texts(reply)
+        assert all(o["items"][0]["attributes"]["frame_size_cm"] == 56 for o in payload["offers"])
+    finally:
+        path.write_text(original)
+        time.sleep(0.5)
