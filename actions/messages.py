@@ -88,6 +88,8 @@ def ask(
     **context: Any,
 ) -> None:
     """Send a question (rendered with ``template``) with its buttons."""
+    context.setdefault("intro", None)
+    context.setdefault("acknowledgement", None)
     dispatcher.utter_message(
         text=render(template, question=question, **context), buttons=buttons(question)
     )

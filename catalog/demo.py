@@ -1,4 +1,4 @@
-"""The deterministic demo catalogue: a plausible bike webshop in about 750 product rows.
+"""The deterministic demo catalogue: a plausible bike webshop in about 700 product rows.
 
 Bikes come from the hand-written tables in :mod:`catalog.demo_data`; the accessories
 (pedals, shoes, helmets, lights, cages, locks, computers) are listed below. Anything that

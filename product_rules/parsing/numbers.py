@@ -202,27 +202,29 @@ def _numberise(tokens: list[str]) -> list[Item]:
 
 def _number_words(tokens: list[str], i: int) -> tuple[int, float, bool]:
     """Read number words from ``i``: (end index, value, whether a scale word was read)."""
-    total, current, j, words, scaled = 0.0, 0.0, i, 0, False
+    total, current, j, scaled = 0.0, 0.0, i, False
+    last = ""  # kind of the previous word: "", "unit", "tens" or "scale"
     while j < len(tokens):
         token = tokens[j]
         nxt = tokens[j + 1] if j + 1 < len(tokens) else ""
-        if token in _UNITS or token in _TENS:
-            current += _UNITS.get(token, _TENS.get(token, 0))
-        elif token in ("a", "an") and not words and nxt in ("hundred", "thousand", "grand"):
-            current = 1.0
-        elif token in _SCALES and words:
-            scaled = True
+        # "twenty five" adds up; "six one" is two numbers (six foot one), not seven.
+        if token in _UNITS and (last in ("", "scale") or (last == "tens" and _UNITS[token] < 10)):
+            current, last = current + _UNITS[token], "unit"
+        elif token in _TENS and last in ("", "scale"):
+            current, last = current + _TENS[token], "tens"
+        elif token in ("a", "an") and not last and nxt in ("hundred", "thousand", "grand"):
+            current, last = 1.0, "unit"
+        elif token in _SCALES and last in ("unit", "tens"):
+            scaled, last = True, "scale"
             if token == "hundred":
-                current = (current or 1.0) * 100
+                current *= 100
             else:
-                total += (current or 1.0) * 1000
-                current = 0.0
-        elif token == "and" and words and (nxt in _UNITS or nxt in _TENS):
+                total, current = total + current * 1000, 0.0
+        elif token == "and" and last == "scale" and (nxt in _UNITS or nxt in _TENS):
             j += 1
             continue
         else:
             break
-        words += 1
         j += 1
     return j, total + current, scaled
 

@@ -3,7 +3,7 @@
 The question just asked (``current``) gets priority: a bare number or a plain "yes" or
 "no" answers it. Any message may also answer other questions when it is unambiguous
 about them: an option phrase that belongs to one question only, a number with a unit
-("1.5k", "182 cm"). Phrases made only of stop words ("no", "none", "a lot") and phrases
+("1.5k", "182 cm"). Phrases made only of stop words ("no", "none", "not much") and phrases
 shared by several questions answer only the current question.
 """
 

@@ -49,21 +49,49 @@ def parser(road_bike: RuleSet) -> AnswerParser:
     return AnswerParser(road_bike)
 
 
-JUNK = ["", "   ", "x" * 20_000, "🚴‍♀️🔥💯" * 50, "<b>hi</b><script>x()</script>",
-        "/inform{broken", "{{}}[[]]", "1" * 5000, "€€€ kkk ''' \"\"\"", "\x00\x01\ufffd"]
+JUNK = [
+    "",
+    "   ",
+    "x" * 20_000,
+    "🚴‍♀️🔥💯" * 50,
+    "<b>hi</b><script>x()</script>",
+    "/inform{broken",
+    "{{}}[[]]",
+    "1" * 5000,
+    "€€€ kkk ''' \"\"\"",
+    "\x00\x01\ufffd",
+]
 
 
 # --- numbers -------------------------------------------------------------------------
 
 MONEY = [
-    ("1.5k", 1500), ("1,5k", 1500), ("about 2k", 2000), ("2 grand", 2000),
-    ("1500 euros", 1500), ("1500€", 1500), ("€1,500", 1500), ("1.500 €", 1500),
-    ("EUR 1499.99", 1499.99), ("1.499,99 €", 1499.99), ("up to 1800", 1800),
-    ("max 1800", 1800), ("under 2000", 2000), ("between 1000 and 1500", 1500),
-    ("1000-1500", 1500), ("1.5-2k", 2000), ("fifteen hundred", 1500),
-    ("two thousand", 2000), ("around 900 bucks", 900), ("a grand", 1000),
-    ("I'm 182 and can spend 1200", 1200), ("1500", 1500),
-    ("I'm 182", None), ("182cm", None), ("riding for 5 years", None), ("2-bolt", None),
+    ("1.5k", 1500),
+    ("1,5k", 1500),
+    ("about 2k", 2000),
+    ("2 grand", 2000),
+    ("1500 euros", 1500),
+    ("1500€", 1500),
+    ("€1,500", 1500),
+    ("1.500 €", 1500),
+    ("EUR 1499.99", 1499.99),
+    ("1.499,99 €", 1499.99),
+    ("up to 1800", 1800),
+    ("max 1800", 1800),
+    ("under 2000", 2000),
+    ("between 1000 and 1500", 1500),
+    ("1000-1500", 1500),
+    ("1.5-2k", 2000),
+    ("fifteen hundred", 1500),
+    ("two thousand", 2000),
+    ("around 900 bucks", 900),
+    ("a grand", 1000),
+    ("I'm 182 and can spend 1200", 1200),
+    ("1500", 1500),
+    ("I'm 182", None),
+    ("182cm", None),
+    ("riding for 5 years", None),
+    ("2-bolt", None),
     ("no idea", None),
 ]
 
@@ -74,14 +102,30 @@ def test_parse_money(text: str, expected: float | None) -> None:
 
 
 LENGTHS = [
-    ("1,82 m", False, 182), ("1.82m", False, 182), ("182cm", False, 182),
-    ("182 cm", False, 182), ("I'm 182", False, 182), ("I’m 1,85", False, 185),
-    ("6 foot 1", False, 185.4), ("6 ft 1 in", False, 185.4), ("6'1", False, 185.4),
-    ('6\'1"', False, 185.4), ("I'm 6’1″", False, 185.4), ("5 ft 11", False, 180.3),
-    ("5'11''", False, 180.3), ("six foot", False, 182.9), ("six foot two", False, 188),
-    ("1m82", False, 182), ("height: 178", False, 178), ("182", True, 182),
-    ("1.82", True, 182), ("182", False, None), ("90", True, None), ("1.5k", True, None),
-    ("about 2k and I'm 180", True, 180), ("nope", True, None),
+    ("1,82 m", False, 182),
+    ("1.82m", False, 182),
+    ("182cm", False, 182),
+    ("182 cm", False, 182),
+    ("I'm 182", False, 182),
+    ("I’m 1,85", False, 185),
+    ("6 foot 1", False, 185.4),
+    ("6 ft 1 in", False, 185.4),
+    ("6'1", False, 185.4),
+    ("6'1\"", False, 185.4),
+    ("I'm 6’1″", False, 185.4),
+    ("5 ft 11", False, 180.3),
+    ("5'11''", False, 180.3),
+    ("six foot", False, 182.9),
+    ("six foot two", False, 188),
+    ("1m82", False, 182),
+    ("height: 178", False, 178),
+    ("182", True, 182),
+    ("1.82", True, 182),
+    ("182", False, None),
+    ("90", True, None),
+    ("1.5k", True, None),
+    ("about 2k and I'm 180", True, 180),
+    ("nope", True, None),
 ]
 
 
@@ -96,9 +140,15 @@ def test_parse_length_cm(text: str, bare_ok: bool, expected: float | None) -> No
 
 
 CUES = [
-    ("1.5k", True, False), ("2 grand", True, False), ("€900", True, False),
-    ("budget 1500", True, False), ("up to 1800", False, False), ("182", False, False),
-    ("182cm", False, True), ("I'm 182", False, True), ("6'1", False, True),
+    ("1.5k", True, False),
+    ("2 grand", True, False),
+    ("€900", True, False),
+    ("budget 1500", True, False),
+    ("up to 1800", False, False),
+    ("182", False, False),
+    ("182cm", False, True),
+    ("I'm 182", False, True),
+    ("6'1", False, True),
     ("1.5k and 1,82 m", True, True),
 ]
 
@@ -168,8 +218,11 @@ MULTI = [
     (NEWBIE, "usage", {"experience": "beginner", "budget": 1500, "body_height_cm": 182}),
     (NEWBIE, "shoes_owned", {"experience": "beginner", "budget": 1500, "body_height_cm": 182}),
     ("I'm 182 and my budget is 1500", None, {"budget": 1500, "body_height_cm": 182}),
-    ("commuting, 2 grand, 6'1, SPD shoes", "usage",
-     {"usage": "commute", "budget": 2000, "body_height_cm": 185.4, "shoes_owned": "spd"}),
+    (
+        "commuting, 2 grand, 6'1, SPD shoes",
+        "usage",
+        {"usage": "commute", "budget": 2000, "body_height_cm": 185.4, "shoes_owned": "spd"},
+    ),
     ("not racing, just long rides", "usage", {"usage": "endurance"}),
     ("an endurance bike for long rides", None, {"usage": "endurance"}),
     # The product's own name does not answer a question.
@@ -227,11 +280,15 @@ def test_out_of_range(
 
 
 DONT_KNOW = [
-    ("no idea", "shoes_owned", True), ("I don't know", "usage", True),
-    ("not sure tbh", "experience", True), ("skip", "budget", True),
-    ("whatever", "usage", True), ("dunno 🤷", "body_height_cm", True),
+    ("no idea", "shoes_owned", True),
+    ("I don't know", "usage", True),
+    ("not sure tbh", "experience", True),
+    ("skip", "budget", True),
+    ("whatever", "usage", True),
+    ("dunno 🤷", "body_height_cm", True),
     ("no idea", None, True),
-    ("not sure, maybe 1500", "budget", False), ("I don't know, commuting I guess", "usage", False),
+    ("not sure, maybe 1500", "budget", False),
+    ("I don't know, commuting I guess", "usage", False),
     ("racing", "usage", False),
 ]
 
@@ -267,14 +324,27 @@ def test_parse_result_is_frozen(parser: AnswerParser) -> None:
 QUESTIONS = [
     Question(id="has_lights", text="Do you have lights?", type="boolean"),
     Question(id="budget", text="Budget?", type="number", unit="EUR", min=100, max=5000),
-    Question(id="colour", text="Colour?", type="choice",
-             options=[{"id": "dark_blue", "label": "Dark blue", "synonyms": ["navy"]},
-                      {"id": "blue", "label": "Blue"}]),
+    Question(
+        id="colour",
+        text="Colour?",
+        type="choice",
+        options=[
+            {"id": "dark_blue", "label": "Dark blue", "synonyms": ["navy"]},
+            {"id": "blue", "label": "Blue"},
+        ],
+    ),
 ]
 BOOLEAN = [
-    ("yes", True), ("Yeah!", True), ("yep, sure", True), ("of course", True),
-    ("no", False), ("nope", False), ("nah", False), ("not really", False),
-    ("no idea", None), ("banana", None),
+    ("yes", True),
+    ("Yeah!", True),
+    ("yep, sure", True),
+    ("of course", True),
+    ("no", False),
+    ("nope", False),
+    ("nah", False),
+    ("not really", False),
+    ("no idea", None),
+    ("banana", None),
 ]
 
 
@@ -299,9 +369,12 @@ def test_option_ties(text: str, expected: str) -> None:
 
 
 TERMS = [
-    ("what is SPD?", "SPD"), ("what does geometry mean", "geometry"),
-    ("explain cleats", "cleats"), ("what's SPD-SL?", "SPD-SL"),
-    ("what are frame sizes", "frame size"), ("hello there", None),
+    ("what is SPD?", "SPD"),
+    ("what does geometry mean", "geometry"),
+    ("explain cleats", "cleats"),
+    ("what's SPD-SL?", "SPD-SL"),
+    ("what are frame sizes", "frame size"),
+    ("hello there", None),
 ]
 
 
@@ -321,18 +394,26 @@ def test_parser_from_questions_and_glossary(road_bike: RuleSet) -> None:
 
 
 RULE_SETS = [
-    ("I want a road bike", "road_bike"), ("looking for a racing bike", "road_bike"),
-    ("Road Bikes please!", "road_bike"), ("I need a mountain bike", "mtb"),
-    ("a new MTB", "mtb"), ("not a road bike, a mountain bike", "mtb"),
-    ("I want a bike", None), ("", None),
+    ("I want a road bike", "road_bike"),
+    ("looking for a racing bike", "road_bike"),
+    ("Road Bikes please!", "road_bike"),
+    ("I need a mountain bike", "mtb"),
+    ("a new MTB", "mtb"),
+    ("not a road bike, a mountain bike", "mtb"),
+    ("I want a bike", None),
+    ("", None),
 ]
 
 
 @pytest.mark.parametrize(("text", "expected"), RULE_SETS, ids=[t or "empty" for t, _ in RULE_SETS])
 def test_rule_set_for(road_bike: RuleSet, text: str, expected: str | None) -> None:
     mtb = road_bike.model_copy(
-        update={"id": "mtb", "title": "Mountain bike", "category": "mountain_bike",
-                "synonyms": ["mtb"]}
+        update={
+            "id": "mtb",
+            "title": "Mountain bike",
+            "category": "mountain_bike",
+            "synonyms": ["mtb"],
+        }
     )
     assert rule_set_for(text, [road_bike, mtb]) == expected
 
