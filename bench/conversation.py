@@ -174,6 +174,30 @@ def tree_cpu_seconds(root: int) -> float:
     return sum(_cpu_seconds(p) for p in process_tree(root))
 
 
+def machine_busy_seconds() -> float:
+    """CPU time all processes of the machine have used since boot (all cores)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return (sum(values[:8]) - idle) / _CLOCK_TICKS
+
+
+def cpu_snapshot(roots: dict[str, int | None]) -> dict[str, float]:
+    """CPU seconds so far of each service tree, of this script, and of the whole machine."""
+    snapshot = {name: tree_cpu_seconds(root) for name, root in roots.items() if root}
+    snapshot["bench"] = _cpu_seconds(os.getpid())
+    snapshot["machine"] = machine_busy_seconds()
+    return snapshot
+
+
+def cpu_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """CPU seconds used between two snapshots; ``other`` is what nobody of ours used."""
+    delta = {name: after[name] - before[name] for name in before}
+    machine = delta.pop("machine")
+    # Other processes on the machine (a test run, a training) skew every figure: show it.
+    delta["other"] = max(0.0, machine - sum(delta.values()))
+    return delta
+
+
 def _pgid(pid: int) -> int | None:
     try:
         return os.getpgid(pid)
@@ -650,6 +674,9 @@ def level_report(
             name: round(1000 * value / len(turns), 1) if turns else None
             for name, value in cpu.items()
         },
+        "other_cpu_percent_of_machine": (
+            round(100 * cpu["other"] / (wall * (os.cpu_count() or 1)), 1) if wall > 0 else None
+        ),
         "failures": [
             {
                 "sender": r.sender,
@@ -683,14 +710,20 @@ def print_report(result: dict[str, Any], out: IO[str] = sys.stdout) -> None:
         f"model: {result['model']}   scripts: {len(SCRIPTS)} "
         f"({', '.join(s.name for s in SCRIPTS)})   cpus: {os.cpu_count()}\n"
     )
-    w(f"stack: {'started by this run' if result['started'] else 'already running'}\n\n")
+    w(
+        f"stack: {'started by this run' if result['started'] else 'already running'}   "
+        f"load average before measuring: {result['machine']['load_average_at_start']}\n\n"
+    )
 
     header = (
         f"{'clients':>7} {'convs':>5} {'ok':>4} {'fail':>4} {'abort':>5} {'turns':>5} "
         f"{'msg/s':>6} {'p50':>8} {'p95':>8} {'p99':>8} {'max':>8} {'offers p50':>10} "
-        f"{'rasa CPU/turn':>13} {'actions CPU/turn':>16}\n"
+        f"{'CPU/turn: rasa':>14} {'actions':>8} {'bench':>6} {'others busy':>11}\n"
     )
-    w("Per turn (POST /webhooks/rest/webhook, client side, whole conversations, no pause):\n")
+    w(
+        "Per turn (POST /webhooks/rest/webhook, client side, whole conversations, no pause;\n"
+        "CPU/turn from /proc; 'others busy': CPU used by processes not ours, % of the machine):\n"
+    )
     w(header)
     for level in result["levels"]:
         turn, cpu = level["turn"], level["cpu_ms_per_turn"]
@@ -700,7 +733,8 @@ def print_report(result: dict[str, Any], out: IO[str] = sys.stdout) -> None:
             f"{level['turns']:>5} {level['msg_per_s'] or 0:>6.1f} {_ms(turn['p50_ms']):>8} "
             f"{_ms(turn['p95_ms']):>8} {_ms(turn['p99_ms']):>8} {_ms(turn['max_ms']):>8} "
             f"{_ms(level['offers_turn']['p50_ms']):>10} "
-            f"{_ms(cpu.get('rasa')):>13} {_ms(cpu.get('actions')):>16}\n"
+            f"{_ms(cpu.get('rasa')):>14} {_ms(cpu.get('actions')):>8} "
+            f"{_ms(cpu.get('bench')):>6} {level['other_cpu_percent_of_machine'] or 0:>10.0f}%\n"
         )
 
     parse = result["parse"]
@@ -770,7 +804,7 @@ def print_report(result: dict[str, Any], out: IO[str] = sys.stdout) -> None:
     if log:
         w(
             f"\nserver log: {log['path']} — {log['problem_lines']} error-like lines while "
-            f"running, {log['problem_lines_at_shutdown']} at shutdown (first lines below)\n"
+            f"running, {log['problem_lines_at_shutdown']} at shutdown\n"
         )
         for line in log["first_problems"]:
             w(f"  {line[:240]}\n")
@@ -813,15 +847,11 @@ async def measure(
             flush=True,
         )
         sampler.phase = f"c={concurrency}"
-        cpu_before = {n: tree_cpu_seconds(r) for n, r in sampler.roots.items() if r}
+        cpu_before = cpu_snapshot(sampler.roots)
         results, wall, not_started = await run_level(
             rasa_url, concurrency, count, run_id, deadline, opts.request_timeout
         )
-        cpu = {
-            n: tree_cpu_seconds(r) - cpu_before[n]
-            for n, r in sampler.roots.items()
-            if r and n in cpu_before
-        }
+        cpu = cpu_delta(cpu_before, cpu_snapshot(sampler.roots))
         level = level_report(concurrency, results, wall, not_started, cpu)
         levels.append(level)
         print(
@@ -926,6 +956,7 @@ def run(opts: Options) -> dict[str, Any]:
                 }
                 print(f"measuring the running stack at {rasa_url} (processes {roots})", flush=True)
 
+            load_at_start = [round(x, 2) for x in os.getloadavg()]
             deadline = Deadline(opts.time_limit)
             with RssSampler(roots) as sampler:
                 time.sleep(0.5)  # an idle sample after start-up, before any traffic
@@ -942,7 +973,11 @@ def run(opts: Options) -> dict[str, Any]:
                     "parse_requests": opts.parse_requests,
                     "time_limit_s": opts.time_limit,
                 },
-                "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+                "machine": {
+                    "cpus": os.cpu_count(),
+                    "python": platform.python_version(),
+                    "load_average_at_start": load_at_start,
+                },
                 **measured,
                 "rss": {
                     "by_phase": {
