@@ -34,7 +34,7 @@ $(UV):
 .venv-rasa/.installed: bot/rasa-requirements.lock scripts/find-python310.sh | $(UV)
 	@echo "installing Rasa 3.6.21 into .venv-rasa (Python 3.10)…"
 	@PY310="$$(UV=$(UV) scripts/find-python310.sh)" || exit 1; \
-	  $(UV) venv --allow-existing --python "$$PY310" .venv-rasa && \
+	  $(UV) venv --no-project --allow-existing --python "$$PY310" .venv-rasa && \
 	  $(UV) pip install --python .venv-rasa/bin/python -r bot/rasa-requirements.lock
 	@touch $@
 
@@ -58,7 +58,7 @@ chromium:
 run: install catalog train
 	.venv/bin/python -m web.stack
 
-test: install train chromium
+test: install train chromium lint
 	.venv/bin/pytest -p no:cacheprovider
 
 test-unit: .venv/.installed

@@ -425,10 +425,13 @@ async def run_level(
     async with _client(concurrency, request_timeout) as client:
         start = time.perf_counter()
         tasks = [asyncio.create_task(client_loop(client)) for _ in range(concurrency)]
-        done, pending = await asyncio.wait(tasks, timeout=deadline.left())
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
+        try:
+            done, pending = await asyncio.wait(tasks, timeout=deadline.left())
+        finally:
+            # On the time limit or Ctrl-C: stop every client before the HTTP client closes.
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
         for task in done:
             task.result()  # a bug in this script should surface, not vanish in a task
         wall = time.perf_counter() - start

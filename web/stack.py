@@ -57,6 +57,8 @@ def rasa_env(
         "LOCK_STORE_PORT": str(lock_port),
         # Rasa writes a .rasa cache and logs relative to the working directory.
         "RASA_HOME": str(REPO / "var"),
+        # Rasa's dependencies print screenfuls of DeprecationWarnings at start-up.
+        "PYTHONWARNINGS": "ignore::DeprecationWarning,ignore::PendingDeprecationWarning",
     }
 
 
@@ -236,7 +238,10 @@ def main(argv: list[str] | None = None) -> int:
     rasa = rasa_service(args.rasa_port, args.action_port)
     stack = Stack([action_service(args.action_port), rasa, web_service(args.web_port, rasa.url)])
     stop = threading.Event()
+    # Handle both explicitly: a shell that starts us in the background ignores SIGINT,
+    # and the services run in their own sessions, so we are the one who stops them.
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
     try:
         print(
             "starting the action server, Rasa (loading the model takes about a minute) "

@@ -29,15 +29,31 @@ def registry(demo_db: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[RuleR
     yield reg
 
 
-def tracker(text: str, *, intent: str = "inform", slots: dict[str, Any] | None = None,
-            entities: list[dict[str, Any]] | None = None) -> Tracker:
+def tracker(
+    text: str,
+    *,
+    intent: str = "inform",
+    slots: dict[str, Any] | None = None,
+    entities: list[dict[str, Any]] | None = None,
+) -> Tracker:
     return Tracker(
         sender_id="unit",
-        slots={"ruleset": None, "question": None, "answers": None, "last_offers": None,
-               **(slots or {})},
-        latest_message={"text": text, "intent": {"name": intent, "confidence": 0.9},
-                        "entities": entities or []},
-        events=[], paused=False, followup_action=None, active_loop={},
+        slots={
+            "ruleset": None,
+            "question": None,
+            "answers": None,
+            "last_offers": None,
+            **(slots or {}),
+        },
+        latest_message={
+            "text": text,
+            "intent": {"name": intent, "confidence": 0.9},
+            "entities": entities or [],
+        },
+        events=[],
+        paused=False,
+        followup_action=None,
+        active_loop={},
         latest_action_name="action_listen",
     )
 
@@ -50,8 +66,9 @@ async def run(action: Any, track: Tracker) -> tuple[list[dict[str, Any]], dict[s
 
 
 async def test_advise_starts_and_asks_first_question() -> None:
-    messages, slots = await run(ActionAdvise(), tracker("I want a road bike",
-                                                        intent="request_advice"))
+    messages, slots = await run(
+        ActionAdvise(), tracker("I want a road bike", intent="request_advice")
+    )
     assert slots == {"ruleset": "road_bike", "answers": {}, "question": "usage"}
     assert "What will you mostly use the bike for?" in messages[0]["text"]
     titles = [b["title"] for b in messages[0]["buttons"]]
@@ -61,17 +78,23 @@ async def test_advise_starts_and_asks_first_question() -> None:
 async def test_advise_takes_several_answers_from_one_message() -> None:
     text = "I'm a total newbie looking for a road bike for about 1.5k, I'm 1,82 m"
     messages, slots = await run(ActionAdvise(), tracker(text, intent="request_advice"))
-    assert slots["answers"] == {"experience": "beginner", "budget": 1500.0,
-                                "body_height_cm": 182.0}
+    assert slots["answers"] == {"experience": "beginner", "budget": 1500.0, "body_height_cm": 182.0}
     assert slots["question"] == "usage"
     assert "Got it" in messages[0]["text"]
 
 
 async def test_advise_button_answer_then_offers() -> None:
-    answers = {"usage": "endurance", "experience": "beginner", "budget": 1500.0,
-               "body_height_cm": 182.0}
-    track = tracker('/inform{"choice":"none"}', entities=[{"entity": "choice", "value": "none"}],
-                    slots={"ruleset": "road_bike", "question": "shoes_owned", "answers": answers})
+    answers = {
+        "usage": "endurance",
+        "experience": "beginner",
+        "budget": 1500.0,
+        "body_height_cm": 182.0,
+    }
+    track = tracker(
+        '/inform{"choice":"none"}',
+        entities=[{"entity": "choice", "value": "none"}],
+        slots={"ruleset": "road_bike", "question": "shoes_owned", "answers": answers},
+    )
     messages, slots = await run(ActionAdvise(), track)
     assert slots["question"] is None
     custom = next(m["custom"] for m in messages if m.get("custom"))
@@ -82,9 +105,11 @@ async def test_advise_button_answer_then_offers() -> None:
 
 
 async def test_advise_not_understood_keeps_answers() -> None:
-    track = tracker("🚲🔥", intent="nlu_fallback",
-                    slots={"ruleset": "road_bike", "question": "experience",
-                           "answers": {"usage": "racing"}})
+    track = tracker(
+        "🚲🔥",
+        intent="nlu_fallback",
+        slots={"ruleset": "road_bike", "question": "experience", "answers": {"usage": "racing"}},
+    )
     messages, slots = await run(ActionAdvise(), track)
     assert slots == {}, "no slot changes: nothing is lost"
     assert messages[0]["text"].startswith("Sorry, I didn't quite get that.")
@@ -92,42 +117,64 @@ async def test_advise_not_understood_keeps_answers() -> None:
 
 
 async def test_advise_out_of_range_budget_reasks() -> None:
-    track = tracker("my budget is 50 euros",
-                    slots={"ruleset": "road_bike", "question": "budget",
-                           "answers": {"usage": "racing", "experience": "racer"}})
+    track = tracker(
+        "my budget is 50 euros",
+        slots={
+            "ruleset": "road_bike",
+            "question": "budget",
+            "answers": {"usage": "racing", "experience": "racer"},
+        },
+    )
     messages, slots = await run(ActionAdvise(), track)
     assert "between 200 EUR and 20,000 EUR" in messages[0]["text"]
     assert slots["question"] == "budget"
     assert "budget" not in slots["answers"]
 
 
-async def test_advise_database_down_says_try_again(registry: RuleRegistry,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_advise_database_down_says_try_again(
+    registry: RuleRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
     served = registry.get("road_bike")
 
     def broken(_answers: Any) -> Any:
         raise OperationalError("SELECT", {}, Exception("connection refused"))
 
     monkeypatch.setattr(served.engine, "recommend", broken)
-    answers = {"usage": "endurance", "experience": "beginner", "budget": 1500.0,
-               "body_height_cm": 182.0}
-    track = tracker("no", slots={"ruleset": "road_bike", "question": "shoes_owned",
-                                 "answers": answers})
+    answers = {
+        "usage": "endurance",
+        "experience": "beginner",
+        "budget": 1500.0,
+        "body_height_cm": 182.0,
+    }
+    track = tracker(
+        "no", slots={"ruleset": "road_bike", "question": "shoes_owned", "answers": answers}
+    )
     messages, slots = await run(ActionAdvise(), track)
     assert "try again" in messages[0]["text"]
     assert slots["answers"]["shoes_owned"] == "none"
 
 
 async def test_explain_term_and_reasons() -> None:
-    messages, _ = await run(ActionExplain(), tracker(
-        "what is SPD?", intent="explain_term", slots={"ruleset": "road_bike",
-                                                     "question": "usage", "answers": {}}))
+    messages, _ = await run(
+        ActionExplain(),
+        tracker(
+            "what is SPD?",
+            intent="explain_term",
+            slots={"ruleset": "road_bike", "question": "usage", "answers": {}},
+        ),
+    )
     assert "Shimano" in messages[0]["text"]
     assert "What will you mostly use the bike for?" in messages[0]["text"]
-    last = {"offers": [{"rank": 1, "title": "Bike with Pedals", "reasons": ["Fits you"]}],
-            "relaxed": []}
-    messages, _ = await run(ActionExplain(), tracker(
-        "why this one", intent="ask_why", slots={"ruleset": "road_bike", "last_offers": last}))
+    last = {
+        "offers": [{"rank": 1, "title": "Bike with Pedals", "reasons": ["Fits you"]}],
+        "relaxed": [],
+    }
+    messages, _ = await run(
+        ActionExplain(),
+        tracker(
+            "why this one", intent="ask_why", slots={"ruleset": "road_bike", "last_offers": last}
+        ),
+    )
     assert messages[0]["text"] == "1. Bike with Pedals: Fits you."
 
 
@@ -136,8 +183,12 @@ async def test_conversation_actions() -> None:
     assert [b["title"] for b in messages[0]["buttons"]] == ["Road bike"]
     messages, slots = await run(ActionRestartAdvice(), tracker("start over", intent="restart"))
     assert slots == {"ruleset": None, "answers": None, "question": None, "last_offers": None}
-    messages, _ = await run(ActionOutOfScope(), tracker(
-        "weather?", intent="out_of_scope", slots={"ruleset": "road_bike", "question": "budget"}))
+    messages, _ = await run(
+        ActionOutOfScope(),
+        tracker(
+            "weather?", intent="out_of_scope", slots={"ruleset": "road_bike", "question": "budget"}
+        ),
+    )
     assert "budget" in messages[0]["text"]
     messages, _ = await run(ActionHandoff(), tracker("human", intent="human_handoff"))
     assert messages[1]["custom"] == {"type": "handoff", "code": "unit"}
