@@ -175,6 +175,7 @@ class ActionAdvise(Action):
             "offers",
             offers=recommendation.offers,
             relaxed=recommendation.relaxed,
+            relaxation=recommendation.relaxation,
             cross_sell=recommendation.cross_sell,
             title=served.ruleset.title,
         )

@@ -198,6 +198,24 @@ def cpu_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, fl
     return delta
 
 
+def wait_quiet(roots: dict[str, int | None], seconds: float, threshold: float = 10.0) -> float:
+    """Wait up to ``seconds`` until processes not ours use under ``threshold`` % of the machine.
+
+    Returns the last measured share: this machine is shared, and a training or a test run
+    beside the benchmark halves what the servers get.
+    """
+    end = time.monotonic() + seconds
+    while True:
+        before = cpu_snapshot(roots)
+        time.sleep(3.0)
+        other = cpu_delta(before, cpu_snapshot(roots))["other"]
+        share = 100 * other / (3.0 * (os.cpu_count() or 1))
+        if share < threshold or time.monotonic() >= end:
+            return share
+        print(f"  …other processes use {share:.0f}% of the machine; waiting for quiet", flush=True)
+        time.sleep(min(10.0, max(0.0, end - time.monotonic())))
+
+
 def _pgid(pid: int) -> int | None:
     try:
         return os.getpgid(pid)
@@ -334,7 +352,7 @@ def offers_payload(messages: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 def reply_text(messages: list[dict[str, Any]]) -> str:
     """All text of a reply, joined on one line."""
-    return " | ".join(str(m["text"]) for m in messages if m.get("text"))
+    return " | ".join(str(m["text"]).replace("\n", " ") for m in messages if m.get("text"))
 
 
 @dataclass
@@ -574,6 +592,7 @@ class Options:
     request_timeout: float
     start_timeout: float
     wait_model: float
+    wait_quiet: float
     server_log: Path
 
 
@@ -612,6 +631,12 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         help="seconds to wait for bot/models/*.tar.gz to appear (polled every 30 s)",
     )
     parser.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=0.0,
+        help="seconds to wait, before measuring, until other processes leave the CPUs idle",
+    )
+    parser.add_argument(
         "--server-log",
         type=Path,
         default=REPO / "bench" / "results" / "conversation-server.log",
@@ -629,6 +654,8 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         parser.error("--parse-requests must be between 1 and 2000")
     if not 10 <= args.time_limit <= 3600:
         parser.error("--time-limit must be between 10 and 3600 seconds")
+    if not (0 <= args.wait_model <= 3600 and 0 <= args.wait_quiet <= 1800):
+        parser.error("--wait-model is at most 3600 s, --wait-quiet at most 1800 s")
     for url in (rasa_url, args.action_url):
         if not is_loopback_url(url):
             parser.error(f"only loopback addresses may be measured, not {url}")
@@ -644,6 +671,7 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         request_timeout=args.request_timeout,
         start_timeout=args.start_timeout,
         wait_model=args.wait_model,
+        wait_quiet=args.wait_quiet,
         server_log=args.server_log,
     )
 
@@ -719,13 +747,14 @@ def print_report(result: dict[str, Any], out: IO[str] = sys.stdout) -> None:
     )
 
     header = (
-        f"{'clients':>7} {'convs':>5} {'ok':>4} {'fail':>4} {'abort':>5} {'turns':>5} "
+        f"{'clients':>7} {'convs':>5} {'ok':>4} {'fail':>4} {'cut':>5} {'turns':>5} "
         f"{'msg/s':>6} {'p50':>8} {'p95':>8} {'p99':>8} {'max':>8} {'offers p50':>10} "
         f"{'CPU/turn: rasa':>14} {'actions':>8} {'bench':>6} {'others busy':>11}\n"
     )
     w(
         "Per turn (POST /webhooks/rest/webhook, client side, whole conversations, no pause;\n"
-        "CPU/turn from /proc; 'others busy': CPU used by processes not ours, % of the machine):\n"
+        "cut: stopped or never started by the time limit; CPU/turn from /proc;\n"
+        "'others busy': CPU used by processes not ours, in % of the whole machine):\n"
     )
     w(header)
     for level in result["levels"]:
@@ -738,6 +767,14 @@ def print_report(result: dict[str, Any], out: IO[str] = sys.stdout) -> None:
             f"{_ms(level['offers_turn']['p50_ms']):>10} "
             f"{_ms(cpu.get('rasa')):>14} {_ms(cpu.get('actions')):>8} "
             f"{_ms(cpu.get('bench')):>6} {level['other_cpu_percent_of_machine'] or 0:>10.0f}%\n"
+        )
+
+    busy = [lv for lv in result["levels"] if (lv["other_cpu_percent_of_machine"] or 0) > 15]
+    for level in busy:
+        w(
+            f"  ! at {level['concurrency']} clients other processes kept "
+            f"{level['other_cpu_percent_of_machine']:.0f}% of the machine busy: "
+            "our figures are pessimistic (rerun on a quiet machine, see --wait-quiet)\n"
         )
 
     parse = result["parse"]
@@ -959,6 +996,9 @@ def run(opts: Options) -> dict[str, Any]:
                 }
                 print(f"measuring the running stack at {rasa_url} (processes {roots})", flush=True)
 
+            if opts.wait_quiet > 0:
+                print(f"waiting up to {opts.wait_quiet:.0f} s for a quiet machine…", flush=True)
+                wait_quiet(roots, opts.wait_quiet)
             load_at_start = [round(x, 2) for x in os.getloadavg()]
             deadline = Deadline(opts.time_limit)
             with RssSampler(roots) as sampler:

@@ -13,9 +13,16 @@ from typing import Any
 
 import rule_engine
 
-from product_rules.schema import RuleSet
+from product_rules.schema import AllOf, AnyOf, ConditionSpec, NotOf, RuleSet
 
-__all__ = ["Condition", "ConditionError", "answer_types", "compile_condition"]
+__all__ = [
+    "Condition",
+    "ConditionError",
+    "answer_types",
+    "compile_condition",
+    "condition_source",
+    "leaves",
+]
 
 
 class ConditionError(ValueError):
@@ -39,6 +46,32 @@ def answer_types(ruleset: RuleSet) -> dict[str, rule_engine.DataType]:
     for derived in ruleset.derived:
         types[derived.id] = rule_engine.DataType.FLOAT
     return types
+
+
+def condition_source(spec: ConditionSpec) -> str:
+    """One expression for a condition tree: ``all`` joins with and, ``any`` with or."""
+    if isinstance(spec, str):
+        return spec
+    if isinstance(spec, AllOf):
+        return " and ".join(f"({condition_source(s)})" for s in spec.all)
+    if isinstance(spec, AnyOf):
+        return " or ".join(f"({condition_source(s)})" for s in spec.any)
+    if isinstance(spec, NotOf):
+        return f"not ({condition_source(spec.not_)})"
+    raise TypeError(f"not a condition: {spec!r}")
+
+
+def leaves(
+    spec: ConditionSpec, path: tuple[str | int, ...]
+) -> list[tuple[str, tuple[str | int, ...]]]:
+    """Every expression of a tree with its path in the rule file, for exact error positions."""
+    if isinstance(spec, str):
+        return [(spec, path)]
+    if isinstance(spec, AllOf):
+        return [leaf for i, s in enumerate(spec.all) for leaf in leaves(s, (*path, "all", i))]
+    if isinstance(spec, AnyOf):
+        return [leaf for i, s in enumerate(spec.any) for leaf in leaves(s, (*path, "any", i))]
+    return leaves(spec.not_, (*path, "not"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,80 +1,66 @@
 """The configurator: from answers to the next question, or to at most three offers.
 
 The engine holds no category-specific code: questions, filters, size tables,
-requirements and cross-sell come from the rule set; products come from SQL queries.
-When nothing matches, hard wishes are loosened, least important first, and each
-loosening is reported in ``relaxed`` so the shopper knows what changed.
+requirements, compatibility, alerts and cross-sell come from the rule set; products come
+from SQL queries. When the wishes cannot all be met, :mod:`product_rules.relaxation`
+finds the smallest loosening, applies the best one and reports the alternatives with
+their counts, so the shopper can choose.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, and_, literal, true
+from sqlalchemy import ColumnElement, Engine, distinct, func, literal
 from sqlmodel import Session, col, select
 
-from catalog.attributes import vocabulary
 from catalog.models import Product
-from product_rules.conditions import Condition, answer_types, compile_condition
+from product_rules.bundles import BundleBuilder, preference, trace_entry
+from product_rules.conditions import Condition, answer_types, compile_condition, condition_source
 from product_rules.offers import (
     CrossSellPayload,
-    OfferItemPayload,
     OfferPayload,
     OffersMessage,
+    RelaxationPayload,
     TraceEntry,
 )
-from product_rules.query import (
-    compare,
-    distance,
-    indicator,
-    matches_item,
-    product_filter,
-)
-from product_rules.schema import Filter, Question, Requirement, RuleSet
-from product_rules.text import money, render_text
+from product_rules.query import compare, distance, indicator, product_filter
+from product_rules.relaxation import Choice, relax
+from product_rules.schema import ConditionSpec, Filter, Option, Question, RuleSet
+from product_rules.text import render_text
+from product_rules.wishes import Wish, number
 
 __all__ = ["AdviceEngine", "Recommendation"]
 
-#: How many candidate rows one query reads: enough to fill three offers from distinct
-#: models even when some bundles exceed the budget, small enough to stay index-bound.
+#: Candidate rows one offer query reads: enough to fill three offers from distinct models
+#: even when some bundles exceed the budget, small enough to stay cheap.
 CANDIDATE_ROWS = 60
-
-
-@dataclass(slots=True)
-class _Wish:
-    """A hard filter as it applies now, with its current loosening step."""
-
-    rule: Filter
-    value: Any
-    step: int = -1  # index into rule.relax; -1 = as asked
-    dropped: bool = False
-    widened: Any = None  # the loosened value, when a widen/substitute step applies
-
-    @property
-    def effective(self) -> Any:
-        return self.value if self.widened is None else self.widened
 
 
 @dataclass(slots=True)
 class Recommendation:
     """What the engine offers for a set of answers, and why."""
 
+    ruleset: str
     answers: dict[str, Any]
     values: dict[str, Any]
     offers: list[OfferPayload]
     cross_sell: list[CrossSellPayload]
     relaxed: list[str]
+    relaxation: RelaxationPayload | None = None
     trace: list[TraceEntry] = field(default_factory=list)
 
     def payload(self) -> OffersMessage:
         """The ``custom`` payload of the offers message (shared/DESIGN.md)."""
         return {
             "type": "offers",
+            "ruleset": self.ruleset,
             "answers": dict(self.answers),
             "offers": self.offers,
             "cross_sell": self.cross_sell,
+            "relaxation": self.relaxation,
         }
 
 
@@ -86,40 +72,69 @@ class AdviceEngine:
         self.db = db
         types = answer_types(ruleset)
         self._conditions: dict[str, Condition] = {}
-        sources = [q.ask_if for q in ruleset.questions] + [f.when for f in ruleset.filters]
-        sources += [s.when for r in ruleset.requirements for s in r.select]
-        sources += [c.when for c in ruleset.cross_sell]
-        for source in sources:
-            if source and source not in self._conditions:
-                self._conditions[source] = compile_condition(source, types)
-        self._display = {name for name, spec in vocabulary().items() if spec.display}
+        specs: list[ConditionSpec | None] = [q.ask_if for q in ruleset.questions]
+        specs += [f.when for f in ruleset.filters]
+        specs += [s.when for r in ruleset.requirements for s in r.select]
+        specs += [c.when for c in ruleset.cross_sell] + [a.when for a in ruleset.alerts]
+        for spec in specs:
+            if spec is not None:
+                source = condition_source(spec)
+                self._conditions.setdefault(source, compile_condition(source, types))
+        self.bundles = BundleBuilder(ruleset, self.holds)
+
+    def holds(self, spec: ConditionSpec | None, values: Mapping[str, Any]) -> bool:
+        """Whether a rule's condition holds for these answers (no condition: always)."""
+        return spec is None or self._conditions[condition_source(spec)].holds(values)
 
     # -- questions -----------------------------------------------------------------
-
-    def _holds(self, source: str | None, values: Mapping[str, Any]) -> bool:
-        return source is None or self._conditions[source].holds(values)
 
     def next_question(self, answers: Mapping[str, Any]) -> Question | None:
         """The first question not answered yet whose ``ask_if`` holds, else None."""
         values = self.derive(answers)
         for question in self.ruleset.questions:
-            if question.id not in answers and self._holds(question.ask_if, values):
+            if question.id not in answers and self.holds(question.ask_if, values):
                 return question
         return None
 
+    def available_options(self, question: Question, answers: Mapping[str, Any]) -> list[Option]:
+        """Progressive filtering: the options some in-stock product can still satisfy.
+
+        An option is kept when at least one in-stock main product matches the hard
+        wishes of the earlier answers together with the wishes this option would add.
+        Options that no filter reads are always kept. Should every option be ruled out
+        (a catalogue gap), all are shown: the relaxation explains it later.
+        """
+        if question.type != "choice":
+            return list(question.options)
+        values = self.derive(answers)
+        base = [w.predicate() for w in self._active(values)[0]]
+        kept: list[Option] = []
+        with Session(self.db) as session:
+            for option in question.options:
+                trial = self.derive({**answers, question.id: option.id})
+                extra = [
+                    w.predicate()
+                    for w in self._active(trial)[0]
+                    if w.rule.answer == question.id or w.rule.when is not None
+                ]
+                if not extra or self._count(session, [*base, *extra], in_stock=True) > 0:
+                    kept.append(option)
+        return kept or list(question.options)
+
     def derive(self, answers: Mapping[str, Any]) -> dict[str, Any]:
-        """Answers plus derived values (frame size from body height ...)."""
+        """Answers plus derived values; the first source with a value wins."""
         values = dict(answers)
         for derived in self.ruleset.derived:
-            source = values.get(derived.source)
-            if source is None:
-                continue
-            number = float(source)
-            row = next((r for r in derived.table if r.min <= number < r.max), None)
-            if row is None:  # outside the table: clamp to the nearest end
-                rows = sorted(derived.table, key=lambda r: r.min)
-                row = rows[0] if number < rows[0].min else rows[-1]
-            values[derived.id] = row.value
+            for source in derived.sources:
+                raw = number(values.get(source.source))
+                if raw is None:
+                    continue
+                rows = sorted(source.table, key=lambda r: r.min)
+                row = next((r for r in rows if r.min <= raw < r.max), None)
+                if row is None:  # outside the table: clamp to the nearest end
+                    row = rows[0] if raw < rows[0].min else rows[-1]
+                values[derived.id] = row.value
+                break
         return values
 
     # -- recommendation ------------------------------------------------------------
@@ -130,38 +145,83 @@ class AdviceEngine:
         trace: list[TraceEntry] = []
         for derived in self.ruleset.derived:
             if derived.id in values:
+                used = next(s.source for s in derived.sources if values.get(s.source) is not None)
                 trace.append(
-                    _trace(
+                    trace_entry(
                         derived.id,
                         "derived",
-                        f"{derived.label} = {values[derived.id]} "
-                        f"from {derived.source} = {values.get(derived.source)}",
+                        f"{derived.label} = {values[derived.id]} from {used} = {values[used]}",
                     )
                 )
-        wishes, soft = self._active_filters(values, trace)
+        wishes, soft = self._active(values)
+        for wish in wishes:
+            trace.append(
+                trace_entry(
+                    wish.rule.id, "filter", f"{wish.rule.attribute} {wish.rule.op} {wish.value!r}"
+                )
+            )
+        for rule, value in soft:
+            trace.append(
+                trace_entry(
+                    rule.id,
+                    "preference",
+                    f"{rule.attribute} {rule.op} {value!r} (weight {rule.weight:g})",
+                )
+            )
+        relaxation: RelaxationPayload | None = None
         with Session(self.db) as session:
             offers = self._offers(session, values, wishes, soft, trace)
-            # Loosen the least important wish first, step by step, and drop it when its
-            # steps are used up; only then touch the next one.
-            for wish in sorted(wishes, key=lambda w: w.rule.importance):
-                while not offers and self._loosen(wish):
-                    trace.append(_trace(wish.rule.id, "relaxed", self._describe(wish)))
+            if not offers:
+                choices = relax(wishes, lambda ws: self._count_models(session, ws))
+                if choices:
+                    wishes = list(choices[0].wishes)
+                    relaxation = self._relaxation_payload(choices)
+                    for choice in choices:
+                        trace.append(
+                            trace_entry(
+                                "relaxation",
+                                "choice",
+                                f"{'; '.join(choice.describe())}: {choice.count} products",
+                            )
+                        )
                     offers = self._offers(session, values, wishes, soft, trace)
-                if offers:
-                    break
-            relaxed = [self._describe(w) for w in wishes if w.dropped or w.widened is not None]
+                # Bundles can still miss the budget (the required items cost extra):
+                # loosen further, least important first, until something is offered.
+                for index in sorted(range(len(wishes)), key=lambda i: wishes[i].rule.importance):
+                    while not offers and not wishes[index].dropped:
+                        wishes[index] = wishes[index].at(wishes[index].level + 1)
+                        trace.append(
+                            trace_entry(wishes[index].rule.id, "relaxed", wishes[index].describe())
+                        )
+                        offers = self._offers(session, values, wishes, soft, trace)
+            relaxed = [w.describe() for w in wishes if w.loosened]
             for offer in offers:
                 offer["relaxed"] = list(relaxed)
             cross = self._cross_sell(session, values, offers, trace)
-        return Recommendation(dict(answers), values, offers, cross, relaxed, trace)
+        return Recommendation(
+            self.ruleset.id, dict(answers), values, offers, cross, relaxed, relaxation, trace
+        )
 
-    def _active_filters(
-        self, values: Mapping[str, Any], trace: list[TraceEntry]
-    ) -> tuple[list[_Wish], list[tuple[Filter, Any]]]:
-        hard: list[_Wish] = []
+    def _relaxation_payload(self, choices: Sequence[Choice]) -> RelaxationPayload:
+        unmet = sorted({w.rule.label for c in choices for w in c.loosened})
+        return {
+            "unmet": unmet,
+            "choices": [
+                {
+                    "relax": c.describe(),
+                    "filters": [w.rule.id for w in c.loosened],
+                    "count": c.count,
+                    "applied": i == 0,
+                }
+                for i, c in enumerate(choices)
+            ],
+        }
+
+    def _active(self, values: Mapping[str, Any]) -> tuple[list[Wish], list[tuple[Filter, Any]]]:
+        hard: list[Wish] = []
         soft: list[tuple[Filter, Any]] = []
         for rule in self.ruleset.filters:
-            if not self._holds(rule.when, values):
+            if not self.holds(rule.when, values):
                 continue
             value: Any = rule.value
             if rule.answer is not None:
@@ -173,80 +233,28 @@ class AdviceEngine:
                     if value is None:
                         continue
             if rule.hard:
-                hard.append(_Wish(rule, value))
+                hard.append(Wish(rule, value))
             else:
                 soft.append((rule, value))
-            trace.append(
-                _trace(
-                    rule.id,
-                    "filter" if rule.hard else "preference",
-                    f"{rule.attribute} {rule.op} {value!r}",
-                )
-            )
         return hard, soft
 
-    def _loosen(self, wish: _Wish) -> bool:
-        """Move ``wish`` one relaxation step further; False when it has none left."""
-        if wish.dropped:
-            return False
-        wish.step += 1
-        if wish.step >= len(wish.rule.relax):
-            wish.dropped = True  # steps used up: the wish goes, so something is shown
-            return True
-        step = wish.rule.relax[wish.step]
-        if step.drop:
-            wish.dropped = True
-        elif step.widen_pct is not None:
-            factor = 1 + step.widen_pct / 100
-            if wish.rule.op in ("le", "lt"):
-                wish.widened = round(float(wish.value) * factor, 2)
-            else:
-                wish.widened = round(float(wish.value) / factor, 2)
-        elif step.widen_by is not None:
-            wish.widened = (
-                "between",
-                float(wish.value) - step.widen_by,
-                float(wish.value) + step.widen_by,
-            )
-        elif step.substitute is not None:
-            current = wish.value if isinstance(wish.value, list) else [wish.value]
-            extra = [v for c in current for v in step.substitute.get(str(c), [])]
-            wish.widened = list(dict.fromkeys([*current, *extra]))
-        return True
+    def _where(self, predicates: Sequence[ColumnElement[bool]]) -> list[ColumnElement[bool]]:
+        return [col(Product.category) == self.ruleset.category, *predicates]
 
-    def _describe(self, wish: _Wish) -> str:
-        rule = wish.rule
-        widened = wish.widened
-        if wish.dropped and rule.op in ("le", "lt") and _number(wish.value) is not None:
-            return f"{rule.label}: nothing within {_format(rule, wish.value)}, showing the closest"
-        if wish.dropped:
-            return f"{rule.label}: not applied, nothing matched it"
-        if widened is None:
-            return rule.label
-        if isinstance(widened, tuple):
-            return (
-                f"{rule.label}: {widened[1]:g} to {widened[2]:g} instead of exactly {wish.value:g}"
-            )
-        if rule.attribute == "price":
-            return f"{rule.label}: up to {money(widened)} instead of {money(wish.value)}"
-        return f"{rule.label}: {widened} instead of {wish.value}"
+    def _count(
+        self, session: Session, predicates: Sequence[ColumnElement[bool]], *, in_stock: bool = False
+    ) -> int:
+        where = self._where(predicates)
+        if in_stock:
+            where.append(col(Product.stock) > 0)
+        statement = select(func.count(distinct(col(Product.group_sku)))).where(*where)
+        return int(session.exec(statement).one())
 
-    def _predicate(self, wish: _Wish) -> ColumnElement[bool]:
-        if wish.dropped:
-            return true()
-        value = wish.effective
-        if isinstance(value, tuple):
-            _, low, high = value
-            return and_(
-                compare(wish.rule.attribute, "ge", low), compare(wish.rule.attribute, "le", high)
-            )
-        op = wish.rule.op
-        if isinstance(value, list) and op == "eq":
-            op = "in"
-        return compare(wish.rule.attribute, op, value)
+    def _count_models(self, session: Session, wishes: Sequence[Wish]) -> int:
+        return self._count(session, [w.predicate() for w in wishes])
 
     def _score(
-        self, values: Mapping[str, Any], wishes: list[_Wish], soft: list[tuple[Filter, Any]]
+        self, wishes: Sequence[Wish], soft: Sequence[tuple[Filter, Any]]
     ) -> ColumnElement[float]:
         ranking = self.ruleset.ranking
         score: ColumnElement[float] = literal(0.0)
@@ -256,34 +264,32 @@ class AdviceEngine:
         score = score + indicator(col(Product.stock) > 0) * ranking.in_stock
         score = score + col(Product.margin_pct) / 10.0 * ranking.margin
         for wish in wishes:
-            attribute, number = wish.rule.attribute, _number(wish.value)
-            if number is None:
+            asked = number(wish.value)
+            if asked is None or not wish.loosened and wish.rule.op == "eq":
                 continue
-            if isinstance(wish.widened, tuple) or (wish.dropped and wish.rule.op == "eq"):
-                # Once loosened, the closer to what was asked the better.
-                score = score - distance(attribute, number) * 0.5
-            elif wish.rule.op in ("le", "lt") and number > 0:
-                price = col(getattr(Product, attribute)) / number
-                if wish.dropped or wish.widened is not None:
-                    score = score - price * 5.0  # over budget: cheapest first
-                elif attribute == "price":
-                    score = score + price * ranking.price_fit
+            if wish.rule.op == "eq":  # once loosened, the closer to what was asked the better
+                score = score - distance(wish.rule.attribute, asked) * 0.5
+            elif wish.rule.op in ("le", "lt") and asked > 0:
+                share = col(getattr(Product, wish.rule.attribute)) / asked
+                if wish.loosened:
+                    score = score - share * 5.0  # beyond the budget: cheapest first
+                elif wish.rule.attribute == "price":
+                    score = score + share * ranking.price_fit
         return score
 
     def _offers(
         self,
         session: Session,
         values: Mapping[str, Any],
-        wishes: list[_Wish],
-        soft: list[tuple[Filter, Any]],
+        wishes: Sequence[Wish],
+        soft: Sequence[tuple[Filter, Any]],
         trace: list[TraceEntry],
     ) -> list[OfferPayload]:
-        score = self._score(values, wishes, soft).label("score")
+        score = self._score(wishes, soft).label("score")
         statement = (
             select(Product, score)
-            .where(Product.category == self.ruleset.category)
-            .where(*[self._predicate(w) for w in wishes])
-            .order_by(score.desc(), col(Product.price))
+            .where(*self._where([w.predicate() for w in wishes]))
+            .order_by(score.desc(), col(Product.price), col(Product.sku))
             .limit(CANDIDATE_ROWS)
         )
         budget = self._bundle_limit(wishes)
@@ -292,7 +298,7 @@ class AdviceEngine:
         for product, _ in session.exec(statement):
             if product.group_sku in seen_models:
                 continue
-            offer = self._build_offer(session, product, values, wishes, soft, budget, trace)
+            offer = self.bundles.build(session, product, values, wishes, soft, budget, trace)
             if offer is None:
                 continue
             seen_models.add(product.group_sku)
@@ -302,143 +308,12 @@ class AdviceEngine:
                 break
         return offers
 
-    def _bundle_limit(self, wishes: list[_Wish]) -> float | None:
+    @staticmethod
+    def _bundle_limit(wishes: Sequence[Wish]) -> float | None:
         for wish in wishes:
             if wish.rule.scope == "bundle" and not wish.dropped and wish.rule.op in ("le", "lt"):
-                return float(wish.effective)
+                return number(wish.effective)
         return None
-
-    def _build_offer(
-        self,
-        session: Session,
-        main: Product,
-        values: Mapping[str, Any],
-        wishes: list[_Wish],
-        soft: list[tuple[Filter, Any]],
-        budget: float | None,
-        trace: list[TraceEntry],
-    ) -> OfferPayload | None:
-        items = [self._item(main, "main")]
-        reasons: list[str] = []
-        total = main.price
-        for requirement in self.ruleset.requirements:
-            if not matches_item(requirement.if_item, main, values):
-                continue
-            picked = self._fulfil(
-                session, requirement, values, None if budget is None else budget - total
-            )
-            if picked is None:
-                trace.append(
-                    _trace(
-                        requirement.id,
-                        "requirement",
-                        f"{main.sku}: no {requirement.label} available, skipped",
-                    )
-                )
-                return None
-            product, reason = picked
-            items.append(self._item(product, "required"))
-            reasons.append(reason)
-            total += product.price
-            trace.append(
-                _trace(
-                    requirement.id,
-                    "requirement",
-                    f"{main.sku}: added {product.sku} ({requirement.label})",
-                )
-            )
-        if budget is not None and total > budget + 0.005:
-            trace.append(
-                _trace(
-                    "budget",
-                    "bundle",
-                    f"{main.sku}: total {money(total)} exceeds {money(budget)}, skipped",
-                )
-            )
-            return None
-        reasons = self._reasons(main, values, wishes, soft) + reasons
-        names = [main.name] + [i["name"] for i in items[1:]]
-        return {
-            "rank": 0,
-            "title": " with ".join(names[:2]) + (" and more" if len(names) > 2 else ""),
-            "total_price": round(total, 2),
-            "currency": main.currency,
-            "items": items,
-            "reasons": reasons,
-            "relaxed": [],
-        }
-
-    def _fulfil(
-        self,
-        session: Session,
-        requirement: Requirement,
-        values: Mapping[str, Any],
-        remaining: float | None,
-    ) -> tuple[Product, str] | None:
-        for selection in requirement.select:
-            if not self._holds(selection.when, values):
-                continue
-            statement = (
-                select(Product)
-                .where(
-                    col(Product.category) == requirement.category,
-                    product_filter(selection.filter, values),
-                )
-                .order_by(*_preference(requirement.prefer, remaining))
-                .limit(1)
-            )
-            product = session.exec(statement).first()
-            if product is None:
-                continue
-            reason = render_text(selection.reason, item=product, answers=values)
-            return product, reason
-        return None
-
-    def _reasons(
-        self,
-        main: Product,
-        values: Mapping[str, Any],
-        wishes: list[_Wish],
-        soft: list[tuple[Filter, Any]],
-    ) -> list[str]:
-        reasons: list[str] = []
-        rules = [w.rule for w in wishes if not w.dropped] + [r for r, _ in soft]
-        for rule in rules:
-            if rule.reason is None:
-                continue
-            if not rule.hard:
-                value = next(v for r, v in soft if r is rule)
-                op = "in" if isinstance(value, list) and rule.op == "eq" else rule.op
-                if not matches_item({rule.attribute: {op: value}}, main, values):
-                    continue
-            answer = values.get(rule.answer) if rule.answer else rule.value
-            option_label = ""
-            question = self.ruleset.question(rule.answer) if rule.answer else None
-            if question is not None and question.type == "choice":
-                option = question.option(str(answer))
-                option_label = option.label if option else str(answer)
-            reasons.append(
-                render_text(
-                    rule.reason, item=main, answers=values, answer=answer, option_label=option_label
-                )
-            )
-        return reasons
-
-    def _item(self, product: Product, role: str) -> OfferItemPayload:
-        attributes = {
-            name: getattr(product, name)
-            for name in self._display
-            if getattr(product, name) is not None
-        }
-        return {
-            "sku": product.sku,
-            "name": product.name,
-            "category": product.category,
-            "role": role,  # type: ignore[typeddict-item]
-            "price": round(product.price, 2),
-            "in_stock": product.in_stock,
-            "attributes": attributes,
-        }
 
     def _cross_sell(
         self,
@@ -448,20 +323,31 @@ class AdviceEngine:
         trace: list[TraceEntry],
     ) -> list[CrossSellPayload]:
         taken = {item["sku"] for offer in offers for item in offer["items"]}
+        offered = list(session.exec(select(Product).where(col(Product.sku).in_(taken))))
         taken_models: set[str] = set()
         result: list[CrossSellPayload] = []
         for rule in self.ruleset.cross_sell:
-            if not self._holds(rule.when, values):
+            if not self.holds(rule.when, values):
                 continue
             statement = (
                 select(Product)
-                .where(product_filter(rule.target, values), Product.stock > 0)
-                .order_by(*_preference(rule.prefer, None))
+                .where(product_filter(rule.target, values), col(Product.stock) > 0)
+                .order_by(*preference(rule.prefer, None))
                 .limit(rule.limit * 8)
             )
             added = 0
             for product in session.exec(statement):
                 if product.sku in taken or product.group_sku in taken_models:
+                    continue
+                misfit = next(
+                    (o for o in offered if not self.bundles.compatible(session, product, o)), None
+                )
+                if misfit is not None:
+                    trace.append(
+                        trace_entry(
+                            rule.id, "compatibility", f"{product.sku} does not fit {misfit.sku}"
+                        )
+                    )
                     continue
                 taken.add(product.sku)
                 taken_models.add(product.group_sku)
@@ -474,37 +360,8 @@ class AdviceEngine:
                         "reason": render_text(rule.reason, item=product, answers=values),
                     }
                 )
-                trace.append(_trace(rule.id, "cross_sell", f"suggested {product.sku}"))
+                trace.append(trace_entry(rule.id, "cross_sell", f"suggested {product.sku}"))
                 added += 1
                 if added == rule.limit:
                     break
         return result
-
-
-def _preference(prefer: str, remaining: float | None) -> list[Any]:
-    """ORDER BY terms: in stock first, within the remaining budget first, then by taste."""
-    terms: list[Any] = [indicator(col(Product.stock) > 0).desc()]
-    if remaining is not None:
-        terms.append(indicator(col(Product.price) <= remaining).desc())
-    if prefer == "cheapest":
-        terms.append(col(Product.price))
-    elif prefer == "margin":
-        terms += [col(Product.margin_pct).desc(), col(Product.price)]
-    else:  # best: the deepest stock (what sells) first, then margin
-        terms += [col(Product.stock).desc(), col(Product.margin_pct).desc()]
-    terms.append(col(Product.sku))
-    return terms
-
-
-def _format(rule: Filter, value: Any) -> str:
-    return money(value) if rule.attribute == "price" else str(value)
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value)
-
-
-def _trace(rule: str, kind: str, message: str) -> TraceEntry:
-    return {"rule": rule, "kind": kind, "message": message}

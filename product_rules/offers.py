@@ -13,6 +13,8 @@ __all__ = [
     "OfferItemPayload",
     "OfferPayload",
     "OffersMessage",
+    "RelaxationChoicePayload",
+    "RelaxationPayload",
     "Role",
     "TraceEntry",
 ]
@@ -42,6 +44,7 @@ class OfferPayload(TypedDict):
     items: list[OfferItemPayload]
     reasons: list[str]
     relaxed: list[str]
+    alerts: list[str]
 
 
 class CrossSellPayload(TypedDict):
@@ -54,13 +57,31 @@ class CrossSellPayload(TypedDict):
     reason: str
 
 
+class RelaxationChoicePayload(TypedDict):
+    """One way to loosen the wishes, with how many products it would give."""
+
+    relax: list[str]
+    filters: list[str]
+    count: int
+    applied: bool
+
+
+class RelaxationPayload(TypedDict):
+    """When the wishes could not all be met: which ones, and the ways out."""
+
+    unmet: list[str]
+    choices: list[RelaxationChoicePayload]
+
+
 class OffersMessage(TypedDict):
     """The ``custom`` payload of the message that presents offers."""
 
     type: Literal["offers"]
+    ruleset: str
     answers: dict[str, Any]
     offers: list[OfferPayload]
     cross_sell: list[CrossSellPayload]
+    relaxation: RelaxationPayload | None
 
 
 class TraceEntry(TypedDict):

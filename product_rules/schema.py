@@ -14,6 +14,13 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
+    "Alert",
+    "AllOf",
+    "AnyOf",
+    "Compatibility",
+    "ConditionSpec",
+    "DerivedSource",
+    "NotOf",
     "Answer",
     "CrossSellRule",
     "DerivedValue",
@@ -40,6 +47,29 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class AllOf(_Model):
+    """Holds when every condition holds."""
+
+    all: list[ConditionSpec] = Field(min_length=1)
+
+
+class AnyOf(_Model):
+    """Holds when at least one condition holds."""
+
+    any: list[ConditionSpec] = Field(min_length=1)
+
+
+class NotOf(_Model):
+    """Holds when the condition does not."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    not_: ConditionSpec = Field(alias="not")
+
+
+ConditionSpec = str | AllOf | AnyOf | NotOf
+"""An expression over answers (``budget < 1000``) or an ``all``/``any``/``not`` tree."""
+
+
 class Option(_Model):
     """One answer a shopper can pick; synonyms are matched in free text."""
 
@@ -61,7 +91,12 @@ class Question(_Model):
     )
     min: float | None = None
     max: float | None = None
-    ask_if: str | None = Field(default=None, description="Condition over earlier answers.")
+    cues: list[str] = Field(
+        default=[],
+        description="Words that tie a number to this question when several share a unit "
+        "('inseam', 'inside leg').",
+    )
+    ask_if: ConditionSpec | None = Field(default=None, description="Condition over answers.")
     default: Scalar | None = Field(
         default=None, description="Answer used when the shopper does not know or skips."
     )
@@ -127,7 +162,7 @@ class Filter(_Model):
 
     id: Identifier
     label: str = Field(description="The wish in the shopper's words, e.g. 'your budget'.")
-    when: str | None = Field(default=None, description="Applies only if this holds.")
+    when: ConditionSpec | None = Field(default=None, description="Applies only if this holds.")
     attribute: str
     op: Comparison = "eq"
     value: Scalar | list[Scalar] | None = None
@@ -168,20 +203,31 @@ class SizeRow(_Model):
         return self
 
 
+class DerivedSource(_Model):
+    """One way to compute a derived value: a table over an answer or another value."""
+
+    source: Identifier = Field(description="Answer or derived value the table reads.")
+    table: list[SizeRow] = Field(min_length=1)
+
+
 class DerivedValue(_Model):
-    """A value computed from an answer with a table (frame size from body height)."""
+    """A value computed with tables (frame size from inseam when given, else body height).
+
+    The first source that has a value wins, so list the most precise one first.
+    """
 
     id: Identifier
     label: str
-    source: Identifier = Field(description="Answer or derived value the table reads.")
-    table: list[SizeRow]
+    sources: list[DerivedSource] = Field(min_length=1, alias="from")
     explain: str | None = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
 class Selection(_Model):
     """Which product fulfils a requirement, when a condition holds (first match wins)."""
 
-    when: str | None = None
+    when: ConditionSpec | None = None
     filter: ProductFilter = {}
     reason: str
 
@@ -201,11 +247,43 @@ class CrossSellRule(_Model):
     """Suggest items of a category beside the offers."""
 
     id: Identifier
-    when: str | None = None
+    when: ConditionSpec | None = None
     target: ProductFilter
     limit: int = Field(default=1, ge=1, le=5)
     prefer: Literal["cheapest", "margin", "best"] = "best"
     reason: str
+
+
+class Compatibility(_Model):
+    """Two categories of items that must fit together in an offer and its cross-sell.
+
+    Either ``equal`` (both items carry the attribute with the same value, e.g. pedals and
+    shoes on ``cleat_system``) or ``pairs`` (an explicit table of compatible models by
+    ``group_sku``, for what attributes cannot express), or ``relation`` (the catalogue's
+    ``compatible_with`` relations).
+    """
+
+    id: Identifier
+    label: str
+    categories: tuple[str, str]
+    equal: str | None = None
+    pairs: list[tuple[str, str]] | None = None
+    relation: Literal["compatible_with"] | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Compatibility:
+        if sum([self.equal is not None, self.pairs is not None, self.relation is not None]) != 1:
+            raise ValueError("a compatibility rule takes exactly one of equal, pairs, relation")
+        return self
+
+
+class Alert(_Model):
+    """Warn, but allow: a note on offers whose main item matches, when answers match."""
+
+    id: Identifier
+    when: ConditionSpec | None = None
+    if_item: ProductFilter = Field(default_factory=dict)
+    message: str
 
 
 class Ranking(_Model):
@@ -240,9 +318,16 @@ class RuleSet(_Model):
     derived: list[DerivedValue] = []
     requirements: list[Requirement] = []
     cross_sell: list[CrossSellRule] = []
+    compatibility: list[Compatibility] = []
+    alerts: list[Alert] = []
     ranking: Ranking = Ranking()
     glossary: list[GlossaryEntry] = []
 
     def question(self, question_id: str) -> Question | None:
         """Return the question with this id, if any."""
         return next((q for q in self.questions if q.id == question_id), None)
+
+
+AllOf.model_rebuild()
+AnyOf.model_rebuild()
+NotOf.model_rebuild()

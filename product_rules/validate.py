@@ -14,10 +14,10 @@ from typing import Any
 from jinja2 import TemplateError
 
 from catalog.attributes import AttributeSpec, vocabulary
-from product_rules.conditions import ConditionError, answer_types, compile_condition
+from product_rules.conditions import ConditionError, answer_types, compile_condition, leaves
 from product_rules.errors import RuleProblem, did_you_mean
 from product_rules.loader import SourceMap
-from product_rules.schema import RuleSet
+from product_rules.schema import ConditionSpec, RuleSet
 from product_rules.text import compile_text
 
 __all__ = ["OPERATORS", "fingerprint", "validate", "check_product_filter"]
@@ -60,12 +60,13 @@ def _problems(rs: RuleSet, src: SourceMap) -> Iterator[RuleProblem]:
                 )
 
     for i, derived in enumerate(rs.derived):
-        if derived.source not in names:
-            yield src.problem(
-                ("derived", i, "source"),
-                f"unknown answer {derived.source!r}",
-                did_you_mean(derived.source, names),
-            )
+        for j, source in enumerate(derived.sources):
+            if source.source not in names:
+                yield src.problem(
+                    ("derived", i, "from", j, "source"),
+                    f"unknown answer {source.source!r}",
+                    did_you_mean(source.source, names),
+                )
 
     for i, flt in enumerate(rs.filters):
         path = ("filters", i)
@@ -175,12 +176,13 @@ def _values(
 
 
 def _condition(
-    source: str, types: Mapping[str, Any], path: tuple[str | int, ...], src: SourceMap
+    spec: ConditionSpec, types: Mapping[str, Any], path: tuple[str | int, ...], src: SourceMap
 ) -> Iterator[RuleProblem]:
-    try:
-        compile_condition(source, types)
-    except ConditionError as exc:
-        yield src.problem(path, str(exc), exc.suggestion)
+    for source, at in leaves(spec, path):
+        try:
+            compile_condition(source, types)
+        except ConditionError as exc:
+            yield src.problem(at, str(exc), exc.suggestion)
 
 
 def _text(source: str, path: tuple[str | int, ...], src: SourceMap) -> Iterator[RuleProblem]:

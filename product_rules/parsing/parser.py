@@ -9,6 +9,7 @@ shared by several questions answer only the current question.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -159,7 +160,7 @@ class AnswerParser:
             high = question.max if question.max is not None else float("inf")
             if low <= value <= high:
                 answers[question.id] = value
-            else:
+            elif question.id == current or not question.cues:
                 rejected[question.id] = "out_of_range"
                 rejected_values[question.id] = value
         answered = current in answers if current else bool(answers)
@@ -217,17 +218,54 @@ class AnswerParser:
             return None
         return min(matches, key=lambda m: (m.start, -m.size)).key == "yes"
 
+    def _claims(self, question: Question, text: str) -> bool:
+        """Whether a number with ``question``'s unit in ``text`` belongs to ``question``.
+
+        With one question per unit it always does. With several (body height and
+        inseam), a question whose cues appear in the text wins; without such cues the
+        first question of that unit without cues takes it.
+        """
+        if question.unit in self._unique_units:
+            return True
+        lowered = text.lower()
+        same = [
+            q for q in self._questions.values() if q.type == "number" and q.unit == question.unit
+        ]
+        if _mentions(question, lowered):
+            return True
+        if any(_mentions(q, lowered) for q in same):
+            return False
+        first_plain = next((q for q in same if not q.cues), None)
+        return first_plain is not None and first_plain.id == question.id
+
     def _number(self, question: Question, text: str, current: str | None) -> float | None:
         if question.type != "number":
             return None
         is_current = question.id == current
         if question.unit == "EUR":
-            if is_current or ("EUR" in self._unique_units and has_money_cue(text)):
+            if is_current or (self._claims(question, text) and has_money_cue(text)):
                 return parse_money(text)
         elif question.unit == "cm":
-            if is_current or ("cm" in self._unique_units and has_length_cue(text)):
-                return parse_length_cm(text, bare_ok=is_current)
+            if is_current or (self._claims(question, text) and has_length_cue(text)):
+                value = parse_length_cm(text, bare_ok=is_current)
+                if value is None and is_current:
+                    # A bare number inside the question's own range (an inseam of 84)
+                    # is a length in cm even where a body height would not be.
+                    value = _bare_in_range(text, question)
+                return value
         return None
+
+
+def _mentions(question: Question, lowered: str) -> bool:
+    return any(cue.lower() in lowered for cue in question.cues)
+
+
+def _bare_in_range(text: str, question: Question) -> float | None:
+    numbers = re.findall(r"(?<![\d.,])\d{2,3}(?:[.,]\d)?(?![\d.,])", text[:200])
+    if len(numbers) != 1 or question.min is None or question.max is None:
+        return None
+    value = float(numbers[0].replace(",", "."))
+    return value if question.min <= value <= question.max else None
 
 
 def _specificity(m: Match, current: str | None) -> tuple[int, bool, bool, int]:

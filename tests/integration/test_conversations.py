@@ -83,12 +83,15 @@ def test_converse_racer_with_look_keo_shoes(bot: RunningBot) -> None:
     assert texts(reply)
     bot.send(sender, '/inform{"choice":"racing"}')
     bot.send(sender, '/inform{"choice":"racer"}')
-    bot.send(sender, "6 foot 1")
+    reply = bot.send(sender, "6 foot 1")
+    assert "inseam" in texts(reply), "racers are asked for their inseam"
+    bot.send(sender, "87")
     reply = bot.send(sender, "I have Look Keo cleats")
     payload = offers_payload(reply)
     assert payload is not None, texts(reply)
     _check_contract(payload)
     assert payload["answers"]["shoes_owned"] == "look_keo"
+    assert payload["answers"]["inseam_cm"] == 87.0
     for offer in payload["offers"]:
         main = offer["items"][0]
         assert main["attributes"]["frame_size_cm"] == 58

@@ -97,7 +97,16 @@ def test_recommend_payload_matches_contract(engine: AdviceEngine) -> None:
     assert payload["type"] == "offers"
     assert payload["answers"] == BEGINNER
     offer = payload["offers"][0]
-    assert set(offer) == {"rank", "title", "total_price", "currency", "items", "reasons", "relaxed"}
+    assert set(offer) == {
+        "rank",
+        "title",
+        "total_price",
+        "currency",
+        "items",
+        "reasons",
+        "relaxed",
+        "alerts",
+    }
     assert set(offer["items"][0]) == {
         "sku",
         "name",

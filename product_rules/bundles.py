@@ -1,0 +1,221 @@
+"""Turn a main product into a ready-to-use offer: required items, fit checks, alerts, reasons."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from catalog.attributes import vocabulary
+from catalog.models import Product, ProductRelation, RelationKind
+from product_rules.offers import OfferItemPayload, OfferPayload, Role, TraceEntry
+from product_rules.query import indicator, matches_item, product_filter
+from product_rules.schema import Compatibility, ConditionSpec, Filter, Requirement, RuleSet
+from product_rules.text import money, render_text
+from product_rules.wishes import Wish
+
+__all__ = ["BundleBuilder", "preference", "trace_entry"]
+
+#: Candidates read for one required item, so an incompatible first pick has alternatives.
+REQUIRED_CANDIDATES = 8
+
+Holds = Callable[[ConditionSpec | None, Mapping[str, Any]], bool]
+
+
+def trace_entry(rule: str, kind: str, message: str) -> TraceEntry:
+    """One line of the explanation trace."""
+    return {"rule": rule, "kind": kind, "message": message}
+
+
+def preference(prefer: str, remaining: float | None) -> list[Any]:
+    """ORDER BY terms: in stock first, within the remaining budget first, then by taste."""
+    terms: list[Any] = [indicator(col(Product.stock) > 0).desc()]
+    if remaining is not None:
+        terms.append(indicator(col(Product.price) <= remaining).desc())
+    if prefer == "cheapest":
+        terms.append(col(Product.price))
+    elif prefer == "margin":
+        terms += [col(Product.margin_pct).desc(), col(Product.price)]
+    else:  # best: the deepest stock (what sells) first, then margin
+        terms += [col(Product.stock).desc(), col(Product.margin_pct).desc()]
+    terms.append(col(Product.sku))
+    return terms
+
+
+class BundleBuilder:
+    """Builds offers for one rule set; holds nothing per request."""
+
+    def __init__(self, ruleset: RuleSet, holds: Holds) -> None:
+        self.ruleset = ruleset
+        self._holds = holds
+        self._display = sorted(name for name, spec in vocabulary().items() if spec.display)
+
+    # -- compatibility -------------------------------------------------------------
+
+    def compatible(self, session: Session, a: Product, b: Product) -> bool:
+        """Whether two items may go together under every compatibility rule."""
+        return all(self._fits(session, rule, a, b) for rule in self._rules_for(a, b))
+
+    def _rules_for(self, a: Product, b: Product) -> list[Compatibility]:
+        pair = {a.category, b.category}
+        return [r for r in self.ruleset.compatibility if set(r.categories) == pair]
+
+    def _fits(self, session: Session, rule: Compatibility, a: Product, b: Product) -> bool:
+        if rule.equal is not None:
+            left, right = getattr(a, rule.equal), getattr(b, rule.equal)
+            return left is not None and left == right
+        if rule.pairs is not None:
+            allowed = {frozenset(p) for p in rule.pairs}
+            return frozenset((a.group_sku, b.group_sku)) in allowed
+        groups = [a.group_sku, b.group_sku]
+        statement = select(ProductRelation.id).where(
+            col(ProductRelation.kind) == RelationKind.COMPATIBLE_WITH,
+            col(ProductRelation.source).in_(groups),
+            col(ProductRelation.target).in_(groups),
+        )
+        return session.exec(statement.limit(1)).first() is not None
+
+    # -- offers --------------------------------------------------------------------
+
+    def build(
+        self,
+        session: Session,
+        main: Product,
+        values: Mapping[str, Any],
+        wishes: Sequence[Wish],
+        soft: Sequence[tuple[Filter, Any]],
+        budget: float | None,
+        trace: list[TraceEntry],
+    ) -> OfferPayload | None:
+        """The offer around ``main``, or None when it cannot be made ready within budget."""
+        chosen = [main]
+        items = [self.item(main, "main")]
+        extra_reasons: list[str] = []
+        total = main.price
+        for requirement in self.ruleset.requirements:
+            if not matches_item(requirement.if_item, main, values):
+                continue
+            remaining = None if budget is None else budget - total
+            picked = self._fulfil(session, requirement, values, remaining, chosen)
+            if picked is None:
+                trace.append(
+                    trace_entry(
+                        requirement.id,
+                        "requirement",
+                        f"{main.sku}: no fitting {requirement.label}, skipped",
+                    )
+                )
+                return None
+            product, reason = picked
+            chosen.append(product)
+            items.append(self.item(product, "required"))
+            extra_reasons.append(reason)
+            total += product.price
+            trace.append(
+                trace_entry(
+                    requirement.id,
+                    "requirement",
+                    f"{main.sku}: added {product.sku} ({requirement.label})",
+                )
+            )
+        if budget is not None and total > budget + 0.005:
+            trace.append(
+                trace_entry(
+                    "budget", "bundle", f"{main.sku}: total {money(total)} exceeds {money(budget)}"
+                )
+            )
+            return None
+        names = [p.name for p in chosen]
+        title = " with ".join(names[:2]) + (" and more" if len(names) > 2 else "")
+        offer: OfferPayload = {
+            "rank": 0,
+            "title": title,
+            "total_price": round(total, 2),
+            "currency": main.currency,
+            "items": items,
+            "reasons": self._reasons(main, values, wishes, soft) + extra_reasons,
+            "relaxed": [],
+            "alerts": self._alerts(main, values, trace),
+        }
+        return offer
+
+    def _fulfil(
+        self,
+        session: Session,
+        requirement: Requirement,
+        values: Mapping[str, Any],
+        remaining: float | None,
+        chosen: list[Product],
+    ) -> tuple[Product, str] | None:
+        for selection in requirement.select:
+            if not self._holds(selection.when, values):
+                continue
+            statement = (
+                select(Product)
+                .where(
+                    col(Product.category) == requirement.category,
+                    product_filter(selection.filter, values),
+                )
+                .order_by(*preference(requirement.prefer, remaining))
+                .limit(REQUIRED_CANDIDATES)
+            )
+            for product in session.exec(statement):
+                if all(self.compatible(session, product, other) for other in chosen):
+                    return product, render_text(selection.reason, item=product, answers=values)
+        return None
+
+    def _alerts(
+        self, main: Product, values: Mapping[str, Any], trace: list[TraceEntry]
+    ) -> list[str]:
+        alerts = []
+        for alert in self.ruleset.alerts:
+            if self._holds(alert.when, values) and matches_item(alert.if_item, main, values):
+                alerts.append(render_text(alert.message, item=main, answers=values))
+                trace.append(trace_entry(alert.id, "alert", f"{main.sku}: {alerts[-1]}"))
+        return alerts
+
+    def _reasons(
+        self,
+        main: Product,
+        values: Mapping[str, Any],
+        wishes: Sequence[Wish],
+        soft: Sequence[tuple[Filter, Any]],
+    ) -> list[str]:
+        reasons: list[str] = []
+        applied: list[tuple[Filter, Any]] = [(w.rule, w.value) for w in wishes if not w.loosened]
+        for rule, value in [*applied, *soft]:
+            if rule.reason is None:
+                continue
+            op = "in" if isinstance(value, list) and rule.op == "eq" else rule.op
+            if not rule.hard and not matches_item({rule.attribute: {op: value}}, main, values):
+                continue
+            answer = values.get(rule.answer) if rule.answer else rule.value
+            option_label = ""
+            question = self.ruleset.question(rule.answer) if rule.answer else None
+            if question is not None and question.type == "choice":
+                option = question.option(str(answer))
+                option_label = option.label if option else str(answer)
+            reasons.append(
+                render_text(
+                    rule.reason, item=main, answers=values, answer=answer, option_label=option_label
+                )
+            )
+        return reasons
+
+    def item(self, product: Product, role: Role) -> OfferItemPayload:
+        """One product as the widget shows it."""
+        attributes = {
+            name: getattr(product, name)
+            for name in self._display
+            if getattr(product, name) is not None
+        }
+        return {
+            "sku": product.sku,
+            "name": product.name,
+            "category": product.category,
+            "role": role,
+            "price": round(product.price, 2),
+            "in_stock": product.in_stock,
+            "attributes": attributes,
+        }

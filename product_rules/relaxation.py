@@ -1,0 +1,109 @@
+"""Find the smallest loosening of the shopper's wishes that leaves something to offer.
+
+The search works on *correction sets*: sets of wishes whose loosening makes the query
+return products. With up to :data:`EXHAUSTIVE_LIMIT` wishes every subset is tried by
+size, so all minimal correction sets of the smallest size are found and offered to the
+shopper as choices with their counts. Beyond that, one minimal set is found by linear
+deletion (drop all, then restore the most important wishes while something still
+matches), the same idea QuickXPlain applies to conflicts. In each set, every wish is
+then tightened back as far as it goes: a budget widened by 15 % rather than dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from itertools import combinations
+
+from product_rules.wishes import Wish
+
+__all__ = ["Choice", "EXHAUSTIVE_LIMIT", "relax"]
+
+#: Up to this many relaxable wishes, every subset is tried (2^8 = 256 at worst).
+EXHAUSTIVE_LIMIT = 8
+
+Counter = Callable[[Sequence[Wish]], int]
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """One way out: the wishes as loosened, and how many products match then."""
+
+    wishes: tuple[Wish, ...]
+    count: int
+
+    @property
+    def loosened(self) -> list[Wish]:
+        """The wishes this choice loosens."""
+        return [w for w in self.wishes if w.loosened]
+
+    @property
+    def cost(self) -> int:
+        """Total weight of what is loosened: the smallest is offered first."""
+        return sum(w.cost() for w in self.wishes)
+
+    def describe(self) -> list[str]:
+        """What the shopper gives up, one phrase per loosened wish."""
+        return [w.describe() for w in self.loosened]
+
+
+def relax(wishes: Sequence[Wish], count: Counter, *, max_choices: int = 3) -> list[Choice]:
+    """Choices that make ``count`` positive, best (cheapest) first; [] if nothing needs it.
+
+    Args:
+        wishes: The hard wishes as asked (level 0).
+        count: Counts the products matching a list of wishes (one SQL query).
+        max_choices: How many alternatives to return at most.
+    """
+    base = tuple(wishes)
+    if not base or count(base) > 0:
+        return []
+    if len(base) <= EXHAUSTIVE_LIMIT:
+        sets = _minimal_sets_exhaustive(base, count)
+    else:
+        found = _minimal_set_linear(base, count)
+        sets = [found] if found is not None else []
+    choices = [_tighten(base, indices, count) for indices in sets]
+    choices.sort(key=lambda c: (c.cost, -c.count))
+    return choices[:max_choices]
+
+
+def _with_dropped(base: tuple[Wish, ...], indices: Sequence[int]) -> tuple[Wish, ...]:
+    chosen = set(indices)
+    return tuple(w.at(w.max_level) if i in chosen else w for i, w in enumerate(base))
+
+
+def _minimal_sets_exhaustive(base: tuple[Wish, ...], count: Counter) -> list[tuple[int, ...]]:
+    """All minimal correction sets of the smallest size that has any."""
+    for size in range(1, len(base) + 1):
+        found = [
+            c for c in combinations(range(len(base)), size) if count(_with_dropped(base, c)) > 0
+        ]
+        if found:
+            return found
+    return []
+
+
+def _minimal_set_linear(base: tuple[Wish, ...], count: Counter) -> tuple[int, ...] | None:
+    """One minimal correction set by linear deletion, restoring important wishes first."""
+    dropped = set(range(len(base)))
+    if count(_with_dropped(base, sorted(dropped))) == 0:
+        return None
+    for i in sorted(dropped, key=lambda i: -base[i].rule.importance):
+        trial = dropped - {i}
+        if count(_with_dropped(base, sorted(trial))) > 0:
+            dropped = trial
+    return tuple(sorted(dropped))
+
+
+def _tighten(base: tuple[Wish, ...], indices: tuple[int, ...], count: Counter) -> Choice:
+    """Bring each loosened wish back to the gentlest level that still matches."""
+    current = list(_with_dropped(base, indices))
+    for i in indices:
+        for level in range(1, base[i].max_level):
+            trial = [*current]
+            trial[i] = base[i].at(level)
+            if count(trial) > 0:
+                current = trial
+                break
+    return Choice(tuple(current), count(current))

@@ -1,0 +1,118 @@
+"""Wishes: hard filters as they apply to one request, and how far each is loosened.
+
+A wish has levels: 0 is what the shopper asked, 1..n are the rule's ``relax`` steps in
+order, and the last level drops the wish (always possible, so the advisor never ends with
+nothing to show).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, true
+
+from product_rules.query import compare
+from product_rules.schema import Filter
+from product_rules.text import money
+
+__all__ = ["Wish", "number"]
+
+
+def number(value: Any) -> float | None:
+    """``value`` as a float when it is a real number (not a bool), else None."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Wish:
+    """A hard filter with the value asked for and its current loosening level."""
+
+    rule: Filter
+    value: Any
+    level: int = 0
+
+    @property
+    def max_level(self) -> int:
+        """The level that drops the wish."""
+        return len(self.rule.relax) + 1
+
+    @property
+    def dropped(self) -> bool:
+        """Whether the wish is not applied at all."""
+        return self.level >= self.max_level
+
+    @property
+    def loosened(self) -> bool:
+        """Whether the wish is applied less strictly than asked."""
+        return self.level > 0
+
+    def at(self, level: int) -> Wish:
+        """The same wish at another level."""
+        return replace(self, level=max(0, min(level, self.max_level)))
+
+    @property
+    def effective(self) -> Any:
+        """The value applied at this level: as asked, widened, or substituted."""
+        if self.level == 0 or self.dropped:
+            return self.value
+        step = self.rule.relax[self.level - 1]
+        base = number(self.value)
+        if step.widen_pct is not None and base is not None:
+            factor = 1 + step.widen_pct / 100
+            return (
+                round(base * factor, 2) if self.rule.op in ("le", "lt") else round(base / factor, 2)
+            )
+        if step.widen_by is not None and base is not None:
+            return ("between", base - step.widen_by, base + step.widen_by)
+        if step.substitute is not None:
+            current = self.value if isinstance(self.value, list) else [self.value]
+            extra = [v for c in current for v in step.substitute.get(str(c), [])]
+            return list(dict.fromkeys([*current, *extra]))
+        if step.drop:
+            return None
+        return self.value
+
+    def predicate(self) -> ColumnElement[bool]:
+        """The SQL condition at this level."""
+        value = self.effective
+        if self.dropped or value is None:
+            return true()
+        attribute, op = self.rule.attribute, self.rule.op
+        if isinstance(value, tuple):
+            _, low, high = value
+            return and_(compare(attribute, "ge", low), compare(attribute, "le", high))
+        if isinstance(value, list) and op == "eq":
+            op = "in"
+        return compare(attribute, op, value)
+
+    def describe(self) -> str:
+        """What loosening this wish means, in the shopper's words."""
+        label, asked = self.rule.label, self._show(self.value)
+        if self.dropped:
+            if self.rule.op in ("le", "lt") and number(self.value) is not None:
+                return f"{label}: nothing within {asked}, showing the closest"
+            return f"without {label}"
+        value = self.effective
+        if isinstance(value, tuple):
+            return f"{label}: {value[1]:g} to {value[2]:g} instead of exactly {asked}"
+        if self.rule.op in ("le", "lt"):
+            return f"{label}: up to {self._show(value)} instead of {asked}"
+        if self.rule.op in ("ge", "gt"):
+            return f"{label}: from {self._show(value)} instead of {asked}"
+        return f"{label}: {self._show(value)} instead of {asked}"
+
+    def cost(self) -> int:
+        """How much loosening this wish weighs: importance, scaled by how far it went."""
+        if not self.loosened:
+            return 0
+        return self.rule.importance * (10 if self.dropped else self.level)
+
+    def _show(self, value: Any) -> str:
+        if self.rule.attribute == "price" and number(value) is not None:
+            return money(value)
+        if isinstance(value, list):
+            return " or ".join(str(v) for v in value)
+        return str(value)
