@@ -71,6 +71,8 @@ SCRIPTS: tuple[Script, ...] = (
             '/inform{"choice":"racer"}',
             "6 foot 1",
             "I have Look Keo cleats",
+            # Racers are asked their inseam (ask_if in questions.yml) after their shoes.
+            "84 cm",
         ),
     ),
     Script(

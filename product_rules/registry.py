@@ -1,14 +1,15 @@
-"""The rule sets in service, reloaded when their files change.
+"""The rule sets in service: from the rule folder, overridden by published versions.
 
-A change to a rule file is picked up on the next request (checked at most every
-``check_interval`` seconds), without retraining or restarting anything. A rule set that
-fails its checks is refused with its problems logged, and the previous version of it
-keeps serving.
+Both sources are re-read when they change (checked at most every ``check_interval``
+seconds, on the next request): a file edit or a publish is in service within a second,
+without retraining or restarting anything. A rule set that fails its checks is refused
+with its problems logged, and the previous version of it keeps serving.
 """
 
 from __future__ import annotations
 
 import logging
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -17,13 +18,20 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from product_rules.engine import AdviceEngine
-from product_rules.errors import RuleProblem, UnknownRuleSetError
-from product_rules.loader import LoadedRuleSet, load_all
+from product_rules.errors import RuleProblem, RuleSetError, UnknownRuleSetError
+from product_rules.loader import LoadedRuleSet, load_all, load_ruleset
+from product_rules.publishing import (
+    active_versions,
+    ensure_tables,
+    latest_publication_id,
+    materialize,
+)
 from product_rules.schema import RuleSet
 
-__all__ = ["RuleRegistry", "ServedRuleSet", "DEFAULT_RULES_DIR"]
+__all__ = ["DEFAULT_RULES_DIR", "RuleRegistry", "ServedRuleSet"]
 
 log = logging.getLogger("product_rules")
 
@@ -37,6 +45,7 @@ class ServedRuleSet:
     loaded: LoadedRuleSet
     engine: AdviceEngine
     parser: Any  # product_rules.parsing.AnswerParser; built lazily, spaCy is slow to import
+    source: str  # "files" or "published v<N>"
 
     @property
     def ruleset(self) -> RuleSet:
@@ -45,7 +54,7 @@ class ServedRuleSet:
 
 
 class RuleRegistry:
-    """Every rule set found under ``rules_dir``, kept in sync with the files."""
+    """Every rule set found under ``rules_dir`` or published in the database, kept in sync."""
 
     def __init__(
         self,
@@ -53,17 +62,30 @@ class RuleRegistry:
         db: Engine,
         *,
         check_interval: float = 0.25,
+        publications: bool = True,
+        cache_dir: Path | None = None,
         parser_factory: Callable[[RuleSet], Any] | None = None,
     ) -> None:
         self.rules_dir = rules_dir
         self.db = db
         self.check_interval = check_interval
+        self.publications = publications
+        self.cache_dir = cache_dir or Path(tempfile.gettempdir()) / "product-rules-published"
         self._parser_factory = parser_factory or _default_parser
         self._lock = threading.Lock()
+        self._from_files: dict[str, ServedRuleSet] = {}
+        self._published: dict[str, ServedRuleSet] = {}
         self._served: dict[str, ServedRuleSet] = {}
         self._signature: tuple[tuple[str, int, int], ...] | None = None
+        self._publication_id: int | None = None
         self._checked_at = 0.0
         self.problems: list[RuleProblem] = []
+        if publications:
+            try:
+                ensure_tables(db)
+            except SQLAlchemyError:
+                log.exception("cannot create the publishing tables; serving files only")
+                self.publications = False
         self.refresh(force=True)
 
     def _current_signature(self) -> tuple[tuple[str, int, int], ...]:
@@ -76,31 +98,68 @@ class RuleRegistry:
             entries.append((str(path), stat.st_mtime_ns, stat.st_size))
         return tuple(entries)
 
+    def _serve(
+        self, item: LoadedRuleSet, source: str, current: ServedRuleSet | None
+    ) -> ServedRuleSet:
+        if current is not None and current.loaded.fingerprint == item.fingerprint:
+            return current
+        log.info("rule set %s (%s, %s) in service", item.ruleset.id, source, item.fingerprint)
+        return ServedRuleSet(
+            item, AdviceEngine(item.ruleset, self.db), self._parser_factory(item.ruleset), source
+        )
+
+    def _refresh_files(self) -> bool:
+        signature = self._current_signature()
+        if signature == self._signature:
+            return False
+        self._signature = signature
+        loaded, problems = load_all(self.rules_dir)
+        self.problems = problems
+        for problem in problems:
+            log.error("rule file refused, previous version keeps serving: %s", problem)
+        served = dict(self._from_files)  # a refused rule set keeps its previous version
+        for ruleset_id, item in loaded.items():
+            served[ruleset_id] = self._serve(item, "files", served.get(ruleset_id))
+        self._from_files = served
+        return True
+
+    def _refresh_published(self) -> bool:
+        if not self.publications:
+            return False
+        try:
+            newest = latest_publication_id(self.db)
+            if newest == self._publication_id:
+                return False
+            versions = active_versions(self.db)
+        except SQLAlchemyError as exc:
+            log.warning("cannot read published rule sets, keeping the ones in service: %s", exc)
+            return False
+        self._publication_id = newest
+        served: dict[str, ServedRuleSet] = {}
+        for ruleset_id, version in versions.items():
+            source = f"published v{version.version}"
+            try:
+                item = load_ruleset(materialize(version, self.cache_dir), root=self.cache_dir)
+            except RuleSetError as exc:  # stored versions were checked; the vocabulary may not
+                log.error("published %s v%s refused: %s", ruleset_id, version.version, exc)
+                if ruleset_id in self._published:
+                    served[ruleset_id] = self._published[ruleset_id]
+                continue
+            served[ruleset_id] = self._serve(item, source, self._published.get(ruleset_id))
+        self._published = served
+        return True
+
     def refresh(self, *, force: bool = False) -> None:
-        """Reload the rule sets whose files changed since the last look."""
+        """Reload what changed since the last look: rule files and publications."""
         now = time.monotonic()
         if not force and now - self._checked_at < self.check_interval:
             return
         with self._lock:
             self._checked_at = now
-            signature = self._current_signature()
-            if signature == self._signature:
-                return
-            self._signature = signature
-            loaded, problems = load_all(self.rules_dir)
-            self.problems = problems
-            for problem in problems:
-                log.error("rule file refused, previous version keeps serving: %s", problem)
-            served = dict(self._served)
-            for ruleset_id, item in loaded.items():
-                current = served.get(ruleset_id)
-                if current is not None and current.loaded.fingerprint == item.fingerprint:
-                    continue
-                served[ruleset_id] = ServedRuleSet(
-                    item, AdviceEngine(item.ruleset, self.db), self._parser_factory(item.ruleset)
-                )
-                log.info("rule set %s version %s in service", ruleset_id, item.fingerprint)
-            self._served = served
+            changed = self._refresh_files()
+            changed = self._refresh_published() or changed
+            if changed:
+                self._served = {**self._from_files, **self._published}
 
     def get(self, ruleset_id: str) -> ServedRuleSet:
         """The rule set ``ruleset_id`` as it is in service now."""

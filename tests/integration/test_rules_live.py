@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 import uuid
 from collections.abc import Iterator
@@ -9,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from catalog.db import make_engine
+from product_rules.errors import RuleSetError
+from product_rules.publishing import history, publish, rollback
 from tests.integration.conftest import RunningBot, offers_payload, texts
 
 pytestmark = pytest.mark.integration
@@ -88,3 +92,54 @@ def test_converse_broken_rule_file_keeps_serving(bot: RunningBot) -> None:
     finally:
         path.write_text(original)
         time.sleep(0.5)
+
+
+def test_converse_publish_changes_next_answer(bot: RunningBot, tmp_path: Path) -> None:
+    """Publish, refuse a broken version, roll back: all while a conversation runs."""
+    draft = tmp_path / "drafts" / "spring_road"
+    shutil.copytree(bot.rules_dir / "road_bike", draft)
+    ruleset_file = draft / "ruleset.yml"
+    ruleset_file.write_text(
+        ruleset_file.read_text()
+        .replace("id: road_bike", "id: spring_road")
+        .replace("title: Road bike", "title: Spring road bike deals")
+    )
+    db = make_engine(bot.database_url)
+    assert publish(db, draft, author="merchandiser", message="spring campaign").version == 1
+
+    sender = f"test-{uuid.uuid4().hex[:12]}"
+    started = time.monotonic()
+    while True:  # in service within a second of the publish, no restart
+        reply = bot.send(sender, '/request_advice{"ruleset":"spring_road"}')
+        if "What will you mostly use the bike for?" in texts(reply):
+            break
+        assert time.monotonic() - started < 1.5, texts(reply)
+    assert texts(bot.send(sender, "long rides"))
+
+    questions = draft / "questions.yml"
+    questions.write_text(
+        questions.read_text().replace(
+            "What is your budget for the bike, pedals included?",
+            "How much would you like to spend, pedals included?",
+        )
+    )
+    assert publish(db, draft, author="merchandiser", message="friendlier").version == 2
+    time.sleep(1.0)
+    reply = texts(bot.send(sender, "beginner"))
+    assert "How much would you like to spend, pedals included?" in reply, reply
+
+    broken = (draft / "filters.yml").read_text()
+    (draft / "filters.yml").write_text(broken.replace("answer: budget", "answer: budgt"))
+    with pytest.raises(RuleSetError, match="did you mean 'budget'"):
+        publish(db, draft, author="merchandiser")
+
+    rollback(db, "spring_road", 1, author="lead", note="back to the tested wording")
+    time.sleep(1.0)
+    reply = texts(bot.send(sender, "what?"))
+    assert "What is your budget for the bike, pedals included?" in reply, reply
+    assert [(e["version"], e["action"]) for e in history(db, "spring_road")] == [
+        (1, "rollback"),
+        (2, "publish"),
+        (1, "publish"),
+    ]
+    db.dispose()
