@@ -147,9 +147,16 @@ class ActionAdvise(Action):
         following = served.engine.next_question(answers)
         acknowledgement = render("acknowledge", understood=understood)
         if following is not None:
+            try:
+                options = served.engine.available_options(following, answers)
+            except SQLAlchemyError:
+                # Progressive filtering is a nicety: without the catalogue, offer them all.
+                log.warning("option check failed for %s; showing every option", following.id)
+                options = list(following.options)
             ask(
                 dispatcher,
                 following,
+                options=options,
                 intro=ruleset.intro if starting else None,
                 acknowledgement=acknowledgement,
             )

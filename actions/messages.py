@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from rasa_sdk import Tracker
@@ -12,7 +13,7 @@ from actions.render import render
 from actions.runtime import registry
 from product_rules.errors import UnknownRuleSetError
 from product_rules.registry import ServedRuleSet
-from product_rules.schema import Question
+from product_rules.schema import Option, Question
 
 __all__ = [
     "DONT_KNOW",
@@ -59,13 +60,15 @@ def _payload(intent: str, **entities: str) -> str:
     return f"/{intent}{json.dumps(entities, separators=(',', ':'))}"
 
 
-def buttons(question: Question) -> list[dict[str, Any]]:
-    """Buttons for a question: its options, yes/no, and "not sure" where a default exists."""
+def buttons(question: Question, options: Sequence[Option] | None = None) -> list[dict[str, Any]]:
+    """Buttons for a question: its options, yes/no, and "not sure" where a default exists.
+
+    ``options`` narrows the choice buttons to those still possible (progressive filtering).
+    """
     result: list[dict[str, Any]] = []
     if question.type == "choice":
-        result = [
-            {"title": o.label, "payload": _payload("inform", choice=o.id)} for o in question.options
-        ]
+        shown = question.options if options is None else options
+        result = [{"title": o.label, "payload": _payload("inform", choice=o.id)} for o in shown]
     elif question.type == "boolean":
         result = [
             {"title": "Yes", "payload": _payload("inform", choice="true")},
@@ -85,13 +88,14 @@ def ask(
     question: Question,
     *,
     template: str = "question",
+    options: Sequence[Option] | None = None,
     **context: Any,
 ) -> None:
     """Send a question (rendered with ``template``) with its buttons."""
     context.setdefault("intro", None)
     context.setdefault("acknowledgement", None)
     dispatcher.utter_message(
-        text=render(template, question=question, **context), buttons=buttons(question)
+        text=render(template, question=question, **context), buttons=buttons(question, options)
     )
 
 

@@ -71,8 +71,9 @@ SCRIPTS: tuple[Script, ...] = (
             '/inform{"choice":"racer"}',
             "6 foot 1",
             "I have Look Keo cleats",
-            # Racers are asked their inseam (ask_if in questions.yml) after their shoes.
-            "84 cm",
+            # Racers are also asked their inseam (ask_if in questions.yml). A bare "84 cm"
+            # is today read as a body height and rejected, so name it.
+            "my inseam is 84 cm",
         ),
     ),
     Script(

@@ -1,6 +1,9 @@
-"""``product-rules``: check rule sets and explain recommendations from the command line.
+"""``product-rules``: check, test, compare, explain and publish rule sets.
 
-Exit codes: 0 fine, 1 problems found (printed as ``file:line:column: message``), 2 usage.
+Every finding prints as ``file:line:column: message`` (with "did you mean …?" where a
+close name exists), so editors and CI jump straight to it.
+
+Exit codes: 0 fine, 1 problems found (or tests failed, or a publish refused), 2 usage.
 """
 
 from __future__ import annotations
@@ -9,33 +12,121 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
-from product_rules.loader import load_all
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from product_rules.errors import ProductRulesError, RuleProblem, RuleSetError
+from product_rules.loader import LoadedRuleSet, discover_rulesets, load_all, load_ruleset
 from product_rules.registry import DEFAULT_RULES_DIR
 
 __all__ = ["main"]
 
 
+def _db(args: argparse.Namespace) -> Engine:
+    from catalog.db import make_engine
+
+    return make_engine(args.database_url)
+
+
+def _catalog_problems(loaded: LoadedRuleSet, db: Engine) -> list[RuleProblem]:
+    from product_rules.checks import check_ruleset
+
+    return check_ruleset(loaded, db)
+
+
+def _rules_dir(value: str) -> Path:
+    path = Path(value)
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{value}: no such folder")
+    return path
+
+
+def _load_dir(directory: Path) -> tuple[dict[str, LoadedRuleSet], list[RuleProblem]]:
+    """A folder of rule sets, or a single rule set folder (has ruleset.yml)."""
+    if (directory / "ruleset.yml").exists():
+        try:
+            item = load_ruleset(directory, root=directory.parent.parent)
+        except RuleSetError as exc:
+            return {}, exc.problems
+        return {item.ruleset.id: item}, []
+    return load_all(directory)
+
+
 def _check(args: argparse.Namespace) -> int:
-    rules_dir = Path(args.directory)
-    if not rules_dir.is_dir():
-        print(f"{rules_dir}: no such folder", file=sys.stderr)
-        return 2
-    loaded, problems = load_all(rules_dir)
-    for problem in problems:
+    loaded, problems = _load_dir(args.directory)
+    if not args.no_catalog:
+        try:
+            db = _db(args)
+            for item in loaded.values():
+                problems.extend(_catalog_problems(item, db))
+        except SQLAlchemyError as exc:
+            print(f"catalogue not reachable, catalogue checks skipped: {exc}", file=sys.stderr)
+            return 1
+    for problem in sorted(problems, key=lambda p: (p.file, p.line, p.column)):
         print(problem)
     for ruleset_id, item in sorted(loaded.items()):
         rs = item.ruleset
         print(
-            f"ok: {ruleset_id} ({len(rs.questions)} questions, {len(rs.filters)} filters, "
-            f"{len(rs.requirements)} requirements, {len(rs.cross_sell)} cross-sell rules)",
+            f"checked {ruleset_id}: {len(rs.questions)} questions, {len(rs.filters)} filters, "
+            f"{len(rs.requirements)} requirements, {len(rs.cross_sell)} cross-sell rules",
             file=sys.stderr,
         )
+    print(f"{len(problems)} problem(s)" if problems else "ok", file=sys.stderr)
     return 1 if problems else 0
 
 
+def _test(args: argparse.Namespace) -> int:
+    from product_rules.engine import AdviceEngine
+    from product_rules.personas import format_results, load_personas, run_personas
+
+    loaded, problems = _load_dir(args.directory)
+    for problem in problems:
+        print(problem)
+    db = _db(args)
+    results = []
+    for item in loaded.values():
+        try:
+            personas = load_personas(item.directory, root=args.directory.parent)
+        except RuleSetError as exc:
+            problems.extend(exc.problems)
+            for problem in exc.problems:
+                print(problem)
+            continue
+        results.extend(run_personas(item, AdviceEngine(item.ruleset, db), personas))
+    print(format_results(results))
+    failed = problems or any(not r.passed for r in results)
+    return 1 if failed else 0
+
+
+def _diff(args: argparse.Namespace) -> int:
+    from product_rules.diff import diff_rulesets, format_report, sample_answers
+    from product_rules.engine import AdviceEngine
+
+    old, old_problems = _load_dir(args.old)
+    new, new_problems = _load_dir(args.new)
+    for problem in old_problems + new_problems:
+        print(problem)
+    if new_problems:
+        return 1
+    db = _db(args)
+    for ruleset_id in sorted(set(old) | set(new)):
+        if ruleset_id not in old or ruleset_id not in new:
+            print(f"{ruleset_id}: only in {'NEW' if ruleset_id in new else 'OLD'}")
+            continue
+        samples = sample_answers(new[ruleset_id].ruleset, limit=args.samples)
+        report = diff_rulesets(
+            AdviceEngine(old[ruleset_id].ruleset, db),
+            AdviceEngine(new[ruleset_id].ruleset, db),
+            samples,
+        )
+        print(f"== {ruleset_id}")
+        print(format_report(report))
+    return 0
+
+
 def _explain(args: argparse.Namespace) -> int:
-    from catalog.db import make_engine
     from product_rules.engine import AdviceEngine
 
     try:
@@ -46,7 +137,7 @@ def _explain(args: argparse.Namespace) -> int:
     if not isinstance(answers, dict):
         print("--answers must be a JSON object such as '{\"budget\": 1500}'", file=sys.stderr)
         return 2
-    loaded, problems = load_all(Path(args.directory))
+    loaded, problems = _load_dir(args.directory)
     for problem in problems:
         print(problem, file=sys.stderr)
     if args.ruleset not in loaded:
@@ -55,28 +146,144 @@ def _explain(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
-    engine = AdviceEngine(loaded[args.ruleset].ruleset, make_engine(args.database_url))
-    result = engine.recommend(answers)
-    output = {**result.payload(), "relaxed": result.relaxed, "trace": result.trace}
+    result = AdviceEngine(loaded[args.ruleset].ruleset, _db(args)).recommend(answers)
+    output: dict[str, Any] = {**result.payload(), "relaxed": result.relaxed, "trace": result.trace}
     print(json.dumps(output, indent=2, ensure_ascii=False))
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``product-rules`` console script."""
-    parser = argparse.ArgumentParser(prog="product-rules", description=__doc__)
+def _publish(args: argparse.Namespace) -> int:
+    from product_rules.publishing import publish
+
+    db = _db(args)
+    folders = (
+        [args.directory]
+        if (args.directory / "ruleset.yml").exists()
+        else discover_rulesets(args.directory)
+    )
+    code = 0
+    for folder in folders:
+        try:
+            result = publish(
+                db,
+                folder,
+                author=args.author,
+                message=args.message,
+                extra_checks=lambda item: _catalog_problems(item, db),
+            )
+        except RuleSetError as exc:
+            print(f"refused {folder.name}; the version in service stays:")
+            for problem in exc.problems:
+                print(problem)
+            code = 1
+            continue
+        state = "new version" if result.created else "unchanged, republished"
+        print(
+            f"published {result.ruleset_id} v{result.version} ({state})\n"
+            f"  {result.changes.replace(chr(10), chr(10) + '  ')}"
+        )
+    return code
+
+
+def _versions(args: argparse.Namespace) -> int:
+    from product_rules.publishing import history
+
+    entries = history(_db(args), args.ruleset)
+    if not entries:
+        print("nothing published yet")
+    for entry in entries:
+        print(
+            f"{entry['at']}  {entry['ruleset']} v{entry['version']}  {entry['action']:<8} "
+            f"by {entry['author']}  {entry['note']}"
+        )
+        for line in entry["changes"].splitlines():
+            print(f"    {line}")
+    return 0
+
+
+def _rollback(args: argparse.Namespace) -> int:
+    from product_rules.publishing import rollback
+
+    version = rollback(_db(args), args.ruleset, args.version, author=args.author, note=args.message)
+    print(f"{args.ruleset} v{version} is in service again")
+    return 0
+
+
+def _schema(args: argparse.Namespace) -> int:
+    from product_rules.schema import RuleSet
+
+    print(json.dumps(RuleSet.model_json_schema(by_alias=True), indent=2))
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="product-rules", description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="catalogue database (default: DATABASE_URL or var/catalog.db)",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
-    check = commands.add_parser("check", help="check rule sets; exits 1 with file:line:col")
-    check.add_argument("directory", nargs="?", default=str(DEFAULT_RULES_DIR))
+    rules = str(DEFAULT_RULES_DIR)
+
+    check = commands.add_parser("check", help="check rule sets against schema and catalogue")
+    check.add_argument("directory", nargs="?", type=_rules_dir, default=rules)
+    check.add_argument("--no-catalog", action="store_true", help="skip catalogue checks")
     check.set_defaults(run=_check)
+
+    test = commands.add_parser("test", help="run the persona tests beside the rules")
+    test.add_argument("directory", nargs="?", type=_rules_dir, default=rules)
+    test.set_defaults(run=_test)
+
+    diff = commands.add_parser("diff", help="how offers change between two rule folders")
+    diff.add_argument("old", type=_rules_dir)
+    diff.add_argument("new", type=_rules_dir)
+    diff.add_argument("--samples", type=int, default=200)
+    diff.set_defaults(run=_diff)
+
     explain = commands.add_parser("explain", help="offers for answers, with the full trace")
     explain.add_argument("--answers", required=True, help="answers as a JSON object")
     explain.add_argument("--ruleset", default="road_bike")
-    explain.add_argument("--directory", default=str(DEFAULT_RULES_DIR))
-    explain.add_argument("--database-url", default=None)
+    explain.add_argument("--directory", type=_rules_dir, default=rules)
     explain.set_defaults(run=_explain)
-    args = parser.parse_args(argv)
-    code: int = args.run(args)
+
+    publish = commands.add_parser("publish", help="check and put a rule set in service")
+    publish.add_argument("directory", type=_rules_dir)
+    publish.add_argument("--author", required=True)
+    publish.add_argument("-m", "--message", default="")
+    publish.set_defaults(run=_publish)
+
+    versions = commands.add_parser("versions", help="the publication log")
+    versions.add_argument("ruleset", nargs="?")
+    versions.set_defaults(run=_versions)
+
+    rollback = commands.add_parser("rollback", help="put an earlier version back in service")
+    rollback.add_argument("ruleset")
+    rollback.add_argument("version", type=int)
+    rollback.add_argument("--author", required=True)
+    rollback.add_argument("-m", "--message", default="")
+    rollback.set_defaults(run=_rollback)
+
+    schema = commands.add_parser("schema", help="print the rule language as JSON Schema")
+    schema.set_defaults(run=_schema)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``product-rules`` console script."""
+    args = _parser().parse_args(argv)
+    try:
+        code: int = args.run(args)
+    except ProductRulesError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except SQLAlchemyError as exc:
+        print(
+            f"error: the catalogue database is not reachable: {exc.__class__.__name__}: "
+            f"{str(exc).splitlines()[0]}",
+            file=sys.stderr,
+        )
+        return 1
     return code
 
 

@@ -9,6 +9,7 @@ their counts, so the shopper can choose.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -172,7 +173,11 @@ class AdviceEngine:
         with Session(self.db) as session:
             offers = self._offers(session, values, wishes, soft, trace)
             if not offers:
-                choices = relax(wishes, lambda ws: self._count_models(session, ws))
+                choices = relax(
+                    wishes,
+                    lambda ws: self._count_models(session, ws),
+                    bound=lambda ws, w: self._bound(session, ws, w),
+                )
                 if choices:
                     wishes = list(choices[0].wishes)
                     relaxation = self._relaxation_payload(choices)
@@ -185,8 +190,19 @@ class AdviceEngine:
                             )
                         )
                     offers = self._offers(session, values, wishes, soft, trace)
-                # Bundles can still miss the budget (the required items cost extra):
-                # loosen further, least important first, until something is offered.
+                # A bound from the catalogue counts the main item only; the required
+                # items cost extra. Give bounded wishes a little room first.
+                for _ in range(3):
+                    if offers or not any(w.override is not None for w in wishes):
+                        break
+                    wishes = [
+                        w.bounded(math.ceil(w.override * 1.1 / 10) * 10)
+                        if w.override is not None and w.rule.op in ("le", "lt")
+                        else w
+                        for w in wishes
+                    ]
+                    offers = self._offers(session, values, wishes, soft, trace)
+                # Still nothing: loosen further, least important first.
                 for index in sorted(range(len(wishes)), key=lambda i: wishes[i].rule.importance):
                     while not offers and not wishes[index].dropped:
                         wishes[index] = wishes[index].at(wishes[index].level + 1)
@@ -195,6 +211,8 @@ class AdviceEngine:
                         )
                         offers = self._offers(session, values, wishes, soft, trace)
             relaxed = [w.describe() for w in wishes if w.loosened]
+            if relaxation is not None:  # what was finally applied, after any extra room
+                relaxation["choices"][0]["relax"] = list(relaxed)
             for offer in offers:
                 offer["relaxed"] = list(relaxed)
             cross = self._cross_sell(session, values, offers, trace)
@@ -249,6 +267,12 @@ class AdviceEngine:
             where.append(col(Product.stock) > 0)
         statement = select(func.count(distinct(col(Product.group_sku)))).where(*where)
         return int(session.exec(statement).one())
+
+    def _bound(self, session: Session, others: Sequence[Wish], wish: Wish) -> float | None:
+        column = col(getattr(Product, wish.rule.attribute))
+        extreme = func.min(column) if wish.rule.op in ("le", "lt") else func.max(column)
+        statement = select(extreme).where(*self._where([w.predicate() for w in others]))
+        return number(session.exec(statement).one())
 
     def _count_models(self, session: Session, wishes: Sequence[Wish]) -> int:
         return self._count(session, [w.predicate() for w in wishes])

@@ -1,84 +1,57 @@
-"""Persona tests: answers in, expected properties of the offers out.
+"""Persona tests kept beside the rules (``personas*.yml``): answers in, expected offers out.
 
-Each rule set may keep ``personas.yml`` (or ``personas_*.yml``) beside its rules; the
-rule loader skips these files. Persona files are read like rule files, so every mistake
-is reported as ``file:line:column: message``; answers are checked against the rule
-set's questions before anything runs, so a typo fails loudly instead of testing
-nothing. The file format is described in ``docs``/the spec: ``name``, ``answers`` and
-``expect`` with ``offers``, ``relaxed``, ``relaxed_mentions``, ``each_offer``,
-``first_offer`` and ``cross_sell``.
+Persona files are read like rule files, so every mistake is reported as
+``file:line:column: message``; answers are checked against the rule set's questions
+before anything runs, so a typo fails loudly instead of silently testing nothing.
 """
 
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
 
 import yaml
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    PrivateAttr,
-    StrictBool,
-    StrictFloat,
-    StrictInt,
-    ValidationError,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from catalog.models import Product
 from product_rules.conditions import answer_types
 from product_rules.engine import AdviceEngine
-from product_rules.errors import RuleProblem, RuleSetError, did_you_mean, relative
-from product_rules.loader import LoadedRuleSet, SourceMap, _RulesLoader, _walk, load_ruleset
+from product_rules.errors import RuleProblem, RuleSetError, did_you_mean
+from product_rules.loader import LoadedRuleSet, SourceMap, _read_file, _RulesLoader, load_ruleset
 from product_rules.offers import OfferPayload
 from product_rules.query import matches_item, resolve_value
 from product_rules.schema import ProductFilter, RuleSet
 from product_rules.validate import check_product_filter
 from product_rules.wishes import number
 
-__all__ = [
-    "CountExpect",
-    "CrossSellExpect",
-    "Expect",
-    "OfferExpect",
-    "Persona",
-    "PersonaFile",
-    "PersonaResult",
-    "format_results",
-    "load_personas",
-    "run_personas",
-]
+__all__ = ["Persona", "PersonaResult", "format_results", "load_personas", "run_personas"]
 
 Path_ = tuple[str | int, ...]
+Problems = Iterator[RuleProblem]
+Values = Mapping[str, Any]
+Products = Mapping[str, Product]
 NumericOp = Literal["eq", "ne", "lt", "le", "gt", "ge"]
 _OP_TEXT = {"ne": "not ", "lt": "< ", "le": "<= ", "gt": "> ", "ge": ">= "}
-_COMPARE: dict[str, Callable[[float, float], bool]] = {
-    "eq": operator.eq,
-    "ne": operator.ne,
-    "lt": operator.lt,
-    "le": operator.le,
-    "gt": operator.gt,
-    "ge": operator.ge,
-}
+#: Pseudo child of a path holding where its key starts (the loader keeps the values').
+_KEY = "\0key"
 
 
 class _Model(BaseModel):
-    # As in rule files: an unknown key is a typo far more often than intent.
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # As in rule files: an unknown key is a typo far more often than intent. Strict, so
+    # a quoted "3" or a YAML 1.1 "no" is not silently taken for a number or a boolean.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class CountExpect(_Model):
     """How many offers are expected (inclusive bounds)."""
 
-    min: StrictInt = Field(default=1, ge=0)
-    max: StrictInt = Field(default=3, ge=0)
+    min: int = Field(default=1, ge=0)
+    max: int = Field(default=3, ge=0)
 
     @model_validator(mode="after")
     def _ordered(self) -> CountExpect:
@@ -88,20 +61,12 @@ class CountExpect(_Model):
 
 
 class OfferExpect(_Model):
-    """Expected properties of one offer."""
+    """Expected properties of one offer: product filters, total, alerts."""
 
     main: ProductFilter = {}
-    total_price: dict[NumericOp, StrictFloat] = {}
+    total_price: dict[NumericOp, float] = {}
     required: dict[str, ProductFilter] = {}
-    alerts: StrictBool | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _bare_total(cls, data: Any) -> Any:
-        # ``total_price: 1423.9`` reads as equality, like a bare value in a filter.
-        if isinstance(data, dict) and number(data.get("total_price")) is not None:
-            return {**data, "total_price": {"eq": data["total_price"]}}
-        return data
+    alerts: bool | None = None
 
 
 class CrossSellExpect(_Model):
@@ -115,7 +80,7 @@ class Expect(_Model):
     """Everything a persona expects of the recommendation."""
 
     offers: CountExpect = CountExpect()
-    relaxed: StrictBool | None = None
+    relaxed: bool | None = None
     relaxed_mentions: list[str] = []
     each_offer: OfferExpect = OfferExpect()
     first_offer: OfferExpect = OfferExpect()
@@ -148,19 +113,19 @@ class PersonaFile(_Model):
     personas: list[Persona]
 
 
+#: Every key of the format, for 'did you mean' on an unknown one.
+_FIELDS = sorted({f for model in _Model.__subclasses__() for f in model.model_fields})
+
+
 @dataclass(frozen=True, slots=True)
 class PersonaResult:
-    """The outcome of one persona: what differed from what it expects."""
+    """The outcome of one persona: one message per difference from what it expects."""
 
     name: str
     file: str
     line: int
     passed: bool
     failures: list[str] = field(default_factory=list)
-    ruleset: str = ""
-
-
-# -- loading -----------------------------------------------------------------------
 
 
 def load_personas(
@@ -182,192 +147,114 @@ def load_personas(
     """
     if ruleset is None:
         ruleset = load_ruleset(ruleset_dir, root=root).ruleset
-    files = sorted(
-        p
-        for p in ruleset_dir.iterdir()
-        if p.name.startswith("personas") and p.suffix in {".yml", ".yaml"}
-    )
+    files = sorted([*ruleset_dir.glob("personas*.yml"), *ruleset_dir.glob("personas*.yaml")])
     problems: list[RuleProblem] = []
     personas: list[Persona] = []
-    seen: dict[str, str] = {}
     for file in files:
-        personas += _load_file(file, root, ruleset, problems, seen)
+        personas += _load_file(file, root, ruleset, problems)
     if problems:
-        raise RuleSetError(problems)
+        raise RuleSetError(sorted(problems, key=lambda p: (p.file, p.line, p.column)))
     return personas
 
 
 def _key_positions(node: yaml.Node, path: Path_, file: Path, out: dict[Path_, Any]) -> None:
-    # The loader records where values start; an unknown key is best shown at the key.
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.value)
             mark = key_node.start_mark
-            out[(*path, key)] = (file, mark.line + 1, mark.column + 1)
+            out[(*path, key, _KEY)] = (file, mark.line + 1, mark.column + 1)
             _key_positions(value_node, (*path, key), file, out)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
             _key_positions(item, (*path, i), file, out)
 
 
-@dataclass(slots=True)
-class _Sources:
-    values: SourceMap
-    keys: SourceMap
-
-    def at_key(self, path: Path_, message: str, suggestion: str | None = None) -> RuleProblem:
-        source = self.keys if tuple(path) in self.keys.positions else self.values
-        return source.problem(path, message, suggestion)
-
-
-def _load_file(
-    file: Path,
-    root: Path | None,
-    ruleset: RuleSet,
-    problems: list[RuleProblem],
-    seen: dict[str, str],
-) -> list[Persona]:
-    shown = relative(file, root)
-    try:
-        node = yaml.compose(file.read_text(encoding="utf-8"), Loader=_RulesLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        problems.append(RuleProblem(shown, line, column, f"invalid YAML: {exc.problem}"))
+def _load_file(file: Path, root: Path | None, rs: RuleSet, out: list[RuleProblem]) -> list[Persona]:
+    src = SourceMap(root, default_file=file)
+    document: dict[str, Any] = {}
+    before = len(out)
+    _read_file(file, src, document, out)  # the rule loader's reader: same positions
+    if len(out) > before:
         return []
-    except (OSError, UnicodeDecodeError) as exc:
-        problems.append(RuleProblem(shown, 1, 1, f"cannot read file: {exc}"))
-        return []
-    src = _Sources(SourceMap(root, default_file=file), SourceMap(root, default_file=file))
-    document: Any = {}
+    node = yaml.compose(file.read_text(encoding="utf-8"), Loader=_RulesLoader)
     if node is not None:
-        document = _walk(node, (), file, src.values.positions)
-        _key_positions(node, (), file, src.keys.positions)
+        _key_positions(node, (), file, src.positions)
     try:
         parsed = PersonaFile.model_validate(document)
     except ValidationError as exc:
-        problems.extend(_schema_problems(exc, src))
+        out.extend(_schema_problems(exc, src))
         return []
     for i, persona in enumerate(parsed.personas):
-        path: Path_ = ("personas", i)
-        _, persona._line, _ = src.values.locate(path)
-        persona._file = shown
-        where = f"{shown}:{persona.line}"
-        if persona.name in seen:
-            message = f"persona {persona.name!r} is already defined at {seen[persona.name]}"
-            problems.append(src.values.problem((*path, "name"), message))
-        seen.setdefault(persona.name, where)
-        problems.extend(_persona_problems(persona, path, ruleset, src))
+        persona._file, persona._line, _ = src.locate(("personas", i))
+        out.extend(_persona_problems(persona, ("personas", i), rs, src))
     return list(parsed.personas)
 
 
-def _schema_problems(exc: ValidationError, src: _Sources) -> Iterator[RuleProblem]:
+def _schema_problems(exc: ValidationError, src: SourceMap) -> Problems:
     for error in exc.errors():
         loc: Path_ = tuple(error["loc"])
         if error["type"] == "extra_forbidden":
             name = str(loc[-1])
-            hint = did_you_mean(name, _allowed_fields(loc[:-1]))
-            yield src.at_key(loc, f"unknown key {name!r}", hint)
-        elif loc and loc[-1] == "[key]":
-            # Only total_price has typed keys: its comparison operators.
+            hint = did_you_mean(name, _FIELDS)
+            yield src.problem((*loc, _KEY), f"unknown key {name!r}", hint)
+        elif loc and loc[-1] == "[key]":  # only total_price has typed keys: operators
             name = str(loc[-2])
             hint = did_you_mean(name, get_args(NumericOp))
-            yield src.at_key(loc[:-1], f"unknown operator {name!r}", hint)
+            yield src.problem((*loc[:-1], _KEY), f"unknown operator {name!r}", hint)
         elif error["type"] == "missing":
-            yield src.values.problem(loc[:-1], f"missing required key {str(loc[-1])!r}")
+            yield src.problem(loc[:-1], f"missing required key {str(loc[-1])!r}")
         else:
             message = error["msg"].removeprefix("Value error, ")
             name = next((str(p) for p in reversed(loc) if isinstance(p, str)), "")
-            yield src.values.problem(loc, f"{name}: {message}" if name else message)
+            yield src.problem(loc, f"{name}: {message}" if name else message)
 
 
-def _allowed_fields(parent: Path_) -> list[str]:
-    model: type[BaseModel] = PersonaFile
-    for part in parent:
-        if isinstance(part, int):
-            continue
-        info = model.model_fields.get(str(part))
-        if info is None:
-            return []
-        inner = getattr(info.annotation, "__args__", (info.annotation,))
-        nested = next((a for a in inner if isinstance(a, type) and issubclass(a, BaseModel)), None)
-        if nested is None:
-            return []
-        model = nested
-    return list(model.model_fields)
-
-
-def _persona_problems(
-    persona: Persona, path: Path_, ruleset: RuleSet, src: _Sources
-) -> Iterator[RuleProblem]:
-    ids = [q.id for q in ruleset.questions]
-    for key, answer in persona.answers.items():
+def _persona_problems(p: Persona, path: Path_, rs: RuleSet, src: SourceMap) -> Problems:
+    ids = [q.id for q in rs.questions]
+    for key, answer in p.answers.items():
         at = (*path, "answers", key)
-        question = ruleset.question(key)
+        question = rs.question(key)
         if question is None:
-            yield src.at_key(at, f"unknown question {key!r}", did_you_mean(key, ids))
+            yield src.problem((*at, _KEY), f"unknown question {key!r}", did_you_mean(key, ids))
         elif question.type == "choice":
             options = [o.id for o in question.options]
             if not isinstance(answer, str) or question.option(answer) is None:
-                yield src.values.problem(
-                    at,
-                    f"{answer!r} is not an option of question {key!r} ({', '.join(options)})",
-                    did_you_mean(str(answer), options),
-                )
+                message = f"{answer!r} is not an option of question {key!r} ({', '.join(options)})"
+                yield src.problem(at, message, did_you_mean(str(answer), options))
         elif question.type == "boolean":
             if not isinstance(answer, bool):
-                yield src.values.problem(at, f"{key} is true or false, not {answer!r}")
+                yield src.problem(at, f"{key} is true or false, not {answer!r}")
         elif (value := number(answer)) is None:
-            yield src.values.problem(at, f"{key} is a number, not {answer!r}")
+            yield src.problem(at, f"{key} is a number, not {answer!r}")
         elif (question.min is not None and value < question.min) or (
             question.max is not None and value > question.max
         ):
             limits = f"{_show(question.min)} to {_show(question.max)}"
-            yield src.values.problem(at, f"{key} {_show(value)} is outside {limits}")
-
-    names = set(answer_types(ruleset))
-    needed = sorted({r.category for r in ruleset.requirements})
+            yield src.problem(at, f"{key} {_show(value)} is outside {limits}")
+    names = set(answer_types(rs))
+    needed = sorted({r.category for r in rs.requirements})
     for block in ("each_offer", "first_offer"):
-        expect: OfferExpect = getattr(persona.expect, block)
+        expect: OfferExpect = getattr(p.expect, block)
         at = (*path, "expect", block)
-        yield from check_product_filter(expect.main, (*at, "main"), src.values, names)
+        yield from check_product_filter(expect.main, (*at, "main"), src, names)
         for category, flt in expect.required.items():
             if category not in needed:
                 message = f"no requirement adds {category!r} items"
-                yield src.at_key(
-                    (*at, "required", category), message, did_you_mean(category, needed)
-                )
-            yield from check_product_filter(flt, (*at, "required", category), src.values, names)
-
-    suggested = _cross_sell_categories(ruleset)
-    cross = persona.expect.cross_sell
+                hint = did_you_mean(category, needed)
+                yield src.problem((*at, "required", category, _KEY), message, hint)
+            yield from check_product_filter(flt, (*at, "required", category), src, names)
+    # Categories are checked only when every cross-sell rule names a single one.
+    targets = [rule.target.get("category") for rule in rs.cross_sell]
+    known = sorted(str(t) for t in targets) if all(isinstance(t, str) for t in targets) else None
+    cross = p.expect.cross_sell
     for kind, categories in (("includes", cross.includes), ("excludes", cross.excludes)):
         for j, category in enumerate(categories):
             at = (*path, "expect", "cross_sell", kind, j)
-            if suggested is not None and category not in suggested:
-                hint = did_you_mean(category, suggested)
-                yield src.values.problem(at, f"no cross-sell rule suggests {category!r}", hint)
+            if known is not None and category not in known:
+                hint = did_you_mean(category, known)
+                yield src.problem(at, f"no cross-sell rule suggests {category!r}", hint)
             elif kind == "excludes" and category in cross.includes:
-                yield src.values.problem(at, f"{category!r} is both included and excluded")
-
-
-def _cross_sell_categories(ruleset: RuleSet) -> list[str] | None:
-    """Categories the cross-sell rules can suggest; None when a target does not say."""
-    found: set[str] = set()
-    for rule in ruleset.cross_sell:
-        target = rule.target.get("category")
-        if isinstance(target, dict):
-            target = target.get("eq", target.get("in"))
-        if isinstance(target, str):
-            found.add(target)
-        elif isinstance(target, list):
-            found.update(str(t) for t in target)
-        else:
-            return None
-    return sorted(found)
-
-
-# -- running -----------------------------------------------------------------------
+                yield src.problem(at, f"{category!r} is both included and excluded")
 
 
 def run_personas(
@@ -376,31 +263,31 @@ def run_personas(
     """Run every persona through ``engine`` and compare with what it expects.
 
     Args:
-        loaded: The rule set the personas belong to (named in the results).
+        loaded: The rule set the personas belong to; ``engine`` must run it.
         engine: An engine over that rule set and the catalogue.
         personas: The personas, as :func:`load_personas` returns them.
 
     Returns:
         One result per persona, in order, with a message for each difference.
+
+    Raises:
+        ValueError: when ``engine`` runs another rule set than ``loaded``.
     """
+    if engine.ruleset.id != loaded.ruleset.id:
+        raise ValueError(f"engine runs {engine.ruleset.id!r}, not {loaded.ruleset.id!r}")
     results = []
-    for persona in personas:
+    for p in personas:
         try:
-            failures = _failures(engine, persona)
+            failures = _failures(engine, p)
         except Exception as exc:
             # One persona that breaks the engine must not hide the results of the others.
             failures = [f"error: {type(exc).__name__}: {exc}"]
-        results.append(
-            PersonaResult(
-                persona.name, persona.file, persona.line, not failures, failures, loaded.ruleset.id
-            )
-        )
+        results.append(PersonaResult(p.name, p.file, p.line, not failures, failures))
     return results
 
 
 def _failures(engine: AdviceEngine, persona: Persona) -> list[str]:
-    result = engine.recommend(persona.answers)
-    expect = persona.expect
+    result, expect = engine.recommend(persona.answers), persona.expect
     failures: list[str] = []
     count, bounds = len(result.offers), expect.offers
     if not bounds.min <= count <= bounds.max:
@@ -415,24 +302,14 @@ def _failures(engine: AdviceEngine, persona: Persona) -> list[str]:
         if not any(word.lower() in r.lower() for r in result.relaxed):
             failures.append(f"relaxed does not mention {word!r} ({relaxed or 'nothing relaxed'})")
     products = _products(engine.db, result.offers)
-    for offer in result.offers:
-        label = f"offer {offer['rank']}"
-        failures += _offer_failures(label, offer, expect.each_offer, products, result.values)
-    if "first_offer" in expect.model_fields_set:
-        if result.offers:
-            first = result.offers[0]
-            failures += _offer_failures(
-                "first offer", first, expect.first_offer, products, result.values
-            )
-        elif count >= bounds.min:  # otherwise the count message already says it
-            failures.append("first offer: there are no offers")
+    checks = [(f"offer {o['rank']}", o, expect.each_offer) for o in result.offers]
+    checks += [("first offer", o, expect.first_offer) for o in result.offers[:1]]
+    for label, offer, wanted_offer in checks:
+        failures += _offer_failures(label, offer, wanted_offer, products, result.values)
     suggested = {c["category"]: c["sku"] for c in reversed(result.cross_sell)}
-    for category in expect.cross_sell.includes:
-        if category not in suggested:
-            failures.append(f"cross_sell lacks {category}")
-    for category in expect.cross_sell.excludes:
-        if category in suggested:
-            failures.append(f"cross_sell has {category} ({suggested[category]}), expected none")
+    failures += [f"cross_sell lacks {c}" for c in expect.cross_sell.includes if c not in suggested]
+    for category in (c for c in expect.cross_sell.excludes if c in suggested):
+        failures.append(f"cross_sell has {category} ({suggested[category]}), expected none")
     return failures
 
 
@@ -441,27 +318,21 @@ def _products(db: Engine, offers: Sequence[OfferPayload]) -> dict[str, Product]:
     # the widget does not display (pedals_included ...) can be expected too.
     skus = {item["sku"] for offer in offers for item in offer["items"]}
     with Session(db) as session:
-        rows = session.exec(select(Product).where(col(Product.sku).in_(skus))).all()
-        return {p.sku: p for p in rows}
+        return {p.sku: p for p in session.exec(select(Product).where(col(Product.sku).in_(skus)))}
 
 
 def _offer_failures(
-    label: str,
-    offer: OfferPayload,
-    expect: OfferExpect,
-    products: Mapping[str, Product],
-    values: Mapping[str, Any],
+    label: str, offer: OfferPayload, expect: OfferExpect, products: Products, values: Values
 ) -> list[str]:
-    failures: list[str] = []
     main = next(i for i in offer["items"] if i["role"] == "main")
-    failures += _filter_failures(f"{label}: main", products[main["sku"]], expect.main, values)
+    failures = _filter_failures(f"{label}: main", products[main["sku"]], expect.main, values)
     total = offer["total_price"]
     for op, limit in expect.total_price.items():
-        # Totals are rounded to cents, so compare cents: 0.1 + 0.2 must equal 0.3.
-        if not _COMPARE[op](round(total, 2), round(limit, 2)):
-            failures.append(
-                f"{label}: total_price is {_show(total)}, expected {_expected(op, limit)}"
-            )
+        # Totals are rounded to cents; compare cents so 0.1 + 0.2 equals 0.3. The
+        # operator names (eq, le ...) are those of the ``operator`` module.
+        if not getattr(operator, op)(round(total, 2), round(limit, 2)):
+            wanted = _expected(op, limit)
+            failures.append(f"{label}: total_price is {_show(total)}, expected {wanted}")
     for category, flt in expect.required.items():
         for item in offer["items"]:
             if item["role"] == "required" and item["category"] == category:
@@ -474,17 +345,15 @@ def _offer_failures(
     return failures
 
 
-def _filter_failures(
-    label: str, product: Product, flt: Mapping[str, Any], values: Mapping[str, Any]
-) -> list[str]:
+def _filter_failures(label: str, product: Product, flt: Values, values: Values) -> list[str]:
     failures = []
     for attribute, condition in flt.items():
+        # One attribute at a time, with the rules' own matcher, to say which one differs.
         if matches_item({attribute: condition}, product, values):
             continue
+        op, raw = ("eq", condition)
         if isinstance(condition, dict) and set(condition) != {"answer"}:
             op, raw = next(iter(condition.items()))
-        else:
-            op, raw = "eq", condition
         expected = _expected(op, resolve_value(raw, values))
         actual = _show(getattr(product, attribute))
         failures.append(f"{label} {attribute} is {actual}, expected {expected}")
@@ -494,8 +363,7 @@ def _filter_failures(
 def _expected(op: str, value: Any) -> str:
     if op in ("in", "not_in") or (op in ("eq", "ne") and isinstance(value, list)):
         items = value if isinstance(value, list) else [value]
-        negated = op in ("not_in", "ne")
-        return f"{'none' if negated else 'one'} of {_show(items)}"
+        return f"{'none' if op in ('not_in', 'ne') else 'one'} of {_show(items)}"
     return _OP_TEXT.get(op, "") + _show(value)
 
 
@@ -511,24 +379,20 @@ def _show(value: Any) -> str:
     return str(value)
 
 
-# -- reporting ---------------------------------------------------------------------
-
-
 def format_results(results: Sequence[PersonaResult]) -> str:
-    """One line per persona, failure details indented, then a summary.
+    """Render persona results for the terminal.
 
     Args:
         results: What :func:`run_personas` returned.
 
     Returns:
-        ``PASS file:line name`` / ``FAIL file:line name`` lines and ``N passed, M failed``.
+        One ``PASS file:line name`` or ``FAIL file:line name`` line per persona, its
+        failures indented below it, then ``N passed, M failed``.
     """
     lines = []
-    for result in results:
-        lines.append(
-            f"{'PASS' if result.passed else 'FAIL'} {result.file}:{result.line} {result.name}"
-        )
-        lines += [f"    {failure}" for failure in result.failures]
+    for r in results:
+        lines.append(f"{'PASS' if r.passed else 'FAIL'} {r.file}:{r.line} {r.name}")
+        lines += [f"    {failure}" for failure in r.failures]
     passed = sum(r.passed for r in results)
     lines.append(f"{passed} passed, {len(results) - passed} failed")
     return "\n".join(lines)

@@ -271,7 +271,8 @@ def history(db: Engine, ruleset_id: str | None = None) -> list[dict[str, Any]]:
 def latest_publication_id(db: Engine) -> int:
     """The id of the newest publication (0 if none): cheap to poll for changes."""
     with Session(db) as session:
-        return int(session.exec(select(func.coalesce(func.max(Publication.id), 0))).one())
+        newest = session.exec(select(func.max(Publication.id))).one()
+        return int(newest or 0)
 
 
 def active_versions(db: Engine) -> dict[str, RuleVersion]:

@@ -23,6 +23,8 @@ __all__ = ["Choice", "EXHAUSTIVE_LIMIT", "relax"]
 EXHAUSTIVE_LIMIT = 8
 
 Counter = Callable[[Sequence[Wish]], int]
+#: The tightest bound of one wish's attribute under the other wishes (MIN(price) ...).
+Bound = Callable[[Sequence[Wish], Wish], float | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,12 +49,17 @@ class Choice:
         return [w.describe() for w in self.loosened]
 
 
-def relax(wishes: Sequence[Wish], count: Counter, *, max_choices: int = 3) -> list[Choice]:
+def relax(
+    wishes: Sequence[Wish], count: Counter, *, bound: Bound | None = None, max_choices: int = 3
+) -> list[Choice]:
     """Choices that make ``count`` positive, best (cheapest) first; [] if nothing needs it.
 
     Args:
         wishes: The hard wishes as asked (level 0).
         count: Counts the products matching a list of wishes (one SQL query).
+        bound: Finds the bound a numeric wish needs when its steps are not enough (the
+            cheapest price that matches the other wishes), so the shopper hears "up to
+            2,499 EUR" rather than "no budget".
         max_choices: How many alternatives to return at most.
     """
     base = tuple(wishes)
@@ -63,7 +70,7 @@ def relax(wishes: Sequence[Wish], count: Counter, *, max_choices: int = 3) -> li
     else:
         found = _minimal_set_linear(base, count)
         sets = [found] if found is not None else []
-    choices = [_tighten(base, indices, count) for indices in sets]
+    choices = [_tighten(base, indices, count, bound) for indices in sets]
     choices.sort(key=lambda c: (c.cost, -c.count))
     return choices[:max_choices]
 
@@ -96,7 +103,9 @@ def _minimal_set_linear(base: tuple[Wish, ...], count: Counter) -> tuple[int, ..
     return tuple(sorted(dropped))
 
 
-def _tighten(base: tuple[Wish, ...], indices: tuple[int, ...], count: Counter) -> Choice:
+def _tighten(
+    base: tuple[Wish, ...], indices: tuple[int, ...], count: Counter, bound: Bound | None
+) -> Choice:
     """Bring each loosened wish back to the gentlest level that still matches."""
     current = list(_with_dropped(base, indices))
     for i in indices:
@@ -106,4 +115,13 @@ def _tighten(base: tuple[Wish, ...], indices: tuple[int, ...], count: Counter) -
             if count(trial) > 0:
                 current = trial
                 break
+        else:
+            if bound is not None and base[i].rule.op in ("le", "lt", "ge", "gt"):
+                others = [w for j, w in enumerate(current) if j != i]
+                limit = bound(others, base[i])
+                if limit is not None:
+                    trial = [*current]
+                    trial[i] = base[i].bounded(limit)
+                    if count(trial) > 0:
+                        current = trial
     return Choice(tuple(current), count(current))

@@ -33,6 +33,9 @@ class Wish:
     rule: Filter
     value: Any
     level: int = 0
+    #: A bound computed from the catalogue ("the cheapest match costs 2,499 EUR") that
+    #: replaces the rule's steps when they are not enough; ``level`` is 1 then.
+    override: float | None = None
 
     @property
     def max_level(self) -> int:
@@ -51,11 +54,17 @@ class Wish:
 
     def at(self, level: int) -> Wish:
         """The same wish at another level."""
-        return replace(self, level=max(0, min(level, self.max_level)))
+        return replace(self, level=max(0, min(level, self.max_level)), override=None)
+
+    def bounded(self, bound: float) -> Wish:
+        """The wish widened exactly to ``bound`` (for ``le``/``ge`` style wishes)."""
+        return replace(self, level=1, override=bound)
 
     @property
     def effective(self) -> Any:
         """The value applied at this level: as asked, widened, or substituted."""
+        if self.override is not None and not self.dropped:
+            return self.override
         if self.level == 0 or self.dropped:
             return self.value
         step = self.rule.relax[self.level - 1]
@@ -108,6 +117,12 @@ class Wish:
         """How much loosening this wish weighs: importance, scaled by how far it went."""
         if not self.loosened:
             return 0
+        asked = number(self.value)
+        if self.override is not None and asked:
+            # A computed bound weighs by how far it moves: doubling a budget costs about
+            # as much as dropping the wish.
+            stretch = abs(self.override - asked) / abs(asked)
+            return round(self.rule.importance * min(10.0, 1 + 10 * stretch))
         return self.rule.importance * (10 if self.dropped else self.level)
 
     def _show(self, value: Any) -> str:

@@ -180,7 +180,7 @@ async def test_explain_term_and_reasons() -> None:
 
 async def test_conversation_actions() -> None:
     messages, _ = await run(ActionGreet(), tracker("hi", intent="greet"))
-    assert [b["title"] for b in messages[0]["buttons"]] == ["Road bike"]
+    assert "Road bike" in [b["title"] for b in messages[0]["buttons"]]
     messages, slots = await run(ActionRestartAdvice(), tracker("start over", intent="restart"))
     assert slots == {"ruleset": None, "answers": None, "question": None, "last_offers": None}
     messages, _ = await run(

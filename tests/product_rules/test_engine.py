@@ -156,3 +156,52 @@ def test_next_question_follows_order_and_skips_answered(engine: AdviceEngine) ->
     question = engine.next_question({"usage": "racing", "budget": 2000})
     assert question is not None and question.id == "experience"
     assert engine.next_question(BEGINNER) is None
+
+
+def test_available_options_drops_options_nothing_can_satisfy(
+    demo_db: Engine, rules_copy: Path
+) -> None:
+    filters = rules_copy / "road_bike" / "filters.yml"
+    text = filters.read_text()
+    # Make the geometry wish hard: then an option is only offered if some bike in stock
+    # has that geometry within the answers given so far.
+    filters.write_text(text.replace("    hard: false\n    weight: 3.0", "    weight: 3.0", 1))
+    loaded, problems = load_all(rules_copy)
+    assert problems == []
+    engine = AdviceEngine(loaded["road_bike"].ruleset, demo_db)
+    usage = engine.ruleset.question("usage")
+    assert usage is not None
+    everything = [o.id for o in engine.available_options(usage, {})]
+    assert everything == ["endurance", "racing", "commute"]
+    cheap = [o.id for o in engine.available_options(usage, {"budget": 700, "body_height_cm": 182})]
+    assert "racing" not in cheap and "endurance" in cheap
+
+
+def test_recommend_offers_relaxation_choices_with_counts(demo_db: Engine, rules_copy: Path) -> None:
+    filters = rules_copy / "road_bike" / "filters.yml"
+    filters.write_text(
+        filters.read_text()
+        + """
+  - id: carbon_frame
+    label: a carbon frame
+    attribute: frame_material
+    value: carbon
+    importance: 3
+    relax:
+      - substitute: {carbon: [titanium]}
+"""
+    )
+    loaded, problems = load_all(rules_copy)
+    assert problems == []
+    engine = AdviceEngine(loaded["road_bike"].ruleset, demo_db)
+    result = engine.recommend({**BEGINNER, "budget": 1200})
+    assert result.offers
+    assert result.relaxation is not None
+    choices = result.relaxation["choices"]
+    assert len(choices) >= 2, choices
+    assert choices[0]["applied"] and not any(c["applied"] for c in choices[1:])
+    assert all(c["count"] > 0 for c in choices)
+    labels = {f for c in choices for f in c["filters"]}
+    assert {"carbon_frame", "fits_budget"} <= labels
+    assert result.relaxed == choices[0]["relax"]
+    assert all(o["relaxed"] == result.relaxed for o in result.offers)
