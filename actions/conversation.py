@@ -7,6 +7,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.advice import ActionAdvise
 from actions.messages import buttons, current_question, offer_rulesets
 from actions.render import render
 
@@ -60,8 +61,15 @@ class ActionOutOfScope(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        """Reply, then re-ask."""
-        _, question = current_question(tracker)
+        """Reply, then re-ask; unless the message answers the open question after all."""
+        served, question = current_question(tracker)
+        if served is not None and question is not None:
+            # Short answers ("carbon") look off-topic to the classifier, which never saw
+            # the option words a merchandiser added today: the question decides.
+            text = tracker.latest_message.get("text") or ""
+            parsed = served.parser.parse(text, current=question.id)
+            if parsed.answers or parsed.dont_know:
+                return await ActionAdvise().run(dispatcher, tracker, domain)
         dispatcher.utter_message(
             text=render("out_of_scope", question=question),
             buttons=buttons(question) if question else [],

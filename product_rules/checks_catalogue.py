@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, distinct, func, select
+from sqlalchemy import ColumnElement, Engine, func, select
 from sqlmodel import col
 
 from catalog.attributes import vocabulary
@@ -50,10 +50,14 @@ class Clause:
 
     def show(self, values: Mapping[str, Any]) -> str:
         """The clause as a merchandiser reads it, answers filled in where known."""
-        value = self.value
-        if self.answer is not None:
-            value = values[self.answer] if self.answer in values else {"answer": self.answer}
-        op = "in" if isinstance(value, list) and self.op == "eq" else self.op
+        if self.answer is not None and self.answer not in values:
+            return f"{self.attribute} {_SYMBOLS.get(self.op, self.op)} the answer {self.answer}"
+        value = values[self.answer] if self.answer is not None else self.value
+        op = self.op
+        if isinstance(value, list) and op in ("eq", "ne"):
+            op = "in" if op == "eq" else "not_in"  # a list means one of its values
+        elif not isinstance(value, list) and op in ("in", "not_in"):
+            op = "eq" if op == "in" else "ne"
         return f"{self.attribute} {_SYMBOLS.get(op, op)} {value!r}"
 
 
@@ -118,7 +122,7 @@ class Catalogue:
         key = json.dumps(["distinct", attribute, scope, filters, values], default=str)
         if key not in self._cache:
             where = self._where(scope, filters, values or {})
-            statement = select(distinct(column(attribute))).where(*where)
+            statement = select(column(attribute)).where(*where).distinct()
             with self._db.connect() as connection:
                 found = connection.execute(statement).scalars()
                 self._cache[key] = frozenset(v for v in found if v is not None)
@@ -142,8 +146,9 @@ class Catalogue:
         return result
 
     def absent(self, clause: Clause, scope: Scope) -> list[tuple[Any, Path_]]:
-        """Values an ``eq``/``in`` clause on a text or yes/no attribute asks for that no
-        product in ``scope`` has (categories themselves are checked separately).
+        """Values of an ``eq``/``in`` text or yes/no clause that no product in ``scope`` has.
+
+        Categories themselves are checked separately, against the whole catalogue.
         """
         spec = vocabulary().get(clause.attribute)
         if (

@@ -52,6 +52,14 @@ class Conditions:
                 self.domains[question.id] = frozenset([*self.options[question.id], UNANSWERED])
             elif question.type == "boolean":
                 self.domains[question.id] = frozenset([True, False, UNANSWERED])
+        # Offers come only once no question is left to ask: a question without ask_if
+        # is then answered, with its default when the shopper does not know.
+        answered = {
+            q.id: self.domains[q.id] - {UNANSWERED}
+            for q in ruleset.questions
+            if q.id in self.domains and q.ask_if is None and q.default is not None
+        }
+        self._offered: Terms = [answered]
         resolver = rule_engine.type_resolver_from_dict(dict(answer_types(ruleset)))
         self._context = rule_engine.Context(type_resolver=resolver, default_value=None)
         self._parsed: dict[str, Any] = {}
@@ -106,6 +114,10 @@ class Conditions:
                     continue
                 result.append(term)
         return list(TRUE) if len(result) > MAX_TERMS else result
+
+    def at_offer(self, terms: Terms) -> Terms:
+        """The answers of ``terms`` that are possible when offers are made."""
+        return self.both(terms, self._offered)
 
     def allowed(self, terms: Terms, name: str) -> frozenset[Any]:
         """The values of answer ``name`` under which ``terms`` can hold."""
@@ -174,8 +186,10 @@ class Conditions:
     def compared(self, source: str) -> Iterator[tuple[str, str]]:
         """``(question, literal)`` for each text literal compared with a choice answer."""
         for node in _walk(self.expression(source)):
+            sides: tuple[Any, ...]
+            literals: tuple[Any, ...]
             if isinstance(node, ast.ComparisonExpression):
-                sides, literals = (node.left, node.right), (node.left, node.right)
+                sides = literals = (node.left, node.right)
             elif isinstance(node, ast.ContainsExpression):
                 sides, literals = (node.member,), tuple(getattr(node.container, "value", ()))
             else:

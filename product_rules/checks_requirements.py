@@ -1,5 +1,7 @@
-"""Checks of what an offer adds: selections that match nothing, clashing requirements,
-required items that cannot fit the items the answers imply.
+"""Checks of what an offer adds: selections matching nothing, clashes, misfits.
+
+Selections no product matches, requirements adding the same category twice, required
+items that cannot fit the items the answers bring (cross-sell) or imply (owned shoes).
 
 A *pick* is one way an item joins an offer: a requirement's selection (in the category of
 the requirement) or a cross-sell target. Filters that compare with a choice answer
@@ -69,16 +71,20 @@ def _picks(rs: RuleSet, conds: Conditions) -> list[_Pick]:
         # earlier conditions do not hold (or when an earlier one matches nothing).
         earlier: Terms = [{}]
         for j, sel in enumerate(req.select):
-            own = conds.terms(sel.when)
+            own = conds.at_offer(conds.terms(sel.when))
             path = ("requirements", i, "select", j, "filter")
             label = f"selection {j + 1} of {req.id!r}"
             chosen = conds.both(own, earlier)
             picks.append(_Pick(label, (req.category,), own, chosen, sel.filter, path, i))
             earlier = conds.both(earlier, conds.terms(sel.when, positive=False))
     for i, rule in enumerate(rs.cross_sell):
-        when = conds.terms(rule.when)
+        when = conds.at_offer(conds.terms(rule.when))
         label = f"cross-sell {rule.id!r}"
-        picks.append(_Pick(label, scope_of(rule.target), when, when, rule.target, ("cross_sell", i, "target")))
+        picks.append(
+            _Pick(
+                label, scope_of(rule.target), when, when, rule.target, ("cross_sell", i, "target")
+            )
+        )
     return picks
 
 
@@ -133,7 +139,11 @@ def _overlapping(
     for (_, a), (j, b) in combinations(enumerate(rs.requirements), 2):
         if a.category != b.category:
             continue
-        both = [conds.both(conds.terms(x.when), conds.terms(y.when)) for x in a.select for y in b.select]
+        both = [
+            conds.at_offer(conds.both(conds.terms(x.when), conds.terms(y.when)))
+            for x in a.select
+            for y in b.select
+        ]
         if not any(both):
             continue  # never both for the same answers
         count = catalogue.count((rs.category,), [a.if_item, b.if_item])
@@ -165,24 +175,10 @@ def _misfits(
             for c in clauses(p.filter, p.path)
             if c.attribute == attribute and c.answer in conds.domains
         }
-        owned = {str(v) for v in catalogue.distinct(attribute, (theirs,))}
+        owned = (theirs, {str(v) for v in catalogue.distinct(attribute, (theirs,))})
         for pick in selections:
-            for terms, values in _cases(pick, pick.chosen, conds):
-                fits = catalogue.distinct(attribute, pick.scope, [pick.filter], values)
-                for name in sorted(n for n in owners if n is not None):
-                    clash = [
-                        v
-                        for v in _sorted(conds.allowed(terms, name))
-                        if str(v) in owned and str(v) not in {str(f) for f in fits}
-                    ]
-                    if fits and clash:
-                        yield src.problem(
-                            pick.at(attribute),
-                            f"{pick.label} picks {mine} with {attribute} in {_sorted(fits)} "
-                            f"for shoppers whose {theirs} have {attribute} {clash[0]!r} "
-                            f"({name} is {clash[0]!r}): they never fit "
-                            f"(compatibility {rule.id!r})",
-                        )
+            for name in sorted(n for n in owners if n is not None):
+                yield from _owned_misfit(catalogue, conds, pick, name, owned, rule, src)
             others = [
                 o
                 for o in picks
@@ -193,6 +189,40 @@ def _misfits(
                 problem = _clash(src, catalogue, conds, pick, other, attribute, rule)
                 if problem is not None:
                     yield problem
+
+
+def _owned_misfit(
+    catalogue: Catalogue,
+    conds: Conditions,
+    pick: _Pick,
+    name: str,
+    owned: tuple[str, set[str]],
+    rule: Compatibility,
+    src: SourceMap,
+) -> Iterator[RuleProblem]:
+    """A selection that may give shoppers items that do not fit what they own.
+
+    ``owned`` is the other category of the rule and the attribute values its products have.
+    The engine checks fit only among the items of an offer, never against what the shopper
+    owns, so every value other than the owned one is a misfit, not only disjoint sets.
+    """
+    attribute, (theirs, owned_values) = str(rule.equal), owned
+    fits_all: set[Any] = set()
+    clash: set[Any] = set()
+    for terms, values in _cases(pick, pick.chosen, conds):
+        fits = {str(f) for f in catalogue.distinct(attribute, pick.scope, [pick.filter], values)}
+        fits_all |= fits
+        possible = {str(v) for v in conds.allowed(terms, name)} & owned_values
+        clash |= {v for v in possible if fits and fits != {v}}
+    if clash:
+        answers = " or ".join(repr(v) for v in sorted(clash))
+        mine = scope_label(pick.scope)
+        yield src.problem(
+            pick.at(attribute),
+            f"{pick.label} picks {mine} with {attribute} in {sorted(fits_all)} for shoppers "
+            f"answering {name} {answers}: their {theirs} fit only {mine} with the same "
+            f"{attribute} (compatibility {rule.id!r})",
+        )
 
 
 def _together(rs: RuleSet, catalogue: Catalogue, pick: _Pick, other: _Pick) -> bool:

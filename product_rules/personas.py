@@ -113,10 +113,6 @@ class PersonaFile(_Model):
     personas: list[Persona]
 
 
-#: Every key of the format, for 'did you mean' on an unknown one.
-_FIELDS = sorted({f for model in _Model.__subclasses__() for f in model.model_fields})
-
-
 @dataclass(frozen=True, slots=True)
 class PersonaResult:
     """The outcome of one persona: one message per difference from what it expects."""
@@ -157,7 +153,7 @@ def load_personas(
     return personas
 
 
-def _key_positions(node: yaml.Node, path: Path_, file: Path, out: dict[Path_, Any]) -> None:
+def _key_positions(node: yaml.Node | None, path: Path_, file: Path, out: dict[Path_, Any]) -> None:
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.value)
@@ -177,8 +173,7 @@ def _load_file(file: Path, root: Path | None, rs: RuleSet, out: list[RuleProblem
     if len(out) > before:
         return []
     node = yaml.compose(file.read_text(encoding="utf-8"), Loader=_RulesLoader)
-    if node is not None:
-        _key_positions(node, (), file, src.positions)
+    _key_positions(node, (), file, src.positions)
     try:
         parsed = PersonaFile.model_validate(document)
     except ValidationError as exc:
@@ -195,7 +190,7 @@ def _schema_problems(exc: ValidationError, src: SourceMap) -> Problems:
         loc: Path_ = tuple(error["loc"])
         if error["type"] == "extra_forbidden":
             name = str(loc[-1])
-            hint = did_you_mean(name, _FIELDS)
+            hint = did_you_mean(name, _allowed_fields(loc[:-1]))
             yield src.problem((*loc, _KEY), f"unknown key {name!r}", hint)
         elif loc and loc[-1] == "[key]":  # only total_price has typed keys: operators
             name = str(loc[-2])
@@ -207,6 +202,14 @@ def _schema_problems(exc: ValidationError, src: SourceMap) -> Problems:
             message = error["msg"].removeprefix("Value error, ")
             name = next((str(p) for p in reversed(loc) if isinstance(p, str)), "")
             yield src.problem(loc, f"{name}: {message}" if name else message)
+
+
+def _allowed_fields(parent: Path_) -> list[str]:
+    model: Any = PersonaFile
+    for part in (p for p in parent if isinstance(p, str)):
+        annotation = model.model_fields[part].annotation
+        model = next(a for a in get_args(annotation) or [annotation] if issubclass(a, BaseModel))
+    return list(model.model_fields)
 
 
 def _persona_problems(p: Persona, path: Path_, rs: RuleSet, src: SourceMap) -> Problems:
@@ -314,8 +317,7 @@ def _failures(engine: AdviceEngine, persona: Persona) -> list[str]:
 
 
 def _products(db: Engine, offers: Sequence[OfferPayload]) -> dict[str, Product]:
-    # Filters are checked on the products themselves, not on the payload, so attributes
-    # the widget does not display (pedals_included ...) can be expected too.
+    # Filters read the products, not the payload: attributes the widget hides count too.
     skus = {item["sku"] for offer in offers for item in offer["items"]}
     with Session(db) as session:
         return {p.sku: p for p in session.exec(select(Product).where(col(Product.sku).in_(skus)))}
@@ -328,8 +330,7 @@ def _offer_failures(
     failures = _filter_failures(f"{label}: main", products[main["sku"]], expect.main, values)
     total = offer["total_price"]
     for op, limit in expect.total_price.items():
-        # Totals are rounded to cents; compare cents so 0.1 + 0.2 equals 0.3. The
-        # operator names (eq, le ...) are those of the ``operator`` module.
+        # Compare cents, as totals are rounded; eq, le ... are ``operator`` functions.
         if not getattr(operator, op)(round(total, 2), round(limit, 2)):
             wanted = _expected(op, limit)
             failures.append(f"{label}: total_price is {_show(total)}, expected {wanted}")
@@ -386,8 +387,7 @@ def format_results(results: Sequence[PersonaResult]) -> str:
         results: What :func:`run_personas` returned.
 
     Returns:
-        One ``PASS file:line name`` or ``FAIL file:line name`` line per persona, its
-        failures indented below it, then ``N passed, M failed``.
+        ``PASS|FAIL file:line name`` per persona, failures indented, ``N passed, M failed``.
     """
     lines = []
     for r in results:

@@ -196,3 +196,14 @@ async def test_conversation_actions() -> None:
 
 def test_slot_events_are_plain() -> None:
     assert SlotSet("a", 1) == {"event": "slot", "timestamp": None, "name": "a", "value": 1}
+
+
+async def test_out_of_scope_that_answers_the_question_is_an_answer() -> None:
+    track = tracker(
+        "endurance",
+        intent="out_of_scope",
+        slots={"ruleset": "road_bike", "question": "usage", "answers": {}},
+    )
+    messages, slots = await run(ActionOutOfScope(), track)
+    assert slots["answers"] == {"usage": "endurance"}
+    assert slots["question"] == "experience"

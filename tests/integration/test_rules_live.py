@@ -73,6 +73,24 @@ def test_converse_asks_question_added_at_runtime(bot: RunningBot, added_question
         assert "Carbon frame, as you wished" in offer["reasons"]
 
 
+def test_converse_shows_relaxation_choices(bot: RunningBot, added_question: None) -> None:
+    sender = f"test-{uuid.uuid4().hex[:12]}"
+    bot.send(sender, "I want a road bike")
+    for step in ["long rides", "I ride regularly", "1200 euros", "182 cm", "no", "carbon"]:
+        reply = bot.send(sender, step)
+    text = texts(reply)
+    assert "Nothing matches your budget and your frame material at once. Ways out:" in text, text
+    payload = offers_payload(reply)
+    assert payload is not None, text
+    relaxation = payload["relaxation"]
+    assert relaxation is not None and len(relaxation["choices"]) == 2
+    for choice in relaxation["choices"]:
+        assert f"{choice['count']} model" in text
+    applied = relaxation["choices"][0]
+    assert applied["applied"]
+    assert all(offer["relaxed"] == applied["relax"] for offer in payload["offers"])
+
+
 def test_converse_broken_rule_file_keeps_serving(bot: RunningBot) -> None:
     path = bot.rules_dir / "road_bike" / "filters.yml"
     original = path.read_text()
