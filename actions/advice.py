@@ -39,13 +39,17 @@ def describe(question: Question, value: Any) -> str:
 
 def _choose_ruleset(tracker: Tracker) -> ServedRuleSet | None:
     reg = registry()
+    current = tracker.get_slot("ruleset")
+    intent = (tracker.latest_message.get("intent") or {}).get("name")
     wanted = entity(tracker, "ruleset")
-    if wanted is None:
+    if wanted is None and (current is None or intent == "request_advice"):
+        # Only a request for advice switches an advice under way: "a bit of gravel" is an
+        # answer in a road-bike conversation, not a wish to start over with gravel bikes.
         wanted = rule_set_for(
             tracker.latest_message.get("text") or "", [s.ruleset for s in reg.all()]
         )
     if wanted is None:
-        wanted = tracker.get_slot("ruleset")
+        wanted = current
     if wanted is None and len(reg.all()) == 1:
         wanted = reg.all()[0].ruleset.id
     if wanted is None:

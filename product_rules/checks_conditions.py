@@ -33,8 +33,8 @@ Terms = list[Term]
 TRUE: Terms = [{}]
 FALSE: Terms = []
 
-#: Beyond this many terms a condition counts as "may hold": the checks stay fast on
-#: pathological trees and never report what they did not fully work out.
+#: Beyond this many terms a condition counts as holding for any answers, so the checks
+#: stay fast on pathological trees and never call such a condition impossible.
 MAX_TERMS = 256
 
 _LITERALS = (ast.StringExpression, ast.BooleanExpression, ast.NullExpression)
@@ -188,7 +188,8 @@ class Conditions:
         for node in _walk(self.expression(source)):
             sides: tuple[Any, ...]
             literals: tuple[Any, ...]
-            if isinstance(node, ast.ComparisonExpression):
+            # Only == and != : =~ and friends are comparisons too, but with patterns.
+            if isinstance(node, ast.ComparisonExpression) and node.type in ("eq", "ne"):
                 sides = literals = (node.left, node.right)
             elif isinstance(node, ast.ContainsExpression):
                 sides, literals = (node.member,), tuple(getattr(node.container, "value", ()))

@@ -142,6 +142,8 @@ def _candidates(question: Question, ruleset: RuleSet) -> list[Any]:
             rows = [rows[round(i * (len(rows) - 1) / (TABLE_ROWS - 1))] for i in range(TABLE_ROWS)]
         points = []
         for row in rows:
+            if max(row.min, low) >= min(row.max, high):
+                continue  # the question never accepts an answer in this row
             # The middle of a row, within what the question accepts, lands safely in it;
             # a whole number reads more naturally, unless the row is too narrow for one.
             middle = (max(row.min, low) + min(row.max, high)) / 2

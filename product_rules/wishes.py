@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, true
 
+from catalog.attributes import vocabulary
 from product_rules.query import compare
 from product_rules.schema import Filter
 from product_rules.text import money
@@ -106,7 +107,8 @@ class Wish:
             return f"without {label}"
         value = self.effective
         if isinstance(value, tuple):
-            return f"{label}: {value[1]:g} to {value[2]:g} instead of exactly {asked}"
+            low, high = self._show(value[1]).split(" ")[0], self._show(value[2])
+            return f"{label}: {low} to {high} instead of exactly {asked}"
         if self.rule.op in ("le", "lt"):
             return f"{label}: up to {self._show(value)} instead of {asked}"
         if self.rule.op in ("ge", "gt"):
@@ -126,8 +128,18 @@ class Wish:
         return self.rule.importance * (10 if self.dropped else self.level)
 
     def _show(self, value: Any) -> str:
-        if self.rule.attribute == "price" and number(value) is not None:
+        amount = number(value)
+        if self.rule.attribute == "price" and amount is not None:
             return money(value)
         if isinstance(value, list):
             return " or ".join(str(v) for v in value)
+        if amount is not None:
+            spec = vocabulary().get(self.rule.attribute)
+            # Shoppers read "from 500 Wh", not "from 500.0" or "from 50.48".
+            shown = (
+                f"{round(amount):d}"
+                if spec is None or spec.type == "int" or amount >= 100
+                else f"{amount:.1f}".removesuffix(".0")
+            )
+            return f"{shown} {spec.unit}" if spec is not None and spec.unit else shown
         return str(value)

@@ -436,6 +436,24 @@ def test_check_ruleset_reports_file_line_column(
     assert found == [_render(rules_copy, item) for item in expected]
 
 
+@pytest.mark.parametrize(
+    "ask_if",
+    [
+        "budget > 5000 and budget < 1000",  # numbers are not reasoned about
+        "usage =~ 'rac.*'",
+        "usage == experience",
+        "not (usage != 'racing') or budget > 1",
+        "usage in ['racing', 'commute'] and usage != 'racing'",
+    ],
+)
+def test_conditions_the_checks_cannot_decide_are_not_reported(
+    demo_db: Engine, rules_copy: Path, ask_if: str
+) -> None:
+    _apply(rules_copy, [Edit("questions.yml", "experience == 'racer'", ask_if)])
+    loaded = load_ruleset(rules_copy / "road_bike", root=rules_copy.parent)
+    assert check_ruleset(loaded, demo_db) == []
+
+
 def test_check_ruleset_sorts_by_file_line_column(demo_db: Engine, rules_copy: Path) -> None:
     _apply(
         rules_copy,

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,9 @@ from product_rules.personas import PersonaResult, format_results, load_personas,
 RULES = Path(__file__).resolve().parents[2] / "product_rules" / "rules"
 BEGINNER = (
     "{usage: endurance, experience: beginner, budget: 1500, body_height_cm: 182, shoes_owned: none}"
+)
+RACER = (
+    "{usage: racing, experience: racer, budget: 4000, body_height_cm: 175, shoes_owned: look_keo}"
 )
 LOW_BUDGET = (
     "{usage: endurance, experience: beginner, budget: 250, body_height_cm: 182, shoes_owned: none}"
@@ -66,7 +70,10 @@ def test_run_personas_passes_matching_expectations(
               offers: {{min: 3, max: 3}}
               relaxed: false
               each_offer:
-                main: {{category: road_bike, frame_size_cm: 56, geometry: {{in: [endurance, allroad]}}}}
+                main:
+                  category: road_bike
+                  frame_size_cm: 56
+                  geometry: {{in: [endurance, allroad]}}
                 total_price: {{le: 1500, gt: 0}}
                 required: {{pedals: {{cleat_system: {{in: [flat, spd]}}}}}}
                 alerts: false
@@ -75,10 +82,12 @@ def test_run_personas_passes_matching_expectations(
               cross_sell: {{includes: [helmet], excludes: [lights, lock]}}
 
           - name: racer with Look Keo shoes
-            answers: {{usage: racing, experience: racer, budget: 4000, body_height_cm: 175, shoes_owned: look_keo}}
+            answers: {RACER}
             expect:
               each_offer:
-                main: {{frame_size_cm: {{answer: frame_size_cm}}, geometry: {{not_in: [endurance]}}}}
+                main:
+                  frame_size_cm: {{answer: frame_size_cm}}
+                  geometry: {{not_in: [endurance]}}
                 required: {{pedals: {{cleat_system: {{answer: shoes_owned}}}}}}
               cross_sell: {{includes: [bike_computer]}}
 
@@ -348,14 +357,10 @@ def test_load_personas_without_file_returns_nothing(ruleset_dir: Path) -> None:
     assert load_personas(ruleset_dir) == []
 
 
-def test_run_personas_refuses_engine_of_another_ruleset(engine: AdviceEngine) -> None:
-    other = load_ruleset(RULES / "road_bike")
-    renamed = LoadedRuleSet(
-        other.ruleset.model_copy(update={"id": "other"}),
-        other.directory,
-        other.sources,
-        other.fingerprint,
-    )
+def test_run_personas_refuses_engine_of_another_ruleset(
+    loaded: LoadedRuleSet, engine: AdviceEngine
+) -> None:
+    renamed = replace(loaded, ruleset=loaded.ruleset.model_copy(update={"id": "other"}))
     with pytest.raises(ValueError, match="engine runs 'road_bike', not 'other'"):
         run_personas(renamed, engine, [])
 

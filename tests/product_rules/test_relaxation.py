@@ -101,7 +101,7 @@ def test_relax_beyond_exhaustive_limit_uses_linear_search() -> None:
     [
         (BUDGET, 1, "budget: up to 1,380 EUR instead of 1,200 EUR"),
         (BUDGET, 2, "budget: nothing within 1,200 EUR, showing the closest"),
-        (SIZE, 1, "size: 54 to 58 instead of exactly 56"),
+        (SIZE, 1, "size: 54 to 58 cm instead of exactly 56 cm"),
         (CARBON, 2, "without carbon"),
     ],
     ids=["widen-pct", "dropped-bound", "widen-by", "dropped"],
