@@ -24,15 +24,19 @@ alternative SQL next to the statements the engine issues.
 from __future__ import annotations
 
 import argparse
+import cProfile
 import importlib
 import importlib.util
+import io
 import json
 import os
 import platform
+import pstats
+import re
 import sqlite3
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -520,8 +524,463 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
+# --- step 3: where the time goes at the largest size ------------------------------------
+
+#: Categories of the demo catalogue, to name the category a statement filters on.
+CATEGORIES = frozenset(
+    {"road_bike", "gravel_bike", "city_bike", "mountain_bike", "e_bike", "pedals", "shoes",
+     "helmet", "lights", "bottle_cage", "lock", "bike_computer"}
+)  # fmt: skip
+
+
+def _param_values(params: Any) -> list[Any]:
+    if isinstance(params, Mapping):
+        return list(params.values())
+    return list(params or ())
+
+
+def shape_of(statement: str, params: Any) -> str:
+    """A readable name for the kind of statement the engine sent (the code path)."""
+    flat = " ".join(statement.split())
+    where = flat.split(" WHERE ", 1)[1].split(" ORDER BY ")[0] if " WHERE " in flat else ""
+    category = next((v for v in _param_values(params) if v in CATEGORIES), "?")
+    if "count(DISTINCT" in flat:
+        return "relaxation: count(DISTINCT group_sku)"
+    if re.search(r"\b(min|max)\(product\.", flat):
+        return "relaxation: min/max bound"
+    if " AS score" in flat:
+        return "offers: scored candidates (LIMIT 60)"
+    if "product.sku IN" in flat:
+        return "cross-sell: offered items by sku"
+    if "FROM productrelation" in flat:
+        return "compatibility: relation lookup"
+    if "product.stock >" in where:
+        return f"cross-sell: {category}"
+    return f"requirement: {category} (per candidate)"
+
+
+@dataclass(slots=True)
+class Timed:
+    """One captured statement, re-run alone: its shape, time and result."""
+
+    shape: str
+    statement: str
+    params: Any
+    ms: float
+    rows: list[Any]
+
+
+def retime(engine: Engine, captured: Sequence[tuple[str, Any]]) -> list[Timed]:
+    """Run each captured statement alone on a raw DBAPI cursor (execute + fetchall).
+
+    This isolates database time from ORM row building; the listener's figure cannot,
+    because SQLite keeps stepping while the ORM fetches.
+    """
+    raw = engine.raw_connection()
+    timed: list[Timed] = []
+    try:
+        for statement, params in captured:
+            cursor = raw.cursor()
+            start = time.perf_counter()
+            cursor.execute(statement, params)
+            rows = cursor.fetchall()
+            timed.append(
+                Timed(shape_of(statement, params), statement, params,
+                      (time.perf_counter() - start) * 1000, rows)  # fmt: skip
+            )
+            cursor.close()
+        raw.rollback()
+    finally:
+        raw.close()
+    return timed
+
+
+def by_shape(timed: Sequence[Timed]) -> list[dict[str, Any]]:
+    """Calls, total, mean and max ms per shape, biggest total first."""
+    groups: dict[str, list[Timed]] = {}
+    for item in timed:
+        groups.setdefault(item.shape, []).append(item)
+    rows = [
+        {
+            "shape": shape,
+            "calls": len(items),
+            "total_ms": sum(i.ms for i in items),
+            "mean_ms": sum(i.ms for i in items) / len(items),
+            "max_ms": max(i.ms for i in items),
+            # How many calls returned a different result: 1 means the repeated calls
+            # could have been one (the N+1 pattern).
+            "distinct_results": len({repr(i.rows) for i in items}),
+        }
+        for shape, items in groups.items()
+    ]
+    return sorted(rows, key=lambda r: -r["total_ms"])
+
+
+def explain(engine: Engine, statement: str, params: Any) -> list[str]:
+    """The plan: ``EXPLAIN QUERY PLAN`` (SQLite) or ``EXPLAIN (ANALYZE, BUFFERS)``."""
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        if engine.dialect.name == "sqlite":
+            cursor.execute("EXPLAIN QUERY PLAN " + statement, params)
+            lines = [str(row[3]) for row in cursor.fetchall()]
+        else:
+            cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + statement, params)
+            lines = [str(row[0]) for row in cursor.fetchall()]
+        raw.rollback()
+        return lines
+    finally:
+        raw.close()
+
+
+def _area(filename: str, function: str) -> str:
+    if filename == "~":  # C functions: the driver's execute/fetch, waits on the socket
+        if "sqlite3" in function or "psycopg" in function or "poll" in function:
+            return "driver (SQL execution, network)"
+        return "builtins"
+    for marker, area in (
+        ("/psycopg", "driver (SQL execution, network)"),
+        ("/sqlalchemy/orm/", "SQLAlchemy ORM (row loading, session)"),
+        ("/sqlalchemy/", "SQLAlchemy Core (compile, execute)"),
+        ("/sqlmodel/", "SQLModel / pydantic"),
+        ("/pydantic", "SQLModel / pydantic"),
+        ("/jinja2/", "jinja2 (reason texts)"),
+        ("/product_rules/", "engine (product_rules)"),
+        ("/catalog/", "catalog"),
+    ):
+        if marker in filename:
+            return area
+    return "other Python"
+
+
+def cprofile(advice: AdviceEngine, answers: Mapping[str, Any], calls: int = 1) -> dict[str, Any]:
+    """Own time per area and the top functions of ``calls`` recommend() runs."""
+    profiler = cProfile.Profile()
+    start = time.perf_counter()
+    profiler.enable()
+    for _ in range(calls):
+        advice.recommend(answers)
+    profiler.disable()
+    wall_ms = (time.perf_counter() - start) * 1000 / calls
+    stats = pstats.Stats(profiler)
+    entries: dict[tuple[str, int, str], Any] = stats.stats  # type: ignore[attr-defined]
+    areas: dict[str, float] = {}
+    for (filename, _line, function), (_cc, _nc, tottime, _ct, _callers) in entries.items():
+        area = _area(filename, function)
+        areas[area] = areas.get(area, 0.0) + tottime * 1000 / calls
+    buffer = io.StringIO()
+    pstats.Stats(profiler, stream=buffer).sort_stats("cumulative").print_stats(18)
+    top = [
+        line for line in buffer.getvalue().splitlines()
+        if re.match(r"\s+\d", line)
+    ]  # fmt: skip
+    return {
+        "wall_ms": wall_ms,
+        "areas_ms": dict(sorted(areas.items(), key=lambda kv: -kv[1])),
+        "top_cumulative": top,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Variant:
+    """A proposed query shape next to the engine's own, for one slow shape."""
+
+    name: str
+    shape: str
+    original: Any
+    proposed: Any
+    note: str
+
+
+def variants(advice: AdviceEngine, case: Case) -> list[Variant]:
+    """Engine statements rebuilt with the engine's own helpers, and proposed rewrites.
+
+    The originals come from the same functions the engine calls (``preference``,
+    ``product_filter``, ``_score``, ``_where``), so they compile to the statements
+    captured above; the rewrites are what the report proposes.
+    """
+    from sqlmodel import col, select  # noqa: PLC0415 - only step 3 needs them
+
+    from catalog.models import Product  # noqa: PLC0415
+    from product_rules.bundles import preference  # noqa: PLC0415
+    from product_rules.engine import CANDIDATE_ROWS  # noqa: PLC0415
+    from product_rules.query import product_filter  # noqa: PLC0415
+
+    values = advice.derive(case.answers)
+    wishes, soft = advice._active(values)  # noqa: SLF001 - rebuilding the engine's query
+    where = advice._where([w.predicate() for w in wishes])  # noqa: SLF001
+    score = advice._score(wishes, soft).label("score")  # noqa: SLF001
+    offers = (
+        select(Product, score).where(*where)
+        .order_by(score.desc(), col(Product.price), col(Product.sku)).limit(CANDIDATE_ROWS)
+    )  # fmt: skip
+    phase1 = (
+        select(col(Product.id), score).where(*where)
+        .order_by(score.desc(), col(Product.price), col(Product.sku)).limit(CANDIDATE_ROWS)
+    )  # fmt: skip
+    result: list[Variant] = [
+        Variant(
+            "offers-two-phase",
+            "offers: scored candidates (LIMIT 60)",
+            offers,
+            phase1,
+            "phase 1 ranks (id, score) only, from a covering index when one exists; "
+            "phase 2 loads the 60 rows by primary key (timed separately, ~1 ms)",
+        )
+    ]
+    pedal_filter = {"cleat_system": {"in": ["flat", "spd"]}}
+    requirement = (
+        select(Product)
+        .where(col(Product.category) == "pedals", product_filter(pedal_filter, values))
+        .order_by(*preference("cheapest", 20.0))
+        .limit(8)
+    )
+    cheapest = (
+        select(Product)
+        .where(col(Product.category) == "pedals", product_filter(pedal_filter, values),
+               col(Product.stock) > 0)  # fmt: skip
+        .order_by(col(Product.price), col(Product.sku))
+        .limit(8)
+    )
+    result.append(
+        Variant(
+            "requirement-plain-order",
+            "requirement: pedals (per candidate)",
+            requirement,
+            cheapest,
+            "prefer=cheapest: 'stock > 0' as a WHERE term and ORDER BY price, sku, the "
+            "order of ix_product_category_price; same rows while 8 are in stock (else "
+            "a second query for the rest)",
+        )
+    )
+    helmet = (
+        select(Product)
+        .where(product_filter({"category": "helmet"}, values), col(Product.stock) > 0)
+        .order_by(*preference("best", None))
+        .limit(8)
+    )
+    best = (
+        select(Product)
+        .where(product_filter({"category": "helmet"}, values), col(Product.stock) > 0)
+        .order_by(col(Product.stock).desc(), col(Product.margin_pct).desc(), col(Product.sku))
+        .limit(8)
+    )
+    result.append(
+        Variant(
+            "cross-sell-plain-order",
+            "cross-sell: helmet",
+            helmet,
+            best,
+            "the WHERE already has stock > 0, so the in-stock CASE term is constant; "
+            "without it an index (category, stock DESC, margin_pct DESC, sku) gives the order",
+        )
+    )
+    from sqlalchemy import distinct, exists, func  # noqa: PLC0415
+
+    size_only = [w.predicate() for w in wishes if w.rule.attribute != "price"]
+    count = select(func.count(distinct(col(Product.group_sku)))).where(
+        *advice._where(size_only)  # noqa: SLF001
+    )
+    feasible = select(exists().where(*advice._where(size_only)))  # noqa: SLF001
+    result.append(
+        Variant(
+            "relaxation-exists",
+            "relaxation: count(DISTINCT group_sku)",
+            count,
+            feasible,
+            "the subset search only needs 'is there any': EXISTS stops at the first row; "
+            "count only the (at most 3) choices shown",
+        )
+    )
+    return result
+
+
+def _time_statement(engine: Engine, statement: Any, tries: int = 3) -> tuple[float, list[Any]]:
+    """Best-of-``tries`` ms of one Core statement (execute + fetchall), and its rows."""
+    best = float("inf")
+    rows: list[Any] = []
+    with engine.connect() as conn:
+        for _ in range(tries):
+            start = time.perf_counter()
+            rows = list(conn.execute(statement).all())
+            best = min(best, (time.perf_counter() - start) * 1000)
+    return best, rows
+
+
+#: Indexes tried on the bench database, then dropped again. Covering the road-bike
+#: ranking: the filter columns first, then what the score and the model count read.
+EXPERIMENT_INDEXES: dict[str, list[str]] = {
+    "sqlite": [
+        "CREATE INDEX bench_rank_cover ON product (category, frame_size_cm, price, stock,"
+        " margin_pct, geometry, brake_type, group_sku, sku)",
+        "CREATE INDEX bench_best ON product (category, stock DESC, margin_pct DESC, sku)",
+    ],
+    "postgres": [
+        "CREATE INDEX bench_rank_cover ON product (category, frame_size_cm, price)"
+        " INCLUDE (stock, margin_pct, geometry, brake_type, group_sku, sku, id)",
+        "CREATE INDEX bench_best ON product (category, stock DESC, margin_pct DESC, sku)",
+    ],
+}
+
+
+def _with_indexes(engine: Engine, backend: str, create: bool) -> float:
+    start = time.perf_counter()
+    with engine.connect() as conn:
+        for ddl in EXPERIMENT_INDEXES[backend]:
+            name = ddl.split()[2]
+            conn.exec_driver_sql(ddl if create else f"DROP INDEX IF EXISTS {name}")
+        conn.commit()
+    if create:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("ANALYZE product")
+    return time.perf_counter() - start
+
+
+def profile_backend(
+    backend: Backend, size: int, ruleset: Any, cell: dict[str, Any]
+) -> dict[str, Any]:
+    """Step 3 for one backend at ``size``: statements, plans, cProfile, experiments."""
+    engine = make_engine(backend.url(size))
+    advice = AdviceEngine(ruleset, engine)
+    cases = {c.name: c for c in CASES}
+    slow = sorted(cell["cases"], key=lambda n: -cell["cases"][n]["p95"])[:3]
+    relaxed = [n for n in slow if cell["cases"][n]["relaxed"]] or [
+        n for n, r in sorted(cell["cases"].items(), key=lambda kv: -kv[1]["p95"]) if r["relaxed"]
+    ][:1]
+    chosen = list(dict.fromkeys([*slow, *relaxed, CASES[0].name]))
+    log = StatementLog(keep=True)
+    log.attach(engine)
+    out: dict[str, Any] = {"size": size, "cases": {}}
+    print(f"\n== step 3, {backend.name} at {_size_label(size)}: which statements dominate")
+    all_timed: list[Timed] = []
+    for name in chosen:
+        advice.recommend(cases[name].answers)  # warm
+        log.reset()
+        start = time.perf_counter()
+        advice.recommend(cases[name].answers)
+        wall = (time.perf_counter() - start) * 1000
+        timed = retime(engine, log.statements)
+        all_timed += timed
+        shapes = by_shape(timed)
+        sql_ms = sum(t.ms for t in timed)
+        out["cases"][name] = {"wall_ms": wall, "sql_ms": sql_ms, "shapes": shapes}
+        print(
+            f"\n   {name}: recommend {wall:.0f} ms, {len(timed)} statements, "
+            f"re-run alone {sql_ms:.0f} ms ({sql_ms / wall * 100:.0f}% of the call)"
+        )
+        print(
+            f"     {'shape':<42} {'calls':>5} {'total ms':>9} {'mean':>7} {'max':>7} "
+            f"{'distinct':>8}"
+        )
+        for row in shapes:
+            print(
+                f"     {row['shape']:<42} {row['calls']:>5} {row['total_ms']:>9.1f} "
+                f"{row['mean_ms']:>7.1f} {row['max_ms']:>7.1f} {row['distinct_results']:>8}"
+            )
+    log.detach(engine)
+    # The plans of the heaviest shapes, each at its slowest instance.
+    totals = by_shape(all_timed)
+    out["plans"] = {}
+    for row in totals[:4]:
+        worst = max((t for t in all_timed if t.shape == row["shape"]), key=lambda t: t.ms)
+        plan = explain(engine, worst.statement, worst.params)
+        out["plans"][row["shape"]] = {"ms": worst.ms, "statement": worst.statement,
+                                      "plan": plan}  # fmt: skip
+        print(f"\n   plan of '{row['shape']}' (slowest instance, {worst.ms:.1f} ms alone):")
+        for line in plan[:16]:
+            print(f"     {line}")
+    # Python time: the slowest case (driver time vs the rest), and the 1 k floor.
+    worst_case = chosen[0]
+    prof = cprofile(advice, cases[worst_case].answers)
+    out["cprofile"] = {worst_case: prof}
+    print(f"\n   cProfile of {worst_case} ({prof['wall_ms']:.0f} ms under the profiler), own time:")
+    for area, ms in prof["areas_ms"].items():
+        print(f"     {area:<40} {ms:>8.1f} ms")
+    print("   top functions by cumulative time:")
+    for line in prof["top_cumulative"][:12]:
+        print(f"     {line.strip()[:150]}")
+    out["experiments"] = experiments(backend, engine, advice, cases, chosen)
+    engine.dispose()
+    return out
+
+
+def experiments(
+    backend: Backend, engine: Engine, advice: AdviceEngine, cases: dict[str, Case],
+    chosen: Sequence[str],
+) -> dict[str, Any]:  # fmt: skip
+    """Proposed query shapes and temporary indexes, timed against the engine's own."""
+    result: dict[str, Any] = {"rewrites": [], "indexes": EXPERIMENT_INDEXES[backend.name]}
+    case = cases[chosen[0]]
+    print(f"\n   experiments ({case.name}'s parameters; best of 3, ms):")
+    print(f"     {'rewrite':<26} {'engine':>8} {'proposed':>9} {'+indexes':>9} {'same rows':>9}")
+    found = variants(advice, case)
+    timings: dict[str, list[float]] = {}
+    same: dict[str, bool] = {}
+    for variant in found:
+        original_ms, original_rows = _time_statement(engine, variant.original)
+        proposed_ms, proposed_rows = _time_statement(engine, variant.proposed)
+        timings[variant.name] = [original_ms, proposed_ms]
+        # Core rows of select(Product) are flat columns, not entities: compare by key.
+        if variant.name == "offers-two-phase":
+            same[variant.name] = [r._mapping["id"] for r in original_rows] == [
+                r[0] for r in proposed_rows
+            ]
+        elif variant.name == "relaxation-exists":
+            same[variant.name] = (original_rows[0][0] > 0) == bool(proposed_rows[0][0])
+        else:
+            same[variant.name] = [r._mapping["sku"] for r in original_rows] == [
+                r._mapping["sku"] for r in proposed_rows
+            ]
+    index_s = _with_indexes(engine, backend.name, create=True)
+    try:
+        for variant in found:
+            timings[variant.name].append(_time_statement(engine, variant.proposed)[0])
+            timings[variant.name].append(_time_statement(engine, variant.original)[0])
+        # End to end with the indexes but the engine unchanged: what indexes alone buy.
+        samples: list[float] = []
+        for item in CASES:
+            advice.recommend(item.answers)
+            start = time.perf_counter()
+            advice.recommend(item.answers)
+            samples.append((time.perf_counter() - start) * 1000)
+        result["recommend_with_indexes"] = summary(samples)
+    finally:
+        _with_indexes(engine, backend.name, create=False)
+    for variant in found:
+        original_ms, proposed_ms, indexed_ms, original_indexed = timings[variant.name]
+        result["rewrites"].append(
+            {
+                "name": variant.name,
+                "shape": variant.shape,
+                "engine_ms": original_ms,
+                "engine_with_indexes_ms": original_indexed,
+                "proposed_ms": proposed_ms,
+                "proposed_with_indexes_ms": indexed_ms,
+                "same_rows": same[variant.name],
+                "note": variant.note,
+            }
+        )
+        print(
+            f"     {variant.name:<26} {original_ms:>8.1f} {proposed_ms:>9.2f} {indexed_ms:>9.2f} "
+            f"{'yes' if same[variant.name] else 'NO':>9}"
+        )
+    print(f"     (indexes built in {index_s:.1f} s: {'; '.join(EXPERIMENT_INDEXES[backend.name])})")
+    rec = result["recommend_with_indexes"]
+    print(
+        f"   recommend() with those indexes and the engine unchanged: p50 {rec['p50']:.0f} ms, "
+        f"p95 {rec['p95']:.0f} ms (1 round)"
+    )
+    return result
+
+
 def run_profile(args: argparse.Namespace, ruleset: Any, report: dict[str, Any]) -> dict[str, Any]:
-    return {}
+    """Step 3 for every backend, at the largest size measured."""
+    size = max(args.sizes)
+    out: dict[str, Any] = {}
+    for name in args.backends:
+        cell = next(c for c in report["results"][name] if c["size"] == size)
+        out[name] = profile_backend(Backend(name, args.server), size, ruleset, cell)
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:

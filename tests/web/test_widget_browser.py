@@ -9,6 +9,7 @@ integration tests.
 
 from __future__ import annotations
 
+import copy
 import socket
 import threading
 import time
@@ -49,9 +50,19 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwrig
 expect = sync_api.expect
 
 BEGINNER_PAYLOAD = '/inform{"experience":"beginner"}'
+EXPERT_PAYLOAD = '/inform{"experience":"expert"}'
+MARKUP_PAYLOAD = '/inform{"experience":"markup"}'
 
+FRAME_RELAXED = "frame size: 54 to 58 cm instead of exactly 56 cm"
+BUDGET_RELAXED = "your budget: up to 1,900 EUR instead of 1,500 EUR"
+GEOMETRY_RELAXED = "without endurance geometry"
+RACE_ALERT = "A race geometry is less comfortable on long rides; a test ride is worth it."
+RIM_ALERT = "Rim brakes stop later in the wet."
+
+# The current contract: "ruleset", per-offer "alerts" and a "relaxation" block.
 OFFERS: dict[str, Any] = {
     "type": "offers",
+    "ruleset": "road_bike",
     "answers": {"usage": "endurance", "experience": "beginner", "budget": 1500},
     "offers": [
         {
@@ -92,7 +103,8 @@ OFFERS: dict[str, Any] = {
                 "Relaxed endurance geometry for long weekend rides",
                 "A 56 cm frame fits a body height of 182 cm",
             ],
-            "relaxed": [],
+            "relaxed": [FRAME_RELAXED],
+            "alerts": [RACE_ALERT, RIM_ALERT],
         },
         {
             "rank": 2,
@@ -120,7 +132,8 @@ OFFERS: dict[str, Any] = {
                 },
             ],
             "reasons": ["Well below your budget"],
-            "relaxed": ["frame size 56 cm"],
+            "relaxed": [FRAME_RELAXED],
+            "alerts": [],
         },
     ],
     "cross_sell": [
@@ -139,6 +152,45 @@ OFFERS: dict[str, Any] = {
             "reason": "Be seen on darker evenings",
         },
     ],
+    "relaxation": {
+        "unmet": ["frame size", "your budget"],
+        "choices": [
+            {"relax": [FRAME_RELAXED], "filters": ["fits_rider"], "count": 2, "applied": True},
+            {"relax": [BUDGET_RELAXED], "filters": ["fits_budget"], "count": 1, "applied": False},
+            {
+                "relax": [BUDGET_RELAXED, GEOMETRY_RELAXED],
+                "filters": ["fits_budget", "geometry_for_usage"],
+                "count": 5,
+                "applied": False,
+            },
+        ],
+    },
+}
+
+
+def legacy_offers() -> dict[str, Any]:
+    """The payload as it was before "ruleset", "alerts" and "relaxation" existed."""
+    legacy = copy.deepcopy(OFFERS)
+    del legacy["ruleset"], legacy["relaxation"]
+    for offer in legacy["offers"]:
+        del offer["alerts"]
+    legacy["offers"][0]["relaxed"] = []
+    legacy["offers"][1]["relaxed"] = ["frame size 56 cm"]
+    return legacy
+
+
+def markup_offers() -> dict[str, Any]:
+    """Markup in every new text field: the widget must show it as text."""
+    hostile = copy.deepcopy(OFFERS)
+    hostile["offers"][0]["alerts"] = ["<img src=x onerror=alert(1)> alert"]
+    hostile["relaxation"]["choices"][0]["relax"] = ["<b>frame</b> size"]
+    return hostile
+
+
+OFFERS_BY_MESSAGE = {
+    BEGINNER_PAYLOAD: OFFERS,
+    EXPERT_PAYLOAD: legacy_offers(),
+    MARKUP_PAYLOAD: markup_offers(),
 }
 
 
@@ -155,11 +207,11 @@ def fake_rasa_app(received: list[dict[str, Any]]) -> FastAPI:
             return JSONResponse(status_code=500, content={"error": "boom"})
         if message == "/restart":
             return JSONResponse([])
-        if message.startswith("/inform"):
+        if message in OFFERS_BY_MESSAGE:
             return JSONResponse(
                 [
                     {"recipient_id": sender, "text": "Here are my top picks for you."},
-                    {"recipient_id": sender, "custom": OFFERS},
+                    {"recipient_id": sender, "custom": OFFERS_BY_MESSAGE[message]},
                     {"recipient_id": sender, "custom": {"type": "handoff", "code": "ABC123"}},
                     {"recipient_id": sender, "text": "Anything else I can help with?"},
                 ]
@@ -173,7 +225,7 @@ def fake_rasa_app(received: list[dict[str, Any]]) -> FastAPI:
                     "text": "Great, a road bike!\nHow experienced are you?",
                     "buttons": [
                         {"title": "Beginner", "payload": BEGINNER_PAYLOAD},
-                        {"title": "Experienced", "payload": '/inform{"experience":"expert"}'},
+                        {"title": "Experienced", "payload": EXPERT_PAYLOAD},
                     ],
                 }
             ]
@@ -285,9 +337,30 @@ def test_widget_runs_a_conversation_to_offers(
     expect(first.get_by_test_id("item-attribute").first).to_have_text("Frame 56 cm")
     expect(first).to_contain_text("SPD cleats")
     expect(first.get_by_test_id("stock-badge").first).to_have_text("In stock")
-    expect(first.get_by_test_id("relaxed-note")).to_have_count(0)
+    alerts = first.get_by_test_id("offer-alerts")
+    expect(alerts).to_have_attribute("role", "note")
+    expect(alerts).to_have_accessible_name("Please note")
+    expect(alerts.get_by_role("listitem")).to_have_text([RACE_ALERT, RIM_ALERT])
+    expect(first.get_by_test_id("relaxed-note")).to_contain_text(FRAME_RELAXED)
     second = page.get_by_test_id("offer-card").nth(1)
-    expect(second.get_by_test_id("relaxed-note")).to_contain_text("frame size 56 cm")
+    expect(second.get_by_test_id("offer-alerts")).to_have_count(0)
+
+    # Above the cards: why nothing matched exactly, and every way out with its count.
+    relaxation = page.get_by_test_id("relaxation")
+    expect(relaxation).to_be_in_viewport()
+    assert relaxation.evaluate(
+        "(panel) => panel.compareDocumentPosition(document.querySelector("
+        "'[data-testid=offer-card]')) === Node.DOCUMENT_POSITION_FOLLOWING"
+    )
+    expect(relaxation).to_have_accessible_name("Nothing matches all your wishes. Ways out:")
+    expect(relaxation.get_by_test_id("relaxation-choice")).to_have_text(
+        [
+            f"{FRAME_RELAXED} \u2014 2 models shown",
+            f"{BUDGET_RELAXED} \u2014 1 model",
+            f"{BUDGET_RELAXED} and {GEOMETRY_RELAXED} \u2014 5 models",
+        ]
+    )
+    expect(relaxation.locator(".tag--shown")).to_have_count(1)
 
     cross_sell = page.get_by_test_id("cross-sell")
     expect(cross_sell.get_by_role("heading")).to_have_text("You might also need")
@@ -301,6 +374,38 @@ def test_widget_runs_a_conversation_to_offers(
     shot = tmp_path / "widget-offers.png"
     page.screenshot(path=str(shot))
     assert shot.stat().st_size > 0
+    card_shot = tmp_path / "widget-offer-card.png"
+    first.screenshot(path=str(card_shot))
+    assert card_shot.stat().st_size > 0
+
+
+def test_widget_renders_offers_without_alerts_or_relaxation(page: Any) -> None:
+    send(page, "I want a road bike")
+    page.get_by_test_id("chat-button").filter(has_text="Experienced").click()
+
+    expect(page.get_by_test_id("offer-card")).to_have_count(2)
+    first = page.get_by_test_id("offer-card").first
+    expect(first.get_by_role("heading", level=3)).to_contain_text("Endurance road bike")
+    expect(first.get_by_test_id("offer-total")).to_have_text("Total 1,479.00 EUR")
+    expect(first.get_by_test_id("offer-reasons")).to_contain_text("56 cm frame fits")
+    expect(first.get_by_test_id("relaxed-note")).to_have_count(0)
+    second = page.get_by_test_id("offer-card").nth(1)
+    expect(second.get_by_test_id("relaxed-note")).to_contain_text("frame size 56 cm")
+    expect(page.get_by_test_id("offer-alerts")).to_have_count(0)
+    expect(page.get_by_test_id("relaxation")).to_have_count(0)
+    expect(page.get_by_test_id("cross-sell-item")).to_have_count(2)
+    expect(page.get_by_test_id("msg-bot").last).to_have_text("Anything else I can help with?")
+
+
+def test_widget_shows_markup_in_alerts_and_ways_out_literally(page: Any) -> None:
+    send(page, MARKUP_PAYLOAD)
+
+    offers = page.get_by_test_id("offers")
+    expect(offers.get_by_test_id("offer-alerts").get_by_role("listitem")).to_have_text(
+        "<img src=x onerror=alert(1)> alert"
+    )
+    expect(offers.get_by_test_id("relaxation-choice").first).to_contain_text("<b>frame</b> size")
+    expect(offers.locator("img, b")).to_have_count(0)
 
 
 def test_widget_shows_markup_literally(page: Any) -> None:

@@ -18,6 +18,8 @@
   const DEFAULT_UNAVAILABLE =
     "Our advisor is not reachable right now. Please try again in a moment.";
   const ROLE_LABELS = { main: "main", required: "added: required", option: "option" };
+  // Escaped so the file stays ASCII whatever charset it is served with.
+  const EM_DASH = "\u2014";
   const CLEAT_LABELS = {
     flat: "Flat pedals (no cleats)",
     spd: "SPD cleats",
@@ -95,6 +97,18 @@
     return String(value);
   }
 
+  /**
+   * The strings of a list field. Payloads from before a key existed (e.g. "alerts") lack
+   * it, so a missing or malformed list is simply empty rather than an error.
+   */
+  function textList(value) {
+    if (!Array.isArray(value)) return [];
+    return value
+      .filter((v) => v !== null && v !== undefined)
+      .map((v) => (typeof v === "string" ? v : humanize(v)))
+      .filter((t) => t !== "");
+  }
+
   function attributeTags(attributes) {
     const tags = [];
     if (!attributes || typeof attributes !== "object") return tags;
@@ -140,12 +154,63 @@
     return `${prefix}-${headingCounter}`;
   }
 
+  /**
+   * Warn-but-allow notes on one offer ("a race geometry is less comfortable on long
+   * rides"). The offer still stands, so they go inside the card, set apart in warning
+   * colours, as a role="note" that screen readers announce as an aside to the card.
+   */
+  function renderAlerts(alerts) {
+    const titleId = nextId("offer-alerts");
+    return el("div", { class: "offer__alerts", role: "note", "data-testid": "offer-alerts", "aria-labelledby": titleId }, [
+      el("p", { class: "offer__alerts-title", id: titleId, text: "Please note" }),
+      el("ul", { class: "offer__alerts-list" }, alerts.map((a) => el("li", { text: a }))),
+    ]);
+  }
+
+  function modelCount(count) {
+    const n = Number(count);
+    if (count === null || count === undefined || !Number.isInteger(n) || n < 0) return "";
+    return n === 1 ? "1 model" : `${n} models`;
+  }
+
+  /**
+   * When no product met every wish, the engine lists ways out (which wishes to loosen)
+   * with how many models each would give, and the cards show the applied one. Listing
+   * all of them tells the shopper what was given up and what the other trade-offs
+   * would be, so they can answer differently instead of guessing.
+   * Returns null when there is nothing to list: a "Ways out:" with no lines helps no one.
+   */
+  function renderRelaxation(relaxation) {
+    const choices = (Array.isArray(relaxation.choices) ? relaxation.choices : [])
+      .filter((c) => c && typeof c === "object")
+      .map((c) => ({ phrases: textList(c.relax), count: modelCount(c.count), applied: c.applied === true }))
+      // Without phrases only internal filter ids are left, which mean nothing to a shopper.
+      .filter((c) => c.phrases.length);
+    if (!choices.length) return null;
+    const leadId = nextId("relaxation");
+    return el("section", { class: "relaxation", "data-testid": "relaxation", "aria-labelledby": leadId }, [
+      el("p", { class: "relaxation__lead", id: leadId, text: "Nothing matches all your wishes. Ways out:" }),
+      el("ul", { class: "relaxation__choices" }, choices.map((c) =>
+        el("li", {
+          class: c.applied ? "relaxation__choice relaxation__choice--applied" : "relaxation__choice",
+          "data-testid": "relaxation-choice",
+        }, [
+          c.count ? `${c.phrases.join(" and ")} ${EM_DASH} ${c.count}` : c.phrases.join(" and "),
+          // The mark is a word, not just a colour, so it is read out and survives high contrast.
+          c.applied ? " " : null,
+          c.applied ? el("span", { class: "tag tag--shown", text: "shown" }) : null,
+        ]),
+      )),
+    ]);
+  }
+
   function renderOfferCard(offer, index) {
     const currency = offer.currency || "EUR";
     const rank = Number.isFinite(offer.rank) ? offer.rank : index + 1;
     const headingId = nextId("offer");
     const items = Array.isArray(offer.items) ? offer.items : [];
-    const reasons = Array.isArray(offer.reasons) ? offer.reasons : [];
+    const reasons = textList(offer.reasons);
+    const alerts = textList(offer.alerts);
     const relaxed = Array.isArray(offer.relaxed) ? offer.relaxed : [];
     const card = el("article", { class: "offer", "data-testid": "offer-card", "aria-labelledby": headingId }, [
       el("h3", { class: "offer__title", id: headingId }, [
@@ -163,9 +228,10 @@
       card.append(
         el("h4", { class: "offer__subtitle", text: "Why this one" }),
         el("ul", { class: "offer__reasons", "data-testid": "offer-reasons" },
-          reasons.map((r) => el("li", { text: typeof r === "string" ? r : humanize(r) }))),
+          reasons.map((r) => el("li", { text: r }))),
       );
     }
+    if (alerts.length) card.append(renderAlerts(alerts));
     if (relaxed.length) {
       card.append(
         el("p", {
@@ -202,8 +268,11 @@
     const crossSell = (Array.isArray(custom.cross_sell) ? custom.cross_sell : []).filter(
       (c) => c && typeof c === "object",
     );
+    // The ways out come first: they explain why the cards below are not an exact match.
+    const relaxation =
+      custom.relaxation && typeof custom.relaxation === "object" ? renderRelaxation(custom.relaxation) : null;
     const section = el("section", { class: "offers", "data-testid": "offers", "aria-label": "Offers for you" },
-      offers.map(renderOfferCard));
+      [relaxation, ...offers.map(renderOfferCard)]);
     if (crossSell.length) {
       section.append(renderCrossSell(crossSell, offers.length ? offers[0].currency : "EUR"));
     }
