@@ -33,7 +33,10 @@ def describe(question: Question, value: Any) -> str:
     if question.unit == "EUR":
         return f"budget {money(value)}"
     if question.unit == "cm":
-        return f"{round(float(value))} cm tall"
+        if "height" in question.id:
+            return f"{round(float(value))} cm tall"
+        name = question.id.removesuffix("_cm").replace("_", " ")
+        return f"{name} {round(float(value))} cm"
     return f"{question.text.rstrip('?')}: {'yes' if value else 'no'}"
 
 

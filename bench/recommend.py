@@ -27,7 +27,6 @@ import argparse
 import cProfile
 import importlib
 import importlib.util
-import io
 import json
 import os
 import platform
@@ -585,8 +584,13 @@ def retime(engine: Engine, captured: Sequence[tuple[str, Any]]) -> list[Timed]:
             cursor.execute(statement, params)
             rows = cursor.fetchall()
             timed.append(
-                Timed(shape_of(statement, params), statement, params,
-                      (time.perf_counter() - start) * 1000, rows)  # fmt: skip
+                Timed(
+                    shape_of(statement, params),
+                    statement,
+                    params,
+                    (time.perf_counter() - start) * 1000,
+                    rows,
+                )  # fmt: skip
             )
             cursor.close()
         raw.rollback()
@@ -654,7 +658,7 @@ def _area(filename: str, function: str) -> str:
 
 
 def cprofile(advice: AdviceEngine, answers: Mapping[str, Any], calls: int = 1) -> dict[str, Any]:
-    """Own time per area and the top functions of ``calls`` recommend() runs."""
+    """Own time per area, top own-time functions and the engine's cumulative times."""
     profiler = cProfile.Profile()
     start = time.perf_counter()
     profiler.enable()
@@ -662,23 +666,41 @@ def cprofile(advice: AdviceEngine, answers: Mapping[str, Any], calls: int = 1) -
         advice.recommend(answers)
     profiler.disable()
     wall_ms = (time.perf_counter() - start) * 1000 / calls
-    stats = pstats.Stats(profiler)
-    entries: dict[tuple[str, int, str], Any] = stats.stats  # type: ignore[attr-defined]
+    entries: dict[tuple[str, int, str], Any] = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
     areas: dict[str, float] = {}
     for (filename, _line, function), (_cc, _nc, tottime, _ct, _callers) in entries.items():
         area = _area(filename, function)
         areas[area] = areas.get(area, 0.0) + tottime * 1000 / calls
-    buffer = io.StringIO()
-    pstats.Stats(profiler, stream=buffer).sort_stats("cumulative").print_stats(18)
-    top = [
-        line for line in buffer.getvalue().splitlines()
-        if re.match(r"\s+\d", line)
-    ]  # fmt: skip
+
+    def label(key: tuple[str, int, str]) -> str:
+        filename, line, function = key
+        short = filename.split("site-packages/")[-1].replace(str(REPO) + "/", "")
+        return function if filename == "~" else f"{short}:{line}({function})"
+
+    own = sorted(entries.items(), key=lambda kv: -kv[1][2])[:6]
+    engine = sorted(
+        ((k, v) for k, v in entries.items() if "/product_rules/" in k[0]), key=lambda kv: -kv[1][3]
+    )[:6]
     return {
         "wall_ms": wall_ms,
         "areas_ms": dict(sorted(areas.items(), key=lambda kv: -kv[1])),
-        "top_cumulative": top,
+        "top_own_ms": [(label(k), v[1] / calls, v[2] * 1000 / calls) for k, v in own],
+        "engine_cumulative_ms": [(label(k), v[1] / calls, v[3] * 1000 / calls) for k, v in engine],
     }
+
+
+def print_cprofile(title: str, prof: dict[str, Any]) -> None:
+    """Areas, then the heaviest functions (calls per recommend, ms per recommend)."""
+    print(f"\n   cProfile of {title} ({prof['wall_ms']:.1f} ms per call under the profiler)")
+    print("     own time by area: " + ", ".join(
+        f"{area} {ms:.1f} ms" for area, ms in prof["areas_ms"].items() if ms >= 0.05
+    ))  # fmt: skip
+    print("     top own time:      " + "; ".join(
+        f"{name} ×{calls:g} {ms:.1f} ms" for name, calls, ms in prof["top_own_ms"][:4]
+    ))  # fmt: skip
+    print("     engine cumulative: " + "; ".join(
+        f"{name} ×{calls:g} {ms:.1f} ms" for name, calls, ms in prof["engine_cumulative_ms"][:5]
+    ))  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -692,107 +714,88 @@ class Variant:
     note: str
 
 
-def variants(advice: AdviceEngine, case: Case) -> list[Variant]:
-    """Engine statements rebuilt with the engine's own helpers, and proposed rewrites.
-
-    The originals come from the same functions the engine calls (``preference``,
-    ``product_filter``, ``_score``, ``_where``), so they compile to the statements
-    captured above; the rewrites are what the report proposes.
-    """
-    from sqlmodel import col, select  # noqa: PLC0415 - only step 3 needs them
+def _statements() -> tuple[Any, Any, Any, Any]:
+    # Imported late: only step 3 rebuilds statements (and a changed engine API then
+    # costs only the experiments, not the measurements).
+    from sqlmodel import col, select  # noqa: PLC0415
 
     from catalog.models import Product  # noqa: PLC0415
     from product_rules.bundles import preference  # noqa: PLC0415
-    from product_rules.engine import CANDIDATE_ROWS  # noqa: PLC0415
     from product_rules.query import product_filter  # noqa: PLC0415
+
+    return col, select, Product, (preference, product_filter)
+
+
+def offers_variant(advice: AdviceEngine, case: Case) -> Variant:
+    """The engine's offers statement for ``case`` and its two-phase form.
+
+    Rebuilt with the engine's own ``_active``/``_where``/``_score``, so it compiles to
+    the statement captured above.
+    """
+    col, select, product, _ = _statements()
+    from product_rules.engine import CANDIDATE_ROWS  # noqa: PLC0415
 
     values = advice.derive(case.answers)
     wishes, soft = advice._active(values)  # noqa: SLF001 - rebuilding the engine's query
     where = advice._where([w.predicate() for w in wishes])  # noqa: SLF001
     score = advice._score(wishes, soft).label("score")  # noqa: SLF001
-    offers = (
-        select(Product, score).where(*where)
-        .order_by(score.desc(), col(Product.price), col(Product.sku)).limit(CANDIDATE_ROWS)
-    )  # fmt: skip
-    phase1 = (
-        select(col(Product.id), score).where(*where)
-        .order_by(score.desc(), col(Product.price), col(Product.sku)).limit(CANDIDATE_ROWS)
-    )  # fmt: skip
-    result: list[Variant] = [
-        Variant(
-            "offers-two-phase",
-            "offers: scored candidates (LIMIT 60)",
-            offers,
-            phase1,
-            "phase 1 ranks (id, score) only, from a covering index when one exists; "
-            "phase 2 loads the 60 rows by primary key (timed separately, ~1 ms)",
-        )
-    ]
-    pedal_filter = {"cleat_system": {"in": ["flat", "spd"]}}
-    requirement = (
-        select(Product)
-        .where(col(Product.category) == "pedals", product_filter(pedal_filter, values))
-        .order_by(*preference("cheapest", 20.0))
-        .limit(8)
+    order = (score.desc(), col(product.price), col(product.sku))
+    return Variant(
+        "offers-two-phase",
+        "offers: scored candidates (LIMIT 60)",
+        select(product, score).where(*where).order_by(*order).limit(CANDIDATE_ROWS),
+        select(col(product.id), score).where(*where).order_by(*order).limit(CANDIDATE_ROWS),
+        "phase 1 ranks (id, score) only, answerable from a covering index; phase 2 loads "
+        "the 60 rows by primary key (both timed)",
     )
-    cheapest = (
-        select(Product)
-        .where(col(Product.category) == "pedals", product_filter(pedal_filter, values),
-               col(Product.stock) > 0)  # fmt: skip
-        .order_by(col(Product.price), col(Product.sku))
-        .limit(8)
+
+
+def shared_variants(advice: AdviceEngine, case: Case) -> list[Variant]:
+    """Rewrites of the required-item, cross-sell and relaxation statements."""
+    col, select, product, (preference, product_filter) = _statements()
+    from sqlalchemy import distinct, exists, func  # noqa: PLC0415
+
+    values = advice.derive(case.answers)
+    wishes, _ = advice._active(values)  # noqa: SLF001
+    pedals = [col(product.category) == "pedals",
+              product_filter({"cleat_system": {"in": ["flat", "spd"]}}, values)]  # fmt: skip
+    helmet = [product_filter({"category": "helmet"}, values), col(product.stock) > 0]
+    size_only = advice._where(  # noqa: SLF001
+        [w.predicate() for w in wishes if w.rule.attribute != "price"]
     )
-    result.append(
+    return [
         Variant(
             "requirement-plain-order",
             "requirement: pedals (per candidate)",
-            requirement,
-            cheapest,
-            "prefer=cheapest: 'stock > 0' as a WHERE term and ORDER BY price, sku, the "
-            "order of ix_product_category_price; same rows while 8 are in stock (else "
-            "a second query for the rest)",
-        )
-    )
-    helmet = (
-        select(Product)
-        .where(product_filter({"category": "helmet"}, values), col(Product.stock) > 0)
-        .order_by(*preference("best", None))
-        .limit(8)
-    )
-    best = (
-        select(Product)
-        .where(product_filter({"category": "helmet"}, values), col(Product.stock) > 0)
-        .order_by(col(Product.stock).desc(), col(Product.margin_pct).desc(), col(Product.sku))
-        .limit(8)
-    )
-    result.append(
+            select(product).where(*pedals).order_by(*preference("cheapest", 20.0)).limit(8),
+            select(product)
+            .where(*pedals, col(product.stock) > 0)
+            .order_by(col(product.price), col(product.sku))
+            .limit(8),  # fmt: skip
+            "prefer=cheapest: in-stock as a WHERE term and ORDER BY price, sku (the order of "
+            "ix_product_category_price); the price-within-remaining CASE cannot change a "
+            "price-ascending order. Same rows while 8 are in stock, else a 2nd query",
+        ),
         Variant(
             "cross-sell-plain-order",
             "cross-sell: helmet",
-            helmet,
-            best,
-            "the WHERE already has stock > 0, so the in-stock CASE term is constant; "
-            "without it an index (category, stock DESC, margin_pct DESC, sku) gives the order",
-        )
-    )
-    from sqlalchemy import distinct, exists, func  # noqa: PLC0415
-
-    size_only = [w.predicate() for w in wishes if w.rule.attribute != "price"]
-    count = select(func.count(distinct(col(Product.group_sku)))).where(
-        *advice._where(size_only)  # noqa: SLF001
-    )
-    feasible = select(exists().where(*advice._where(size_only)))  # noqa: SLF001
-    result.append(
+            select(product).where(*helmet).order_by(*preference("best", None)).limit(8),
+            select(product)
+            .where(*helmet)
+            .order_by(col(product.stock).desc(), col(product.margin_pct).desc(), col(product.sku))
+            .limit(8),  # fmt: skip
+            "the WHERE has stock > 0, so the in-stock CASE term is constant; without it an "
+            "index (category, stock DESC, margin_pct DESC, sku) yields the order",
+        ),
         Variant(
             "relaxation-exists",
             "relaxation: count(DISTINCT group_sku)",
-            count,
-            feasible,
-            "the subset search only needs 'is there any': EXISTS stops at the first row; "
-            "count only the (at most 3) choices shown",
-        )
-    )
-    return result
+            select(func.count(distinct(col(product.group_sku)))).where(*size_only),
+            select(exists().where(*size_only)),
+            "the subset search only asks 'is there any': EXISTS stops at the first row; "
+            "count models only for the (at most 3) choices shown",
+        ),
+    ]
 
 
 def _time_statement(engine: Engine, statement: Any, tries: int = 3) -> tuple[float, list[Any]]:
@@ -807,33 +810,189 @@ def _time_statement(engine: Engine, statement: Any, tries: int = 3) -> tuple[flo
     return best, rows
 
 
-#: Indexes tried on the bench database, then dropped again. Covering the road-bike
-#: ranking: the filter columns first, then what the score and the model count read.
+def _phase2_ms(engine: Engine, ids: list[Any]) -> float:
+    """Load the phase-1 winners by primary key, as the two-phase offers query would."""
+    col, select, product, _ = _statements()
+    return _time_statement(engine, select(product).where(col(product.id).in_(ids)))[0]
+
+
+def _same_rows(variant: Variant, original: list[Any], proposed: list[Any]) -> bool:
+    # Core rows of select(Product) are flat columns, not entities: compare by key.
+    if variant.name == "offers-two-phase":
+        return [r._mapping["id"] for r in original] == [r[0] for r in proposed]
+    if variant.name == "relaxation-exists":
+        return (original[0][0] > 0) == bool(proposed[0][0])
+    return [r._mapping["sku"] for r in original] == [r._mapping["sku"] for r in proposed]
+
+
+#: Indexes tried on the bench database, then dropped again. The first two cover the
+#: road-bike ranking (filter columns first, then what the score and the model count
+#: read), with and without a frame-size wish; the last serves cross-sell "best".
 EXPERIMENT_INDEXES: dict[str, list[str]] = {
     "sqlite": [
-        "CREATE INDEX bench_rank_cover ON product (category, frame_size_cm, price, stock,"
+        "CREATE INDEX bench_rank_size ON product (category, frame_size_cm, price, stock,"
         " margin_pct, geometry, brake_type, group_sku, sku)",
+        "CREATE INDEX bench_rank_price ON product (category, price, stock, margin_pct,"
+        " geometry, brake_type, frame_size_cm, group_sku, sku)",
         "CREATE INDEX bench_best ON product (category, stock DESC, margin_pct DESC, sku)",
     ],
     "postgres": [
-        "CREATE INDEX bench_rank_cover ON product (category, frame_size_cm, price)"
+        "CREATE INDEX bench_rank_size ON product (category, frame_size_cm, price)"
         " INCLUDE (stock, margin_pct, geometry, brake_type, group_sku, sku, id)",
+        "CREATE INDEX bench_rank_price ON product (category, price)"
+        " INCLUDE (stock, margin_pct, geometry, brake_type, frame_size_cm, group_sku, sku, id)",
         "CREATE INDEX bench_best ON product (category, stock DESC, margin_pct DESC, sku)",
     ],
 }
 
 
-def _with_indexes(engine: Engine, backend: str, create: bool) -> float:
+def _indexes(engine: Engine, backend: str, *, create: bool) -> float:
     start = time.perf_counter()
     with engine.connect() as conn:
         for ddl in EXPERIMENT_INDEXES[backend]:
             name = ddl.split()[2]
             conn.exec_driver_sql(ddl if create else f"DROP INDEX IF EXISTS {name}")
         conn.commit()
-    if create:
+    if create:  # the planner must know the new indexes' statistics
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.exec_driver_sql("ANALYZE product")
     return time.perf_counter() - start
+
+
+def _time_variants(engine: Engine, found: Sequence[Variant], *, indexed: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for variant in found:
+        original_ms, original_rows = _time_statement(engine, variant.original)
+        proposed_ms, proposed_rows = _time_statement(engine, variant.proposed)
+        if variant.name == "offers-two-phase":
+            proposed_ms += _phase2_ms(engine, [r[0] for r in proposed_rows])
+        out[variant.name] = {
+            "engine_ms": original_ms,
+            "proposed_ms": proposed_ms,
+            "same_rows": _same_rows(variant, original_rows, proposed_rows),
+            "indexed": indexed,
+        }
+    return out
+
+
+def experiments(
+    backend: Backend, engine: Engine, advice: AdviceEngine, cases: dict[str, Case],
+    profiled: dict[str, Any],
+) -> dict[str, Any]:  # fmt: skip
+    """Proposed query shapes and temporary indexes, timed against the engine's own."""
+    names = list(profiled)
+    shared = shared_variants(advice, cases[names[0]])
+    offers = {name: offers_variant(advice, cases[name]) for name in names}
+    before = _time_variants(engine, [*shared, *offers.values()], indexed=False)
+    before.update({f"offers:{n}": _time_variants(engine, [v], indexed=False)["offers-two-phase"]
+                   for n, v in offers.items()})  # fmt: skip
+    index_s = _indexes(engine, backend.name, create=True)
+    try:
+        after = _time_variants(engine, shared, indexed=True)
+        after.update({f"offers:{n}": _time_variants(engine, [v], indexed=True)["offers-two-phase"]
+                      for n, v in offers.items()})  # fmt: skip
+        # End to end with the indexes and the engine unchanged: what indexes alone buy.
+        samples: list[float] = []
+        for item in CASES:
+            advice.recommend(item.answers)
+            start = time.perf_counter()
+            advice.recommend(item.answers)
+            samples.append((time.perf_counter() - start) * 1000)
+        with_indexes = summary(samples)
+    finally:
+        _indexes(engine, backend.name, create=False)
+    print(f"\n   experiments (best of 3, ms; indexes built in {index_s:.1f} s, then dropped):")
+    for ddl in EXPERIMENT_INDEXES[backend.name]:
+        print(f"     {ddl}")
+    print(
+        f"     {'statement':<44} {'engine':>8} {'proposed':>9} {'+indexes':>9} "
+        f"{'engine+idx':>10} {'same rows':>9}"
+    )
+    rows = []
+    for key in after:
+        label = key if key.startswith("offers:") else next(
+            f"{v.name} ({v.shape})" for v in shared if v.name == key
+        )  # fmt: skip
+        row = {"statement": label, "engine_ms": before[key]["engine_ms"],
+               "proposed_ms": before[key]["proposed_ms"],
+               "proposed_with_indexes_ms": after[key]["proposed_ms"],
+               "engine_with_indexes_ms": after[key]["engine_ms"],
+               "same_rows": before[key]["same_rows"] and after[key]["same_rows"]}  # fmt: skip
+        rows.append(row)
+        print(
+            f"     {label[:44]:<44} {row['engine_ms']:>8.1f} {row['proposed_ms']:>9.2f} "
+            f"{row['proposed_with_indexes_ms']:>9.2f} {row['engine_with_indexes_ms']:>10.1f} "
+            f"{'yes' if row['same_rows'] else 'NO':>9}"
+        )
+    for variant in shared:
+        print(f"     - {variant.name}: {variant.note}")
+    print(
+        f"   recommend() with those indexes, engine unchanged (1 round of {len(CASES)}): "
+        f"p50 {with_indexes['p50']:.0f} ms, p95 {with_indexes['p95']:.0f} ms"
+    )
+    projection = project(profiled, after)
+    print("   projection with the rewrites + indexes + one required-item query per request:")
+    for name, item in projection.items():
+        print(
+            f"     {name:<32} {item['now_ms']:>8.0f} ms → ~{item['projected_ms']:.1f} ms "
+            f"({item['statements_now']} → {item['statements_projected']} statements)"
+        )
+    return {
+        "indexes": EXPERIMENT_INDEXES[backend.name],
+        "index_build_s": index_s,
+        "rewrites": rows,
+        "notes": {v.name: v.note for v in shared},
+        "recommend_with_indexes_engine_unchanged": with_indexes,
+        "projection": projection,
+    }
+
+
+def project(profiled: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """Estimate recommend() per profiled case once the proposals are in (not measured).
+
+    Each shape's measured time is replaced by its rewrite's time with indexes; the N
+    required-item queries (all returning the same rows, see 'distinct') become one; the
+    Python time scales with the number of statements. Shapes without a rewrite keep
+    their measured time.
+    """
+    out: dict[str, Any] = {}
+    for name, case in profiled.items():
+        statements = sum(s["calls"] for s in case["shapes"])
+        python_ms = max(case["wall_ms"] - case["sql_ms"], 0.0)
+        sql_ms, count = 0.0, 0
+        for shape in case["shapes"]:
+            calls, total = shape["calls"], shape["total_ms"]
+            if shape["shape"].startswith("offers:"):
+                sql_ms += calls * after[f"offers:{name}"]["proposed_ms"]
+                count += 2 * calls  # phase 1 + phase 2
+            elif shape["shape"].startswith("requirement:"):
+                sql_ms += after["requirement-plain-order"]["proposed_ms"]
+                count += 1
+            elif shape["shape"] == "cross-sell: helmet":
+                sql_ms += calls * after["cross-sell-plain-order"]["proposed_ms"]
+                count += calls
+            elif shape["shape"].startswith("relaxation: count"):
+                shown = min(3, calls)  # the choices shown still get a count
+                sql_ms += (calls - shown) * after["relaxation-exists"]["proposed_ms"]
+                sql_ms += shown * after["relaxation-exists"]["engine_ms"]
+                count += calls
+            else:
+                sql_ms += total
+                count += calls
+        out[name] = {
+            "now_ms": case["wall_ms"],
+            "projected_ms": python_ms * count / max(statements, 1) + sql_ms,
+            "statements_now": statements,
+            "statements_projected": count,
+        }
+    return out
+
+
+def profiled_cases(cell: dict[str, Any]) -> list[str]:
+    """The 3 slowest cases (p95), the slowest that relaxed, and the reference case."""
+    ranked = sorted(cell["cases"], key=lambda n: -cell["cases"][n]["p95"])
+    relaxed = [n for n in ranked if cell["cases"][n]["relaxed"]][:1]
+    return list(dict.fromkeys([*ranked[:3], *relaxed, CASES[0].name]))
 
 
 def profile_backend(
@@ -843,11 +1002,7 @@ def profile_backend(
     engine = make_engine(backend.url(size))
     advice = AdviceEngine(ruleset, engine)
     cases = {c.name: c for c in CASES}
-    slow = sorted(cell["cases"], key=lambda n: -cell["cases"][n]["p95"])[:3]
-    relaxed = [n for n in slow if cell["cases"][n]["relaxed"]] or [
-        n for n, r in sorted(cell["cases"].items(), key=lambda kv: -kv[1]["p95"]) if r["relaxed"]
-    ][:1]
-    chosen = list(dict.fromkeys([*slow, *relaxed, CASES[0].name]))
+    chosen = profiled_cases(cell)
     log = StatementLog(keep=True)
     log.attach(engine)
     out: dict[str, Any] = {"size": size, "cases": {}}
@@ -887,90 +1042,18 @@ def profile_backend(
         out["plans"][row["shape"]] = {"ms": worst.ms, "statement": worst.statement,
                                       "plan": plan}  # fmt: skip
         print(f"\n   plan of '{row['shape']}' (slowest instance, {worst.ms:.1f} ms alone):")
-        for line in plan[:16]:
+        # Long plans are cut, but JIT and the total time (the tail) always show.
+        shown = plan[:16] + [x for x in plan[16:] if "JIT" in x or "Execution" in x]
+        for line in shown:
             print(f"     {line}")
-    # Python time: the slowest case (driver time vs the rest), and the 1 k floor.
+    # Python time of the slowest case: how much is the driver, how much everything else.
     worst_case = chosen[0]
     prof = cprofile(advice, cases[worst_case].answers)
     out["cprofile"] = {worst_case: prof}
-    print(f"\n   cProfile of {worst_case} ({prof['wall_ms']:.0f} ms under the profiler), own time:")
-    for area, ms in prof["areas_ms"].items():
-        print(f"     {area:<40} {ms:>8.1f} ms")
-    print("   top functions by cumulative time:")
-    for line in prof["top_cumulative"][:12]:
-        print(f"     {line.strip()[:150]}")
-    out["experiments"] = experiments(backend, engine, advice, cases, chosen)
+    print_cprofile(f"{worst_case} at {_size_label(size)}", prof)
+    out["experiments"] = experiments(backend, engine, advice, cases, out["cases"])
     engine.dispose()
     return out
-
-
-def experiments(
-    backend: Backend, engine: Engine, advice: AdviceEngine, cases: dict[str, Case],
-    chosen: Sequence[str],
-) -> dict[str, Any]:  # fmt: skip
-    """Proposed query shapes and temporary indexes, timed against the engine's own."""
-    result: dict[str, Any] = {"rewrites": [], "indexes": EXPERIMENT_INDEXES[backend.name]}
-    case = cases[chosen[0]]
-    print(f"\n   experiments ({case.name}'s parameters; best of 3, ms):")
-    print(f"     {'rewrite':<26} {'engine':>8} {'proposed':>9} {'+indexes':>9} {'same rows':>9}")
-    found = variants(advice, case)
-    timings: dict[str, list[float]] = {}
-    same: dict[str, bool] = {}
-    for variant in found:
-        original_ms, original_rows = _time_statement(engine, variant.original)
-        proposed_ms, proposed_rows = _time_statement(engine, variant.proposed)
-        timings[variant.name] = [original_ms, proposed_ms]
-        # Core rows of select(Product) are flat columns, not entities: compare by key.
-        if variant.name == "offers-two-phase":
-            same[variant.name] = [r._mapping["id"] for r in original_rows] == [
-                r[0] for r in proposed_rows
-            ]
-        elif variant.name == "relaxation-exists":
-            same[variant.name] = (original_rows[0][0] > 0) == bool(proposed_rows[0][0])
-        else:
-            same[variant.name] = [r._mapping["sku"] for r in original_rows] == [
-                r._mapping["sku"] for r in proposed_rows
-            ]
-    index_s = _with_indexes(engine, backend.name, create=True)
-    try:
-        for variant in found:
-            timings[variant.name].append(_time_statement(engine, variant.proposed)[0])
-            timings[variant.name].append(_time_statement(engine, variant.original)[0])
-        # End to end with the indexes but the engine unchanged: what indexes alone buy.
-        samples: list[float] = []
-        for item in CASES:
-            advice.recommend(item.answers)
-            start = time.perf_counter()
-            advice.recommend(item.answers)
-            samples.append((time.perf_counter() - start) * 1000)
-        result["recommend_with_indexes"] = summary(samples)
-    finally:
-        _with_indexes(engine, backend.name, create=False)
-    for variant in found:
-        original_ms, proposed_ms, indexed_ms, original_indexed = timings[variant.name]
-        result["rewrites"].append(
-            {
-                "name": variant.name,
-                "shape": variant.shape,
-                "engine_ms": original_ms,
-                "engine_with_indexes_ms": original_indexed,
-                "proposed_ms": proposed_ms,
-                "proposed_with_indexes_ms": indexed_ms,
-                "same_rows": same[variant.name],
-                "note": variant.note,
-            }
-        )
-        print(
-            f"     {variant.name:<26} {original_ms:>8.1f} {proposed_ms:>9.2f} {indexed_ms:>9.2f} "
-            f"{'yes' if same[variant.name] else 'NO':>9}"
-        )
-    print(f"     (indexes built in {index_s:.1f} s: {'; '.join(EXPERIMENT_INDEXES[backend.name])})")
-    rec = result["recommend_with_indexes"]
-    print(
-        f"   recommend() with those indexes and the engine unchanged: p50 {rec['p50']:.0f} ms, "
-        f"p95 {rec['p95']:.0f} ms (1 round)"
-    )
-    return result
 
 
 def run_profile(args: argparse.Namespace, ruleset: Any, report: dict[str, Any]) -> dict[str, Any]:
@@ -978,8 +1061,18 @@ def run_profile(args: argparse.Namespace, ruleset: Any, report: dict[str, Any]) 
     size = max(args.sizes)
     out: dict[str, Any] = {}
     for name in args.backends:
+        backend = Backend(name, args.server)
         cell = next(c for c in report["results"][name] if c["size"] == size)
-        out[name] = profile_backend(Backend(name, args.server), size, ruleset, cell)
+        out[name] = profile_backend(backend, size, ruleset, cell)
+        # The floor: what one recommend() costs in Python when the SQL is trivial.
+        smallest = min(args.sizes)
+        engine = make_engine(backend.url(smallest))
+        advice = AdviceEngine(ruleset, engine)
+        advice.recommend(CASES[0].answers)
+        floor = cprofile(advice, CASES[0].answers, calls=20)
+        engine.dispose()
+        out[name]["floor"] = {"size": smallest, "case": CASES[0].name, **floor}
+        print_cprofile(f"{CASES[0].name} at {_size_label(smallest)} (the floor)", floor)
     return out
 
 

@@ -88,8 +88,9 @@ def _test(args: argparse.Namespace) -> int:
     results = []
     for item in loaded.values():
         try:
-            personas = load_personas(item.directory, root=args.directory.parent,
-                                     ruleset=item.ruleset)
+            personas = load_personas(
+                item.directory, root=args.directory.parent, ruleset=item.ruleset
+            )
         except RuleSetError as exc:
             problems.extend(exc.problems)
             for problem in exc.problems:

@@ -91,6 +91,9 @@ class Question(_Model):
     )
     min: float | None = None
     max: float | None = None
+    example: str | None = Field(
+        default=None, description="Shown after the question: 'for example 182 cm or 6 ft 1'."
+    )
     cues: list[str] = Field(
         default=[],
         description="Words that tie a number to this question when several share a unit "

@@ -193,25 +193,36 @@ class Stack:
         raise TimeoutError(f"{service.name} was not ready on {service.url} in time")
 
     def stop(self, *, grace: float = 10.0) -> None:
-        """Stop every process group (Sanic runs a manager plus workers), then reap."""
-        for service in self.services:
-            if service.process is not None and service.process.poll() is None:
-                try:
-                    os.killpg(service.process.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
+        """Stop every service: its main process first, then whatever is left of its group.
+
+        Sanic (Rasa and rasa_sdk) runs a manager with workers and helpers; signalling the
+        whole group at once kills a helper before the manager and prints a BrokenPipe
+        traceback, so the manager gets the first word and shuts its children down.
+        """
+        running = [s for s in self.services if s.process is not None and s.process.poll() is None]
+        for service in running:
+            assert service.process is not None
+            service.process.terminate()
         deadline = time.monotonic() + grace
-        for service in self.services:
-            if service.process is None:
-                continue
+        for service in running:
+            assert service.process is not None
             try:
                 service.process.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
+                pass
+        for service in self.services:
+            if service.process is None:
+                continue
+            for sig in (signal.SIGTERM, signal.SIGKILL):  # leftovers of the group
                 try:
-                    os.killpg(service.process.pid, signal.SIGKILL)
+                    os.killpg(service.process.pid, sig)
                 except ProcessLookupError:
-                    pass
+                    break
+                time.sleep(0.2)
+            try:
                 service.process.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
         for thread in self._threads:
             thread.join(timeout=2)
 

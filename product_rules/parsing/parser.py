@@ -152,10 +152,18 @@ class AnswerParser:
                 answers[asked.id] = yes_no
         rejected: dict[str, str] = {}
         rejected_values: dict[str, float] = {}
-        for question in self._questions.values():
+        # The current question is read first: a number it takes ("84 cm" for the inseam)
+        # is not also read as another answer with the same unit (a body height of 84).
+        ordered = sorted(self._questions.values(), key=lambda q: q.id != current)
+        taken_units: set[str] = set()
+        for question in ordered:
+            if question.unit in taken_units:
+                continue
             value = self._number(question, text, current)
             if value is None:
                 continue
+            if question.id == current and question.unit is not None:
+                taken_units.add(question.unit)
             low = question.min if question.min is not None else float("-inf")
             high = question.max if question.max is not None else float("inf")
             if low <= value <= high:

@@ -57,8 +57,8 @@ def test_check_broken_rule_exits_nonzero_with_location(
         i for i, text in enumerate(filters.read_text().splitlines(), 1) if "frame_sise" in text
     )
     assert (
-        f"rules/road_bike/filters.yml:{line}:16: unknown attribute 'frame_sise', did you mean 'frame_size_cm'?"
-        in out
+        f"rules/road_bike/filters.yml:{line}:16: unknown attribute 'frame_sise', "
+        "did you mean 'frame_size_cm'?" in out
     )
 
 
