@@ -284,11 +284,11 @@ def build_sqlite(path: Path, size: int) -> BuildInfo:
             conn.execute(insert(PRODUCT), batch)
             done += len(batch)
             progress.update(done)
+        progress.update(done, final=True)
         for batch in _batches(synthetic_relations(size)):
             conn.execute(insert(RELATION), batch)
             relations += len(batch)
         conn.commit()
-        progress.update(done, final=True)
         load_s = time.perf_counter() - start
         index_s = _create_indexes(conn)
         conn.commit()
@@ -381,12 +381,12 @@ def build_postgres(server: str, size: int) -> BuildInfo:
                 done += 1
                 if done % BATCH_ROWS == 0:
                     progress.update(done)
+        progress.update(done, final=True)
         with cursor.copy("COPY productrelation (source, target, kind, note) FROM STDIN") as copy:
             for rel in synthetic_relations(size):
                 copy.write_row([rel["source"], rel["target"], rel["kind"], rel["note"]])
                 relations += 1
         conn.commit()
-        progress.update(done, final=True)
         load_s = time.perf_counter() - start
         conn.exec_driver_sql("SET maintenance_work_mem = '256MB'")
         index_s = _create_indexes(conn)

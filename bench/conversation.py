@@ -37,6 +37,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from product_rules.offers import offers_in
 from web.stack import MODELS, REPO, Stack, action_service, free_port, rasa_service
 
 # --- what the shoppers say ----------------------------------------------------------------
@@ -346,11 +347,8 @@ def latency_summary(seconds: Sequence[float]) -> dict[str, float | int | None]:
 
 def offers_payload(messages: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The ``custom`` offers payload of a reply, if it has one."""
-    for message in messages:
-        custom = message.get("custom")
-        if isinstance(custom, dict) and custom.get("type") == "offers":
-            return custom
-    return None
+    found = offers_in(messages)
+    return dict(found) if found is not None else None
 
 
 def reply_text(messages: list[dict[str, Any]]) -> str:

@@ -33,6 +33,7 @@ import platform
 import pstats
 import re
 import sqlite3
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -90,7 +91,10 @@ def _a(usage: str, experience: str, budget: float | None, height: float | None,
 
 # Frame sizes follow body height (47 cm below 158 cm … 62 cm from 193 cm) or, for racers
 # who know it, the inseam. The set spans every size, every cleat system, budgets from
-# 200 to 20 000 and every cross-sell rule; the "relax" cases cannot be met as asked.
+# 200 to 20 000 and every cross-sell rule. The "relax" cases are meant to need loosening;
+# whether they do depends on the catalogue (a racer on 800 EUR still finds a bike that
+# ships with flat pedals, geometry being only a soft filter), so the report counts the
+# cases that did relax at each size rather than trusting the label.
 CASES: tuple[Case, ...] = (
     Case("endurance-beginner-1500", _a("endurance", "beginner", 1500, 182, "none")),
     Case("racing-racer-look-4000", _a("racing", "racer", 4000, 175, "look_keo")),
@@ -378,6 +382,8 @@ def run_cell(
     log = StatementLog()
     log.attach(engine)
     advice = AdviceEngine(ruleset, engine)
+    # Other processes on the machine skew every figure: keep the load beside them.
+    load_before = os.getloadavg()[0]
     deadline = time.perf_counter() + args.cell_seconds
     start = time.perf_counter()
     cases, rounds = measure_recommend(advice, log, args.repeat, deadline)
@@ -415,6 +421,7 @@ def run_cell(
         "options": summary(options),
         "options_statements": option_statements,
         "rules": rules,
+        "loadavg_1min": [load_before, os.getloadavg()[0]],
     }
     engine.dispose()
     print(
@@ -456,7 +463,7 @@ def print_table(cells: list[dict[str, Any]]) -> list[str]:
     )
     head = (
         f"{'size':>6} {'build':>8} {'db size':>10} {'rounds':>6} │ {'p50':>7} {'p95':>7} "
-        f"{'p99':>7} {'max':>7} {'growth×':>8} {'relax p95':>9} {'SQL/rec':>7} {'db%':>4} │ "
+        f"{'p99':>7} {'max':>7} {'growth×':>8} {'relax p95 (n)':>13} {'SQL/rec':>7} {'db%':>4} │ "
         f"{'opts p95':>8} {'growth×':>7} │ {'load_all':>8} {'check':>8}"
     )
     print(head)
@@ -471,7 +478,8 @@ def print_table(cells: list[dict[str, Any]]) -> list[str]:
             f"{_size_label(cell['size']):>6} {built:>8} {_mb(cell['disk_bytes']['database']):>10} "
             f"{cell['rounds']:>6} │ {rec['p50']:>7.1f} {rec['p95']:>7.1f} {rec['p99']:>7.1f} "
             f"{rec['max']:>7.1f} {_ratio(rec['p95'], base['recommend']['p95']):>8} "
-            f"{cell['recommend_relax']['p95']:>9.1f} {cell['statements_per_recommend']:>7.1f} "
+            f"{cell['recommend_relax']['p95']:>8.1f} ({cell['relaxed_cases']:>2}) "
+            f"{cell['statements_per_recommend']:>7.1f} "
             f"{cell['db_share'] * 100:>3.0f}% │ {opt['p95']:>8.2f} "
             f"{_ratio(opt['p95'], base['options']['p95']):>7} │ "
             f"{cell['rules']['load_all']['p50']:>8.1f} {check_s:>8}"
@@ -614,6 +622,7 @@ def by_shape(timed: Sequence[Timed]) -> list[dict[str, Any]]:
             # How many calls returned a different result: 1 means the repeated calls
             # could have been one (the N+1 pattern).
             "distinct_results": len({repr(i.rows) for i in items}),
+            "each_ms": sorted(i.ms for i in items),
         }
         for shape, items in groups.items()
     ]
@@ -760,6 +769,7 @@ def shared_variants(advice: AdviceEngine, case: Case) -> list[Variant]:
     pedals = [col(product.category) == "pedals",
               product_filter({"cleat_system": {"in": ["flat", "spd"]}}, values)]  # fmt: skip
     helmet = [product_filter({"category": "helmet"}, values), col(product.stock) > 0]
+    cage = [product_filter({"category": "bottle_cage"}, values), col(product.stock) > 0]
     size_only = advice._where(  # noqa: SLF001
         [w.predicate() for w in wishes if w.rule.attribute != "price"]
     )
@@ -786,6 +796,14 @@ def shared_variants(advice: AdviceEngine, case: Case) -> list[Variant]:
             .limit(8),  # fmt: skip
             "the WHERE has stock > 0, so the in-stock CASE term is constant; without it an "
             "index (category, stock DESC, margin_pct DESC, sku) yields the order",
+        ),
+        Variant(
+            "cross-sell-cheapest",
+            "cross-sell: bottle_cage",
+            select(product).where(*cage).order_by(*preference("cheapest", None)).limit(8),
+            select(product).where(*cage).order_by(col(product.price), col(product.sku)).limit(8),
+            "prefer=cheapest with stock > 0 in the WHERE: ORDER BY price, sku walks "
+            "ix_product_category_price and stops after 8 rows",
         ),
         Variant(
             "relaxation-exists",
@@ -930,7 +948,11 @@ def experiments(
         f"   recommend() with those indexes, engine unchanged (1 round of {len(CASES)}): "
         f"p50 {with_indexes['p50']:.0f} ms, p95 {with_indexes['p95']:.0f} ms"
     )
-    projection = project(profiled, after)
+    prefer = {
+        f"cross-sell: {rule.target.get('category')}": rule.prefer
+        for rule in advice.ruleset.cross_sell
+    }
+    projection = project(profiled, after, prefer)
     print("   projection with the rewrites + indexes + one required-item query per request:")
     for name, item in projection.items():
         print(
@@ -947,13 +969,15 @@ def experiments(
     }
 
 
-def project(profiled: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+def project(
+    profiled: dict[str, Any], after: dict[str, Any], prefer: Mapping[str, str]
+) -> dict[str, Any]:
     """Estimate recommend() per profiled case once the proposals are in (not measured).
 
     Each shape's measured time is replaced by its rewrite's time with indexes; the N
     required-item queries (all returning the same rows, see 'distinct') become one; the
     Python time scales with the number of statements. Shapes without a rewrite keep
-    their measured time.
+    their measured time. ``prefer`` maps a cross-sell shape to its rule's preference.
     """
     out: dict[str, Any] = {}
     for name, case in profiled.items():
@@ -968,13 +992,20 @@ def project(profiled: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
             elif shape["shape"].startswith("requirement:"):
                 sql_ms += after["requirement-plain-order"]["proposed_ms"]
                 count += 1
-            elif shape["shape"] == "cross-sell: helmet":
-                sql_ms += calls * after["cross-sell-plain-order"]["proposed_ms"]
+            elif shape["shape"].startswith("cross-sell: ") and shape["shape"] in prefer:
+                # Every cross-sell rule has the shape of its 'prefer' (best / cheapest).
+                key = "cross-sell-cheapest" if prefer[shape["shape"]] == "cheapest" else (
+                    "cross-sell-plain-order"
+                )  # fmt: skip
+                sql_ms += calls * after[key]["proposed_ms"]
                 count += calls
             elif shape["shape"].startswith("relaxation: count"):
-                shown = min(3, calls)  # the choices shown still get a count
+                # The (at most 3) choices shown keep a real count; they are over tightened
+                # wishes and match few rows, so the cheapest measured counts stand for
+                # them. The subset search's probes become EXISTS.
+                shown = min(3, calls)
+                sql_ms += sum(shape["each_ms"][:shown])
                 sql_ms += (calls - shown) * after["relaxation-exists"]["proposed_ms"]
-                sql_ms += shown * after["relaxation-exists"]["engine_ms"]
                 count += calls
             else:
                 sql_ms += total
@@ -1009,11 +1040,14 @@ def profile_backend(
     print(f"\n== step 3, {backend.name} at {_size_label(size)}: which statements dominate")
     all_timed: list[Timed] = []
     for name in chosen:
-        advice.recommend(cases[name].answers)  # warm
-        log.reset()
-        start = time.perf_counter()
-        advice.recommend(cases[name].answers)
-        wall = (time.perf_counter() - start) * 1000
+        # The median of 3 calls: one call is at the mercy of other processes.
+        walls = []
+        for _ in range(3):
+            log.reset()
+            start = time.perf_counter()
+            advice.recommend(cases[name].answers)
+            walls.append((time.perf_counter() - start) * 1000)
+        wall = percentile(walls, 0.5)
         timed = retime(engine, log.statements)
         all_timed += timed
         shapes = by_shape(timed)
@@ -1076,6 +1110,30 @@ def run_profile(args: argparse.Namespace, ruleset: Any, report: dict[str, Any]) 
     return out
 
 
+def _git_state() -> str:
+    """HEAD and whether engine/catalogue code differs from it (others edit concurrently)."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "product_rules", "catalog"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return head + (" + uncommitted changes in product_rules/catalog" if dirty else "")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.perf_counter()
@@ -1092,6 +1150,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "sizes": args.sizes,
             "repeat": args.repeat,
             "target": {"p95_ms": TARGET_MS, "size": TARGET_SIZE},
+            "git": _git_state(),
+            "loadavg_at_start": os.getloadavg(),
         },
         "cases": [{"name": c.name, "answers": c.answers, "note": c.note} for c in CASES],
         "results": {},

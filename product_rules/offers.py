@@ -6,7 +6,7 @@ the web app and tests to read it.
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, TypedDict, cast
 
 __all__ = [
     "CrossSellPayload",
@@ -17,6 +17,7 @@ __all__ = [
     "RelaxationPayload",
     "Role",
     "TraceEntry",
+    "offers_in",
 ]
 
 Role = Literal["main", "required", "option"]
@@ -90,3 +91,12 @@ class TraceEntry(TypedDict):
     rule: str
     kind: str
     message: str
+
+
+def offers_in(messages: list[dict[str, Any]]) -> OffersMessage | None:
+    """The offers payload among a reply's messages (Rasa REST channel format), if any."""
+    for message in messages:
+        custom = message.get("custom")
+        if isinstance(custom, dict) and custom.get("type") == "offers":
+            return cast(OffersMessage, custom)
+    return None

@@ -22,6 +22,7 @@ from sqlmodel import Session
 
 from catalog.db import create_tables, make_engine
 from catalog.demo import build_demo_catalog
+from product_rules.offers import offers_in
 from web.stack import MODELS, RASA_BIN, REPO, Stack, action_service, free_port, rasa_service
 
 pytestmark = pytest.mark.integration
@@ -99,8 +100,5 @@ def texts(messages: list[dict[str, Any]]) -> str:
 
 def offers_payload(messages: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The ``custom`` offers payload of a reply, if it has one."""
-    for message in messages:
-        custom = message.get("custom")
-        if isinstance(custom, dict) and custom.get("type") == "offers":
-            return custom
-    return None
+    found = offers_in(messages)
+    return dict(found) if found is not None else None
