@@ -76,8 +76,14 @@ class Case:
     note: str = ""
 
 
-def _a(usage: str, experience: str, budget: float | None, height: float | None,
-       shoes: str, inseam: float | None = None) -> dict[str, Any]:  # fmt: skip
+def _a(
+    usage: str,
+    experience: str,
+    budget: float | None,
+    height: float | None,
+    shoes: str,
+    inseam: float | None = None,
+) -> dict[str, Any]:
     answers: dict[str, Any] = {"usage": usage, "experience": experience}
     if budget is not None:
         answers["budget"] = budget
@@ -108,7 +114,7 @@ CASES: tuple[Case, ...] = (
         "racing-racer-noshoes-9000",
         _a("racing", "racer", 9000, 180, "none", 85),
         "cross-sell: shoes for clipless beginners",
-    ),  # fmt: skip
+    ),
     Case("endurance-beginner-900", _a("endurance", "beginner", 900, 160, "none")),
     Case("endurance-racer-look", _a("endurance", "racer", 3500, 170, "look_keo", 78)),
     Case("commute-racer-spd", _a("commute", "racer", 2200, 187, "spd", 88)),
@@ -125,9 +131,7 @@ CASES: tuple[Case, ...] = (
     Case("no-budget", _a("racing", "racer", None, 181, "spd_sl", 84), "no budget wish"),
     Case("relax-budget-250", _a("endurance", "beginner", 250, 175, "none"), "relax"),
     Case("relax-racer-800-spdsl", _a("racing", "racer", 800, 178, "spd_sl", 84), "relax"),
-    Case(
-        "relax-racer-800-look-small", _a("racing", "racer", 800, 152, "look_keo", 71), "relax"
-    ),  # fmt: skip
+    Case("relax-racer-800-look-small", _a("racing", "racer", 800, 152, "look_keo", 71), "relax"),
     Case("relax-commute-300", _a("commute", "beginner", 300, 170, "none"), "relax"),
     Case("relax-intermediate-600", _a("endurance", "intermediate", 600, 158, "spd_sl"), "relax"),
     Case("relax-racer-200-tallest", _a("racing", "racer", 200, 215, "none", 99), "relax"),
@@ -139,7 +143,7 @@ CASES: tuple[Case, ...] = (
         "loosen-intermediate-600-look",
         _a("endurance", "intermediate", 600, 172, "look_keo"),
         "relax",
-    ),  # fmt: skip
+    ),
 )
 
 # --- measuring ---------------------------------------------------------------------------
@@ -181,6 +185,7 @@ class StatementLog:
     count: int = 0
     db_s: float = 0.0
     statements: list[tuple[str, Any]] = field(default_factory=list)
+    elapsed_ms: list[float] = field(default_factory=list)
     _start: float = 0.0
 
     def attach(self, engine: Engine) -> None:
@@ -193,7 +198,7 @@ class StatementLog:
 
     def reset(self) -> None:
         self.count, self.db_s = 0, 0.0
-        self.statements = []
+        self.statements, self.elapsed_ms = [], []
 
     def _before(self, _c: Any, _cur: Any, statement: str, params: Any, *_: Any) -> None:
         self._start = time.perf_counter()
@@ -201,8 +206,11 @@ class StatementLog:
             self.statements.append((statement, params))
 
     def _after(self, *_: Any) -> None:
+        elapsed = time.perf_counter() - self._start
         self.count += 1
-        self.db_s += time.perf_counter() - self._start
+        self.db_s += elapsed
+        if self.keep:
+            self.elapsed_ms.append(elapsed * 1000)
 
 
 @dataclass
@@ -345,9 +353,14 @@ class Backend:
 
     def disk_bytes(self, engine: Engine) -> dict[str, int]:
         if self.name == "sqlite":
+            # Pages in use, not the file size: the file keeps the free pages left by the
+            # experiment indexes of an earlier run until a VACUUM.
+            with engine.connect() as conn:
+                pages = conn.exec_driver_sql("PRAGMA page_count").scalar_one()
+                free = conn.exec_driver_sql("PRAGMA freelist_count").scalar_one()
+                page = conn.exec_driver_sql("PRAGMA page_size").scalar_one()
             path = Path(str(engine.url.database))
-            wal = Path(f"{path}-wal")
-            return {"database": path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)}
+            return {"database": (pages - free) * page, "file": path.stat().st_size}
         with engine.connect() as conn:
             row = conn.execute(
                 text(
@@ -356,8 +369,12 @@ class Backend:
                     " pg_indexes_size('product')"
                 )
             ).one()
-        return {"database": row[0], "product_total": row[1], "product_heap": row[2],
-                "product_indexes": row[3]}  # fmt: skip
+        return {
+            "database": row[0],
+            "product_total": row[1],
+            "product_heap": row[2],
+            "product_indexes": row[3],
+        }
 
     def version(self, engine: Engine) -> str:
         if self.name == "sqlite":
@@ -392,7 +409,7 @@ def run_cell(
     options, option_statements = measure_options(advice, log, args.repeat, deadline + 30)
     log.detach(engine)
     rules = measure_rules(engine, min(args.repeat, 5))
-    cell = {
+    cell: dict[str, Any] = {
         "size": size,
         "backend": backend.name,
         "version": backend.version(engine),
@@ -451,43 +468,69 @@ def _ratio(value: float, base: float) -> str:
 
 
 def print_table(cells: list[dict[str, Any]]) -> list[str]:
-    """The per-backend table; returns the target verdict lines."""
+    """The per-backend tables; returns the target verdict lines."""
     if not cells:
         return []
     backend = cells[0]["backend"]
     base = cells[0]
     print(f"\n== {backend}: {cells[0]['version']}")
     print(
-        f"   recommend() over {len(CASES)} answer sets × rounds (warm-up excluded); "
-        f"growth × = p95 / p95 at {_size_label(base['size'])} (same run)"
+        f"   recommend() over {len(CASES)} answer sets × rounds, warm-up excluded, ms; "
+        f"growth × = p95 / p95 at {_size_label(base['size'])} in this run"
     )
     head = (
-        f"{'size':>6} {'build':>8} {'db size':>10} {'rounds':>6} │ {'p50':>7} {'p95':>7} "
-        f"{'p99':>7} {'max':>7} {'growth×':>8} {'relax p95 (n)':>13} {'SQL/rec':>7} {'db%':>4} │ "
-        f"{'opts p95':>8} {'growth×':>7} │ {'load_all':>8} {'check':>8}"
+        f"{'size':>6} {'build':>8} {'db size':>10} {'rounds':>6} {'load':>5} │ {'p50':>7} "
+        f"{'p95':>7} {'p99':>7} {'max':>7} {'growth×':>8} │ {'relaxed p95 (n)':>15} "
+        f"{'SQL/call':>8} {'in driver':>9}"
     )
     print(head)
     print("─" * len(head))
     for cell in cells:
-        rec, opt = cell["recommend"], cell["options"]
-        build = cell["build"]
+        rec, build = cell["recommend"], cell["build"]
         built = f"{build['total_s']:.1f} s" + ("*" if build["reused"] else "")
-        check = cell["rules"]["check_ruleset"]
-        check_s = f"{check['p50']:.1f}" if check else "n/a"
+        relax = cell["recommend_relax"]
+        relaxed = f"{relax['p95']:>9.1f} ({cell['relaxed_cases']:>2})" if relax["n"] else "-"
         print(
             f"{_size_label(cell['size']):>6} {built:>8} {_mb(cell['disk_bytes']['database']):>10} "
-            f"{cell['rounds']:>6} │ {rec['p50']:>7.1f} {rec['p95']:>7.1f} {rec['p99']:>7.1f} "
-            f"{rec['max']:>7.1f} {_ratio(rec['p95'], base['recommend']['p95']):>8} "
-            f"{cell['recommend_relax']['p95']:>8.1f} ({cell['relaxed_cases']:>2}) "
-            f"{cell['statements_per_recommend']:>7.1f} "
-            f"{cell['db_share'] * 100:>3.0f}% │ {opt['p95']:>8.2f} "
-            f"{_ratio(opt['p95'], base['options']['p95']):>7} │ "
-            f"{cell['rules']['load_all']['p50']:>8.1f} {check_s:>8}"
+            f"{cell['rounds']:>6} {max(cell['loadavg_1min']):>5.1f} │ {rec['p50']:>7.1f} "
+            f"{rec['p95']:>7.1f} {rec['p99']:>7.1f} {rec['max']:>7.1f} "
+            f"{_ratio(rec['p95'], base['recommend']['p95']):>8} │ {relaxed:>15} "
+            f"{cell['statements_per_recommend']:>8.1f} {cell['db_share'] * 100:>8.0f}%"
         )
-    print("   times in ms; build = load + indexes + analyze (* = reused, time of the original "
-          "build); db% = share of recommend() wall time inside the driver's execute()")  # fmt: skip
+    print(
+        "   build = load + indexes + (vacuum) analyze (* = reused: the time of that build); "
+        "load = 1-min load average (other processes skew the figures); relaxed = the cases "
+        "that did relax; in driver = share of the call inside the driver's execute()"
+    )
+    print(
+        "\n   available_options() per choice question (progressive filtering) and rule checks, ms"
+    )
+    head = (
+        f"{'size':>6} │ {'options p50':>11} {'p95':>6} {'max':>6} {'growth×':>8} "
+        f"{'SQL total':>9} │ {'load_all p50':>12} {'check_ruleset p50':>17} {'growth×':>8}"
+    )
+    print(head)
+    print("─" * len(head))
+    base_check = base["rules"]["check_ruleset"]
+    for cell in cells:
+        opt, rules = cell["options"], cell["rules"]
+        check = rules["check_ruleset"]
+        if rules["check_error"]:
+            check_s, growth = "error", "-"
+        elif check and base_check:
+            check_s, growth = f"{check['p50']:.1f}", _ratio(check["p50"], base_check["p50"])
+        else:
+            check_s, growth = "n/a", "-"
+        print(
+            f"{_size_label(cell['size']):>6} │ {opt['p50']:>11.2f} {opt['p95']:>6.2f} "
+            f"{opt['max']:>6.2f} {_ratio(opt['p95'], base['options']['p95']):>8} "
+            f"{cell['options_statements']:>9} │ {rules['load_all']['p50']:>12.1f} "
+            f"{check_s:>17} {growth:>8}"
+        )
+    if any(c["rules"]["check_error"] for c in cells):
+        print(f"   check_ruleset failed: {next(c['rules']['check_error'] for c in cells)}")
     last = cells[-1]
-    print(f"   slowest answer sets at {_size_label(last['size'])} (p50 ms, statements):")
+    print(f"\n   slowest answer sets at {_size_label(last['size'])} (p50 ms, statements):")
     slow = sorted(last["cases"].items(), key=lambda kv: -kv[1]["p50"])[:6]
     for name, res in slow:
         relaxed = "; ".join(res["relaxed"]) or "-"
@@ -514,15 +557,21 @@ def print_table(cells: list[dict[str, Any]]) -> list[str]:
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10_000, 100_000, 1_000_000])
-    parser.add_argument("--backends", nargs="+", choices=["sqlite", "postgres"],
-                        default=["sqlite", "postgres"])  # fmt: skip
+    parser.add_argument(
+        "--backends", nargs="+", choices=["sqlite", "postgres"], default=["sqlite", "postgres"]
+    )
     parser.add_argument("--repeat", type=int, default=5, help="measured rounds per size")
-    parser.add_argument("--cell-seconds", type=float, default=120.0,
-                        help="stop adding rounds to one size/backend after this long")  # fmt: skip
+    parser.add_argument(
+        "--cell-seconds",
+        type=float,
+        default=120.0,
+        help="stop adding rounds to one size/backend after this long",
+    )
     parser.add_argument("--out", type=Path, help="write all results as JSON")
     parser.add_argument("--server", default=DEFAULT_SERVER, help="PostgreSQL server URL")
-    parser.add_argument("--keep-postgres", action="store_true",
-                        help="keep the bench databases for the next run")  # fmt: skip
+    parser.add_argument(
+        "--keep-postgres", action="store_true", help="keep the bench databases for the next run"
+    )
     parser.add_argument("--no-profile", action="store_true", help="skip step 3")
     args = parser.parse_args(argv)
     if args.repeat < 1 or any(s < 1 or s > 5_000_000 for s in args.sizes):
@@ -535,9 +584,21 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 #: Categories of the demo catalogue, to name the category a statement filters on.
 CATEGORIES = frozenset(
-    {"road_bike", "gravel_bike", "city_bike", "mountain_bike", "e_bike", "pedals", "shoes",
-     "helmet", "lights", "bottle_cage", "lock", "bike_computer"}
-)  # fmt: skip
+    {
+        "road_bike",
+        "gravel_bike",
+        "city_bike",
+        "mountain_bike",
+        "e_bike",
+        "pedals",
+        "shoes",
+        "helmet",
+        "lights",
+        "bottle_cage",
+        "lock",
+        "bike_computer",
+    }
+)
 
 
 def _param_values(params: Any) -> list[Any]:
@@ -597,8 +658,8 @@ def retime(engine: Engine, captured: Sequence[tuple[str, Any]]) -> list[Timed]:
                     statement,
                     params,
                     (time.perf_counter() - start) * 1000,
-                    rows,
-                )  # fmt: skip
+                    list(rows),
+                )
             )
             cursor.close()
         raw.rollback()
@@ -701,15 +762,20 @@ def cprofile(advice: AdviceEngine, answers: Mapping[str, Any], calls: int = 1) -
 def print_cprofile(title: str, prof: dict[str, Any]) -> None:
     """Areas, then the heaviest functions (calls per recommend, ms per recommend)."""
     print(f"\n   cProfile of {title} ({prof['wall_ms']:.1f} ms per call under the profiler)")
-    print("     own time by area: " + ", ".join(
-        f"{area} {ms:.1f} ms" for area, ms in prof["areas_ms"].items() if ms >= 0.05
-    ))  # fmt: skip
-    print("     top own time:      " + "; ".join(
-        f"{name} ×{calls:g} {ms:.1f} ms" for name, calls, ms in prof["top_own_ms"][:4]
-    ))  # fmt: skip
-    print("     engine cumulative: " + "; ".join(
-        f"{name} ×{calls:g} {ms:.1f} ms" for name, calls, ms in prof["engine_cumulative_ms"][:5]
-    ))  # fmt: skip
+    print(
+        "     own time by area: "
+        + ", ".join(f"{area} {ms:.1f} ms" for area, ms in prof["areas_ms"].items() if ms >= 0.05)
+    )
+    print(
+        "     top own time:      "
+        + "; ".join(f"{name} ×{calls:g} {ms:.1f} ms" for name, calls, ms in prof["top_own_ms"][:4])
+    )
+    print(
+        "     engine cumulative: "
+        + "; ".join(
+            f"{name} ×{calls:g} {ms:.1f} ms" for name, calls, ms in prof["engine_cumulative_ms"][:5]
+        )
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -759,6 +825,72 @@ def offers_variant(advice: AdviceEngine, case: Case) -> Variant:
     )
 
 
+def offers_threshold(advice: AdviceEngine, engine: Engine, case: Case) -> dict[str, Any] | None:
+    """Exact top-60 from a price band under the budget (a threshold algorithm), timed.
+
+    With the budget wish as asked, the score is a sum of non-negative indicator weights,
+    ``margin_pct / 10 * margin`` and ``price / budget * price_fit``. A row priced below
+    ``lo`` scores at most ``Σ weights + max_margin / 10 * margin + lo / budget *
+    price_fit``; once the 60th best row of the band [lo, budget] scores strictly more,
+    no row outside the band can enter the top 60 (strictly: ties go to the cheaper row).
+    The band starts at 10 % under the budget and doubles until that holds. None when
+    the case has no budget wish or it was loosened (then cheapest-first ranks instead).
+    """
+    col, select, product, _ = _statements()
+    from sqlalchemy import func  # noqa: PLC0415
+
+    from product_rules.engine import CANDIDATE_ROWS  # noqa: PLC0415
+
+    values = advice.derive(case.answers)
+    wishes, soft = advice._active(values)  # noqa: SLF001
+    budget = next(
+        (w for w in wishes if w.rule.attribute == "price" and w.rule.op in ("le", "lt")), None
+    )
+    if budget is None or budget.loosened or any(w.loosened for w in wishes):
+        return None
+    limit = float(budget.effective)
+    ranking = advice.ruleset.ranking
+    where = advice._where([w.predicate() for w in wishes])  # noqa: SLF001
+    score = advice._score(wishes, soft).label("score")  # noqa: SLF001
+    order = (score.desc(), col(product.price), col(product.sku))
+    start = time.perf_counter()
+    with engine.connect() as conn:
+        # A catalogue statistic the engine would cache, not query per request.
+        max_margin = conn.execute(
+            select(func.max(col(product.margin_pct))).where(*advice._where([]))  # noqa: SLF001
+        ).scalar_one()
+        stat_ms = (time.perf_counter() - start) * 1000
+        static = sum(rule.weight for rule, _ in soft) + ranking.in_stock
+        static += float(max_margin or 0) / 10 * ranking.margin
+        share, rounds = 0.1, 0
+        start = time.perf_counter()
+        while True:
+            rounds += 1
+            low = limit * (1 - share) if share < 1 else None
+            band = [*where, col(product.price) >= low] if low is not None else where
+            rows = conn.execute(
+                select(col(product.id), score).where(*band).order_by(*order).limit(CANDIDATE_ROWS)
+            ).all()
+            if low is None:
+                break
+            ceiling = static + ranking.price_fit * low / limit
+            if len(rows) == CANDIDATE_ROWS and rows[-1][1] > ceiling:
+                break
+            share *= 2
+        band_ms = (time.perf_counter() - start) * 1000
+        reference = conn.execute(
+            select(col(product.id), score).where(*where).order_by(*order).limit(CANDIDATE_ROWS)
+        ).all()
+    phase2 = _phase2_ms(engine, [r[0] for r in rows])
+    return {
+        "ms": band_ms + phase2,
+        "rounds": rounds,
+        "band_share": min(share, 1.0),
+        "same_rows": [r[0] for r in rows] == [r[0] for r in reference],
+        "max_margin_query_ms": stat_ms,
+    }
+
+
 def shared_variants(advice: AdviceEngine, case: Case) -> list[Variant]:
     """Rewrites of the required-item, cross-sell and relaxation statements."""
     col, select, product, (preference, product_filter) = _statements()
@@ -766,8 +898,10 @@ def shared_variants(advice: AdviceEngine, case: Case) -> list[Variant]:
 
     values = advice.derive(case.answers)
     wishes, _ = advice._active(values)  # noqa: SLF001
-    pedals = [col(product.category) == "pedals",
-              product_filter({"cleat_system": {"in": ["flat", "spd"]}}, values)]  # fmt: skip
+    pedals = [
+        col(product.category) == "pedals",
+        product_filter({"cleat_system": {"in": ["flat", "spd"]}}, values),
+    ]
     helmet = [product_filter({"category": "helmet"}, values), col(product.stock) > 0]
     cage = [product_filter({"category": "bottle_cage"}, values), col(product.stock) > 0]
     size_only = advice._where(  # noqa: SLF001
@@ -781,7 +915,7 @@ def shared_variants(advice: AdviceEngine, case: Case) -> list[Variant]:
             select(product)
             .where(*pedals, col(product.stock) > 0)
             .order_by(col(product.price), col(product.sku))
-            .limit(8),  # fmt: skip
+            .limit(8),
             "prefer=cheapest: in-stock as a WHERE term and ORDER BY price, sku (the order of "
             "ix_product_category_price); the price-within-remaining CASE cannot change a "
             "price-ascending order. Same rows while 8 are in stock, else a 2nd query",
@@ -793,7 +927,7 @@ def shared_variants(advice: AdviceEngine, case: Case) -> list[Variant]:
             select(product)
             .where(*helmet)
             .order_by(col(product.stock).desc(), col(product.margin_pct).desc(), col(product.sku))
-            .limit(8),  # fmt: skip
+            .limit(8),
             "the WHERE has stock > 0, so the in-stock CASE term is constant; without it an "
             "index (category, stock DESC, margin_pct DESC, sku) yields the order",
         ),
@@ -839,7 +973,7 @@ def _same_rows(variant: Variant, original: list[Any], proposed: list[Any]) -> bo
     if variant.name == "offers-two-phase":
         return [r._mapping["id"] for r in original] == [r[0] for r in proposed]
     if variant.name == "relaxation-exists":
-        return (original[0][0] > 0) == bool(proposed[0][0])
+        return bool(original[0][0] > 0) == bool(proposed[0][0])
     return [r._mapping["sku"] for r in original] == [r._mapping["sku"] for r in proposed]
 
 
@@ -894,21 +1028,32 @@ def _time_variants(engine: Engine, found: Sequence[Variant], *, indexed: bool) -
 
 
 def experiments(
-    backend: Backend, engine: Engine, advice: AdviceEngine, cases: dict[str, Case],
+    backend: Backend,
+    engine: Engine,
+    advice: AdviceEngine,
+    cases: dict[str, Case],
     profiled: dict[str, Any],
-) -> dict[str, Any]:  # fmt: skip
+    python_per_statement_ms: float,
+) -> dict[str, Any]:
     """Proposed query shapes and temporary indexes, timed against the engine's own."""
     names = list(profiled)
     shared = shared_variants(advice, cases[names[0]])
-    offers = {name: offers_variant(advice, cases[name]) for name in names}
-    before = _time_variants(engine, [*shared, *offers.values()], indexed=False)
-    before.update({f"offers:{n}": _time_variants(engine, [v], indexed=False)["offers-two-phase"]
-                   for n, v in offers.items()})  # fmt: skip
+    offers = {f"offers:{name}": offers_variant(advice, cases[name]) for name in names}
+
+    def time_all(indexed: bool) -> dict[str, Any]:
+        timed = _time_variants(engine, shared, indexed=indexed)
+        for key, variant in offers.items():
+            timed[key] = _time_variants(engine, [variant], indexed=indexed)[variant.name]
+        return timed
+
+    before = time_all(indexed=False)
     index_s = _indexes(engine, backend.name, create=True)
     try:
-        after = _time_variants(engine, shared, indexed=True)
-        after.update({f"offers:{n}": _time_variants(engine, [v], indexed=True)["offers-two-phase"]
-                      for n, v in offers.items()})  # fmt: skip
+        after = time_all(indexed=True)
+        for name in names:
+            threshold = offers_threshold(advice, engine, cases[name])
+            if threshold is not None:
+                after[f"offers:{name}"]["threshold"] = threshold
         # End to end with the indexes and the engine unchanged: what indexes alone buy.
         samples: list[float] = []
         for item in CASES:
@@ -922,28 +1067,65 @@ def experiments(
     print(f"\n   experiments (best of 3, ms; indexes built in {index_s:.1f} s, then dropped):")
     for ddl in EXPERIMENT_INDEXES[backend.name]:
         print(f"     {ddl}")
-    print(
-        f"     {'statement':<44} {'engine':>8} {'proposed':>9} {'+indexes':>9} "
-        f"{'engine+idx':>10} {'same rows':>9}"
-    )
     rows = []
-    for key in after:
-        label = key if key.startswith("offers:") else next(
-            f"{v.name} ({v.shape})" for v in shared if v.name == key
-        )  # fmt: skip
-        row = {"statement": label, "engine_ms": before[key]["engine_ms"],
-               "proposed_ms": before[key]["proposed_ms"],
-               "proposed_with_indexes_ms": after[key]["proposed_ms"],
-               "engine_with_indexes_ms": after[key]["engine_ms"],
-               "same_rows": before[key]["same_rows"] and after[key]["same_rows"]}  # fmt: skip
-        rows.append(row)
-        print(
-            f"     {label[:44]:<44} {row['engine_ms']:>8.1f} {row['proposed_ms']:>9.2f} "
-            f"{row['proposed_with_indexes_ms']:>9.2f} {row['engine_with_indexes_ms']:>10.1f} "
-            f"{'yes' if row['same_rows'] else 'NO':>9}"
-        )
+    print(
+        f"     {'rewrite':<26} {'shape':<40} {'engine':>7} {'+idx':>7} {'proposed':>8} "
+        f"{'+idx':>7} {'same':>4}"
+    )
     for variant in shared:
+        b, a = before[variant.name], after[variant.name]
+        rows.append(
+            {
+                "rewrite": variant.name,
+                "shape": variant.shape,
+                "engine_ms": b["engine_ms"],
+                "engine_with_indexes_ms": a["engine_ms"],
+                "proposed_ms": b["proposed_ms"],
+                "proposed_with_indexes_ms": a["proposed_ms"],
+                "same_rows": b["same_rows"] and a["same_rows"],
+                "note": variant.note,
+            }
+        )
+        print(
+            f"     {variant.name:<26} {variant.shape[:40]:<40} {b['engine_ms']:>7.1f} "
+            f"{a['engine_ms']:>7.1f} {b['proposed_ms']:>8.2f} {a['proposed_ms']:>7.2f} "
+            f"{'yes' if rows[-1]['same_rows'] else 'NO':>4}"
+        )
+    print(
+        f"     {'offers query of case':<32} {'engine':>7} {'+idx':>7} {'2-phase':>8} {'+idx':>7} "
+        f"{'threshold+idx':>13} {'rounds':>6} {'band':>5} {'same':>4}"
+    )
+    for key in offers:
+        b, a = before[key], after[key]
+        threshold = a.get("threshold")
+        same = b["same_rows"] and a["same_rows"] and (threshold is None or threshold["same_rows"])
+        rows.append(
+            {
+                "rewrite": key,
+                "engine_ms": b["engine_ms"],
+                "engine_with_indexes_ms": a["engine_ms"],
+                "proposed_ms": b["proposed_ms"],
+                "proposed_with_indexes_ms": a["proposed_ms"],
+                "threshold": threshold,
+                "same_rows": same,
+            }
+        )
+        band = (
+            f"{threshold['ms']:>13.2f} {threshold['rounds']:>6} {threshold['band_share']:>5.0%}"
+            if threshold
+            else f"{'n/a':>13} {'':>6} {'':>5}"
+        )
+        print(
+            f"     {key.removeprefix('offers:')[:32]:<32} {b['engine_ms']:>7.1f} "
+            f"{a['engine_ms']:>7.1f} {b['proposed_ms']:>8.2f} {a['proposed_ms']:>7.2f} {band} "
+            f"{'yes' if same else 'NO':>4}"
+        )
+    for variant in [*shared, next(iter(offers.values()))]:
         print(f"     - {variant.name}: {variant.note}")
+    print(
+        "     - threshold: phase 1 over a price band under the budget, widened until the "
+        "60th score beats any row below the band (exact; n/a without an unloosened budget)"
+    )
     print(
         f"   recommend() with those indexes, engine unchanged (1 round of {len(CASES)}): "
         f"p50 {with_indexes['p50']:.0f} ms, p95 {with_indexes['p95']:.0f} ms"
@@ -952,51 +1134,61 @@ def experiments(
         f"cross-sell: {rule.target.get('category')}": rule.prefer
         for rule in advice.ruleset.cross_sell
     }
-    projection = project(profiled, after, prefer)
-    print("   projection with the rewrites + indexes + one required-item query per request:")
+    projection = project(profiled, after, prefer, python_per_statement_ms)
+    print(
+        "   projection (estimate, not measured) with all rewrites + indexes, one required-item "
+        f"query per request, Python at the 1 k floor's {python_per_statement_ms:.2f} ms/statement:"
+    )
     for name, item in projection.items():
         print(
-            f"     {name:<32} {item['now_ms']:>8.0f} ms → ~{item['projected_ms']:.1f} ms "
-            f"({item['statements_now']} → {item['statements_projected']} statements)"
+            f"     {name:<32} {item['now_ms']:>8.0f} ms → ~{item['projected_ms']:>5.1f} ms "
+            f"({item['statements_now']} → {item['statements_projected']} statements; "
+            f"SQL {item['sql_ms']:.1f} ms)"
         )
     return {
         "indexes": EXPERIMENT_INDEXES[backend.name],
         "index_build_s": index_s,
         "rewrites": rows,
-        "notes": {v.name: v.note for v in shared},
         "recommend_with_indexes_engine_unchanged": with_indexes,
         "projection": projection,
     }
 
 
 def project(
-    profiled: dict[str, Any], after: dict[str, Any], prefer: Mapping[str, str]
+    profiled: dict[str, Any],
+    after: dict[str, Any],
+    prefer: Mapping[str, str],
+    python_per_statement_ms: float,
 ) -> dict[str, Any]:
     """Estimate recommend() per profiled case once the proposals are in (not measured).
 
-    Each shape's measured time is replaced by its rewrite's time with indexes; the N
-    required-item queries (all returning the same rows, see 'distinct') become one; the
-    Python time scales with the number of statements. Shapes without a rewrite keep
-    their measured time. ``prefer`` maps a cross-sell shape to its rule's preference.
+    Each shape's measured time is replaced by its rewrite's time with the indexes (the
+    faster exact offers form: two-phase or threshold); the N required-item queries (all
+    returning the same rows, see 'distinct') become one; Python costs what it costs per
+    statement at the smallest size, where SQL time is negligible. Shapes without a
+    rewrite keep their measured time. ``prefer`` maps cross-sell shapes to their rule's.
     """
     out: dict[str, Any] = {}
     for name, case in profiled.items():
         statements = sum(s["calls"] for s in case["shapes"])
-        python_ms = max(case["wall_ms"] - case["sql_ms"], 0.0)
         sql_ms, count = 0.0, 0
         for shape in case["shapes"]:
             calls, total = shape["calls"], shape["total_ms"]
             if shape["shape"].startswith("offers:"):
-                sql_ms += calls * after[f"offers:{name}"]["proposed_ms"]
+                offers = after[f"offers:{name}"]
+                best = offers["proposed_ms"]
+                threshold = offers.get("threshold")
+                if threshold and threshold["same_rows"]:
+                    best = min(best, threshold["ms"])
+                sql_ms += calls * best
                 count += 2 * calls  # phase 1 + phase 2
             elif shape["shape"].startswith("requirement:"):
                 sql_ms += after["requirement-plain-order"]["proposed_ms"]
                 count += 1
             elif shape["shape"].startswith("cross-sell: ") and shape["shape"] in prefer:
                 # Every cross-sell rule has the shape of its 'prefer' (best / cheapest).
-                key = "cross-sell-cheapest" if prefer[shape["shape"]] == "cheapest" else (
-                    "cross-sell-plain-order"
-                )  # fmt: skip
+                cheapest = prefer[shape["shape"]] == "cheapest"
+                key = "cross-sell-cheapest" if cheapest else "cross-sell-plain-order"
                 sql_ms += calls * after[key]["proposed_ms"]
                 count += calls
             elif shape["shape"].startswith("relaxation: count"):
@@ -1012,7 +1204,8 @@ def project(
                 count += calls
         out[name] = {
             "now_ms": case["wall_ms"],
-            "projected_ms": python_ms * count / max(statements, 1) + sql_ms,
+            "projected_ms": python_per_statement_ms * count + sql_ms,
+            "sql_ms": sql_ms,
             "statements_now": statements,
             "statements_projected": count,
         }
@@ -1027,7 +1220,7 @@ def profiled_cases(cell: dict[str, Any]) -> list[str]:
 
 
 def profile_backend(
-    backend: Backend, size: int, ruleset: Any, cell: dict[str, Any]
+    backend: Backend, size: int, ruleset: Any, cell: dict[str, Any], python_per_statement_ms: float
 ) -> dict[str, Any]:
     """Step 3 for one backend at ``size``: statements, plans, cProfile, experiments."""
     engine = make_engine(backend.url(size))
@@ -1073,8 +1266,7 @@ def profile_backend(
     for row in totals[:4]:
         worst = max((t for t in all_timed if t.shape == row["shape"]), key=lambda t: t.ms)
         plan = explain(engine, worst.statement, worst.params)
-        out["plans"][row["shape"]] = {"ms": worst.ms, "statement": worst.statement,
-                                      "plan": plan}  # fmt: skip
+        out["plans"][row["shape"]] = {"ms": worst.ms, "statement": worst.statement, "plan": plan}
         print(f"\n   plan of '{row['shape']}' (slowest instance, {worst.ms:.1f} ms alone):")
         # Long plans are cut, but JIT and the total time (the tail) always show.
         shown = plan[:16] + [x for x in plan[16:] if "JIT" in x or "Execution" in x]
@@ -1085,7 +1277,9 @@ def profile_backend(
     prof = cprofile(advice, cases[worst_case].answers)
     out["cprofile"] = {worst_case: prof}
     print_cprofile(f"{worst_case} at {_size_label(size)}", prof)
-    out["experiments"] = experiments(backend, engine, advice, cases, out["cases"])
+    out["experiments"] = experiments(
+        backend, engine, advice, cases, out["cases"], python_per_statement_ms
+    )
     engine.dispose()
     return out
 
@@ -1093,21 +1287,78 @@ def profile_backend(
 def run_profile(args: argparse.Namespace, ruleset: Any, report: dict[str, Any]) -> dict[str, Any]:
     """Step 3 for every backend, at the largest size measured."""
     size = max(args.sizes)
+    smallest = min(args.sizes)
     out: dict[str, Any] = {}
     for name in args.backends:
         backend = Backend(name, args.server)
-        cell = next(c for c in report["results"][name] if c["size"] == size)
-        out[name] = profile_backend(backend, size, ruleset, cell)
-        # The floor: what one recommend() costs in Python when the SQL is trivial.
-        smallest = min(args.sizes)
+        # The floor first: Python cost per statement of one recommend() where SQL time is
+        # negligible (smallest size, reference case, without a profiler), which the
+        # projection of step 3 uses.
+        small = next(c for c in report["results"][name] if c["size"] == smallest)
+        ref = small["cases"][CASES[0].name]
+        statements = ref["statements"]
+        per_statement = max(ref["p50"] - ref["db_ms"], 0.0) / max(statements, 1)
         engine = make_engine(backend.url(smallest))
         advice = AdviceEngine(ruleset, engine)
         advice.recommend(CASES[0].answers)
         floor = cprofile(advice, CASES[0].answers, calls=20)
         engine.dispose()
-        out[name]["floor"] = {"size": smallest, "case": CASES[0].name, **floor}
+        cell = next(c for c in report["results"][name] if c["size"] == size)
+        out[name] = profile_backend(backend, size, ruleset, cell, per_statement)
+        out[name]["floor"] = {
+            "size": smallest,
+            "case": CASES[0].name,
+            "statements": statements,
+            "python_per_statement_ms": per_statement,
+            **floor,
+        }
         print_cprofile(f"{CASES[0].name} at {_size_label(smallest)} (the floor)", floor)
+        print(
+            f"     → without the profiler: p50 {ref['p50']:.1f} ms, {statements} statements, "
+            f"{ref['db_ms']:.1f} ms in the driver: {per_statement:.2f} ms Python per statement"
+        )
+        out[name]["check_ruleset"] = profile_check(backend, size)
     return out
+
+
+def profile_check(backend: Backend, size: int) -> dict[str, Any] | None:
+    """Which statements ``check_ruleset`` spends its time on at ``size`` (if it exists)."""
+    check = _check_ruleset()
+    if check is None:
+        return None
+    loaded, _ = load_all(RULES)
+    engine = make_engine(backend.url(size))
+    log = StatementLog(keep=True)
+    log.attach(engine)
+    start = time.perf_counter()
+    try:
+        for item in loaded.values():
+            check(item, engine)
+    except Exception as exc:  # noqa: BLE001 - the checker is work in progress elsewhere
+        return {"error": f"{type(exc).__name__}: {exc}"}
+    finally:
+        log.detach(engine)
+        engine.dispose()
+    wall = (time.perf_counter() - start) * 1000
+    groups: dict[str, list[float]] = {}
+    for (statement, _params), ms in zip(log.statements, log.elapsed_ms, strict=False):
+        flat = " ".join(statement.split())
+        # Collapse expanded IN lists so one query shape is one line.
+        key = re.sub(r"(\?|%\([a-z_0-9]+\)s(::\w+)?)(, (\?|%\([a-z_0-9]+\)s(::\w+)?))+", "…", flat)
+        groups.setdefault(key, []).append(ms)
+    top = sorted(groups.items(), key=lambda kv: -sum(kv[1]))[:5]
+    print(
+        f"\n   check_ruleset on {len(loaded)} rule sets at {_size_label(size)}: {wall:.0f} ms, "
+        f"{len(log.elapsed_ms)} statements, {sum(log.elapsed_ms):.0f} ms in the driver; top:"
+    )
+    for key, times in top:
+        print(f"     {len(times):>4} × {sum(times):>8.1f} ms  {key[:150]}")
+    return {
+        "wall_ms": wall,
+        "statements": len(log.elapsed_ms),
+        "driver_ms": sum(log.elapsed_ms),
+        "top": [{"sql": k, "calls": len(t), "total_ms": sum(t)} for k, t in top],
+    }
 
 
 def _git_state() -> str:

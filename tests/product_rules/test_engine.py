@@ -205,3 +205,59 @@ def test_recommend_offers_relaxation_choices_with_counts(demo_db: Engine, rules_
     assert {"carbon_frame", "fits_budget"} <= labels
     assert result.relaxed == choices[0]["relax"]
     assert all(o["relaxed"] == result.relaxed for o in result.offers)
+
+
+RACER_NO_SHOES = {
+    "usage": "racing",
+    "experience": "racer",
+    "budget": 5000,
+    "body_height_cm": 178,
+    "shoes_owned": "none",
+}
+
+
+def test_cross_sell_shoes_fit_the_offered_pedals(engine: AdviceEngine, demo_db: Engine) -> None:
+    from sqlmodel import Session, select
+
+    from catalog.models import Product
+
+    result = engine.recommend(RACER_NO_SHOES)
+    shoes = [c for c in result.cross_sell if c["category"] == "shoes"]
+    assert shoes, result.cross_sell
+    pedal_cleats = {
+        i["attributes"]["cleat_system"]
+        for o in result.offers
+        for i in o["items"]
+        if i["category"] == "pedals"
+    }
+    with Session(demo_db) as session:
+        for item in shoes:
+            product = session.exec(select(Product).where(Product.sku == item["sku"])).one()
+            assert {product.cleat_system} == pedal_cleats
+
+
+def test_compatibility_pairs_table_rules_out_other_models(
+    demo_db: Engine, rules_copy: Path
+) -> None:
+    compat = rules_copy / "road_bike" / "compatibility.yml"
+    compat.write_text(
+        compat.read_text().replace(
+            "    equal: cleat_system", "    pairs:\n      - [NO-SUCH-SHOE, NO-SUCH-PEDAL]"
+        )
+    )
+    loaded, problems = load_all(rules_copy)
+    assert problems == []
+    result = AdviceEngine(loaded["road_bike"].ruleset, demo_db).recommend(RACER_NO_SHOES)
+    assert not [c for c in result.cross_sell if c["category"] == "shoes"]
+    assert any(
+        e["kind"] == "compatibility" and "does not fit" in e["message"] for e in result.trace
+    )
+
+
+def test_alerts_warn_but_allow(engine: AdviceEngine) -> None:
+    result = engine.recommend({**BEGINNER, "usage": "commute", "budget": 760})
+    flagged = [o for o in result.offers if o["alerts"]]
+    for offer in flagged:
+        assert offer["items"][0]["attributes"]["brake_type"] == "rim"
+        assert offer["alerts"] == ["Rim brakes stop less well in the wet than disc brakes."]
+    assert flagged, [o["items"][0]["attributes"] for o in result.offers]
