@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -10,12 +11,12 @@ from sqlmodel import Session, col, select
 from catalog.attributes import vocabulary
 from catalog.models import Product, ProductRelation, RelationKind
 from product_rules.offers import OfferItemPayload, OfferPayload, Role, TraceEntry
-from product_rules.query import indicator, matches_item, product_filter
+from product_rules.query import matches_item, product_filter
 from product_rules.schema import Compatibility, ConditionSpec, Filter, Requirement, RuleSet
 from product_rules.text import money, render_text
 from product_rules.wishes import Wish
 
-__all__ = ["BundleBuilder", "preference", "trace_entry"]
+__all__ = ["BundleBuilder", "RequirementPlan", "preference", "trace_entry"]
 
 #: Candidates read for one required item, so an incompatible first pick has alternatives.
 REQUIRED_CANDIDATES = 8
@@ -28,19 +29,97 @@ def trace_entry(rule: str, kind: str, message: str) -> TraceEntry:
     return {"rule": rule, "kind": kind, "message": message}
 
 
-def preference(prefer: str, remaining: float | None) -> list[Any]:
-    """ORDER BY terms: in stock first, within the remaining budget first, then by taste."""
-    terms: list[Any] = [indicator(col(Product.stock) > 0).desc()]
-    if remaining is not None:
-        terms.append(indicator(col(Product.price) <= remaining).desc())
+def preference(prefer: str) -> list[Any]:
+    """ORDER BY terms for a preference, on rows already filtered to what is in stock.
+
+    Plain columns only, so an index on (category, price) or (category, stock, margin)
+    can hand the rows over in order instead of sorting a whole category.
+    """
     if prefer == "cheapest":
-        terms.append(col(Product.price))
+        terms: list[Any] = [col(Product.price)]
     elif prefer == "margin":
-        terms += [col(Product.margin_pct).desc(), col(Product.price)]
+        terms = [col(Product.margin_pct).desc(), col(Product.price)]
     else:  # best: the deepest stock (what sells) first, then margin
-        terms += [col(Product.stock).desc(), col(Product.margin_pct).desc()]
-    terms.append(col(Product.sku))
-    return terms
+        terms = [col(Product.stock).desc(), col(Product.margin_pct).desc()]
+    return [*terms, col(Product.sku)]
+
+
+@dataclass(slots=True)
+class _Candidates:
+    """The items that may fulfil one requirement in this request, best first."""
+
+    requirement: Requirement
+    filter: Mapping[str, Any]
+    reason: str
+    in_stock: list[Product]
+    out_of_stock: list[Product] | None  # read only when nothing in stock fits
+
+    @property
+    def cheapest(self) -> float:
+        pool = self.in_stock or self.out_of_stock or []
+        return min((p.price for p in pool), default=0.0)
+
+
+class RequirementPlan:
+    """Requirement candidates read once per request, not once per candidate bike."""
+
+    def __init__(self, builder: BundleBuilder, session: Session, values: Mapping[str, Any]) -> None:
+        self._builder = builder
+        self._session = session
+        self._values = values
+        self.candidates: dict[str, _Candidates | None] = {}
+        for requirement in builder.ruleset.requirements:
+            self.candidates[requirement.id] = self._select(requirement)
+
+    def _query(
+        self, requirement: Requirement, flt: Mapping[str, Any], in_stock: bool
+    ) -> list[Product]:
+        stock = col(Product.stock) > 0 if in_stock else col(Product.stock) <= 0
+        statement = (
+            select(Product)
+            .where(
+                col(Product.category) == requirement.category,
+                product_filter(flt, self._values),
+                stock,
+            )
+            .order_by(*preference(requirement.prefer))
+            .limit(REQUIRED_CANDIDATES)
+        )
+        return list(self._session.exec(statement))
+
+    def _select(self, requirement: Requirement) -> _Candidates | None:
+        for selection in requirement.select:
+            if not self._builder.holds(selection.when, self._values):
+                continue
+            in_stock = self._query(requirement, selection.filter, True)
+            out = None if in_stock else self._query(requirement, selection.filter, False)
+            if in_stock or out:
+                return _Candidates(requirement, selection.filter, selection.reason, in_stock, out)
+        return None
+
+    def pick(
+        self, requirement: Requirement, remaining: float | None, chosen: Sequence[Product]
+    ) -> tuple[Product, str] | None:
+        """The best fitting item: in stock and within the remaining budget first."""
+        found = self.candidates.get(requirement.id)
+        if found is None:
+            return None
+        for pool in (found.in_stock, None):
+            if pool is None:  # nothing in stock fits: look at what can be ordered
+                if found.out_of_stock is None:
+                    found.out_of_stock = self._query(requirement, found.filter, False)
+                pool = found.out_of_stock
+            fitting = [
+                p
+                for p in pool
+                if all(self._builder.compatible(self._session, p, o) for o in chosen)
+            ]
+            if not fitting:
+                continue
+            within = [p for p in fitting if remaining is None or p.price <= remaining + 0.005]
+            product = (within or fitting)[0]
+            return product, render_text(found.reason, item=product, answers=self._values)
+        return None
 
 
 class BundleBuilder:
@@ -48,7 +127,7 @@ class BundleBuilder:
 
     def __init__(self, ruleset: RuleSet, holds: Holds) -> None:
         self.ruleset = ruleset
-        self._holds = holds
+        self.holds = holds
         self._display = sorted(name for name, spec in vocabulary().items() if spec.display)
 
     # -- compatibility -------------------------------------------------------------
@@ -78,9 +157,14 @@ class BundleBuilder:
 
     # -- offers --------------------------------------------------------------------
 
+    def plan(self, session: Session, values: Mapping[str, Any]) -> RequirementPlan:
+        """Read the candidates of every requirement once for this request."""
+        return RequirementPlan(self, session, values)
+
     def build(
         self,
         session: Session,
+        plan: RequirementPlan,
         main: Product,
         values: Mapping[str, Any],
         wishes: Sequence[Wish],
@@ -97,7 +181,7 @@ class BundleBuilder:
             if not matches_item(requirement.if_item, main, values):
                 continue
             remaining = None if budget is None else budget - total
-            picked = self._fulfil(session, requirement, values, remaining, chosen)
+            picked = plan.pick(requirement, remaining, chosen)
             if picked is None:
                 trace.append(
                     trace_entry(
@@ -140,37 +224,12 @@ class BundleBuilder:
         }
         return offer
 
-    def _fulfil(
-        self,
-        session: Session,
-        requirement: Requirement,
-        values: Mapping[str, Any],
-        remaining: float | None,
-        chosen: list[Product],
-    ) -> tuple[Product, str] | None:
-        for selection in requirement.select:
-            if not self._holds(selection.when, values):
-                continue
-            statement = (
-                select(Product)
-                .where(
-                    col(Product.category) == requirement.category,
-                    product_filter(selection.filter, values),
-                )
-                .order_by(*preference(requirement.prefer, remaining))
-                .limit(REQUIRED_CANDIDATES)
-            )
-            for product in session.exec(statement):
-                if all(self.compatible(session, product, other) for other in chosen):
-                    return product, render_text(selection.reason, item=product, answers=values)
-        return None
-
     def _alerts(
         self, main: Product, values: Mapping[str, Any], trace: list[TraceEntry]
     ) -> list[str]:
         alerts = []
         for alert in self.ruleset.alerts:
-            if self._holds(alert.when, values) and matches_item(alert.if_item, main, values):
+            if self.holds(alert.when, values) and matches_item(alert.if_item, main, values):
                 alerts.append(render_text(alert.message, item=main, answers=values))
                 trace.append(trace_entry(alert.id, "alert", f"{main.sku}: {alerts[-1]}"))
         return alerts

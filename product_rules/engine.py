@@ -14,11 +14,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, distinct, func, literal
+from sqlalchemy import ColumnElement, Engine, case, distinct, func, literal
 from sqlmodel import Session, col, select
 
 from catalog.models import Product
-from product_rules.bundles import BundleBuilder, preference, trace_entry
+from product_rules.bundles import BundleBuilder, RequirementPlan, preference, trace_entry
 from product_rules.conditions import Condition, answer_types, compile_condition, condition_source
 from product_rules.offers import (
     CrossSellPayload,
@@ -171,11 +171,13 @@ class AdviceEngine:
             )
         relaxation: RelaxationPayload | None = None
         with Session(self.db) as session:
-            offers = self._offers(session, values, wishes, soft, trace)
+            plan = self.bundles.plan(session, values)
+            offers = self._offers(session, plan, values, wishes, soft, trace)
             if not offers:
                 choices = relax(
                     wishes,
                     lambda ws: self._count_models(session, ws),
+                    exists=lambda ws: self._exists(session, ws),
                     bound=lambda ws, w: self._bound(session, ws, w),
                 )
                 if choices:
@@ -189,7 +191,7 @@ class AdviceEngine:
                                 f"{'; '.join(choice.describe())}: {choice.count} products",
                             )
                         )
-                    offers = self._offers(session, values, wishes, soft, trace)
+                    offers = self._offers(session, plan, values, wishes, soft, trace)
                 # A bound from the catalogue counts the main item only; the required
                 # items cost extra. Give bounded wishes a little room first.
                 for _ in range(3):
@@ -201,7 +203,7 @@ class AdviceEngine:
                         else w
                         for w in wishes
                     ]
-                    offers = self._offers(session, values, wishes, soft, trace)
+                    offers = self._offers(session, plan, values, wishes, soft, trace)
                 # Still nothing: loosen further, least important first.
                 for index in sorted(range(len(wishes)), key=lambda i: wishes[i].rule.importance):
                     while not offers and not wishes[index].dropped:
@@ -209,7 +211,7 @@ class AdviceEngine:
                         trace.append(
                             trace_entry(wishes[index].rule.id, "relaxed", wishes[index].describe())
                         )
-                        offers = self._offers(session, values, wishes, soft, trace)
+                        offers = self._offers(session, plan, values, wishes, soft, trace)
             relaxed = [w.describe() for w in wishes if w.loosened]
             if relaxation is not None:  # what was finally applied, after any extra room
                 relaxation["choices"][0]["relax"] = list(relaxed)
@@ -274,6 +276,10 @@ class AdviceEngine:
         statement = select(extreme).where(*self._where([w.predicate() for w in others]))
         return number(session.exec(statement).one())
 
+    def _exists(self, session: Session, wishes: Sequence[Wish]) -> bool:
+        statement = select(Product.id).where(*self._where([w.predicate() for w in wishes]))
+        return session.exec(statement.limit(1)).first() is not None
+
     def _count_models(self, session: Session, wishes: Sequence[Wish]) -> int:
         return self._count(session, [w.predicate() for w in wishes])
 
@@ -304,25 +310,40 @@ class AdviceEngine:
     def _offers(
         self,
         session: Session,
+        plan: RequirementPlan,
         values: Mapping[str, Any],
         wishes: Sequence[Wish],
         soft: Sequence[tuple[Filter, Any]],
         trace: list[TraceEntry],
     ) -> list[OfferPayload]:
         score = self._score(wishes, soft).label("score")
-        statement = (
-            select(Product, score)
-            .where(*self._where([w.predicate() for w in wishes]))
-            .order_by(score.desc(), col(Product.price), col(Product.sku))
-            .limit(CANDIDATE_ROWS)
-        )
         budget = self._bundle_limit(wishes)
+        where = self._where([w.predicate() for w in wishes])
+        if budget is not None:
+            # Leave room for what the bundle must add: a bike that only fits the budget
+            # without its pedals is never a candidate, so candidates are not wasted.
+            extra: ColumnElement[float] = literal(0.0)
+            for requirement in self.ruleset.requirements:
+                found = plan.candidates.get(requirement.id)
+                if found is not None and found.cheapest > 0:
+                    applies = product_filter(requirement.if_item, values)
+                    extra = extra + case((applies, literal(found.cheapest)), else_=literal(0.0))
+            where.append(col(Product.price) + extra <= budget + 0.005)
+        # Two phases: rank ids over the narrow columns the score needs (an index can
+        # cover them), then load only the winning rows.
+        ranked = session.exec(
+            select(col(Product.id))
+            .where(*where)
+            .order_by(score.desc(), col(Product.price), col(Product.id))
+            .limit(CANDIDATE_ROWS)
+        ).all()
+        loaded = {p.id: p for p in session.exec(select(Product).where(col(Product.id).in_(ranked)))}
         offers: list[OfferPayload] = []
         seen_models: set[str] = set()
-        for product, _ in session.exec(statement):
+        for product in (loaded[i] for i in ranked):
             if product.group_sku in seen_models:
                 continue
-            offer = self.bundles.build(session, product, values, wishes, soft, budget, trace)
+            offer = self.bundles.build(session, plan, product, values, wishes, soft, budget, trace)
             if offer is None:
                 continue
             seen_models.add(product.group_sku)
@@ -356,7 +377,7 @@ class AdviceEngine:
             statement = (
                 select(Product)
                 .where(product_filter(rule.target, values), col(Product.stock) > 0)
-                .order_by(*preference(rule.prefer, None))
+                .order_by(*preference(rule.prefer))
                 .limit(rule.limit * 8)
             )
             added = 0

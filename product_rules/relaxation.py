@@ -23,6 +23,7 @@ __all__ = ["Choice", "EXHAUSTIVE_LIMIT", "relax"]
 EXHAUSTIVE_LIMIT = 8
 
 Counter = Callable[[Sequence[Wish]], int]
+Matches = Callable[[Sequence[Wish]], bool]
 #: The tightest bound of one wish's attribute under the other wishes (MIN(price) ...).
 Bound = Callable[[Sequence[Wish], Wish], float | None]
 
@@ -50,29 +51,38 @@ class Choice:
 
 
 def relax(
-    wishes: Sequence[Wish], count: Counter, *, bound: Bound | None = None, max_choices: int = 3
+    wishes: Sequence[Wish],
+    count: Counter,
+    *,
+    exists: Callable[[Sequence[Wish]], bool] | None = None,
+    bound: Bound | None = None,
+    max_choices: int = 3,
 ) -> list[Choice]:
     """Choices that make ``count`` positive, best (cheapest) first; [] if nothing needs it.
 
     Args:
         wishes: The hard wishes as asked (level 0).
-        count: Counts the products matching a list of wishes (one SQL query).
+        count: Counts the products matching a list of wishes (one SQL query); only the
+            choices shown are counted.
+        exists: Whether anything matches (``EXISTS``, far cheaper than a count on a big
+            catalogue); the search itself needs no more. Defaults to ``count > 0``.
         bound: Finds the bound a numeric wish needs when its steps are not enough (the
             cheapest price that matches the other wishes), so the shopper hears "up to
             2,499 EUR" rather than "no budget".
         max_choices: How many alternatives to return at most.
     """
     base = tuple(wishes)
-    if not base or count(base) > 0:
+    matches = exists or (lambda ws: count(ws) > 0)
+    if not base or matches(base):
         return []
     if len(base) <= EXHAUSTIVE_LIMIT:
-        sets = _minimal_sets_exhaustive(base, count)
+        sets = _minimal_sets_exhaustive(base, matches)
     else:
-        found = _minimal_set_linear(base, count)
+        found = _minimal_set_linear(base, matches)
         sets = [found] if found is not None else []
-    choices = [_tighten(base, indices, count, bound) for indices in sets]
-    choices.sort(key=lambda c: (c.cost, -c.count))
-    return choices[:max_choices]
+    tightened = [_tighten(base, indices, matches, bound) for indices in sets]
+    tightened.sort(key=lambda ws: sum(w.cost() for w in ws))
+    return [Choice(ws, count(ws)) for ws in tightened[:max_choices]]
 
 
 def _with_dropped(base: tuple[Wish, ...], indices: Sequence[int]) -> tuple[Wish, ...]:
@@ -80,39 +90,37 @@ def _with_dropped(base: tuple[Wish, ...], indices: Sequence[int]) -> tuple[Wish,
     return tuple(w.at(w.max_level) if i in chosen else w for i, w in enumerate(base))
 
 
-def _minimal_sets_exhaustive(base: tuple[Wish, ...], count: Counter) -> list[tuple[int, ...]]:
+def _minimal_sets_exhaustive(base: tuple[Wish, ...], matches: Matches) -> list[tuple[int, ...]]:
     """All minimal correction sets of the smallest size that has any."""
     for size in range(1, len(base) + 1):
-        found = [
-            c for c in combinations(range(len(base)), size) if count(_with_dropped(base, c)) > 0
-        ]
+        found = [c for c in combinations(range(len(base)), size) if matches(_with_dropped(base, c))]
         if found:
             return found
     return []
 
 
-def _minimal_set_linear(base: tuple[Wish, ...], count: Counter) -> tuple[int, ...] | None:
+def _minimal_set_linear(base: tuple[Wish, ...], matches: Matches) -> tuple[int, ...] | None:
     """One minimal correction set by linear deletion, restoring important wishes first."""
     dropped = set(range(len(base)))
-    if count(_with_dropped(base, sorted(dropped))) == 0:
+    if not matches(_with_dropped(base, sorted(dropped))):
         return None
     for i in sorted(dropped, key=lambda i: -base[i].rule.importance):
         trial = dropped - {i}
-        if count(_with_dropped(base, sorted(trial))) > 0:
+        if matches(_with_dropped(base, sorted(trial))):
             dropped = trial
     return tuple(sorted(dropped))
 
 
 def _tighten(
-    base: tuple[Wish, ...], indices: tuple[int, ...], count: Counter, bound: Bound | None
-) -> Choice:
+    base: tuple[Wish, ...], indices: tuple[int, ...], matches: Matches, bound: Bound | None
+) -> tuple[Wish, ...]:
     """Bring each loosened wish back to the gentlest level that still matches."""
     current = list(_with_dropped(base, indices))
     for i in indices:
         for level in range(1, base[i].max_level):
             trial = [*current]
             trial[i] = base[i].at(level)
-            if count(trial) > 0:
+            if matches(trial):
                 current = trial
                 break
         else:
@@ -122,6 +130,6 @@ def _tighten(
                 if limit is not None:
                     trial = [*current]
                     trial[i] = base[i].bounded(limit)
-                    if count(trial) > 0:
+                    if matches(trial):
                         current = trial
-    return Choice(tuple(current), count(current))
+    return tuple(current)
