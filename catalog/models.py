@@ -96,10 +96,27 @@ class Product(ProductBase, table=True):
         # Ranking reads these columns for every candidate: with them in the index the
         # engine ranks from the index alone and loads only the winning rows (measured
         # at 1 M products: p95 1.4 s -> 58 ms, see bench/recommend.py).
-        Index("ix_product_rank_size", "category", "frame_size_cm", "price", "pedals_included",
-              "stock", "margin_pct", "geometry", "brake_type"),
-        Index("ix_product_rank_price", "category", "price", "pedals_included", "stock",
-              "margin_pct", "geometry", "brake_type"),
+        Index(
+            "ix_product_rank_size",
+            "category",
+            "frame_size_cm",
+            "price",
+            "pedals_included",
+            "stock",
+            "margin_pct",
+            "geometry",
+            "brake_type",
+        ),
+        Index(
+            "ix_product_rank_price",
+            "category",
+            "price",
+            "pedals_included",
+            "stock",
+            "margin_pct",
+            "geometry",
+            "brake_type",
+        ),
         # Cross-sell "best": deepest stock, then margin, straight from the index.
         Index("ix_product_category_stock_margin", "category", "stock", "margin_pct"),
     )
