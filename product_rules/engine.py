@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, case, distinct, func, literal
+from sqlalchemy import ColumnElement, Engine, case, func, literal
 from sqlmodel import Session, col, select
 
 from catalog.models import Product
@@ -38,6 +38,9 @@ __all__ = ["AdviceEngine", "Recommendation"]
 #: Candidate rows one offer query reads: enough to fill three offers from distinct models
 #: even when some bundles exceed the budget, small enough to stay cheap.
 CANDIDATE_ROWS = 60
+
+#: Model counts shown to shoppers stop here ("100+ models").
+COUNT_CAP = 100
 
 
 @dataclass(slots=True)
@@ -118,7 +121,7 @@ class AdviceEngine:
                     for w in self._active(trial)[0]
                     if w.rule.answer == question.id or w.rule.when is not None
                 ]
-                if not extra or self._count(session, [*base, *extra], in_stock=True) > 0:
+                if not extra or self._any(session, [*base, *extra], in_stock=True):
                     kept.append(option)
         return kept or list(question.options)
 
@@ -261,13 +264,12 @@ class AdviceEngine:
     def _where(self, predicates: Sequence[ColumnElement[bool]]) -> list[ColumnElement[bool]]:
         return [col(Product.category) == self.ruleset.category, *predicates]
 
-    def _count(
-        self, session: Session, predicates: Sequence[ColumnElement[bool]], *, in_stock: bool = False
-    ) -> int:
+    def _count(self, session: Session, predicates: Sequence[ColumnElement[bool]]) -> int:
         where = self._where(predicates)
-        if in_stock:
-            where.append(col(Product.stock) > 0)
-        statement = select(func.count(distinct(col(Product.group_sku)))).where(*where)
+        # Capped: the shopper reads "100+ models" as well as "83,412 models", and a
+        # capped count stops reading early on a big catalogue.
+        models = select(col(Product.group_sku)).where(*where).distinct().limit(COUNT_CAP)
+        statement = select(func.count()).select_from(models.subquery())
         return int(session.exec(statement).one())
 
     def _bound(self, session: Session, others: Sequence[Wish], wish: Wish) -> float | None:
@@ -276,9 +278,16 @@ class AdviceEngine:
         statement = select(extreme).where(*self._where([w.predicate() for w in others]))
         return number(session.exec(statement).one())
 
+    def _any(
+        self, session: Session, predicates: Sequence[ColumnElement[bool]], *, in_stock: bool = False
+    ) -> bool:
+        where = self._where(predicates)
+        if in_stock:
+            where.append(col(Product.stock) > 0)
+        return session.exec(select(Product.id).where(*where).limit(1)).first() is not None
+
     def _exists(self, session: Session, wishes: Sequence[Wish]) -> bool:
-        statement = select(Product.id).where(*self._where([w.predicate() for w in wishes]))
-        return session.exec(statement.limit(1)).first() is not None
+        return self._any(session, [w.predicate() for w in wishes])
 
     def _count_models(self, session: Session, wishes: Sequence[Wish]) -> int:
         return self._count(session, [w.predicate() for w in wishes])
