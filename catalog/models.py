@@ -96,6 +96,7 @@ class Product(ProductBase, table=True):
         # Ranking reads these columns for every candidate: with them in the index the
         # engine ranks from the index alone and loads only the winning rows (measured
         # at 1 M products: p95 1.4 s -> 58 ms, see bench/recommend.py).
+        # PostgreSQL needs the id INCLUDEd for an index-only scan (SQLite has the rowid).
         Index(
             "ix_product_rank_size",
             "category",
@@ -106,6 +107,7 @@ class Product(ProductBase, table=True):
             "margin_pct",
             "geometry",
             "brake_type",
+            postgresql_include=["id"],
         ),
         Index(
             "ix_product_rank_price",
@@ -116,6 +118,7 @@ class Product(ProductBase, table=True):
             "margin_pct",
             "geometry",
             "brake_type",
+            postgresql_include=["id"],
         ),
         # Cross-sell "best": deepest stock, then margin, straight from the index.
         Index("ix_product_category_stock_margin", "category", "stock", "margin_pct"),

@@ -39,8 +39,9 @@ __all__ = ["AdviceEngine", "Recommendation"]
 #: even when some bundles exceed the budget, small enough to stay cheap.
 CANDIDATE_ROWS = 60
 
-#: Model counts shown to shoppers stop here ("100+ models").
+#: Model counts shown to shoppers stop here ("100+ models"), reading at most COUNT_ROWS.
 COUNT_CAP = 100
+COUNT_ROWS = 2000
 
 
 @dataclass(slots=True)
@@ -266,11 +267,12 @@ class AdviceEngine:
 
     def _count(self, session: Session, predicates: Sequence[ColumnElement[bool]]) -> int:
         where = self._where(predicates)
-        # Capped: the shopper reads "100+ models" as well as "83,412 models", and a
-        # capped count stops reading early on a big catalogue.
-        models = select(col(Product.group_sku)).where(*where).distinct().limit(COUNT_CAP)
-        statement = select(func.count()).select_from(models.subquery())
-        return int(session.exec(statement).one())
+        # Capped: the shopper reads "100+ models" as well as "83,412 models", and reading
+        # at most COUNT_ROWS rows keeps the count cheap on a big catalogue.
+        rows = select(col(Product.group_sku)).where(*where).limit(COUNT_ROWS).subquery()
+        statement = select(func.count(), func.count(rows.c.group_sku.distinct()))
+        read, models = session.exec(statement.select_from(rows)).one()
+        return COUNT_CAP if read >= COUNT_ROWS else min(int(models), COUNT_CAP)
 
     def _bound(self, session: Session, others: Sequence[Wish], wish: Wish) -> float | None:
         column = col(getattr(Product, wish.rule.attribute))
