@@ -11,12 +11,12 @@ from sqlmodel import Session, col, select
 from catalog.attributes import vocabulary
 from catalog.models import Product, ProductRelation, RelationKind
 from product_rules.offers import OfferItemPayload, OfferPayload, Role, TraceEntry
-from product_rules.query import matches_item, product_filter
+from product_rules.query import matches_item, product_filter, resolve_value
 from product_rules.schema import Compatibility, ConditionSpec, Filter, Requirement, RuleSet
 from product_rules.text import money, render_text
 from product_rules.wishes import Wish
 
-__all__ = ["BundleBuilder", "RequirementPlan", "preference", "trace_entry"]
+__all__ = ["BundleBuilder", "RequirementPlan", "preference", "top_products", "trace_entry"]
 
 #: Candidates read for one required item, so an incompatible first pick has alternatives.
 REQUIRED_CANDIDATES = 8
@@ -41,7 +41,57 @@ def preference(prefer: str) -> list[Any]:
         terms = [col(Product.margin_pct).desc(), col(Product.price)]
     else:  # best: the deepest stock (what sells) first, then margin
         terms = [col(Product.stock).desc(), col(Product.margin_pct).desc()]
-    return [*terms, col(Product.sku)]
+    return [*terms, col(Product.id)]  # id, not sku: the index holds it (rowid), no extra sort
+
+
+def _sort_key(prefer: str) -> Callable[[Product], tuple[Any, ...]]:
+    """The Python twin of :func:`preference`, for merging rows from several queries."""
+    if prefer == "cheapest":
+        return lambda p: (p.price, p.id)
+    if prefer == "margin":
+        return lambda p: (-p.margin_pct, p.price, p.id)
+    return lambda p: (-p.stock, -p.margin_pct, p.id)
+
+
+#: An ``in`` condition with at most this many values is split into one query per value.
+SPLIT_IN_LIMIT = 6
+
+
+def top_products(
+    session: Session,
+    flt: Mapping[str, Any],
+    values: Mapping[str, Any],
+    *,
+    prefer: str,
+    limit: int,
+    extra: Sequence[Any] = (),
+) -> list[Product]:
+    """The first ``limit`` products matching ``flt`` in ``prefer`` order.
+
+    ``cleat_system in [spd_sl, look_keo]`` ordered by price cannot be read in order from
+    an index: the database would sort every matching row (tens of thousands on a big
+    catalogue). One query per value reads each in index order and stops after
+    ``limit`` rows; merging a few short lists is free.
+    """
+    splits: list[Mapping[str, Any]] = [flt]
+    for attribute, condition in flt.items():
+        if isinstance(condition, dict) and set(condition) == {"in"}:
+            options = resolve_value(condition["in"], values)
+            if isinstance(options, list) and 1 < len(options) <= SPLIT_IN_LIMIT:
+                splits = [{**flt, attribute: option} for option in options]
+            break
+    rows: list[Product] = []
+    for part in splits:
+        statement = (
+            select(Product)
+            .where(product_filter(part, values), *extra)
+            .order_by(*preference(prefer))
+            .limit(limit)
+        )
+        rows.extend(session.exec(statement))
+    if len(splits) > 1:
+        rows.sort(key=_sort_key(prefer))
+    return rows[:limit]
 
 
 @dataclass(slots=True)
@@ -75,17 +125,14 @@ class RequirementPlan:
         self, requirement: Requirement, flt: Mapping[str, Any], in_stock: bool
     ) -> list[Product]:
         stock = col(Product.stock) > 0 if in_stock else col(Product.stock) <= 0
-        statement = (
-            select(Product)
-            .where(
-                col(Product.category) == requirement.category,
-                product_filter(flt, self._values),
-                stock,
-            )
-            .order_by(*preference(requirement.prefer))
-            .limit(REQUIRED_CANDIDATES)
+        return top_products(
+            self._session,
+            {**flt, "category": requirement.category},
+            self._values,
+            prefer=requirement.prefer,
+            limit=REQUIRED_CANDIDATES,
+            extra=[stock],
         )
-        return list(self._session.exec(statement))
 
     def _select(self, requirement: Requirement) -> _Candidates | None:
         for selection in requirement.select:

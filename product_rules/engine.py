@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, Engine, case, func, literal
 from sqlmodel import Session, col, select
 
 from catalog.models import Product
-from product_rules.bundles import BundleBuilder, RequirementPlan, preference, trace_entry
+from product_rules.bundles import BundleBuilder, RequirementPlan, top_products, trace_entry
 from product_rules.conditions import Condition, answer_types, compile_condition, condition_source
 from product_rules.offers import (
     CrossSellPayload,
@@ -38,6 +38,9 @@ __all__ = ["AdviceEngine", "Recommendation"]
 #: Candidate rows one offer query reads: enough to fill three offers from distinct models
 #: even when some bundles exceed the budget, small enough to stay cheap.
 CANDIDATE_ROWS = 60
+
+#: Rows the ranking looks at: the ones nearest the shopper's price (see ``_offers``).
+RETRIEVAL_ROWS = 400
 
 #: Model counts shown to shoppers stop here ("100+ models"), reading at most COUNT_ROWS.
 COUNT_CAP = 100
@@ -340,12 +343,25 @@ class AdviceEngine:
                     applies = product_filter(requirement.if_item, values)
                     extra = extra + case((applies, literal(found.cheapest)), else_=literal(0.0))
             where.append(col(Product.price) + extra <= budget + 0.005)
-        # Two phases: rank ids over the narrow columns the score needs (an index can
-        # cover them), then load only the winning rows.
-        ranked = session.exec(
-            select(col(Product.id))
+        # Retrieval, then ranking, then loading. Retrieval walks the price index from the
+        # budget down (or, once the budget is loosened, from the cheapest up) and keeps
+        # RETRIEVAL_ROWS rows: the products nearest the shopper's price, which is where
+        # the ranking looks anyway. Ranking scores only those, from the columns a
+        # covering index holds; then only the winning rows are loaded. On catalogues where
+        # fewer rows match, this is exactly the full ranking.
+        cheapest_first = any(w.loosened and w.rule.attribute == "price" for w in wishes)
+        price_order = col(Product.price) if cheapest_first else col(Product.price).desc()
+        id_order = col(Product.id) if cheapest_first else col(Product.id).desc()
+        retrieved = (
+            select(col(Product.id).label("id"), score, col(Product.price).label("price"))
             .where(*where)
-            .order_by(score.desc(), col(Product.price), col(Product.id))
+            .order_by(price_order, id_order)
+            .limit(RETRIEVAL_ROWS)
+            .subquery()
+        )
+        ranked = session.exec(
+            select(retrieved.c.id)
+            .order_by(retrieved.c.score.desc(), retrieved.c.price, retrieved.c.id)
             .limit(CANDIDATE_ROWS)
         ).all()
         loaded = {p.id: p for p in session.exec(select(Product).where(col(Product.id).in_(ranked)))}
@@ -385,14 +401,16 @@ class AdviceEngine:
         for rule in self.ruleset.cross_sell:
             if not self.holds(rule.when, values):
                 continue
-            statement = (
-                select(Product)
-                .where(product_filter(rule.target, values), col(Product.stock) > 0)
-                .order_by(*preference(rule.prefer))
-                .limit(rule.limit * 8)
+            candidates = top_products(
+                session,
+                rule.target,
+                values,
+                prefer=rule.prefer,
+                limit=rule.limit * 8,
+                extra=[col(Product.stock) > 0],
             )
             added = 0
-            for product in session.exec(statement):
+            for product in candidates:
                 if product.sku in taken or product.group_sku in taken_models:
                     continue
                 misfit = next(
