@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +19,14 @@ from product_rules.schema import Compatibility, ConditionSpec, Filter, Requireme
 from product_rules.text import money, render_text
 from product_rules.wishes import Wish
 
-__all__ = ["BundleBuilder", "RequirementPlan", "preference", "top_products", "trace_entry"]
+__all__ = [
+    "BundleBuilder",
+    "RequirementPlan",
+    "preference",
+    "ShortCache",
+    "top_products",
+    "trace_entry",
+]
 
 #: Candidates read for one required item, so an incompatible first pick has alternatives.
 REQUIRED_CANDIDATES = 8
@@ -57,6 +67,34 @@ def _sort_key(prefer: str) -> Callable[[Product], tuple[Any, ...]]:
 SPLIT_IN_LIMIT = 6
 
 
+class ShortCache:
+    """Query results kept for a few seconds, shared by the requests of one engine.
+
+    Pedals for a cleat system or the best-stocked helmets are the same for every shopper
+    asking within the same seconds; stock moves far slower than chats. Bounded in size.
+    """
+
+    def __init__(self, ttl: float = 5.0, size: int = 512) -> None:
+        self.ttl = ttl
+        self.size = size
+        self._items: dict[str, tuple[float, list[Product]]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str, load: Callable[[], list[Product]]) -> list[Product]:
+        """The cached rows for ``key``, loaded when missing or older than ``ttl``."""
+        now = time.monotonic()
+        with self._lock:
+            hit = self._items.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        rows = load()
+        with self._lock:
+            if len(self._items) >= self.size:
+                self._items.clear()  # cheap and rare: a burst of distinct filters
+            self._items[key] = (now + self.ttl, rows)
+        return rows
+
+
 def top_products(
     session: Session,
     flt: Mapping[str, Any],
@@ -64,34 +102,51 @@ def top_products(
     *,
     prefer: str,
     limit: int,
-    extra: Sequence[Any] = (),
+    in_stock: bool,
+    cache: ShortCache | None = None,
 ) -> list[Product]:
-    """The first ``limit`` products matching ``flt`` in ``prefer`` order.
+    """The first ``limit`` in-stock (or out-of-stock) products matching ``flt``.
 
     ``cleat_system in [spd_sl, look_keo]`` ordered by price cannot be read in order from
     an index: the database would sort every matching row (tens of thousands on a big
     catalogue). One query per value reads each in index order and stops after
     ``limit`` rows; merging a few short lists is free.
     """
-    splits: list[Mapping[str, Any]] = [flt]
-    for attribute, condition in flt.items():
+    resolved = {k: _resolve(c, values) for k, c in flt.items()}
+    splits: list[Mapping[str, Any]] = [resolved]
+    for attribute, condition in resolved.items():
         if isinstance(condition, dict) and set(condition) == {"in"}:
-            options = resolve_value(condition["in"], values)
+            options = condition["in"]
             if isinstance(options, list) and 1 < len(options) <= SPLIT_IN_LIMIT:
-                splits = [{**flt, attribute: option} for option in options]
+                splits = [{**resolved, attribute: option} for option in options]
             break
-    rows: list[Product] = []
-    for part in splits:
-        statement = (
-            select(Product)
-            .where(product_filter(part, values), *extra)
-            .order_by(*preference(prefer))
-            .limit(limit)
-        )
-        rows.extend(session.exec(statement))
-    if len(splits) > 1:
-        rows.sort(key=_sort_key(prefer))
-    return rows[:limit]
+    stock = col(Product.stock) > 0 if in_stock else col(Product.stock) <= 0
+
+    def load() -> list[Product]:
+        rows: list[Product] = []
+        for part in splits:
+            statement = (
+                select(Product)
+                .where(product_filter(part, {}), stock)
+                .order_by(*preference(prefer))
+                .limit(limit)
+            )
+            rows.extend(session.exec(statement))
+        if len(splits) > 1:
+            rows.sort(key=_sort_key(prefer))
+        return rows[:limit]
+
+    if cache is None:
+        return load()
+    key = json.dumps([resolved, prefer, limit, in_stock], sort_keys=True, default=str)
+    return cache.get(key, load)
+
+
+def _resolve(condition: Any, values: Mapping[str, Any]) -> Any:
+    """A filter condition with its ``{answer: id}`` references replaced by the answers."""
+    if isinstance(condition, dict) and set(condition) != {"answer"}:
+        return {op: resolve_value(raw, values) for op, raw in condition.items()}
+    return resolve_value(condition, values)
 
 
 @dataclass(slots=True)
@@ -124,14 +179,14 @@ class RequirementPlan:
     def _query(
         self, requirement: Requirement, flt: Mapping[str, Any], in_stock: bool
     ) -> list[Product]:
-        stock = col(Product.stock) > 0 if in_stock else col(Product.stock) <= 0
         return top_products(
             self._session,
             {**flt, "category": requirement.category},
             self._values,
             prefer=requirement.prefer,
             limit=REQUIRED_CANDIDATES,
-            extra=[stock],
+            in_stock=in_stock,
+            cache=self._builder.cache,
         )
 
     def _select(self, requirement: Requirement) -> _Candidates | None:
@@ -175,6 +230,7 @@ class BundleBuilder:
     def __init__(self, ruleset: RuleSet, holds: Holds) -> None:
         self.ruleset = ruleset
         self.holds = holds
+        self.cache = ShortCache()
         self._display = sorted(name for name, spec in vocabulary().items() if spec.display)
 
     # -- compatibility -------------------------------------------------------------

@@ -407,7 +407,8 @@ class AdviceEngine:
                 values,
                 prefer=rule.prefer,
                 limit=rule.limit * 8,
-                extra=[col(Product.stock) > 0],
+                in_stock=True,
+                cache=self.bundles.cache,
             )
             added = 0
             for product in candidates:
