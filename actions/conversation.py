@@ -12,6 +12,20 @@ from actions.messages import buttons, current_question, offer_rulesets
 from actions.render import render
 
 
+def answers_open_question(tracker: Tracker) -> bool:
+    """Whether the message answers the question waiting for an answer.
+
+    Short answers ("carbon please") can look off-topic, or like a wish for a human, to a
+    classifier that never saw the option words a merchandiser added today: when the
+    open question understands the message, the question decides.
+    """
+    served, question = current_question(tracker)
+    if served is None or question is None:
+        return False
+    parsed = served.parser.parse(tracker.latest_message.get("text") or "", current=question.id)
+    return question.id in parsed.answers
+
+
 class ActionGreet(Action):
     """Greets and lists what the advisor can help with (one button per rule set)."""
 
@@ -62,14 +76,9 @@ class ActionOutOfScope(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         """Reply, then re-ask; unless the message answers the open question after all."""
-        served, question = current_question(tracker)
-        if served is not None and question is not None:
-            # Short answers ("carbon") look off-topic to the classifier, which never saw
-            # the option words a merchandiser added today: the question decides.
-            text = tracker.latest_message.get("text") or ""
-            parsed = served.parser.parse(text, current=question.id)
-            if parsed.answers or parsed.dont_know:
-                return await ActionAdvise().run(dispatcher, tracker, domain)
+        if answers_open_question(tracker):
+            return await ActionAdvise().run(dispatcher, tracker, domain)
+        _, question = current_question(tracker)
         dispatcher.utter_message(
             text=render("out_of_scope", question=question),
             buttons=buttons(question) if question else [],
@@ -88,6 +97,8 @@ class ActionHandoff(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         """Give the shopper the code and tell the widget (custom payload)."""
+        if answers_open_question(tracker):
+            return await ActionAdvise().run(dispatcher, tracker, domain)
         _, question = current_question(tracker)
         code = tracker.sender_id
         dispatcher.utter_message(text=render("handoff", code=code, question=question))

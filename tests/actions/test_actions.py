@@ -207,3 +207,20 @@ async def test_out_of_scope_that_answers_the_question_is_an_answer() -> None:
     messages, slots = await run(ActionOutOfScope(), track)
     assert slots["answers"] == {"usage": "endurance"}
     assert slots["question"] == "experience"
+
+
+async def test_handoff_that_answers_the_question_is_an_answer() -> None:
+    track = tracker(
+        "racing please",
+        intent="human_handoff",
+        slots={"ruleset": "road_bike", "question": "usage", "answers": {}},
+    )
+    messages, slots = await run(ActionHandoff(), track)
+    assert slots["answers"] == {"usage": "racing"}
+    track = tracker(
+        "can I talk to a person",
+        intent="human_handoff",
+        slots={"ruleset": "road_bike", "question": "usage", "answers": {}},
+    )
+    messages, slots = await run(ActionHandoff(), track)
+    assert messages[1]["custom"]["type"] == "handoff"
