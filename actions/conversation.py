@@ -12,6 +12,10 @@ from actions.messages import buttons, current_question, offer_rulesets
 from actions.render import render
 
 
+#: Messages up to this many words may be answers the classifier mistook for a request.
+SHORT_ANSWER_WORDS = 3
+
+
 def answers_open_question(tracker: Tracker) -> bool:
     """Whether the message answers the question waiting for an answer.
 
@@ -20,10 +24,14 @@ def answers_open_question(tracker: Tracker) -> bool:
     open question understands the message, the question decides.
     """
     served, question = current_question(tracker)
-    if served is None or question is None:
+    if served is None or question is None or question.type != "choice":
         return False
-    parsed = served.parser.parse(tracker.latest_message.get("text") or "", current=question.id)
-    return question.id in parsed.answers
+    text = tracker.latest_message.get("text") or ""
+    # Only short messages: in "can someone from the shop call me" the word "shop" may
+    # match an option, but the sentence is a request, and the classifier is right.
+    if len(text.split()) > SHORT_ANSWER_WORDS:
+        return False
+    return question.id in served.parser.parse(text, current=question.id).answers
 
 
 class ActionGreet(Action):
@@ -56,6 +64,8 @@ class ActionRestartAdvice(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         """Reset the advice slots and ask what the shopper is looking for."""
+        if answers_open_question(tracker):
+            return await ActionAdvise().run(dispatcher, tracker, domain)
         offer_rulesets(dispatcher, template="restart")
         return [
             SlotSet("ruleset", None),

@@ -224,3 +224,13 @@ async def test_handoff_that_answers_the_question_is_an_answer() -> None:
     )
     messages, slots = await run(ActionHandoff(), track)
     assert messages[1]["custom"]["type"] == "handoff"
+
+
+async def test_start_over_that_answers_the_question_is_an_answer() -> None:
+    track = tracker(
+        "commuting please",
+        intent="start_over",
+        slots={"ruleset": "road_bike", "question": "usage", "answers": {}},
+    )
+    _, slots = await run(ActionRestartAdvice(), track)
+    assert slots["answers"] == {"usage": "commute"}
