@@ -11,7 +11,6 @@ from actions.advice import ActionAdvise
 from actions.messages import buttons, current_question, offer_rulesets
 from actions.render import render
 
-
 #: Messages up to this many words may be answers the classifier mistook for a request.
 SHORT_ANSWER_WORDS = 3
 
