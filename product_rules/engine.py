@@ -364,6 +364,8 @@ class AdviceEngine:
             .order_by(retrieved.c.score.desc(), retrieved.c.price, retrieved.c.id)
             .limit(CANDIDATE_ROWS)
         ).all()
+        if not ranked:
+            return []
         loaded = {p.id: p for p in session.exec(select(Product).where(col(Product.id).in_(ranked)))}
         offers: list[OfferPayload] = []
         seen_models: set[str] = set()
