@@ -117,19 +117,37 @@ def _tighten(
     """Bring each loosened wish back to the gentlest level that still matches."""
     current = list(_with_dropped(base, indices))
     for i in indices:
-        for level in range(1, base[i].max_level):
+        wish = base[i]
+        others = [w for j, w in enumerate(current) if j != i]
+        if bound is not None and wish.rule.op in ("le", "lt", "ge", "gt"):
+            # With the tightest bound the others allow known, no step needs a query: a
+            # step reaching the bound matches (the bounding product does), one short of
+            # it cannot.
+            limit = bound(others, wish)
+            if limit is not None:
+                current[i] = _gentlest_reaching(wish, limit)
+            continue
+        for level in range(1, wish.max_level):
             trial = [*current]
-            trial[i] = base[i].at(level)
+            trial[i] = wish.at(level)
             if matches(trial):
                 current = trial
                 break
-        else:
-            if bound is not None and base[i].rule.op in ("le", "lt", "ge", "gt"):
-                others = [w for j, w in enumerate(current) if j != i]
-                limit = bound(others, base[i])
-                if limit is not None:
-                    trial = [*current]
-                    trial[i] = base[i].bounded(limit)
-                    if matches(trial):
-                        current = trial
     return tuple(current)
+
+
+def _gentlest_reaching(wish: Wish, limit: float) -> Wish:
+    for level in range(1, wish.max_level):
+        step = wish.at(level)
+        value = step.effective
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            op = wish.rule.op
+            reaches = {
+                "le": value >= limit,
+                "lt": value > limit,
+                "ge": value <= limit,
+                "gt": value < limit,
+            }[op]
+            if reaches:
+                return step
+    return wish.bounded(limit)
