@@ -18,7 +18,7 @@ help:
 	@echo "make test   install what is missing and run every test"
 	@echo "make lint   ruff + mypy"
 	@echo "make train  retrain the Rasa model if config.yml or bot/ changed"
-	@echo "make bench  run the benchmarks (prints figures)"
+	@echo "make bench  run the benchmarks (prints figures; builds catalogues up to 1 M products)"
 
 $(UV):
 	@test -n "$(PYTHON)" || { echo "Python >= 3.11 is needed (python3.11 on PATH)"; exit 1; }
@@ -64,6 +64,9 @@ test: install train chromium lint
 test-unit: .venv/.installed
 	.venv/bin/pytest -m "not integration and not browser and not postgres"
 
+test-integration: install train
+	.venv/bin/pytest -m integration
+
 lint: .venv/.installed
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
@@ -75,6 +78,7 @@ format: .venv/.installed
 
 bench: install catalog train
 	.venv/bin/python bench/conversation.py
+	.venv/bin/python bench/recommend.py
 
 clean:
 	rm -rf var bot/models .pytest_cache .mypy_cache .ruff_cache
