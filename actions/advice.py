@@ -22,6 +22,20 @@ from product_rules.text import money
 
 log = logging.getLogger("actions.advice")
 
+#: Button value of a relaxation choice: ``relax-<index>`` into the last offers' choices.
+RELAX_PREFIX = "relax-"
+
+
+def _relax_choice(tracker: Tracker, choice: str) -> dict[str, Any]:
+    """The answer changes behind a relaxation button, or nothing if it is stale."""
+    last = tracker.get_slot("last_offers") or {}
+    options = last.get("relax_choices") or []
+    index = choice.removeprefix(RELAX_PREFIX)
+    if not index.isdigit() or int(index) >= len(options) or options[int(index)] is None:
+        return {}
+    changes: dict[str, Any] = options[int(index)]
+    return changes
+
 
 def describe(question: Question, value: Any) -> str:
     """An answer the way the shopper would say it back ("budget 1,500 EUR")."""
@@ -107,7 +121,13 @@ class ActionAdvise(Action):
         understood: list[str] = []
 
         choice = entity(tracker, "choice")
-        if choice is not None and current is not None:
+        if choice is not None and choice.startswith(RELAX_PREFIX) and not starting:
+            for question_id, value in _relax_choice(tracker, choice).items():
+                question = ruleset.question(question_id)
+                if question is not None:
+                    answers[question_id] = value
+                    understood.append(describe(question, value))
+        elif choice is not None and current is not None:
             valid, value = _button_answer(current, choice)
             if valid:
                 answers[current.id] = value
@@ -195,7 +215,18 @@ class ActionAdvise(Action):
         )
         if acknowledgement:
             text = f"{acknowledgement}\n{text}"
-        dispatcher.utter_message(text=text)
+        # The other ways out become buttons, when changing answers can express them.
+        relaxation = recommendation.relaxation
+        choices = relaxation["choices"] if relaxation is not None else []
+        ways_out = [
+            {
+                "title": f"{'; '.join(c['relax'])} ({c['count']} models)",
+                "payload": f'/inform{{"choice":"{RELAX_PREFIX}{i}"}}',
+            }
+            for i, c in enumerate(choices)
+            if not c["applied"] and c["answers"] is not None
+        ]
+        dispatcher.utter_message(text=text, buttons=ways_out)
         dispatcher.utter_message(json_message=dict(recommendation.payload()))
         summary = {
             "offers": [
@@ -203,6 +234,7 @@ class ActionAdvise(Action):
                 for o in recommendation.offers
             ],
             "relaxed": recommendation.relaxed,
+            "relax_choices": [c["answers"] for c in choices],
         }
         return [*self._state(served.ruleset.id, answers, None), SlotSet("last_offers", summary)]
 

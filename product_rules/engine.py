@@ -239,10 +239,31 @@ class AdviceEngine:
                     "filters": [w.rule.id for w in c.loosened],
                     "count": c.count,
                     "applied": i == 0,
+                    "answers": self._choice_answers(c),
                 }
                 for i, c in enumerate(choices)
             ],
         }
+
+    def _choice_answers(self, choice: Choice) -> dict[str, Any] | None:
+        """The answers a shopper would change to take this way out, if answers can say it.
+
+        Dropping a wish means "no preference" for its answer; a wider bound on a number
+        answer (the budget) is that number. Sizes from a table or substituted values are
+        not answers the shopper gave, so such a choice is shown but not offered as a button.
+        """
+        changes: dict[str, Any] = {}
+        for wish in choice.loosened:
+            question = self.ruleset.question(wish.rule.answer) if wish.rule.answer else None
+            if question is None:
+                return None
+            if wish.dropped:
+                changes[question.id] = None
+            elif question.type == "number" and number(wish.effective) is not None:
+                changes[question.id] = number(wish.effective)
+            else:
+                return None
+        return changes
 
     def _active(self, values: Mapping[str, Any]) -> tuple[list[Wish], list[tuple[Filter, Any]]]:
         hard: list[Wish] = []

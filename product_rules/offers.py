@@ -65,6 +65,7 @@ class RelaxationChoicePayload(TypedDict):
     filters: list[str]
     count: int
     applied: bool
+    answers: dict[str, Any] | None  # the changed answers that choose it; None: not by answers
 
 
 class RelaxationPayload(TypedDict):

@@ -89,6 +89,17 @@ def test_converse_shows_relaxation_choices(bot: RunningBot, added_question: None
     applied = relaxation["choices"][0]
     assert applied["applied"]
     assert all(offer["relaxed"] == applied["relax"] for offer in payload["offers"])
+    # The other way out is a button: taking it changes the answers and the offers.
+    other = relaxation["choices"][1]
+    buttons = [b for m in reply for b in m.get("buttons", [])]
+    assert [b["title"] for b in buttons] == [
+        f"{'; '.join(other['relax'])} ({other['count']} models)"
+    ]
+    reply = bot.send(sender, buttons[0]["payload"])
+    again = offers_payload(reply)
+    assert again is not None, texts(reply)
+    changed = {k: v for k, v in again["answers"].items() if payload["answers"].get(k) != v}
+    assert changed == other["answers"] or set(changed) == set(other["answers"]), changed
 
 
 def test_converse_broken_rule_file_keeps_serving(bot: RunningBot) -> None:
