@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from abc import ABCMeta, abstractmethod
+
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
@@ -52,19 +54,35 @@ class ActionGreet(Action):
         return []
 
 
-class ActionRestartAdvice(Action):
+class _YieldsToAnswers(Action, metaclass=ABCMeta):
+    """A control action that lets a short answer to the open question go through.
+
+    Subclasses implement :meth:`respond`; :meth:`run` first checks whether the message
+    was an answer the classifier took for a request (see :func:`answers_open_question`).
+    """
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """Answer the open question, or respond as the action."""
+        if answers_open_question(tracker):
+            return await ActionAdvise().run(dispatcher, tracker, domain)
+        return self.respond(dispatcher, tracker)
+
+    @abstractmethod
+    def respond(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+        """What the action does when the message is not an answer."""
+
+
+class ActionRestartAdvice(_YieldsToAnswers):
     """Forgets the answers and starts again, keeping the conversation itself."""
 
     def name(self) -> str:
         """Action name used in the domain."""
         return "action_restart_advice"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
+    def respond(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
         """Reset the advice slots and ask what the shopper is looking for."""
-        if answers_open_question(tracker):
-            return await ActionAdvise().run(dispatcher, tracker, domain)
         offer_rulesets(dispatcher, template="restart")
         return [
             SlotSet("ruleset", None),
@@ -74,19 +92,15 @@ class ActionRestartAdvice(Action):
         ]
 
 
-class ActionOutOfScope(Action):
+class ActionOutOfScope(_YieldsToAnswers):
     """Says politely what the advisor can do and goes back to the open question."""
 
     def name(self) -> str:
         """Action name used in the domain."""
         return "action_out_of_scope"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
-        """Reply, then re-ask; unless the message answers the open question after all."""
-        if answers_open_question(tracker):
-            return await ActionAdvise().run(dispatcher, tracker, domain)
+    def respond(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+        """Reply, then re-ask."""
         _, question = current_question(tracker)
         dispatcher.utter_message(
             text=render("out_of_scope", question=question),
@@ -95,19 +109,15 @@ class ActionOutOfScope(Action):
         return []
 
 
-class ActionHandoff(Action):
+class ActionHandoff(_YieldsToAnswers):
     """Hands over to sales staff with a code that identifies this conversation."""
 
     def name(self) -> str:
         """Action name used in the domain."""
         return "action_handoff"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
+    def respond(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
         """Give the shopper the code and tell the widget (custom payload)."""
-        if answers_open_question(tracker):
-            return await ActionAdvise().run(dispatcher, tracker, domain)
         _, question = current_question(tracker)
         code = tracker.sender_id
         dispatcher.utter_message(text=render("handoff", code=code, question=question))
