@@ -234,3 +234,15 @@ async def test_start_over_that_answers_the_question_is_an_answer() -> None:
     )
     _, slots = await run(ActionRestartAdvice(), track)
     assert slots["answers"] == {"usage": "commute"}
+
+
+def test_registered_actions_match_domain() -> None:
+    import yaml
+    from rasa_sdk.executor import ActionExecutor
+
+    domain_actions: set[str] = set()
+    for path in (Path(__file__).resolve().parents[2] / "bot" / "domain").glob("*.yml"):
+        domain_actions.update(yaml.safe_load(path.read_text()).get("actions") or [])
+    executor = ActionExecutor()
+    executor.register_package("actions")
+    assert set(executor.actions) == domain_actions
