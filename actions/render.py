@@ -25,7 +25,13 @@ def _environment() -> Environment:
         keep_trailing_newline=False,
     )
     env.filters["money"] = money
+    env.filters["with_article"] = with_article
     return env
+
+
+def with_article(noun: str) -> str:
+    """Put 'a' or 'an' before a noun, by its first letter (right for our titles)."""
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
 
 
 def render(name: str, **context: Any) -> str:
