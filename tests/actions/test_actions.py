@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from rasa_sdk import Tracker
-from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
@@ -192,10 +191,6 @@ async def test_conversation_actions() -> None:
     assert "budget" in messages[0]["text"]
     messages, _ = await run(ActionHandoff(), tracker("human", intent="human_handoff"))
     assert messages[1]["custom"] == {"type": "handoff", "code": "unit"}
-
-
-def test_slot_events_are_plain() -> None:
-    assert SlotSet("a", 1) == {"event": "slot", "timestamp": None, "name": "a", "value": 1}
 
 
 async def test_out_of_scope_that_answers_the_question_is_an_answer() -> None:
