@@ -14,7 +14,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from actions.messages import DONT_KNOW, ask, buttons, entity, offer_rulesets
 from actions.render import render
 from actions.runtime import registry
-from product_rules.errors import UnknownRuleSetError
 from product_rules.parsing import rule_set_for
 from product_rules.registry import ServedRuleSet
 from product_rules.schema import Question
@@ -56,6 +55,7 @@ def describe(question: Question, value: Any) -> str:
 
 def _choose_ruleset(tracker: Tracker) -> ServedRuleSet | None:
     reg = registry()
+    served = {s.ruleset.id: s for s in reg.all()}
     current = tracker.get_slot("ruleset")
     intent = (tracker.latest_message.get("intent") or {}).get("name")
     wanted = entity(tracker, "ruleset")
@@ -63,18 +63,13 @@ def _choose_ruleset(tracker: Tracker) -> ServedRuleSet | None:
         # Only a request for advice switches an advice under way: "a bit of gravel" is an
         # answer in a road-bike conversation, not a wish to start over with gravel bikes.
         wanted = rule_set_for(
-            tracker.latest_message.get("text") or "", [s.ruleset for s in reg.all()]
+            tracker.latest_message.get("text") or "", [s.ruleset for s in served.values()]
         )
     if wanted is None:
         wanted = current
-    if wanted is None and len(reg.all()) == 1:
-        wanted = reg.all()[0].ruleset.id
-    if wanted is None:
-        return None
-    try:
-        return reg.get(str(wanted))
-    except UnknownRuleSetError:
-        return None
+    if wanted is None and len(served) == 1:
+        wanted = next(iter(served))
+    return served.get(str(wanted)) if wanted is not None else None
 
 
 def _button_answer(question: Question, choice: str) -> tuple[bool, Any]:

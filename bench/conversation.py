@@ -528,17 +528,9 @@ def wait_for_model(seconds: float) -> Path | None:
 def build_catalogue(database_url: str) -> None:
     """The demo catalogue in a fresh database."""
     # Imported here: --no-start runs need neither SQLModel nor the catalogue.
-    from sqlmodel import Session
+    from catalog.demo import build_demo_database
 
-    from catalog.db import create_tables, make_engine
-    from catalog.demo import build_demo_catalog
-
-    engine = make_engine(database_url)
-    create_tables(engine)
-    with Session(engine) as session:
-        build_demo_catalog(session)
-        session.commit()
-    engine.dispose()
+    build_demo_database(database_url)
 
 
 @contextmanager

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from catalog.db import create_tables, make_engine
 from catalog.demo_data import (
     BIKE_FAMILIES,
     BRANDS,
@@ -37,6 +38,7 @@ __all__ = [
     "Accessory",
     "DemoStats",
     "build_demo_catalog",
+    "build_demo_database",
     "demo_relations",
     "demo_rows",
 ]
@@ -505,3 +507,18 @@ def build_demo_catalog(session: Session) -> DemoStats:
     session.add_all(relations)
     session.commit()
     return stats
+
+
+def build_demo_database(url: str) -> DemoStats:
+    """Create the tables at ``url`` and fill them with the demo catalogue.
+
+    For a fresh, empty database (tests, benchmarks); ``catalog build-demo`` is the
+    command for a database that may already hold a catalogue.
+    """
+    engine = make_engine(url)
+    try:
+        create_tables(engine)
+        with Session(engine) as session:
+            return build_demo_catalog(session)
+    finally:
+        engine.dispose()

@@ -172,6 +172,9 @@ class RequirementPlan:
         self._builder = builder
         self._session = session
         self._values = values
+        #: Every product placed in an offer during this request, by SKU, so cross-sell
+        #: can check fit without loading them again.
+        self.products: dict[str, Product] = {}
         self.candidates: dict[str, _Candidates | None] = {}
         for requirement in builder.ruleset.requirements:
             self.candidates[requirement.id] = self._select(requirement)
@@ -313,6 +316,7 @@ class BundleBuilder:
                 )
             )
             return None
+        plan.products.update((p.sku, p) for p in chosen)
         names = [p.name for p in chosen]
         title = " with ".join(names[:2]) + (" and more" if len(names) > 2 else "")
         offer: OfferPayload = {

@@ -224,7 +224,7 @@ class AdviceEngine:
                 relaxation["choices"][0]["relax"] = list(relaxed)
             for offer in offers:
                 offer["relaxed"] = list(relaxed)
-            cross = self._cross_sell(session, values, offers, trace)
+            cross = self._cross_sell(session, plan, values, offers, trace)
         return Recommendation(
             self.ruleset.id, dict(answers), values, offers, cross, relaxed, relaxation, trace
         )
@@ -413,12 +413,13 @@ class AdviceEngine:
     def _cross_sell(
         self,
         session: Session,
+        plan: RequirementPlan,
         values: Mapping[str, Any],
         offers: list[OfferPayload],
         trace: list[TraceEntry],
     ) -> list[CrossSellPayload]:
         taken = {item["sku"] for offer in offers for item in offer["items"]}
-        offered = list(session.exec(select(Product).where(col(Product.sku).in_(taken))))
+        offered = [plan.products[sku] for sku in taken]
         taken_models: set[str] = set()
         result: list[CrossSellPayload] = []
         for rule in self.ruleset.cross_sell:

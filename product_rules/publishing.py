@@ -143,6 +143,21 @@ def _current(session: Session, ruleset_id: str) -> RuleVersion | None:
     return session.get(RuleVersion, publication.version_id) if publication else None
 
 
+def _log(session: Session, version: RuleVersion, action: str, *, author: str, note: str) -> None:
+    """Append to the publication log: ``version`` is in service from now on."""
+    assert version.id is not None  # flushed or loaded, so it has its id
+    session.add(
+        Publication(
+            ruleset_id=version.ruleset_id,
+            version_id=version.id,
+            version=version.version,
+            action=action,
+            author=author,
+            note=note,
+        )
+    )
+
+
 def publish(
     db: Engine,
     directory: Path,
@@ -194,17 +209,7 @@ def publish(
             )
             session.add(existing)
             session.flush()
-        assert existing.id is not None
-        session.add(
-            Publication(
-                ruleset_id=ruleset_id,
-                version_id=existing.id,
-                version=existing.version,
-                action="publish",
-                author=author,
-                note=message,
-            )
-        )
+        _log(session, existing, "publish", author=author, note=message)
         session.commit()
         return PublishResult(ruleset_id, existing.version, created, existing.changes)
 
@@ -230,16 +235,7 @@ def rollback(db: Engine, ruleset_id: str, version: int, *, author: str, note: st
                 f"{ruleset_id} has no version {version}; known: "
                 f"{', '.join(str(v) for v in sorted(known)) or 'none'}"
             )
-        session.add(
-            Publication(
-                ruleset_id=ruleset_id,
-                version_id=target.id,
-                version=target.version,
-                action="rollback",
-                author=author,
-                note=note,
-            )
-        )
+        _log(session, target, "rollback", author=author, note=note)
         session.commit()
         return target.version
 

@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlmodel import Session, func, select
 
-from catalog.db import create_tables, make_engine
-from catalog.demo import build_demo_catalog
+from catalog.db import make_engine
+from catalog.demo import build_demo_database
 from catalog.models import Product
 from product_rules.engine import AdviceEngine
 from product_rules.loader import load_all
@@ -42,10 +42,7 @@ def pg_db() -> Iterator[Engine]:
     url = SERVER.rsplit("/", 1)[0] + f"/{name}"
     engine = make_engine(url)
     try:
-        create_tables(engine)
-        with Session(engine) as session:
-            build_demo_catalog(session)
-            session.commit()
+        build_demo_database(url)
         yield engine
     finally:
         engine.dispose()

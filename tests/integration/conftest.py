@@ -18,10 +18,8 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlmodel import Session
 
-from catalog.db import create_tables, make_engine
-from catalog.demo import build_demo_catalog
+from catalog.demo import build_demo_database
 from product_rules.offers import offers_in
 from web.stack import MODELS, RASA_BIN, REPO, Stack, action_service, free_port, rasa_service
 
@@ -69,12 +67,7 @@ def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBot]:
     rules = base / "rules"
     shutil.copytree(REPO / "product_rules" / "rules", rules)
     database_url = f"sqlite:///{base / 'catalog.db'}"
-    engine = make_engine(database_url)
-    create_tables(engine)
-    with Session(engine) as session:
-        build_demo_catalog(session)
-        session.commit()
-    engine.dispose()
+    build_demo_database(database_url)
 
     action_port, rasa_port = free_port(), free_port()
     actions = action_service(

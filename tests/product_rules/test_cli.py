@@ -6,10 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from sqlmodel import Session
 
-from catalog.db import create_tables, make_engine
-from catalog.demo import build_demo_catalog
+from catalog.demo import build_demo_database
 from product_rules.cli import main
 
 RULES = Path(__file__).resolve().parents[2] / "product_rules" / "rules"
@@ -18,11 +16,7 @@ RULES = Path(__file__).resolve().parents[2] / "product_rules" / "rules"
 @pytest.fixture(scope="module")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     url = f"sqlite:///{tmp_path_factory.mktemp('cli') / 'catalog.db'}"
-    engine = make_engine(url)
-    create_tables(engine)
-    with Session(engine) as session:
-        build_demo_catalog(session)
-    engine.dispose()
+    build_demo_database(url)
     return url
 
 
