@@ -1,4 +1,4 @@
-"""What the actions share: the rule registry and the catalogue engine, created on first use.
+"""What the actions share: the rule registry and the advisor, created on first use.
 
 Nothing is created at import time, so importing the actions package (as the action
 server and the tests do) touches no database.
@@ -11,14 +11,16 @@ import os
 import threading
 from pathlib import Path
 
+from advisor.service import Advisor
+from advisor.sharing import ShareStore
 from catalog.db import make_engine
 from product_rules.registry import DEFAULT_RULES_DIR, RuleRegistry
 
-__all__ = ["registry", "rules_dir", "reset"]
+__all__ = ["advisor", "registry", "rules_dir", "reset"]
 
 log = logging.getLogger("actions")
 _lock = threading.Lock()
-_registry: RuleRegistry | None = None
+_advisor: Advisor | None = None
 
 
 def rules_dir() -> Path:
@@ -26,23 +28,30 @@ def rules_dir() -> Path:
     return Path(os.environ.get("PRODUCT_RULES_DIR", str(DEFAULT_RULES_DIR)))
 
 
-def registry() -> RuleRegistry:
-    """The process-wide rule registry (rule files are re-read when they change)."""
-    global _registry
-    if _registry is None:
+def advisor() -> Advisor:
+    """The process-wide advisor (rule files are re-read when they change)."""
+    global _advisor
+    if _advisor is None:
         with _lock:
-            if _registry is None:
-                _registry = RuleRegistry(rules_dir(), make_engine())
+            if _advisor is None:
+                engine = make_engine()
+                registry = RuleRegistry(rules_dir(), engine)
+                _advisor = Advisor(registry, codes=ShareStore(engine))
                 log.info(
                     "serving rule sets from %s: %s",
-                    _registry.rules_dir,
-                    ", ".join(s.ruleset.id for s in _registry.all()) or "none",
+                    registry.rules_dir,
+                    ", ".join(s.ruleset.id for s in registry.all()) or "none",
                 )
-    return _registry
+    return _advisor
+
+
+def registry() -> RuleRegistry:
+    """The rule registry the advisor serves from."""
+    return advisor().registry
 
 
 def reset() -> None:
-    """Forget the registry (tests that switch the rules folder or database)."""
-    global _registry
+    """Forget the advisor (tests that switch the rules folder or database)."""
+    global _advisor
     with _lock:
-        _registry = None
+        _advisor = None

@@ -20,7 +20,7 @@ from fastapi.staticfiles import StaticFiles
 
 from web.deps import WEB_DIR
 from web.rasa import RasaClient, RasaUnavailableError
-from web.routers import health, shop
+from web.routers import auth, console, health, share, shop
 from web.settings import WebSettings, get_settings
 
 __all__ = ["create_app"]
@@ -64,6 +64,9 @@ def create_app(
     app.state.settings = settings
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     app.include_router(shop.router)
+    app.include_router(auth.router)
+    app.include_router(console.router)
+    app.include_router(share.router)
     app.include_router(health.router)
     _install_error_handlers(app)
     return app

@@ -1,4 +1,8 @@
-"""Jinja2 templates of the messages the actions send (``actions/templates``)."""
+"""The advisor's words: Jinja2 templates in ``advisor/templates/<area>/``.
+
+Every sentence a person reads comes from a template; the code only chooses which one
+and with what. Chat text is plain text (the widget shows it with ``textContent``).
+"""
 
 from __future__ import annotations
 
@@ -10,14 +14,13 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from product_rules.text import money
 
-__all__ = ["render"]
+__all__ = ["TEMPLATES", "render", "with_article"]
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
 @cache
 def _environment() -> Environment:
-    # Chat text is plain text: the widget shows it with textContent, so no HTML escaping.
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
         undefined=StrictUndefined,
@@ -35,5 +38,6 @@ def with_article(noun: str) -> str:
 
 
 def render(name: str, **context: Any) -> str:
-    """Render ``templates/<name>.j2`` to a chat message."""
-    return _environment().get_template(f"{name}.j2").render(**context).strip()
+    """Render ``templates/chat/<name>.j2`` (or ``<area>/<name>`` when a slash is given)."""
+    path = name if "/" in name else f"chat/{name}"
+    return _environment().get_template(f"{path}.j2").render(**context).strip()

@@ -1,0 +1,164 @@
+"""The one adapter between Rasa and the advisor: slot to state, step, reply to messages.
+
+Every action of the domain is an :class:`AdvisorAction`: it reads the ``advisor_state``
+slot, hands the latest message to :meth:`advisor.service.Advisor.step` and sends the
+reply. Nothing here decides what to ask or what to offer.
+
+Any failure inside a step is answered with a polite sentence and an operator log line,
+and the state is left as it was: Rasa would otherwise drop the action's events and the
+shopper would see nothing at all.
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABCMeta, abstractmethod
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.runtime import advisor
+from advisor.render import render
+from advisor.reply import Reply
+from advisor.service import ANSWER_INTENTS, Turn
+from advisor.state import ConversationState
+
+__all__ = ["STATE_SLOT", "AdvisorAction", "send", "turn_of"]
+
+log = logging.getLogger("actions")
+
+#: The one slot that carries the conversation state (see ``bot/domain/advice.yml``).
+STATE_SLOT = "advisor_state"
+
+
+def turn_of(tracker: Tracker, intent: str | None) -> Turn:
+    """The latest message as a :class:`Turn`."""
+    message = tracker.latest_message or {}
+    entities = {
+        str(e["entity"]): str(e["value"])
+        for e in message.get("entities") or []
+        if e.get("entity") and e.get("value") is not None
+    }
+    return Turn(
+        text=message.get("text") or "",
+        intent=intent,
+        entities=entities,
+        conversation=tracker.sender_id,
+    )
+
+
+def send(dispatcher: CollectingDispatcher, reply: Reply) -> None:
+    """Utter every part of a reply: texts with buttons, then the custom payloads."""
+    for part in reply.parts:
+        buttons: list[dict[str, Any]] = [
+            {"title": b.title, "payload": b.payload()} for b in part.buttons
+        ]
+        dispatcher.utter_message(text=part.text, buttons=buttons)
+    for payload in reply.payloads:
+        dispatcher.utter_message(json_message=payload)
+
+
+class AdvisorAction(Action, metaclass=ABCMeta):
+    """An action that runs one advisor step.
+
+    Subclasses name the action and say which intent the step should see: ``intent``
+    fixed (``greet``, ``human_handoff`` ...) or ``None`` for Rasa's own intent. The
+    class is abstract, so the action server does not register it.
+    """
+
+    intent: str | None = None
+
+    @abstractmethod
+    def name(self) -> str:
+        """Action name used in the domain."""
+
+    def step_intent(self, tracker: Tracker) -> str | None:
+        """The intent the advisor sees for this turn."""
+        if self.intent is not None:
+            return self.intent
+        return ((tracker.latest_message or {}).get("intent") or {}).get("name")
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """Slot to state, step, reply to messages; a polite sentence on any failure."""
+        try:
+            state = ConversationState.from_dict(tracker.get_slot(STATE_SLOT))
+            new_state, reply = advisor().step(state, turn_of(tracker, self.step_intent(tracker)))
+        except Exception:  # noqa: BLE001 - the shopper must never get silence
+            log.exception(
+                "action %s failed for conversation %s (intent %s); the state is kept",
+                self.name(),
+                tracker.sender_id,
+                self.step_intent(tracker),
+            )
+            dispatcher.utter_message(text=render("failure"))
+            return []
+        send(dispatcher, reply)
+        return [SlotSet(STATE_SLOT, new_state.to_dict())]
+
+
+class ActionAdvise(AdvisorAction):
+    """Takes an answer, then asks the next question or presents the offers."""
+
+    def name(self) -> str:
+        """Action name used in the domain."""
+        return "action_advise"
+
+    def step_intent(self, tracker: Tracker) -> str | None:
+        """Rasa's intent when it carries an answer (or a code); otherwise an answer."""
+        intent = super().step_intent(tracker)
+        return intent if intent in ANSWER_INTENTS or intent == "resume_shared" else "inform"
+
+
+class ActionGreet(AdvisorAction):
+    """Greets and lists what the advisor can help with, or re-asks the open question."""
+
+    intent = "greet"
+
+    def name(self) -> str:
+        """Action name used in the domain."""
+        return "action_greet"
+
+
+class ActionExplain(AdvisorAction):
+    """Explains a term ("what is SPD?"), the offers' reasons or why a question is asked."""
+
+    intent = "ask_why"
+
+    def name(self) -> str:
+        """Action name used in the domain."""
+        return "action_explain"
+
+
+class ActionRestartAdvice(AdvisorAction):
+    """Forgets the answers and starts again, keeping the conversation itself."""
+
+    intent = "start_over"
+
+    def name(self) -> str:
+        """Action name used in the domain."""
+        return "action_restart_advice"
+
+
+class ActionOutOfScope(AdvisorAction):
+    """Says politely what the advisor can do and goes back to the open question."""
+
+    intent = "out_of_scope"
+
+    def name(self) -> str:
+        """Action name used in the domain."""
+        return "action_out_of_scope"
+
+
+class ActionHandoff(AdvisorAction):
+    """Hands over to sales staff with a code for this conversation."""
+
+    intent = "human_handoff"
+
+    def name(self) -> str:
+        """Action name used in the domain."""
+        return "action_handoff"

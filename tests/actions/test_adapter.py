@@ -1,0 +1,144 @@
+"""The Rasa actions are adapters: slot and message in, advisor step, messages and one slot out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy import Engine
+
+import actions.runtime as runtime
+from actions.adapter import (
+    STATE_SLOT,
+    ActionAdvise,
+    ActionExplain,
+    ActionGreet,
+    ActionHandoff,
+    ActionRestartAdvice,
+)
+from advisor.service import Advisor
+from advisor.sharing import ShareStore
+from product_rules.registry import RuleRegistry
+from tests.conftest import RULES
+
+
+@pytest.fixture(autouse=True)
+def advisor(demo_db: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[Advisor]:
+    service = Advisor(RuleRegistry(RULES, demo_db), codes=ShareStore(demo_db))
+    monkeypatch.setattr(runtime, "_advisor", service)
+    yield service
+
+
+def tracker(
+    text: str,
+    *,
+    intent: str = "inform",
+    state: dict[str, Any] | None = None,
+    entities: list[dict[str, Any]] | None = None,
+) -> Tracker:
+    return Tracker(
+        sender_id="unit-conversation",
+        slots={STATE_SLOT: state},
+        latest_message={
+            "text": text,
+            "intent": {"name": intent, "confidence": 0.9},
+            "entities": entities or [],
+        },
+        events=[],
+        paused=False,
+        followup_action=None,
+        active_loop={},
+        latest_action_name="action_listen",
+    )
+
+
+async def run(action: Any, track: Tracker) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    dispatcher = CollectingDispatcher()
+    events = await action.run(dispatcher, track, {})
+    return dispatcher.messages, events
+
+
+async def test_advise_sets_one_state_slot_and_rasa_buttons() -> None:
+    messages, events = await run(
+        ActionAdvise(), tracker("I want a road bike", intent="request_advice")
+    )
+    assert [e["name"] for e in events] == [STATE_SLOT]
+    state = events[0]["value"]
+    assert state["ruleset"] == "road_bike" and state["question"] == "usage"
+    assert "What will you mostly use the bike for?" in messages[0]["text"]
+    payloads = [b["payload"] for b in messages[0]["buttons"]]
+    assert '/inform{"choice":"endurance"}' in payloads
+
+
+async def test_advise_sends_offers_as_custom_payload() -> None:
+    state = {
+        "ruleset": "road_bike",
+        "question": "shoes_owned",
+        "answers": {
+            "usage": "endurance",
+            "experience": "beginner",
+            "budget": 1500,
+            "body_height_cm": 182,
+        },
+    }
+    track = tracker(
+        '/inform{"choice":"none"}', state=state, entities=[{"entity": "choice", "value": "none"}]
+    )
+    messages, events = await run(ActionAdvise(), track)
+    custom = [m["custom"] for m in messages if m.get("custom")]
+    assert [c["type"] for c in custom] == ["offers"]
+    assert messages[0]["text"].startswith("Got it: No, normal shoes.")
+    assert events[0]["value"]["last"]["offers"]
+
+
+async def test_advise_answer_intent_from_other_intent() -> None:
+    # The core fallback runs action_advise whatever the intent: it is read as an answer.
+    messages, events = await run(ActionAdvise(), tracker("road bike please", intent="goodbye"))
+    assert events[0]["value"]["ruleset"] == "road_bike"
+    assert messages
+
+
+async def test_any_failure_gives_a_polite_sentence_and_keeps_the_state(
+    advisor: Advisor, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(*_args: object) -> object:
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(advisor, "step", broken)
+    state = {"ruleset": "road_bike", "question": "budget", "answers": {"usage": "racing"}}
+    for action in (
+        ActionAdvise(),
+        ActionGreet(),
+        ActionExplain(),
+        ActionHandoff(),
+        ActionRestartAdvice(),
+    ):
+        messages, events = await run(action, tracker("about 2k", state=state))
+        assert events == [], "no slot changes: the state is kept"
+        assert messages[0]["text"].startswith("Sorry, something went wrong on my side.")
+    assert "unit-conversation" in caplog.text and "action_advise failed" in caplog.text
+
+
+async def test_handoff_code_is_not_the_sender_id() -> None:
+    messages, _ = await run(
+        ActionHandoff(), tracker("can I speak to someone", intent="human_handoff")
+    )
+    custom = next(m["custom"] for m in messages if m.get("custom"))
+    assert custom["type"] == "handoff"
+    assert len(custom["code"]) == 6 and custom["code"] != "unit-conversation"
+
+
+def test_registered_actions_match_domain() -> None:
+    import yaml
+    from rasa_sdk.executor import ActionExecutor
+
+    domain_actions: set[str] = set()
+    for path in (Path(__file__).resolve().parents[2] / "bot" / "domain").glob("*.yml"):
+        domain_actions.update(yaml.safe_load(path.read_text()).get("actions") or [])
+    executor = ActionExecutor()
+    executor.register_package("actions")
+    assert set(executor.actions) == domain_actions
