@@ -4,15 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import logging
+
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
+from advisor.render import render
 from web.deps import RasaDep, templates
 
 __all__ = ["ChatRequest", "ChatResponse", "router"]
 
 router = APIRouter(tags=["shop"])
+
+logger = logging.getLogger("web")
 
 # Longer messages are cut before they reach Rasa: this protects Rasa's NLU pipeline
 # (tokenising and featurising cost grows with length) from pasted essays or abuse.
@@ -53,11 +58,17 @@ async def shop_page(request: Request) -> HTMLResponse:
 async def chat(body: ChatRequest, rasa: RasaDep) -> ChatResponse:
     """Forward one message to Rasa's REST channel and return its replies.
 
-    Failures raise ``RasaUnavailableError``, which ``web.app`` turns into a 503.
+    Failures raise ``RasaUnavailableError``, which ``web.app`` turns into a 503. An
+    empty reply means Rasa could not run the action (the action server is down or
+    failed): the shopper gets a polite sentence instead of silence; the conversation
+    in Rasa is unchanged, so the next message goes on from where it was.
     """
     messages = await rasa.send_message(
         sender=body.sender,
         message=body.message[:MAX_MESSAGE_CHARS],
         metadata=body.metadata,
     )
+    if not messages:
+        logger.error("Rasa sent no reply for sender %s; the action call likely failed", body.sender)
+        messages = [{"recipient_id": body.sender, "text": render("failure")}]
     return ChatResponse(messages=messages)
