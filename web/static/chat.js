@@ -12,6 +12,8 @@
 
   const SENDER_KEY = "bikeAdvisor.senderId";
   const SENDER_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
+  // Share codes: 6 characters of the advisor's alphabet (no 0/O, 1/I/L).
+  const RESUME_CODE_PATTERN = /^[A-HJKMNP-Z2-9]{6}$/;
   // Longer than the server's own 30 s wait for Rasa, so its friendly 503 arrives first;
   // this only catches a proxy or network that never answers.
   const REQUEST_TIMEOUT_MS = 45000;
@@ -475,6 +477,19 @@
         input.focus();
       });
     }
+
+    // A page for a configuration staff shared (/s/CODE) carries its code: the advisor
+    // loads that configuration first, so the shopper goes on from there.
+    const resumeCode = resumeCodeOf(root);
+    if (resumeCode) {
+      send(`/resume_shared${JSON.stringify({ code: resumeCode })}`, "", { silent: true });
+    }
+  }
+
+  /** The share code on the widget, upper-cased, or "" when there is none or it is malformed. */
+  function resumeCodeOf(root) {
+    const code = String(root.dataset.resumeCode || "").toUpperCase().replace(/[\s_.-]/g, "");
+    return RESUME_CODE_PATTERN.test(code) ? code : "";
   }
 
   function init() {
