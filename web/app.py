@@ -3,7 +3,15 @@
 All failures that reach a browser are turned into JSON here, in one place:
 
 * ``RasaUnavailableError`` → 503 ``assistant_unavailable`` plus an operator log line;
-* ``RequestValidationError`` → 422 ``invalid_request`` with a readable message.
+* ``RequestValidationError`` → 422 ``invalid_request`` with a readable message;
+* ``LoginRequiredError`` → a browser is sent to ``/login?next=…`` (303), an API call
+  gets 401 ``login_required``;
+* ``RoleForbiddenError`` → 403 ``forbidden``, ``CsrfError`` → 403 ``csrf_failed``: a page
+  for a browser, JSON for an API call.
+
+Staff areas are protected where they are included (:data:`PROTECTED_AREAS`), so a route
+added to one of their routers cannot be left open; ``tests/web/test_routes_protected.py``
+walks every route to prove it.
 """
 
 from __future__ import annotations
@@ -13,14 +21,24 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from web.deps import WEB_DIR
+from advisor.accounts import Role
+from advisor.db import AdvisorDatabase, make_engine
+from web.auth import (
+    CsrfError,
+    LoginRequiredError,
+    RoleForbiddenError,
+    SessionCookieMiddleware,
+    login_url,
+    wants_html,
+)
+from web.deps import WEB_DIR, require_role, templates
 from web.rasa import RasaClient, RasaUnavailableError
-from web.routers import auth, console, health, share, shop
+from web.routers import admin, auth, console, health, share, shop
 from web.settings import WebSettings, get_settings
 
 __all__ = ["create_app"]
@@ -29,6 +47,15 @@ logger = logging.getLogger("web")
 
 UNAVAILABLE_MESSAGE = "Our advisor is not reachable right now. Please try again in a moment."
 INVALID_REQUEST_MESSAGE = "We could not read that message. Please reload the page and try again."
+LOGIN_REQUIRED_MESSAGE = "Please sign in first."
+FORBIDDEN_MESSAGE = "Your account's role does not include this page."
+CSRF_MESSAGE = "This request lacks a valid CSRF token. Reload the page and try again."
+
+#: Every staff area and the lowest role that may open it; protected at inclusion.
+PROTECTED_AREAS: tuple[tuple[APIRouter, Role], ...] = (
+    (console.router, Role.STAFF),
+    (admin.router, Role.MERCHANDISER),
+)
 
 
 def create_app(
@@ -58,14 +85,33 @@ def create_app(
             trust_env=False,
         ) as http:
             app.state.rasa = RasaClient(http)
-            yield
+            try:
+                yield
+            finally:
+                app.state.db.dispose()
 
-    app = FastAPI(title="Guided-selling web app", lifespan=lifespan)
+    # The API description is a map of every route: handy in development, not in public.
+    docs = not settings.production
+    app = FastAPI(
+        title="Guided-selling web app",
+        lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
+    )
     app.state.settings = settings
+    # No connection is made here; the advisor tables are created on the first session.
+    app.state.db = AdvisorDatabase(make_engine(settings.database_url))
+    app.add_middleware(
+        SessionCookieMiddleware,
+        secret_key=settings.secret_key,
+        always_secure=settings.cookie_secure,
+    )
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     app.include_router(shop.router)
     app.include_router(auth.router)
-    app.include_router(console.router)
+    for router, role in PROTECTED_AREAS:
+        app.include_router(router, dependencies=[Depends(require_role(role))])
     app.include_router(share.router)
     app.include_router(health.router)
     _install_error_handlers(app)
@@ -92,6 +138,38 @@ def _install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(
             status_code=503,
             content={"error": "assistant_unavailable", "message": UNAVAILABLE_MESSAGE},
+        )
+
+    @app.exception_handler(LoginRequiredError)
+    async def login_required(request: Request, exc: LoginRequiredError) -> Response:
+        target = login_url(exc.next_path)
+        if wants_html(request):
+            return RedirectResponse(target, status_code=303)
+        return JSONResponse(
+            status_code=401,
+            content={"error": "login_required", "message": LOGIN_REQUIRED_MESSAGE, "login": target},
+        )
+
+    @app.exception_handler(RoleForbiddenError)
+    async def forbidden(request: Request, exc: RoleForbiddenError) -> Response:
+        if wants_html(request):
+            return templates.TemplateResponse(
+                request,
+                "auth/forbidden.html",
+                {"required_role": exc.required},
+                status_code=403,
+            )
+        return JSONResponse(
+            status_code=403,
+            content={"error": "forbidden", "message": FORBIDDEN_MESSAGE, "required": exc.required},
+        )
+
+    @app.exception_handler(CsrfError)
+    async def csrf_failed(request: Request, exc: CsrfError) -> Response:
+        if wants_html(request):
+            return templates.TemplateResponse(request, "auth/csrf_failed.html", status_code=403)
+        return JSONResponse(
+            status_code=403, content={"error": "csrf_failed", "message": CSRF_MESSAGE}
         )
 
     @app.exception_handler(RequestValidationError)

@@ -3,33 +3,70 @@
 Variables:
     RASA_URL: base URL of the Rasa server (default ``http://localhost:5005``).
     RASA_TIMEOUT_SECONDS: how long one call to Rasa may take (default 30).
+    DATABASE_URL: the database of the catalogue and the advisor (default: the SQLite
+        file ``var/catalog.db``).
+    PRODUCT_RULES_DIR: the rule sets in service (default ``product_rules/rules``).
+    APP_ENV: ``development`` (default) or ``production``.
+    WEB_SECRET_KEY: signs the staff session cookie. Required in production; in
+        development a random key is made once and kept in ``var/secret_key`` (mode
+        0600), so a restart keeps everyone signed in.
+    WEB_COOKIE_SECURE: ``true`` sends the session cookie over HTTPS only, even when the
+        app sees plain HTTP behind a proxy (default: true in production). Over HTTPS the
+        cookie is always marked Secure.
+    SHARE_DAYS: how many days a shared configuration link stays valid (default 14).
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
 
-__all__ = ["WebSettings", "get_settings"]
+from catalog.settings import REPO_ROOT
+from product_rules.registry import DEFAULT_RULES_DIR
+
+__all__ = ["APP_ENVS", "WebSettings", "get_settings", "load_or_create_secret_key"]
 
 DEFAULT_RASA_URL = "http://localhost:5005"
 DEFAULT_TIMEOUT_SECONDS = 30.0
+DEFAULT_DATABASE_URL = f"sqlite:///{REPO_ROOT / 'var' / 'catalog.db'}"  # as catalog.settings
+DEFAULT_SHARE_DAYS = 14
+DEFAULT_VAR_DIR = REPO_ROOT / "var"
+APP_ENVS = ("development", "production")
+MIN_PRODUCTION_KEY_LENGTH = 32
+_KEY_HINT = "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
 @dataclass(frozen=True, slots=True)
 class WebSettings:
-    """Where the web app finds Rasa and how long it waits for it.
+    """Everything the web app is configured with.
 
     Attributes:
         rasa_url: Base URL of the Rasa server, without a trailing slash.
         request_timeout_s: Seconds one call to Rasa may take before the shopper
             is told the advisor is unavailable.
+        database_url: The catalogue's and the advisor's database.
+        rules_dir: The folder of rule sets in service.
+        app_env: ``development`` or ``production``; production turns off the API docs
+            and refuses to start without a secret key.
+        cookie_secure: Mark the session cookie Secure even on plain HTTP requests.
+        share_days: Days a shared configuration link stays valid.
+        secret_key: Signs the session cookie. Left empty, development gets a random key
+            for this object's lifetime; production refuses to start.
     """
 
     rasa_url: str = DEFAULT_RASA_URL
     request_timeout_s: float = DEFAULT_TIMEOUT_SECONDS
+    database_url: str = DEFAULT_DATABASE_URL
+    rules_dir: Path = DEFAULT_RULES_DIR
+    app_env: str = "development"
+    cookie_secure: bool = False
+    share_days: int = DEFAULT_SHARE_DAYS
+    secret_key: str = field(default="", repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # Normalise here so every way of building settings (env, tests) agrees.
@@ -40,19 +77,45 @@ class WebSettings:
             raise ValueError(
                 f"RASA_TIMEOUT_SECONDS must be a positive number, got {self.request_timeout_s!r}"
             )
+        if self.app_env not in APP_ENVS:
+            raise ValueError(f"APP_ENV must be one of {', '.join(APP_ENVS)}, got {self.app_env!r}")
+        if not self.share_days > 0:
+            raise ValueError(f"SHARE_DAYS must be a positive number of days, got {self.share_days}")
+        if self.production:
+            if not self.secret_key:
+                raise ValueError(
+                    "WEB_SECRET_KEY must be set when APP_ENV=production: it signs the staff "
+                    f"session cookie. Make one with: {_KEY_HINT}"
+                )
+            if len(self.secret_key) < MIN_PRODUCTION_KEY_LENGTH:
+                raise ValueError(
+                    f"WEB_SECRET_KEY is too short: use at least {MIN_PRODUCTION_KEY_LENGTH} "
+                    f"random characters, for example from: {_KEY_HINT}"
+                )
+        elif not self.secret_key:
+            object.__setattr__(self, "secret_key", secrets.token_urlsafe(32))
+
+    @property
+    def production(self) -> bool:
+        """Whether the app runs with ``APP_ENV=production``."""
+        return self.app_env == "production"
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> WebSettings:
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, *, var_dir: Path = DEFAULT_VAR_DIR
+    ) -> WebSettings:
         """Build settings from environment variables.
 
         Args:
             env: Variables to read; ``os.environ`` when omitted.
+            var_dir: Where development keeps its generated ``secret_key``.
 
         Returns:
             The settings, with defaults for anything unset.
 
         Raises:
-            ValueError: A variable is set to something unusable; the message names it.
+            ValueError: A variable is unset or set to something unusable; the message
+                names it.
         """
         env = os.environ if env is None else env
         raw_timeout = env.get("RASA_TIMEOUT_SECONDS", str(DEFAULT_TIMEOUT_SECONDS))
@@ -62,7 +125,65 @@ class WebSettings:
             raise ValueError(
                 f"RASA_TIMEOUT_SECONDS must be a number of seconds, got {raw_timeout!r}"
             ) from None
-        return cls(rasa_url=env.get("RASA_URL", DEFAULT_RASA_URL), request_timeout_s=timeout)
+        raw_days = env.get("SHARE_DAYS", str(DEFAULT_SHARE_DAYS))
+        try:
+            share_days = int(raw_days)
+        except ValueError:
+            raise ValueError(
+                f"SHARE_DAYS must be a whole number of days, got {raw_days!r}"
+            ) from None
+        app_env = env.get("APP_ENV", "").strip().lower() or "development"
+        secret_key = env.get("WEB_SECRET_KEY", "").strip()
+        if not secret_key and app_env == "development":
+            secret_key = load_or_create_secret_key(var_dir / "secret_key")
+        return cls(
+            rasa_url=env.get("RASA_URL", DEFAULT_RASA_URL),
+            request_timeout_s=timeout,
+            database_url=env.get("DATABASE_URL", DEFAULT_DATABASE_URL),
+            rules_dir=Path(env.get("PRODUCT_RULES_DIR", str(DEFAULT_RULES_DIR))),
+            app_env=app_env,
+            cookie_secure=_flag(env, "WEB_COOKIE_SECURE", default=app_env == "production"),
+            share_days=share_days,
+            secret_key=secret_key,
+        )
+
+
+def _flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise ValueError(f"{name} must be true or false, got {raw!r}")
+
+
+def load_or_create_secret_key(path: Path) -> str:
+    """Read the development key at ``path``, creating it (mode 0600) on first use.
+
+    Creation is atomic (a temporary file linked into place), so processes starting
+    together agree on one key.
+    """
+    try:
+        key = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        key = ""
+    if key:
+        return key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(secrets.token_urlsafe(48) + "\n")
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass  # another process was first: use its key
+    finally:
+        temporary.unlink(missing_ok=True)
+    return path.read_text(encoding="utf-8").strip()
 
 
 @cache

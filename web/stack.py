@@ -23,7 +23,7 @@ from typing import IO
 
 import httpx
 
-__all__ = ["REPO", "Service", "Stack", "free_port", "main", "rasa_env"]
+__all__ = ["REPO", "Service", "Stack", "ensure_admin", "free_port", "main", "rasa_env"]
 
 REPO = Path(__file__).resolve().parent.parent
 RASA_BIN = REPO / ".venv-rasa" / "bin" / "rasa"
@@ -236,6 +236,25 @@ class Stack:
             self.stop()
 
 
+def ensure_admin() -> list[str] | None:
+    """Run ``advisor users ensure-admin``; its lines (a new admin's password) or ``None``.
+
+    The lines are shown with the URLs once everything is up, not before the services'
+    start-up output, where they would scroll away.
+    """
+    done = subprocess.run(
+        [sys.executable, "-m", "advisor.cli", "users", "ensure-admin"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        print(done.stderr.strip() or "advisor users ensure-admin failed", file=sys.stderr)
+        return None
+    return [line for line in done.stdout.splitlines() if line.strip()]
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the stack in the foreground until Ctrl-C (``make run``)."""
     parser = argparse.ArgumentParser(description="Run Rasa, the action server and the web app.")
@@ -245,6 +264,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not RASA_BIN.exists():
         print("Rasa is not installed: run `make run` (it installs .venv-rasa).", file=sys.stderr)
+        return 1
+    admin_notice = ensure_admin()
+    if admin_notice is None:
         return 1
     rasa = rasa_service(args.rasa_port, args.action_port)
     stack = Stack([action_service(args.action_port), rasa, web_service(args.web_port, rasa.url)])
@@ -264,9 +286,14 @@ def main(argv: list[str] | None = None) -> int:
             f"\n  shop page + chat:  http://localhost:{args.web_port}/\n"
             f"  Rasa REST channel: http://localhost:{args.rasa_port}/webhooks/rest/webhook\n"
             f"  action server:     http://localhost:{args.action_port}/health\n"
-            "  Ctrl-C stops everything.\n",
+            f"  staff console:     http://localhost:{args.web_port}/console\n"
+            f"  rule workbench:    http://localhost:{args.web_port}/admin/rules\n"
+            f"  staff sign-in:     http://localhost:{args.web_port}/login\n"
+            + "".join(f"  {line}\n" for line in admin_notice)
+            + "  Ctrl-C stops everything.\n",
             flush=True,
         )
+        admin_notice = []
         while not stop.wait(1.0):
             if any(s.process is not None and s.process.poll() is not None for s in stack.services):
                 print("a service stopped; shutting down the rest", file=sys.stderr)
@@ -279,6 +306,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         print("stopping…", flush=True)
         stack.stop()
+        for line in admin_notice:  # the stack did not come up: do not lose the password
+            print(line, flush=True)
     return 0
 
 
