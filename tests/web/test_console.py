@@ -145,6 +145,35 @@ class Rows(HTMLParser):
             self.rows[-1]["parts"].append(float(found["data-points"] or 0))
 
 
+VOID = {"area", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"}
+
+
+class Balance(HTMLParser):
+    """Every element a fragment opens, it closes, in order (a broken panel breaks the page)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.open: list[str] = []
+        self.problems: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in VOID:
+            self.open.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.open or self.open[-1] != tag:
+            self.problems.append(f"</{tag}> closes {self.open[-1:] or 'nothing'}")
+        else:
+            self.open.pop()
+
+
+def assert_well_formed(html: str) -> None:
+    checker = Balance()
+    checker.feed(html)
+    checker.close()
+    assert not checker.problems and not checker.open, (checker.problems, checker.open)
+
+
 def skus(html: str) -> list[str]:
     return re.findall(r'data-testid="offer-item" data-sku="([^"]+)"', html)
 
@@ -204,6 +233,8 @@ def test_session_page_shows_every_question_at_once(console: Console) -> None:
         assert f'data-panel="{panel}"' in page.text
     assert 'src="/static/console.js"' in page.text
     assert "<script>" not in page.text
+    main = page.text.split('<main id="main" class="site-main">')[1].split("</main>")[0]
+    assert_well_formed(main)
 
 
 def test_get_unknown_session_is_a_polite_404(console: Console) -> None:
@@ -345,6 +376,9 @@ def test_overrides_shape_offers_and_land_in_the_audit(console: Console, services
     key = re.search(r'data-testid="violation" data-key="([^"]+)"', body["panels"]["offers"])
     assert key
 
+    for html in body["panels"].values():
+        assert_well_formed(html)
+
     refused = console.api(sid, "confirm", expect=422, key=key.group(1), note="  ")
     assert "note" in refused["message"]
     body = console.api(sid, "confirm", key=key.group(1), note="customer brings SPD-SL shoes")
@@ -401,6 +435,7 @@ def test_share_issues_a_code_and_the_page_shows_the_same_items(
     page = customer.get(f"/s/{code.lower()}")  # codes are read case-insensitively
     assert page.status_code == 200
     assert skus(page.text) == offered
+    assert_well_formed(page.text.split('<main id="main" class="site-main">')[1].split("</main>")[0])
     assert f'data-resume-code="{code}"' in page.text
     assert 'src="/static/chat.js"' in page.text
     assert "default-src 'self'" in page.headers["content-security-policy"]

@@ -156,16 +156,9 @@ def _change(
         except (AssistError, ProductRulesError) as exc:
             problem = str(exc)
             if _wants_json(request):
-                view = _view(services, record)
-                return JSONResponse(
-                    status_code=422,
-                    content={
-                        "ok": False,
-                        "error": "refused",
-                        "message": problem,
-                        "panels": _panels(request, view),
-                    },
-                )
+                content: dict[str, Any] = {"ok": False, "error": "refused", "message": problem}
+                content["panels"] = _panels_if_possible(request, services, record)
+                return JSONResponse(status_code=422, content=content)
             return _session_page(request, services, record, problem=problem, status_code=422)
         record = services.sessions.save(session_id, new, actor=user.name, change=change)
     except UnknownSessionError:
@@ -175,7 +168,17 @@ def _change(
         return _unavailable(request)
     if not _wants_json(request):
         return RedirectResponse(f"/console/sessions/{session_id}{anchor}", status_code=303)
-    return JSONResponse({"ok": True, "panels": _panels(request, _view(services, record))})
+    return JSONResponse({"ok": True, "panels": _panels_if_possible(request, services, record)})
+
+
+def _panels_if_possible(
+    request: Request, services: Services, record: AssistedSession
+) -> dict[str, str]:
+    # A session whose rule set left service cannot be shown; the reload shows why.
+    try:
+        return _panels(request, _view(services, record))
+    except AssistError:
+        return {}
 
 
 def _unavailable(request: Request) -> Response:
@@ -305,12 +308,15 @@ def session_page(
     session_id: str,
     main: Annotated[str | None, Query(max_length=80)] = None,
     requirement: Annotated[str | None, Query(max_length=80)] = None,
+    current: Annotated[str | None, Query(max_length=80)] = None,
 ) -> Response:
     """Everything of one session; ``main`` and ``requirement`` open a component list."""
     try:
         record = _record(services, session_id)
         components = (
-            _components(services, record, main, requirement) if main and requirement else None
+            _components(services, record, main, requirement, current)
+            if main and requirement
+            else None
         )
         return _session_page(request, services, record, components=components)
     except UnknownSessionError:
@@ -321,7 +327,11 @@ def session_page(
 
 
 def _components(
-    services: Services, record: AssistedSession, main: str, requirement: str
+    services: Services,
+    record: AssistedSession,
+    main: str,
+    requirement: str,
+    current: str | None = None,
 ) -> dict[str, Any]:
     state = record.conversation_state()
     problem: str | None = None
@@ -336,7 +346,7 @@ def _components(
         "requirement": requirement,
         "options": options,
         "problem": problem,
-        "chosen": chosen,
+        "chosen": chosen or current,
     }
 
 
@@ -348,11 +358,12 @@ def component_options(
     session_id: str,
     main: Annotated[str, Query(max_length=80)],
     requirement: Annotated[str, Query(max_length=80)],
+    current: Annotated[str | None, Query(max_length=80)] = None,
 ) -> Response:
-    """What may replace the item of ``requirement`` in the offer of ``main``."""
+    """What may replace the item of ``requirement`` in the offer of ``main`` (now ``current``)."""
     try:
         record = _record(services, session_id)
-        components = _components(services, record, main, requirement)
+        components = _components(services, record, main, requirement, current)
     except UnknownSessionError:
         return _missing_session(request, session_id)
     except SQLAlchemyError:
