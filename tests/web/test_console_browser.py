@@ -212,8 +212,9 @@ def test_assisted_session_to_shared_configuration(
     card.get_by_test_id("change-component").click()
     options = page.get_by_test_id("component-options")
     expect(options).to_be_visible()
+    # Pedals the rules would not pick for a beginner: the lock is a rule break to confirm.
     choice = options.locator(
-        '[data-testid="component-option"]:has([data-testid="choose-component"])'
+        '[data-testid="component-option"].c-option--misfit:has([data-testid="choose-component"])'
     ).first
     pedals = str(choice.get_attribute("data-sku"))
     assert pedals not in before
@@ -226,6 +227,14 @@ def test_assisted_session_to_shared_configuration(
     expect(page.get_by_test_id("audit-entry").first).to_have_attribute(
         "data-action", "lock_component"
     )
+    violation = offers.get_by_test_id("violation").filter(has=page.locator(f"text={pedals}"))
+    expect(violation.get_by_test_id("breach").first).to_be_visible()
+    violation.get_by_test_id("confirm-note").fill("customer brings shoes for these pedals")
+    violation.get_by_test_id("confirm-violation").click()
+    expect(offers.get_by_test_id("violation-confirmed").first).to_contain_text(
+        "customer brings shoes for these pedals"
+    )
+    expect(page.get_by_test_id("audit-entry").first).to_have_attribute("data-action", "confirm")
 
     # Hand it to the customer.
     page.get_by_test_id("share-button").click()
