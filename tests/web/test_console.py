@@ -19,6 +19,7 @@ from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 
 from advisor import accounts
 from advisor.sharing import ALPHABET, CODE_LENGTH
@@ -514,3 +515,33 @@ def test_pickup_bad_code_is_answered_politely(
     )
     assert response.status_code == status
     assert words in response.text and 'data-testid="pickup-form"' in response.text
+
+
+# -- a database that does not answer ----------------------------------------------------------
+
+
+def broken(*args: Any, **kwargs: Any) -> Any:
+    raise OperationalError("SELECT 1", {}, Exception("database is down"))
+
+
+def test_share_page_database_down_says_try_again(
+    client: TestClient, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(services.codes, "get", broken)
+    page = client.get("/s/ABCDE2")
+    assert page.status_code == 503
+    assert "Please try again in a moment" in page.text
+
+
+def test_console_change_database_down_keeps_the_answers(
+    console: Console, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sid = console.start()
+    console.api(sid, "answer", question="usage", value="racing")
+    monkeypatch.setattr(services.sessions, "save", broken)
+
+    body = console.api(sid, "answer", expect=503, question="budget", value="1500")
+
+    assert body["error"] == "unavailable" and "try again" in body["message"]
+    monkeypatch.undo()
+    assert services.sessions.get(sid).conversation_state().answers == {"usage": "racing"}
