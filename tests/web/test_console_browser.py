@@ -157,6 +157,7 @@ def test_assisted_session_to_shared_configuration(
     page.get_by_test_id("login-password").fill(PASSWORD)
     page.get_by_test_id("login-submit").click()
     expect(page).to_have_url(re.compile(r"/console$"))
+    page.screenshot(path=str(tmp_path / "console-start.png"))
 
     page.get_by_label("Road bike").check()
     page.get_by_label("Customer name").first.fill("Mr Weber")

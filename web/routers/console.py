@@ -216,7 +216,12 @@ def _index(
     return _page(
         request,
         "console/index.html",
-        {"rulesets": rulesets, "recent": recent, **context},
+        {
+            "rulesets": rulesets,
+            "titles": {r.id: r.title for r in rulesets},
+            "recent": recent,
+            **context,
+        },
         status_code=status_code,
     )
 
