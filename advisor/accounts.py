@@ -8,8 +8,9 @@ hash made with other parameters is replaced on the next successful login.
 
 Failed logins are rows of a table, not counters in process memory, so the limit holds
 across the web app's worker processes, its restarts and several app instances on one
-database: after :data:`MAX_FAILURES` failures for one name, or from one IP address,
-within :data:`FAILURE_WINDOW`, further tries are refused until the oldest of those
+database: after :data:`MAX_FAILURES` failures for one name, or :data:`MAX_IP_FAILURES`
+from one IP address (a shop's staff often share one public address, so a few typos
+must not lock out the whole shop), within :data:`FAILURE_WINDOW`, further tries are refused until the oldest of those
 failures leaves the window (at most 15 minutes). A refused try is not counted, so the
 cooldown cannot be stretched by hammering.
 
@@ -51,6 +52,7 @@ __all__ = [
     "FAILURE_WINDOW",
     "LOGIN_SESSION_LIFETIME",
     "MAX_FAILURES",
+    "MAX_IP_FAILURES",
     "MIN_PASSWORD_LENGTH",
     "PASSWORD_HASHER",
     "ROLES",
@@ -88,6 +90,7 @@ __all__ = [
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 1024  # argon2 pre-hashes, so this only keeps request bodies sane
 MAX_FAILURES = 5
+MAX_IP_FAILURES = 20
 FAILURE_WINDOW = timedelta(minutes=15)
 LOGIN_SESSION_LIFETIME = timedelta(hours=12)  # one working day in the shop
 PASSWORD_HASHER = PasswordHasher()
@@ -405,16 +408,17 @@ def _throttled_until(session: Session, *, name: str, ip: str | None, now: dateti
     """When the next try is accepted; ``now`` or earlier when it is accepted at once."""
     cutoff = now - FAILURE_WINDOW
     until = now
-    for column, value in ((LoginFailure.name, name), (LoginFailure.ip, ip)):
+    limits = ((LoginFailure.name, name, MAX_FAILURES), (LoginFailure.ip, ip, MAX_IP_FAILURES))
+    for column, value, limit in limits:
         if value is None:
             continue
         recent = session.exec(
             select(LoginFailure.at)
             .where(column == value, col(LoginFailure.at) > cutoff)
             .order_by(col(LoginFailure.at).desc())
-            .limit(MAX_FAILURES)
+            .limit(limit)
         ).all()
-        if len(recent) >= MAX_FAILURES:  # accepted again once the oldest of them expires
+        if len(recent) >= limit:  # accepted again once the oldest of them expires
             until = max(until, recent[-1] + FAILURE_WINDOW)
     return until
 
