@@ -5,6 +5,11 @@ requirements, compatibility, alerts and cross-sell come from the rule set; produ
 from SQL queries. When the wishes cannot all be met, :mod:`product_rules.relaxation`
 finds the smallest loosening, applies the best one and reports the alternatives with
 their counts, so the shopper can choose.
+
+For sales staff the same request also yields the expert view (every ranked candidate
+with its score parts, the products left out and why) and honours their locks (pinned,
+excluded and chosen items, :mod:`product_rules.locks`); rules a lock breaks come back as
+violations, never as a refusal.
 """
 
 from __future__ import annotations
@@ -14,22 +19,30 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, case, func, literal
+from sqlalchemy import ColumnElement, Engine, func
 from sqlmodel import Session, col, select
 
 from catalog.models import Product
-from product_rules.bundles import BundleBuilder, RequirementPlan, top_products, trace_entry
+from product_rules.bundles import BundleBuilder, bundle_budget, trace_entry
 from product_rules.conditions import Condition, answer_types, compile_condition, condition_source
+from product_rules.errors import UnknownItemError
+from product_rules.expert import Exclusions, Ranked, candidates
+from product_rules.locks import Locks, load_pinned
 from product_rules.offers import (
+    CandidatePayload,
+    ComponentOptionPayload,
     CrossSellPayload,
+    ExclusionPayload,
     OfferPayload,
     OffersMessage,
     RelaxationPayload,
     TraceEntry,
+    ViolationPayload,
 )
-from product_rules.query import compare, distance, indicator, product_filter
+from product_rules.picking import RequirementPlan, top_products
 from product_rules.relaxation import Choice, relax
 from product_rules.schema import ConditionSpec, Filter, Option, Question, RuleSet
+from product_rules.scoring import ScorePart, score_parts, total
 from product_rules.text import render_text
 from product_rules.wishes import Wish, number
 
@@ -46,10 +59,17 @@ RETRIEVAL_ROWS = 400
 COUNT_CAP = 100
 COUNT_ROWS = 2000
 
+#: Items listed for staff choosing the item of a requirement.
+COMPONENT_OPTIONS = 20
+
 
 @dataclass(slots=True)
 class Recommendation:
-    """What the engine offers for a set of answers, and why."""
+    """What the engine offers for a set of answers, and why.
+
+    ``payload()`` is what shoppers get. ``candidates``, ``excluded`` and ``violations``
+    are the staff's expert view and never part of it.
+    """
 
     ruleset: str
     answers: dict[str, Any]
@@ -59,6 +79,12 @@ class Recommendation:
     relaxed: list[str]
     relaxation: RelaxationPayload | None = None
     trace: list[TraceEntry] = field(default_factory=list)
+    #: Every main product the ranking considered, in ranking order (the last round).
+    candidates: list[CandidatePayload] = field(default_factory=list)
+    #: Main products failing at least one hard wish as applied, nearest misses first.
+    excluded: list[ExclusionPayload] = field(default_factory=list)
+    #: Rules broken by staff locks, per offer.
+    violations: list[ViolationPayload] = field(default_factory=list)
 
     def payload(self) -> OffersMessage:
         """The ``custom`` payload of the offers message (shared/DESIGN.md)."""
@@ -70,6 +96,16 @@ class Recommendation:
             "cross_sell": self.cross_sell,
             "relaxation": self.relaxation,
         }
+
+
+@dataclass(slots=True)
+class _Round:
+    """One round of ranking: its offers, every candidate read, the locks' violations."""
+
+    parts: list[ScorePart]
+    offers: list[OfferPayload] = field(default_factory=list)
+    ranked: list[Ranked] = field(default_factory=list)
+    violations: list[ViolationPayload] = field(default_factory=list)
 
 
 class AdviceEngine:
@@ -89,6 +125,7 @@ class AdviceEngine:
                 source = condition_source(spec)
                 self._conditions.setdefault(source, compile_condition(source, types))
         self.bundles = BundleBuilder(ruleset, self.holds)
+        self._exclusions = Exclusions(ruleset.category)
 
     def holds(self, spec: ConditionSpec | None, values: Mapping[str, Any]) -> bool:
         """Whether a rule's condition holds for these answers (no condition: always)."""
@@ -147,8 +184,17 @@ class AdviceEngine:
 
     # -- recommendation ------------------------------------------------------------
 
-    def recommend(self, answers: Mapping[str, Any]) -> Recommendation:
-        """At most ``max_offers`` ranked offers plus cross-sell; never nothing to show."""
+    def recommend(self, answers: Mapping[str, Any], locks: Locks | None = None) -> Recommendation:
+        """At most ``max_offers`` ranked offers plus cross-sell; never nothing to show.
+
+        Args:
+            answers: Question id to answer.
+            locks: Staff overrides: pinned main products come first (then the engine's
+                offers fill the remaining places), excluded products are never used,
+                chosen items replace the engine's picks. Rules they break are reported
+                in ``violations``.
+        """
+        locks = locks if locks is not None else Locks()
         values = self.derive(answers)
         trace: list[TraceEntry] = []
         for derived in self.ruleset.derived:
@@ -178,9 +224,11 @@ class AdviceEngine:
             )
         relaxation: RelaxationPayload | None = None
         with Session(self.db) as session:
-            plan = self.bundles.plan(session, values)
-            offers = self._offers(session, plan, values, wishes, soft, trace)
-            if not offers:
+            plan = self.bundles.plan(session, values, locks=locks, trace=trace)
+            pins = load_pinned(session, locks, self.ruleset.max_offers, trace) if locks else []
+            open_places = len(pins) < self.ruleset.max_offers
+            ranked = self._offers(plan, wishes, soft, pins)
+            if not ranked.offers and open_places:
                 choices = relax(
                     wishes,
                     lambda ws: self._count_models(session, ws),
@@ -198,11 +246,11 @@ class AdviceEngine:
                                 f"{'; '.join(choice.describe())}: {choice.count} products",
                             )
                         )
-                    offers = self._offers(session, plan, values, wishes, soft, trace)
+                    ranked = self._offers(plan, wishes, soft, pins)
                 # A bound from the catalogue counts the main item only; the required
                 # items cost extra. Give bounded wishes a little room first.
                 for _ in range(3):
-                    if offers or not any(w.override is not None for w in wishes):
+                    if ranked.offers or not any(w.override is not None for w in wishes):
                         break
                     wishes = [
                         w.bounded(math.ceil(w.override * 1.1 / 10) * 10)
@@ -210,24 +258,79 @@ class AdviceEngine:
                         else w
                         for w in wishes
                     ]
-                    offers = self._offers(session, plan, values, wishes, soft, trace)
+                    ranked = self._offers(plan, wishes, soft, pins)
                 # Still nothing: loosen further, least important first.
                 for index in sorted(range(len(wishes)), key=lambda i: wishes[i].rule.importance):
-                    while not offers and not wishes[index].dropped:
+                    while not ranked.offers and not wishes[index].dropped:
                         wishes[index] = wishes[index].at(wishes[index].level + 1)
                         trace.append(
                             trace_entry(wishes[index].rule.id, "relaxed", wishes[index].describe())
                         )
-                        offers = self._offers(session, plan, values, wishes, soft, trace)
+                        ranked = self._offers(plan, wishes, soft, pins)
             relaxed = [w.describe() for w in wishes if w.loosened]
             if relaxation is not None:  # what was finally applied, after any extra room
                 relaxation["choices"][0]["relax"] = list(relaxed)
-            for offer in offers:
+            # Pinned offers are built once the wishes are final: their violations name
+            # the wishes as applied. They never fail, so the ranks given above hold.
+            pinned = [self.bundles.build(plan, p, wishes, soft, pinned=True) for p in pins]
+            offers = [b.offer for b in pinned if b.offer is not None] + ranked.offers
+            for rank, offer in enumerate(offers, start=1):
+                offer["rank"] = rank
                 offer["relaxed"] = list(relaxed)
-            cross = self._cross_sell(session, plan, values, offers, trace)
+            violations = [v for b in pinned for v in b.violations] + ranked.violations
+            cross = self._cross_sell(plan, offers)
+            budget_wish = bundle_budget(wishes)
+            anchor = None if budget_wish is None else number(budget_wish.effective)
+            if anchor is None and offers:
+                anchor = offers[0]["items"][0]["price"]
+            skip = {*locks.excluded, *(p.sku for p in pins)}
+            excluded = self._exclusions.find(plan, wishes, anchor=anchor, skip=skip)
         return Recommendation(
-            self.ruleset.id, dict(answers), values, offers, cross, relaxed, relaxation, trace
+            self.ruleset.id,
+            dict(answers),
+            values,
+            offers,
+            cross,
+            relaxed,
+            relaxation,
+            trace,
+            candidates=candidates(ranked.ranked, ranked.parts, self.bundles.attributes),
+            excluded=excluded,
+            violations=violations,
         )
+
+    def component_options(
+        self,
+        answers: Mapping[str, Any],
+        main_sku: str,
+        requirement_id: str,
+        locks: Locks | None = None,
+        *,
+        limit: int = COMPONENT_OPTIONS,
+    ) -> list[ComponentOptionPayload]:
+        """Items staff may choose for one requirement of one main product.
+
+        Products of the requirement's category (staff-excluded ones left out), those
+        meeting the requirement's selection first, then in stock first, then in the
+        requirement's preference. Each says whether it fits and, if not, why: the
+        selection's filter (pedals for the customer's shoes), compatibility with the main
+        product and with the items staff chose for its other requirements.
+
+        Raises:
+            UnknownItemError: No such requirement in the rule set, or no such product.
+        """
+        requirements = {r.id: r for r in self.ruleset.requirements}
+        requirement = requirements.get(requirement_id)
+        if requirement is None:
+            raise UnknownItemError("requirement", requirement_id, requirements)
+        locks = locks if locks is not None else Locks()
+        values = self.derive(answers)
+        with Session(self.db) as session:
+            main = session.exec(select(Product).where(col(Product.sku) == main_sku)).first()
+            if main is None:
+                raise UnknownItemError("product", main_sku)
+            plan = self.bundles.plan(session, values, locks=locks)
+            return plan.options(main, requirement, limit=limit)
 
     def _relaxation_payload(self, choices: Sequence[Choice]) -> RelaxationPayload:
         unmet = sorted({w.rule.label for c in choices for w in c.loosened})
@@ -320,104 +423,94 @@ class AdviceEngine:
 
     def _score(
         self, wishes: Sequence[Wish], soft: Sequence[tuple[Filter, Any]]
-    ) -> ColumnElement[float]:
-        ranking = self.ruleset.ranking
-        score: ColumnElement[float] = literal(0.0)
-        for rule, value in soft:
-            op = "in" if isinstance(value, list) and rule.op == "eq" else rule.op
-            score = score + indicator(compare(rule.attribute, op, value)) * rule.weight
-        score = score + indicator(col(Product.stock) > 0) * ranking.in_stock
-        score = score + col(Product.margin_pct) / 10.0 * ranking.margin
-        for wish in wishes:
-            asked = number(wish.value)
-            if asked is None or not wish.loosened and wish.rule.op == "eq":
-                continue
-            if wish.rule.op == "eq":  # once loosened, the closer to what was asked the better
-                score = score - distance(wish.rule.attribute, asked) * 0.5
-            elif wish.rule.op in ("le", "lt") and asked > 0:
-                share = col(getattr(Product, wish.rule.attribute)) / asked
-                if wish.loosened:
-                    score = score - share * 5.0  # beyond the budget: cheapest first
-                elif wish.rule.attribute == "price":
-                    score = score + share * ranking.price_fit
-        return score
+    ) -> ColumnElement[Any]:
+        """The score as one SQL expression (bench/recommend.py rebuilds the ranking query)."""
+        parts = score_parts(self.ruleset.ranking, wishes, soft)
+        return total([part.expression for part in parts])
 
     def _offers(
         self,
-        session: Session,
         plan: RequirementPlan,
-        values: Mapping[str, Any],
         wishes: Sequence[Wish],
         soft: Sequence[tuple[Filter, Any]],
-        trace: list[TraceEntry],
-    ) -> list[OfferPayload]:
-        score = self._score(wishes, soft).label("score")
-        budget = self._bundle_limit(wishes)
+        pins: Sequence[Product],
+    ) -> _Round:
+        parts = score_parts(self.ruleset.ranking, wishes, soft)
+        budget_wish = bundle_budget(wishes)
+        budget = None if budget_wish is None else number(budget_wish.effective)
         where = self._where([w.predicate() for w in wishes])
+        if plan.locks.excluded:
+            where.append(col(Product.sku).not_in(plan.locks.excluded))
         if budget is not None:
             # Leave room for what the bundle must add: a bike that only fits the budget
             # without its pedals is never a candidate, so candidates are not wasted.
-            extra: ColumnElement[float] = literal(0.0)
-            for requirement in self.ruleset.requirements:
-                found = plan.candidates.get(requirement.id)
-                if found is not None and found.cheapest > 0:
-                    applies = product_filter(requirement.if_item, values)
-                    extra = extra + case((applies, literal(found.cheapest)), else_=literal(0.0))
-            where.append(col(Product.price) + extra <= budget + 0.005)
+            where.append(col(Product.price) + plan.extra_sql() <= budget + 0.005)
         # Retrieval, then ranking, then loading. Retrieval walks the price index from the
         # budget down (or, once the budget is loosened, from the cheapest up) and keeps
         # RETRIEVAL_ROWS rows: the products nearest the shopper's price, which is where
         # the ranking looks anyway. Ranking scores only those, from the columns a
         # covering index holds; then only the winning rows are loaded. On catalogues where
-        # fewer rows match, this is exactly the full ranking.
+        # fewer rows match, this is exactly the full ranking. Each score part is a column
+        # and the score their sum, so staff see exactly the numbers the ranking used.
         cheapest_first = any(w.loosened and w.rule.attribute == "price" for w in wishes)
         price_order = col(Product.price) if cheapest_first else col(Product.price).desc()
         id_order = col(Product.id) if cheapest_first else col(Product.id).desc()
         retrieved = (
-            select(col(Product.id).label("id"), score, col(Product.price).label("price"))
+            select(
+                col(Product.id).label("id"),
+                col(Product.price).label("price"),
+                *(part.expression.label(f"part_{i}") for i, part in enumerate(parts)),
+            )
             .where(*where)
             .order_by(price_order, id_order)
             .limit(RETRIEVAL_ROWS)
             .subquery()
         )
-        ranked = session.exec(
-            select(retrieved.c.id)
-            .order_by(retrieved.c.score.desc(), retrieved.c.price, retrieved.c.id)
+        columns = [retrieved.c[f"part_{i}"] for i in range(len(parts))]
+        rows = plan.session.exec(
+            select(retrieved.c.id, *columns)
+            .order_by(total(columns).desc(), retrieved.c.price, retrieved.c.id)
             .limit(CANDIDATE_ROWS)
         ).all()
-        if not ranked:
-            return []
-        loaded = {p.id: p for p in session.exec(select(Product).where(col(Product.id).in_(ranked)))}
-        offers: list[OfferPayload] = []
-        seen_models: set[str] = set()
-        for product in (loaded[i] for i in ranked):
-            if product.group_sku in seen_models:
+        result = _Round(parts)
+        if not rows:
+            return result
+        ids = [row[0] for row in rows]
+        statement = select(Product).where(col(Product.id).in_(ids))
+        loaded = {p.id: p for p in plan.session.exec(statement)}
+        pinned = {p.sku: rank for rank, p in enumerate(pins, start=1)}
+        models = {p.group_sku: p.sku for p in pins}  # model -> the SKU offered for it
+        places = self.ruleset.max_offers - len(pins)
+        for row in rows:
+            product = loaded[row[0]]
+            seen = Ranked(product, tuple(row[1:]))
+            result.ranked.append(seen)
+            if product.sku in pinned:
+                seen.status, seen.offer_rank, seen.note = "offered", pinned[product.sku], "pinned"
                 continue
-            offer = self.bundles.build(session, plan, product, values, wishes, soft, budget, trace)
-            if offer is None:
+            if product.group_sku in models:
+                seen.status = "same_model"
+                seen.note = f"same model as {models[product.group_sku]}"
                 continue
-            seen_models.add(product.group_sku)
-            offer["rank"] = len(offers) + 1
-            offers.append(offer)
-            if len(offers) == self.ruleset.max_offers:
-                break
-        return offers
-
-    @staticmethod
-    def _bundle_limit(wishes: Sequence[Wish]) -> float | None:
-        for wish in wishes:
-            if wish.rule.scope == "bundle" and not wish.dropped and wish.rule.op in ("le", "lt"):
-                return number(wish.effective)
-        return None
+            if len(result.offers) >= places:
+                continue  # not needed: the offers are complete
+            bundle = self.bundles.build(plan, product, wishes, soft)
+            if bundle.offer is None:
+                seen.status, seen.note = "not_bundled", bundle.note
+                continue
+            models[product.group_sku] = product.sku
+            rank = len(pins) + len(result.offers) + 1
+            bundle.offer["rank"] = rank
+            result.offers.append(bundle.offer)
+            result.violations += bundle.violations
+            seen.status, seen.offer_rank = "offered", rank
+        return result
 
     def _cross_sell(
-        self,
-        session: Session,
-        plan: RequirementPlan,
-        values: Mapping[str, Any],
-        offers: list[OfferPayload],
-        trace: list[TraceEntry],
+        self, plan: RequirementPlan, offers: list[OfferPayload]
     ) -> list[CrossSellPayload]:
+        session, values, trace = plan.session, plan.values, plan.trace
+        excluded = set(plan.locks.excluded)
         taken = {item["sku"] for offer in offers for item in offer["items"]}
         offered = [plan.products[sku] for sku in taken]
         taken_models: set[str] = set()
@@ -437,6 +530,8 @@ class AdviceEngine:
             added = 0
             for product in candidates:
                 if product.sku in taken or product.group_sku in taken_models:
+                    continue
+                if product.sku in excluded:
                     continue
                 misfit = next(
                     (o for o in offered if not self.bundles.compatible(session, product, o)), None

@@ -4,7 +4,8 @@
 
     ProductRulesError
     ├── RuleSetError          a rule file is wrong; carries one or more RuleProblem
-    └── UnknownRuleSetError   a rule set id that is not loaded
+    ├── UnknownRuleSetError   a rule set id that is not loaded
+    └── UnknownItemError      a product SKU or requirement id that does not exist
 
 A :class:`RuleProblem` knows its file, line and column and prints itself the way
 compilers do (``file:line:column: message``), with a suggestion where one exists.
@@ -21,6 +22,7 @@ __all__ = [
     "ProductRulesError",
     "RuleProblem",
     "RuleSetError",
+    "UnknownItemError",
     "UnknownRuleSetError",
     "did_you_mean",
 ]
@@ -63,6 +65,19 @@ class UnknownRuleSetError(ProductRulesError):
         self.known = sorted(known)
         hint = did_you_mean(ruleset_id, self.known)
         message = f"unknown rule set {ruleset_id!r}; known: {', '.join(self.known) or 'none'}"
+        if hint:
+            message += f"; did you mean {hint!r}?"
+        super().__init__(message)
+
+
+class UnknownItemError(ProductRulesError, LookupError):
+    """A request names a product or a requirement that does not exist (staff tools)."""
+
+    def __init__(self, kind: str, name: str, known: Iterable[str] = ()) -> None:
+        self.kind = kind
+        self.name = name
+        message = f"unknown {kind} {name!r}"
+        hint = did_you_mean(name, known)
         if hint:
             message += f"; did you mean {hint!r}?"
         super().__init__(message)
