@@ -10,9 +10,9 @@ Failed logins are rows of a table, not counters in process memory, so the limit 
 across the web app's worker processes, its restarts and several app instances on one
 database: after :data:`MAX_FAILURES` failures for one name, or :data:`MAX_IP_FAILURES`
 from one IP address (a shop's staff often share one public address, so a few typos
-must not lock out the whole shop), within :data:`FAILURE_WINDOW`, further tries are refused until the oldest of those
-failures leaves the window (at most 15 minutes). A refused try is not counted, so the
-cooldown cannot be stretched by hammering.
+must not lock out the whole shop), within :data:`FAILURE_WINDOW`, further tries are
+refused until the oldest of those failures leaves the window (at most 15 minutes). A
+refused try is not counted, so the cooldown cannot be stretched by hammering.
 
 Login sessions are server-side: the browser holds a random token, the table holds only
 its SHA-256, so a logout or a password change ends a session for good and a copy of

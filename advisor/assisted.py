@@ -293,7 +293,9 @@ class AssistedAdvisor:
         served = self._served(state)
         if not any(r.id == requirement_id for r in served.ruleset.requirements):
             known = [r.id for r in served.ruleset.requirements]
-            raise AssistError(f"no requirement {requirement_id!r}; requirements: {', '.join(known)}")
+            raise AssistError(
+                f"no requirement {requirement_id!r}; requirements: {', '.join(known)}"
+            )
         main, part = self._product(main_sku), self._product(sku)
         locks = Locks.from_dict(state.locks)
         components = {k: dict(v) for k, v in locks.components.items()}

@@ -26,6 +26,7 @@ from advisor.sharing import CodeError, ExpiredCodeError, ShareStore, code_in
 from advisor.state import ConversationState, LastOffers
 from product_rules.engine import Recommendation
 from product_rules.errors import UnknownRuleSetError
+from product_rules.locks import Locks
 from product_rules.parsing import rule_set_for
 from product_rules.registry import RuleRegistry, ServedRuleSet
 from product_rules.schema import Question
@@ -392,11 +393,7 @@ class Advisor:
 
     def recommend(self, state: ConversationState, served: ServedRuleSet) -> Recommendation:
         """The engine's offers for this state, honouring staff locks."""
-        if state.locks:
-            from product_rules.locks import Locks
-
-            return served.engine.recommend(state.answers, locks=Locks.from_dict(state.locks))
-        return served.engine.recommend(state.answers)
+        return served.engine.recommend(state.answers, locks=Locks.from_dict(state.locks))
 
     def present(
         self,

@@ -97,8 +97,8 @@ def normalise_code(raw: str) -> str:
 
 def code_in(text: str) -> str:
     """A code written inside a sentence ("my code is k7qx3m"), or "" if there is none."""
-    for word in re.findall(r"[A-Za-z0-9]{6}", text or ""):
-        candidate = word.upper()
+    for word in re.findall(r"\b[A-Za-z0-9]{6}\b", text or ""):
+        candidate = str(word).upper()
         if all(c in ALPHABET for c in candidate) and any(c.isdigit() for c in candidate):
             return candidate
     return ""
