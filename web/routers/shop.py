@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
-
 import logging
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
@@ -18,6 +17,8 @@ __all__ = ["ChatRequest", "ChatResponse", "router"]
 router = APIRouter(tags=["shop"])
 
 logger = logging.getLogger("web")
+
+RASA_RESTART = "/restart"
 
 # Longer messages are cut before they reach Rasa: this protects Rasa's NLU pipeline
 # (tokenising and featurising cost grows with length) from pasted essays or abuse.
@@ -68,7 +69,9 @@ async def chat(body: ChatRequest, rasa: RasaDep) -> ChatResponse:
         message=body.message[:MAX_MESSAGE_CHARS],
         metadata=body.metadata,
     )
-    if not messages:
+    # Rasa's built-in /restart resets the tracker and says nothing by design (the widget
+    # shows its own greeting again); any other empty reply is a failed action call.
+    if not messages and body.message.strip() != RASA_RESTART:
         logger.error("Rasa sent no reply for sender %s; the action call likely failed", body.sender)
         messages = [{"recipient_id": body.sender, "text": render("failure")}]
     return ChatResponse(messages=messages)
