@@ -36,6 +36,7 @@ from typing import IO, Any
 from urllib.parse import urlsplit
 
 import httpx
+from _stats import summary
 
 from product_rules.offers import offers_in
 from web.stack import MODELS, REPO, Stack, action_service, free_port, rasa_service
@@ -315,30 +316,16 @@ class RssSampler:
 # --- statistics ---------------------------------------------------------------------------
 
 
-def percentile(values: Sequence[float], q: float) -> float | None:
-    """Linear-interpolated percentile ``q`` (0 to 100); None for no values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = (len(ordered) - 1) * q / 100
-    low = int(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
-
-
 def latency_summary(seconds: Sequence[float]) -> dict[str, float | int | None]:
     """Count and p50/p95/p99/max/mean of latencies, in milliseconds."""
-
-    def ms(value: float | None) -> float | None:
-        return None if value is None else round(value * 1000, 2)
-
+    stats = summary([s * 1000 for s in seconds])
     return {
-        "n": len(seconds),
-        "p50_ms": ms(percentile(seconds, 50)),
-        "p95_ms": ms(percentile(seconds, 95)),
-        "p99_ms": ms(percentile(seconds, 99)),
-        "max_ms": ms(max(seconds) if seconds else None),
-        "mean_ms": ms(sum(seconds) / len(seconds) if seconds else None),
+        "n": stats["n"],
+        **{
+            f"{key}_ms": None if value is None else round(value, 2)
+            for key, value in stats.items()
+            if key != "n"
+        },
     }
 
 

@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy
+from _stats import percentile, ratio, summary
 from catalog_gen import (
     BuildInfo,
     build_postgres,
@@ -147,29 +148,6 @@ CASES: tuple[Case, ...] = (
 )
 
 # --- measuring ---------------------------------------------------------------------------
-
-
-def percentile(samples: Sequence[float], q: float) -> float:
-    """The ``q``-quantile (0..1) by linear interpolation between closest ranks."""
-    if not samples:
-        return float("nan")
-    ordered = sorted(samples)
-    pos = (len(ordered) - 1) * q
-    low = int(pos)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
-
-
-def summary(samples: Sequence[float]) -> dict[str, float]:
-    """p50/p95/p99/max/mean in ms of samples given in ms."""
-    return {
-        "n": len(samples),
-        "p50": percentile(samples, 0.50),
-        "p95": percentile(samples, 0.95),
-        "p99": percentile(samples, 0.99),
-        "max": max(samples) if samples else float("nan"),
-        "mean": sum(samples) / len(samples) if samples else float("nan"),
-    }
 
 
 @dataclass
@@ -463,10 +441,6 @@ def _mb(n: int) -> str:
     return f"{n / 1e6:,.1f} MB"
 
 
-def _ratio(value: float, base: float) -> str:
-    return f"{value / base:,.1f}×" if base > 0 else "-"
-
-
 def print_table(cells: list[dict[str, Any]]) -> list[str]:
     """The per-backend tables; returns the target verdict lines."""
     if not cells:
@@ -494,7 +468,7 @@ def print_table(cells: list[dict[str, Any]]) -> list[str]:
             f"{_size_label(cell['size']):>6} {built:>8} {_mb(cell['disk_bytes']['database']):>10} "
             f"{cell['rounds']:>6} {max(cell['loadavg_1min']):>5.1f} │ {rec['p50']:>7.1f} "
             f"{rec['p95']:>7.1f} {rec['p99']:>7.1f} {rec['max']:>7.1f} "
-            f"{_ratio(rec['p95'], base['recommend']['p95']):>8} │ {relaxed:>15} "
+            f"{ratio(rec['p95'], base['recommend']['p95']):>8} │ {relaxed:>15} "
             f"{cell['statements_per_recommend']:>8.1f} {cell['db_share'] * 100:>8.0f}%"
         )
     print(
@@ -518,12 +492,12 @@ def print_table(cells: list[dict[str, Any]]) -> list[str]:
         if rules["check_error"]:
             check_s, growth = "error", "-"
         elif check and base_check:
-            check_s, growth = f"{check['p50']:.1f}", _ratio(check["p50"], base_check["p50"])
+            check_s, growth = f"{check['p50']:.1f}", ratio(check["p50"], base_check["p50"])
         else:
             check_s, growth = "n/a", "-"
         print(
             f"{_size_label(cell['size']):>6} │ {opt['p50']:>11.2f} {opt['p95']:>6.2f} "
-            f"{opt['max']:>6.2f} {_ratio(opt['p95'], base['options']['p95']):>8} "
+            f"{opt['max']:>6.2f} {ratio(opt['p95'], base['options']['p95']):>8} "
             f"{cell['options_statements']:>9} │ {rules['load_all']['p50']:>12.1f} "
             f"{check_s:>17} {growth:>8}"
         )
@@ -1240,7 +1214,7 @@ def profile_backend(
             start = time.perf_counter()
             advice.recommend(cases[name].answers)
             walls.append((time.perf_counter() - start) * 1000)
-        wall = percentile(walls, 0.5)
+        wall = percentile(walls, 50)
         timed = retime(engine, log.statements)
         all_timed += timed
         shapes = by_shape(timed)
