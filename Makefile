@@ -79,6 +79,7 @@ format: .venv/.installed
 bench: install catalog train
 	.venv/bin/python bench/conversation.py
 	.venv/bin/python bench/recommend.py
+	.venv/bin/python bench/console.py
 
 clean:
 	rm -rf var bot/models .pytest_cache .mypy_cache .ruff_cache

@@ -392,8 +392,14 @@ class Advisor:
     # -- offers --------------------------------------------------------------------
 
     def recommend(self, state: ConversationState, served: ServedRuleSet) -> Recommendation:
-        """The engine's offers for this state, honouring staff locks."""
-        return served.engine.recommend(state.answers, locks=Locks.from_dict(state.locks))
+        """The engine's offers for this state, honouring staff locks.
+
+        The expert view (every candidate, the exclusions) is built for staff only: the
+        chat never shows it and saves its query.
+        """
+        return served.engine.recommend(
+            state.answers, locks=Locks.from_dict(state.locks), expert=state.channel != "chat"
+        )
 
     def present(
         self,

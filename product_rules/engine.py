@@ -184,7 +184,9 @@ class AdviceEngine:
 
     # -- recommendation ------------------------------------------------------------
 
-    def recommend(self, answers: Mapping[str, Any], locks: Locks | None = None) -> Recommendation:
+    def recommend(
+        self, answers: Mapping[str, Any], locks: Locks | None = None, *, expert: bool = True
+    ) -> Recommendation:
         """At most ``max_offers`` ranked offers plus cross-sell; never nothing to show.
 
         Args:
@@ -193,6 +195,9 @@ class AdviceEngine:
                 offers fill the remaining places), excluded products are never used,
                 chosen items replace the engine's picks. Rules they break are reported
                 in ``violations``.
+            expert: Also find excluded products and build the candidate list (the
+                staff's expert view); the shopper's chat, which never shows them, skips
+                that query.
         """
         locks = locks if locks is not None else Locks()
         values = self.derive(answers)
@@ -284,7 +289,9 @@ class AdviceEngine:
             if anchor is None and offers:
                 anchor = offers[0]["items"][0]["price"]
             skip = {*locks.excluded, *(p.sku for p in pins)}
-            excluded = self._exclusions.find(plan, wishes, anchor=anchor, skip=skip)
+            excluded = (
+                self._exclusions.find(plan, wishes, anchor=anchor, skip=skip) if expert else []
+            )
         return Recommendation(
             self.ruleset.id,
             dict(answers),
@@ -294,7 +301,9 @@ class AdviceEngine:
             relaxed,
             relaxation,
             trace,
-            candidates=candidates(ranked.ranked, ranked.parts, self.bundles.attributes),
+            candidates=candidates(ranked.ranked, ranked.parts, self.bundles.attributes)
+            if expert
+            else [],
             excluded=excluded,
             violations=violations,
         )

@@ -250,3 +250,15 @@ def test_state_round_trips_and_survives_junk() -> None:
     assert ConversationState.from_dict(state.to_dict()) == state
     for junk in (None, "nonsense", 3, {"answers": None, "channel": "telepathy"}):
         assert ConversationState.from_dict(junk).ruleset is None
+
+
+def test_step_expert_view_only_for_staff(advisor: Advisor) -> None:
+    answers = {**BEGINNER, "shoes_owned": "none"}
+    served = advisor.registry.get("road_bike")
+    chat = advisor.recommend(ConversationState(ruleset="road_bike", answers=answers), served)
+    console = advisor.recommend(
+        ConversationState(ruleset="road_bike", answers=answers, channel="console"), served
+    )
+    assert chat.candidates == [] and chat.excluded == []
+    assert console.candidates and console.excluded
+    assert chat.payload() == console.payload(), "shoppers and staff see the same offers"
