@@ -243,12 +243,9 @@ class AssistedAdvisor:
     def pin(self, state: ConversationState, sku: str) -> tuple[ConversationState, Change]:
         """Offer this product first, whatever the wishes say."""
         product = self._product(sku)
-        locks = Locks.from_dict(state.locks)
-        pinned = tuple(s for s in locks.pinned if s != sku) + (sku,)
-        excluded = tuple(s for s in locks.excluded if s != sku)
         return self._with_locks(
             state,
-            replace(locks, pinned=pinned, excluded=excluded),
+            Locks.from_dict(state.locks).pin(sku),
             Change("pin", {"sku": sku, "name": product.name}),
         )
 
@@ -266,12 +263,9 @@ class AssistedAdvisor:
     def exclude(self, state: ConversationState, sku: str) -> tuple[ConversationState, Change]:
         """Never offer this product (main item, required item or accessory)."""
         product = self._product(sku)
-        locks = Locks.from_dict(state.locks)
-        excluded = tuple(s for s in locks.excluded if s != sku) + (sku,)
-        pinned = tuple(s for s in locks.pinned if s != sku)
         return self._with_locks(
             state,
-            replace(locks, excluded=excluded, pinned=pinned),
+            Locks.from_dict(state.locks).exclude(sku),
             Change("exclude", {"sku": sku, "name": product.name}),
         )
 
@@ -298,12 +292,11 @@ class AssistedAdvisor:
             )
         main, part = self._product(main_sku), self._product(sku)
         locks = Locks.from_dict(state.locks)
-        components = {k: dict(v) for k, v in locks.components.items()}
-        components.setdefault(main_sku, {})[requirement_id] = sku
-        pinned = locks.pinned if main_sku in locks.pinned else (*locks.pinned, main_sku)
+        if main_sku not in locks.pinned:
+            locks = locks.pin(main_sku)
         return self._with_locks(
             state,
-            replace(locks, components=components, pinned=pinned),
+            locks.choose(main_sku, requirement_id, sku),
             Change(
                 "lock_component",
                 {
@@ -320,13 +313,9 @@ class AssistedAdvisor:
         self, state: ConversationState, main_sku: str, requirement_id: str
     ) -> tuple[ConversationState, Change]:
         """Let the engine pick the requirement's item again."""
-        locks = Locks.from_dict(state.locks)
-        components = {k: dict(v) for k, v in locks.components.items()}
-        components.get(main_sku, {}).pop(requirement_id, None)
-        components = {k: v for k, v in components.items() if v}
         return self._with_locks(
             state,
-            replace(locks, components=components),
+            Locks.from_dict(state.locks).choose(main_sku, requirement_id, None),
             Change("unlock_component", {"main": main_sku, "requirement": requirement_id}),
         )
 
@@ -337,10 +326,9 @@ class AssistedAdvisor:
         note = " ".join(note.split())
         if not note:
             raise AssistError("a confirmation needs a note saying why the rule may be broken")
-        locks = Locks.from_dict(state.locks)
         new, change = self._with_locks(
             state,
-            replace(locks, confirmed=frozenset({*locks.confirmed, key})),
+            Locks.from_dict(state.locks).confirm(key),
             Change("confirm", {"key": key, "note": note}),
         )
         new.notes[key] = note
