@@ -219,7 +219,13 @@ class Advisor:
                 log.exception(
                     "cannot store a hand-over code for conversation %s", turn.conversation
                 )
-        reply.say(render("handoff", code=code, question=question), self._buttons(question))
+        minutes = None
+        if code is not None and self.codes is not None:
+            minutes = max(1, round(self.codes.handoff_ttl.total_seconds() / 60))
+        reply.say(
+            render("handoff", code=code, minutes=minutes, question=question),
+            self._buttons(question),
+        )
         if code is not None:
             reply.payloads.append({"type": "handoff", "code": code})
 

@@ -18,11 +18,12 @@ import pytest
 from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, delete
 from sqlalchemy.exc import OperationalError
+from sqlmodel import Session
 
 from advisor import accounts
-from advisor.sharing import ALPHABET, CODE_LENGTH
+from advisor.sharing import ALPHABET, CODE_LENGTH, ClaimAttempt, ClaimLimits
 from advisor.state import ConversationState
 from tests.conftest import RULES
 from web.app import create_app
@@ -515,6 +516,41 @@ def test_pickup_bad_code_is_answered_politely(
     )
     assert response.status_code == status
     assert words in response.text and 'data-testid="pickup-form"' in response.text
+
+
+def test_pickup_handoff_code_twice_is_refused(console: Console, services: Services) -> None:
+    code = services.codes.handoff_code(ConversationState(ruleset="road_bike"), "conversation-8")
+    first = console.client.post(
+        "/console/pickup", data={"code": code, "csrf_token": console.csrf}, headers=HTML
+    )
+    assert first.status_code == 200
+    again = console.client.post(
+        "/console/pickup", data={"code": code, "csrf_token": console.csrf}, headers=HTML
+    )
+    assert again.status_code == 409
+    assert "was already used by anna" in again.text and 'data-testid="pickup-form"' in again.text
+
+
+def test_pickup_many_wrong_codes_is_throttled(
+    console: Console, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with Session(services.codes.engine) as session:  # the catalogue is shared by the run
+        session.exec(delete(ClaimAttempt))
+        session.commit()
+    monkeypatch.setattr(services.codes, "limits", ClaimLimits(per_client=3))
+    for letter in "ABC":
+        wrong = console.client.post(
+            "/console/pickup", data={"code": f"ZZZZZ{letter}", "csrf_token": console.csrf}
+        )
+        assert wrong.status_code == 404
+    code = services.codes.handoff_code(ConversationState(ruleset="road_bike"), "conversation-9")
+    response = console.client.post(
+        "/console/pickup", data={"code": code, "csrf_token": console.csrf}, headers=HTML
+    )
+    assert response.status_code == 429
+    assert 0 < int(response.headers["retry-after"]) <= 600
+    assert "Too many wrong codes" in response.text
+    assert services.codes.claimed(code) is None
 
 
 # -- a database that does not answer ----------------------------------------------------------

@@ -4,8 +4,8 @@ Pages (HTML):
 
 * ``GET /console``: start a session, recent sessions, pick up a shopper's hand-over code;
 * ``POST /console/sessions``: start one (form), then ``303`` to its page;
-* ``POST /console/pickup``: open a session from a hand-over code (404/410 when unknown
-  or expired, as a page);
+* ``POST /console/pickup``: open a session from a hand-over code, using the code up
+  (404 unknown, 410 expired, 409 used already, 429 too many wrong codes; as a page);
 * ``GET /console/sessions/{id}``: every question at once, the offers, the expert view,
   the locks, the share panel and the audit log.
 
@@ -37,7 +37,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from advisor.accounts import Role
 from advisor.assisted import AssistError, Change
 from advisor.sessions import AssistedSession, UnknownSessionError
-from advisor.sharing import CodeError, ExpiredCodeError, normalise_code
+from advisor.sharing import (
+    ClaimThrottledError,
+    CodeError,
+    ExpiredCodeError,
+    UsedCodeError,
+    normalise_code,
+)
 from advisor.state import ConversationState
 from product_rules.errors import ProductRulesError
 from web.auth import staff_session
@@ -264,11 +270,15 @@ def pick_up(
     code: Annotated[str, Form(max_length=40)],
     customer_name: Annotated[str, Form(max_length=120)] = "",
 ) -> Response:
-    """Open a session from a shopper's hand-over code (404 unknown, 410 expired)."""
+    """Open a session from a shopper's hand-over code, which opens once.
+
+    Answers the start page with the problem: 404 unknown, 410 expired, 409 used already,
+    429 (with ``Retry-After``) after too many wrong codes of this staff member or overall.
+    """
     wanted = normalise_code(code)
     form = {"code": wanted, "pickup_name": customer_name}
     try:
-        shared = services.codes.get(wanted, kind="handoff")
+        shared = services.codes.claim(wanted, client=f"staff:{user.name}", claimed_by=user.name)
     except ExpiredCodeError as exc:
         return _index(
             request,
@@ -279,12 +289,35 @@ def pick_up(
             form=form,
             status_code=410,
         )
+    except UsedCodeError as exc:
+        return _index(
+            request,
+            services,
+            code_problem="used",
+            code=wanted,
+            used_at=exc.used_at,
+            used_by=exc.used_by,
+            form=form,
+            status_code=409,
+        )
+    except ClaimThrottledError as exc:
+        response = _index(
+            request,
+            services,
+            code_problem="throttled",
+            code=wanted,
+            retry_at=exc.retry_at,
+            form=form,
+            status_code=429,
+        )
+        response.headers["Retry-After"] = str(exc.retry_after_seconds())
+        return response
     except CodeError:
         return _index(
             request, services, code_problem="unknown", code=wanted, form=form, status_code=404
         )
     except SQLAlchemyError:
-        log.exception("cannot read hand-over code %s", wanted)
+        log.exception("cannot claim hand-over code %s", wanted)
         return _unavailable(request)
     state = services.assisted.take_over(shared.conversation_state())
     if services.advisor.served(state.ruleset) is None:
