@@ -4,12 +4,29 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine
 from sqlalchemy.pool import StaticPool
 from sqlmodel import create_engine
 
+from advisor.handover import (
+    Event,
+    HandoverRecord,
+    HandoverStore,
+    InvalidPresenceError,
+    UnknownHandoverError,
+)
+from advisor.inbox import InvalidInboxMessageError
+from advisor.live_payloads import QUEUE_TOPIC, chat_topic
+from advisor.routing import (
+    NotYourChatError,
+    OpeningHours,
+    RequestNotOpenError,
+    RequestTakenError,
+    StaffUnavailableError,
+)
 from advisor.sharing import (
     ALPHABET,
     CODE_LENGTH,
@@ -171,3 +188,199 @@ def test_claim_throttled_tries_are_not_counted(codes: ShareStore, clock: Clock) 
     clock.advance(minutes=1, seconds=1)
     with pytest.raises(UnknownCodeError):
         codes.claim("ZZZZZD", client="a")
+
+
+# -- the hand-over store -------------------------------------------------------------------
+
+
+@pytest.fixture()
+def desk(engine: Engine, clock: Clock) -> HandoverStore:
+    return HandoverStore(engine, clock=clock)
+
+
+def types(events: list[Event]) -> list[tuple[str, str]]:
+    return [("queue" if e.topic == QUEUE_TOPIC else "chat", e.payload["type"]) for e in events]
+
+
+def ask(desk: HandoverStore, conversation: str = "conv-1") -> HandoverRecord:
+    record, _ = desk.request(conversation=conversation, state=STATE, code="ABC234")
+    return record
+
+
+def test_request_is_offered_to_available_staff(desk: HandoverStore) -> None:
+    desk.set_presence("anna", status="available")
+    desk.set_presence("ben", status="busy")
+    record, events = desk.request(conversation="conv-1", state=STATE)
+    assert record.status == "offered" and record.offered_to == ["anna"]
+    assert record.conversation_state().answers == STATE.answers
+    assert [e.payload["type"] for e in events] == ["queued", "queued", "offered", "offered"]
+    assert {e.topic for e in events} == {QUEUE_TOPIC, chat_topic(record.id)}
+    assert desk.request(conversation="conv-1", state=STATE) == (desk.get(record.id), [])
+
+
+def test_request_waits_until_someone_is_available(desk: HandoverStore) -> None:
+    record = ask(desk)
+    assert record.status == "queued" and desk.queue() == [record]
+    desk.set_presence("anna", status="available", capacity=2)
+    assert [e.payload for e in desk.route() if e.topic == QUEUE_TOPIC][0]["staff"] == ["anna"]
+    assert desk.route() == []  # nothing changed
+    desk.set_presence("anna", status="away")
+    desk.route()
+    assert desk.get(record.id).status == "queued"
+
+
+def test_request_times_out_to_nobody_available(desk: HandoverStore, clock: Clock) -> None:
+    desk.set_presence("anna", status="available")
+    record = ask(desk)
+    clock.advance(seconds=60)
+    desk.route()
+    ended = desk.get(record.id)
+    assert (ended.status, ended.outcome) == ("timed_out", "timeout")
+    last = desk.history(record.id, shopper=True)[-1]
+    assert last["type"] == "nobody_available" and last["reason"] == "timeout"
+    with pytest.raises(RequestNotOpenError):
+        desk.accept(record.id, staff="anna")
+
+
+def test_request_outside_hours_is_closed(desk: HandoverStore) -> None:
+    desk.set_presence("anna", status="available")
+    desk.set_opening_hours(OpeningHours.parse({"sat-sun": ["10:00-14:00"]}), by="admin")
+    assert not desk.opening_hours().is_open(T0)
+    record = ask(desk)
+    assert (record.status, record.outcome) == ("closed", "outside_hours")
+    desk.set_opening_hours(OpeningHours.around_the_clock(), by="admin")
+    assert desk.opening_hours().always
+
+
+def test_accept_first_wins(desk: HandoverStore) -> None:
+    for name in ("anna", "ben"):
+        desk.set_presence(name, status="available")
+    record = ask(desk)
+    accepted, events = desk.accept(record.id, staff="ben")
+    assert (accepted.status, accepted.staff) == ("accepted", "ben")
+    assert ("chat", "staff_joined") in types(events) and ("queue", "taken") in types(events)
+    with pytest.raises(RequestTakenError) as taken:
+        desk.accept(record.id, staff="anna")
+    assert taken.value.staff == "ben"
+    assert desk.chats("ben") == [desk.get(record.id)]
+
+
+def test_accept_fills_capacity(desk: HandoverStore) -> None:
+    desk.set_presence("anna", status="available", capacity=1)
+    first, second = ask(desk, "conv-1"), ask(desk, "conv-2")
+    assert desk.get(second.id).offered_to == ["anna"]
+    desk.accept(first.id, staff="anna")
+    desk.route()
+    assert desk.get(second.id).status == "queued"
+    with pytest.raises(StaffUnavailableError):
+        desk.accept(second.id, staff="anna")
+
+
+@pytest.mark.parametrize(
+    ("status", "capacity", "words"),
+    [("asleep", None, "unknown status"), ("available", 0, "choose 1 to 20")],
+    ids=["status", "capacity"],
+)
+def test_set_presence_refused(
+    desk: HandoverStore, status: str, capacity: int | None, words: str
+) -> None:
+    with pytest.raises(InvalidPresenceError, match=words):
+        desk.set_presence("anna", status=status, capacity=capacity)
+
+
+def test_transfer_keeps_history(desk: HandoverStore) -> None:
+    desk.set_presence("anna", status="available")
+    desk.set_presence("ben", status="available")
+    record = ask(desk)
+    desk.accept(record.id, staff="anna")
+    desk.say(record.id, text="Which pedals do you ride?", staff="anna")
+    desk.say(record.id, text="None yet")
+    desk.transfer(record.id, by="anna", to="ben", note="beginner, wants SPD")
+    desk.say(record.id, text="Hi, Ben here", staff="ben")
+    assert desk.get(record.id).staff == "ben"
+    with pytest.raises(NotYourChatError):
+        desk.say(record.id, text="still me?", staff="anna")
+    staff_view = [p["type"] for p in desk.history(record.id)]
+    assert staff_view[-6:] == [
+        "staff_joined",
+        "staff_message",
+        "shopper_message",
+        "transferred",
+        "staff_joined",
+        "staff_message",
+    ]
+    shopper_view = desk.history(record.id, shopper=True)
+    assert "transferred" not in [p["type"] for p in shopper_view]  # the note is internal
+    assert [p.get("text") for p in shopper_view if "text" in p] == [
+        "Which pedals do you ride?",
+        "None yet",
+        "Hi, Ben here",
+    ]
+
+
+def test_end_live_chat(desk: HandoverStore) -> None:
+    desk.set_presence("anna", status="available")
+    record = ask(desk)
+    desk.accept(record.id, staff="anna")
+    offers: Any = {"type": "offers", "offers": [], "cross_sell": []}
+    desk.push_offers(record.id, staff="anna", offers=offers)
+    events = desk.end(record.id, by="anna")
+    assert events[0].payload["type"] == "handed_back"
+    ended = desk.get(record.id)
+    assert (ended.status, ended.outcome) == ("closed", "handed_back")
+    assert desk.staff()[0].chats == 0
+    with pytest.raises(RequestNotOpenError):
+        desk.say(record.id, text="hello?")
+    again = ask(desk)  # a new request after the chat ended
+    assert again.id != record.id
+
+
+@pytest.mark.parametrize(
+    ("email", "phone", "stored"),
+    [
+        (None, None, (None, None)),
+        (" kim@example.com ", "", ("kim@example.com", None)),
+        ("", "+49 30  1234567", (None, "+49 30 1234567")),
+    ],
+    ids=["anonymous", "email", "phone"],
+)
+def test_leave_message_lands_in_inbox(
+    desk: HandoverStore, clock: Clock, email: str | None, phone: str | None, stored: tuple
+) -> None:
+    record = ask(desk)
+    clock.advance(seconds=61)
+    desk.route()
+    message, events = desk.leave_message(
+        record.id, text=" Please call me about a gravel bike ", email=email, phone=phone
+    )
+    assert (message.email, message.phone) == stored
+    assert desk.inbox() == [message] and message.text == "Please call me about a gravel bike"
+    assert message.conversation == "conv-1"
+    assert ("queue", "message_left") in types(events)
+    assert desk.get(record.id).status == "left_message"
+    with pytest.raises(RequestNotOpenError):
+        desk.leave_message(record.id, text="again")
+
+
+@pytest.mark.parametrize(
+    ("text", "email", "phone", "words"),
+    [
+        ("  ", None, None, "empty"),
+        ("hi", "kim@example", None, "not an email"),
+        ("hi", None, "call me", "not a phone"),
+        ("hi", None, "12", "not a phone"),
+    ],
+    ids=["empty", "email", "phone-words", "phone-short"],
+)
+def test_leave_message_refused(
+    desk: HandoverStore, text: str, email: str | None, phone: str | None, words: str
+) -> None:
+    record = ask(desk)
+    with pytest.raises(InvalidInboxMessageError, match=words):
+        desk.leave_message(record.id, text=text, email=email, phone=phone)
+    assert desk.inbox() == [] and desk.get(record.id).status == "queued"
+
+
+def test_unknown_handover_is_refused(desk: HandoverStore) -> None:
+    with pytest.raises(UnknownHandoverError):
+        desk.accept("nope", staff="anna")

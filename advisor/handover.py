@@ -1,0 +1,638 @@
+"""Hand-over requests, staff presence and live-chat history, in the advisor's database.
+
+:mod:`advisor.routing` decides; this store loads the snapshot it decides on, applies the
+decisions and writes down what happened. Every change of a request and every message of
+its live chat is a row of ``advisor_live_message`` (append-only, :mod:`advisor.live_payloads`),
+written in the same transaction as the change, so a restart loses nothing and a
+reloaded widget reads the whole chat back (:meth:`HandoverStore.history`). Methods
+return the stored payloads as :class:`Event` (topic, payload), for the caller to publish
+on the live channel *after* the commit (:class:`advisor.live.LiveDesk` does both).
+
+Several web processes share one database: a request changes with a conditional update
+on its ``version``, so two staff members accepting at once, or two processes routing at
+once, cannot both succeed; the one that loses is told (:class:`RequestTakenError`) or
+simply finds nothing left to do.
+
+Tables (created with ``create_all`` of their own, like :class:`advisor.sessions.SessionStore`):
+``advisor_staff_presence``, ``advisor_handover``, ``advisor_live_message``,
+``advisor_inbox_message``, ``advisor_opening_hours``.
+
+Exceptions: the tree of :class:`advisor.routing.HandoverError`, plus
+:class:`UnknownHandoverError` and :class:`InvalidPresenceError` here.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import Counter
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple, cast
+
+from sqlalchemy import JSON, Column, Engine, update
+from sqlmodel import Field, Session, SQLModel, col, select
+
+from advisor import inbox, routing
+from advisor.accounts import UTCDateTime
+from advisor.inbox import InboxMessage
+from advisor.live_payloads import QUEUE_TOPIC, STAFF_ONLY, LivePayload, chat_topic, for_shopper
+from advisor.routing import (
+    DEFAULT_ACCEPT_TIMEOUT,
+    DEFAULT_CAPACITY,
+    HandoverError,
+    NotYourChatError,
+    OpeningHours,
+    RequestNotOpenError,
+    RequestStatus,
+    RequestTakenError,
+    Staff,
+    StaffStatus,
+    WaitingRequest,
+)
+from advisor.state import ConversationState
+from product_rules.offers import OffersMessage
+
+__all__ = [
+    "MAX_CAPACITY",
+    "Event",
+    "HandoverRecord",
+    "HandoverStore",
+    "InvalidPresenceError",
+    "LiveMessage",
+    "OpeningHoursSetting",
+    "StaffPresence",
+    "UnknownHandoverError",
+]
+
+MAX_CAPACITY = 20
+MAX_MESSAGE_LENGTH = 4000
+#: A request that is waiting or found nobody may leave a message for the inbox.
+_MAY_LEAVE_MESSAGE = routing.OPEN_STATUSES | {RequestStatus.TIMED_OUT}
+#: Payload types the staff consoles follow on the queue topic, besides the chat's own.
+_QUEUE_TYPES = STAFF_ONLY | {"queued", "nobody_available", "closed", "handed_back"}
+
+
+class UnknownHandoverError(HandoverError, LookupError):
+    """No hand-over has this id."""
+
+    def __init__(self, handover: str) -> None:
+        super().__init__(f"no hand-over request {handover!r}: it may have been purged")
+        self.handover = handover
+
+
+class InvalidPresenceError(HandoverError, ValueError):
+    """A status or capacity that cannot be set."""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class StaffPresence(SQLModel, table=True):
+    """What a staff member told the console: their status and how many chats they take."""
+
+    __tablename__ = "advisor_staff_presence"
+
+    staff: str = Field(primary_key=True, max_length=80)
+    status: str = Field(max_length=16)
+    capacity: int = DEFAULT_CAPACITY
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class HandoverRecord(SQLModel, table=True):
+    """A shopper's request for a person, from the queue to the end of the live chat."""
+
+    __tablename__ = "advisor_handover"
+
+    id: str = Field(primary_key=True, max_length=32)
+    conversation: str = Field(max_length=128, index=True)
+    code: str | None = Field(default=None, max_length=16)
+    #: The conversation state when the shopper asked (answers, offers so far).
+    state: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = Field(max_length=16, index=True)
+    #: Why it ended: timeout, outside_hours, handed_back, closed, left_message.
+    outcome: str | None = Field(default=None, max_length=32)
+    staff: str | None = Field(default=None, max_length=80, index=True)
+    offered_to: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    #: The last transfer's note for the colleague.
+    note: str = Field(default="", max_length=1000)
+    version: int = 0
+    created_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    accepted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+    def conversation_state(self) -> ConversationState:
+        """The state when the shopper asked."""
+        return ConversationState.from_dict(self.state)
+
+    def waiting(self) -> WaitingRequest:
+        """The request as :mod:`advisor.routing` sees it."""
+        return WaitingRequest(
+            self.id,
+            RequestStatus(self.status),
+            self.created_at,
+            tuple(self.offered_to),
+            self.staff,
+        )
+
+
+class LiveMessage(SQLModel, table=True):
+    """One payload of a live chat or of its hand-over, as sent. Never updated."""
+
+    __tablename__ = "advisor_live_message"
+
+    id: int | None = Field(default=None, primary_key=True)
+    handover_id: str = Field(max_length=32, index=True)
+    type: str = Field(max_length=32)
+    author: str | None = Field(default=None, max_length=80)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    at: datetime = Field(sa_type=UTCDateTime)
+
+
+class OpeningHoursSetting(SQLModel, table=True):
+    """The opening hours an admin set (one row)."""
+
+    __tablename__ = "advisor_opening_hours"
+
+    id: int = Field(default=1, primary_key=True)
+    spec: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    timezone: str = Field(max_length=64)
+    updated_by: str = Field(max_length=80)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Event(NamedTuple):
+    """A stored payload and the topic to publish it on."""
+
+    topic: str
+    payload: LivePayload
+
+
+TABLES = (StaffPresence, HandoverRecord, LiveMessage, InboxMessage, OpeningHoursSetting)
+
+
+class HandoverStore:
+    """Requests for a person, routed to staff, and the history of their live chats.
+
+    Args:
+        engine: The advisor's database.
+        clock: Current time (aware, UTC); tests pass one they move.
+        accept_timeout: How long a request waits for someone to accept it (60 s).
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        clock: Callable[[], datetime] = _now,
+        accept_timeout: timedelta = DEFAULT_ACCEPT_TIMEOUT,
+    ) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.accept_timeout = accept_timeout
+        SQLModel.metadata.create_all(
+            engine,
+            tables=[SQLModel.metadata.tables[str(t.__tablename__)] for t in TABLES],
+        )
+
+    # -- staff and hours ------------------------------------------------------------------
+
+    def set_presence(
+        self, staff: str, *, status: str, capacity: int | None = None
+    ) -> StaffPresence:
+        """Set a staff member's status (and capacity, if given), then route the queue.
+
+        Raises:
+            InvalidPresenceError: An unknown status, or a capacity not in 1 to 20.
+        """
+        try:
+            parsed = StaffStatus(status.strip().lower())
+        except ValueError:
+            raise InvalidPresenceError(
+                f"unknown status {status!r}: choose available, busy or away"
+            ) from None
+        if capacity is not None and not 1 <= capacity <= MAX_CAPACITY:
+            raise InvalidPresenceError(
+                f"a capacity of {capacity} chats cannot be set: choose 1 to {MAX_CAPACITY}"
+            )
+        with Session(self.engine, expire_on_commit=False) as session:
+            row = session.get(StaffPresence, staff) or StaffPresence(
+                staff=staff, status=parsed.value, updated_at=self.clock()
+            )
+            row.status, row.updated_at = parsed.value, self.clock()
+            if capacity is not None:
+                row.capacity = capacity
+            session.add(row)
+            session.commit()
+        return row
+
+    def staff(self) -> list[Staff]:
+        """Every staff member with a presence or a chat, with their open chats counted."""
+        with Session(self.engine) as session:
+            rows = {r.staff: r for r in session.exec(select(StaffPresence)).all()}
+            chats = Counter(
+                session.exec(
+                    select(HandoverRecord.staff).where(
+                        HandoverRecord.status == RequestStatus.ACCEPTED.value
+                    )
+                ).all()
+            )
+        names = sorted(set(rows) | {name for name in chats if name})
+        return [
+            Staff(
+                name,
+                StaffStatus(rows[name].status) if name in rows else StaffStatus.AWAY,
+                rows[name].capacity if name in rows else DEFAULT_CAPACITY,
+                chats.get(name, 0),
+            )
+            for name in names
+        ]
+
+    def _one_staff(self, name: str) -> Staff:
+        return next((s for s in self.staff() if s.name == name), Staff(name))
+
+    def set_opening_hours(self, hours: OpeningHours, *, by: str) -> None:
+        """Store the opening hours (an admin's setting); always open clears them."""
+        with Session(self.engine) as session:
+            row = session.get(OpeningHoursSetting, 1)
+            if hours.always:
+                if row is not None:
+                    session.delete(row)
+            else:
+                row = row or OpeningHoursSetting(
+                    timezone=hours.timezone, updated_by=by, updated_at=self.clock()
+                )
+                row.spec, row.timezone = dict(hours.to_spec()), hours.timezone
+                row.updated_by, row.updated_at = by, self.clock()
+                session.add(row)
+            session.commit()
+
+    def opening_hours(self) -> OpeningHours:
+        """The hours staff answer; always open until an admin sets some."""
+        with Session(self.engine) as session:
+            row = session.get(OpeningHoursSetting, 1)
+        if row is None:
+            return OpeningHours.around_the_clock()
+        return OpeningHours.parse(row.spec, timezone=row.timezone)
+
+    # -- requests -------------------------------------------------------------------------
+
+    def get(self, handover_id: str) -> HandoverRecord:
+        """The request ``handover_id``.
+
+        Raises:
+            UnknownHandoverError: No such request.
+        """
+        with Session(self.engine) as session:
+            record = session.get(HandoverRecord, handover_id)
+        if record is None:
+            raise UnknownHandoverError(handover_id)
+        return record
+
+    def latest_for(self, conversation: str) -> HandoverRecord | None:
+        """The conversation's latest request, if it ever asked for a person."""
+        with Session(self.engine) as session:
+            return session.exec(
+                select(HandoverRecord)
+                .where(HandoverRecord.conversation == conversation)
+                .order_by(col(HandoverRecord.created_at).desc())
+                .limit(1)
+            ).first()
+
+    def queue(self) -> list[HandoverRecord]:
+        """The requests waiting for someone, oldest first."""
+        with Session(self.engine) as session:
+            return list(
+                session.exec(
+                    select(HandoverRecord)
+                    .where(col(HandoverRecord.status).in_([s.value for s in routing.OPEN_STATUSES]))
+                    .order_by(col(HandoverRecord.created_at), col(HandoverRecord.id))
+                ).all()
+            )
+
+    def chats(self, staff: str) -> list[HandoverRecord]:
+        """The accepted chats ``staff`` is in, oldest first."""
+        with Session(self.engine) as session:
+            return list(
+                session.exec(
+                    select(HandoverRecord)
+                    .where(
+                        HandoverRecord.staff == staff,
+                        HandoverRecord.status == RequestStatus.ACCEPTED.value,
+                    )
+                    .order_by(col(HandoverRecord.accepted_at))
+                ).all()
+            )
+
+    def request(
+        self, *, conversation: str, state: ConversationState, code: str | None = None
+    ) -> tuple[HandoverRecord, list[Event]]:
+        """Queue a shopper's request for a person and route it at once.
+
+        A conversation with a request still waiting or in a live chat gets that one back
+        (asking twice does not queue twice).
+        """
+        current = self.latest_for(conversation)
+        if current is not None and current.status in (
+            *routing.OPEN_STATUSES,
+            RequestStatus.ACCEPTED,
+        ):
+            return current, []
+        now = self.clock()
+        record = HandoverRecord(
+            id=secrets.token_hex(12),
+            conversation=conversation,
+            code=code,
+            state=state.to_dict(),
+            status=RequestStatus.QUEUED.value,
+            created_at=now,
+            updated_at=now,
+        )
+        with Session(self.engine, expire_on_commit=False) as session:
+            session.add(record)
+            session.flush()
+            position = len(self._open(session))
+            events = self._append(session, record.id, "queued", None, position=position)
+            session.commit()
+        events += self.route()
+        return self.get(record.id), events
+
+    def _open(self, session: Session) -> list[HandoverRecord]:
+        open_values = [s.value for s in routing.OPEN_STATUSES]
+        return list(
+            session.exec(
+                select(HandoverRecord).where(col(HandoverRecord.status).in_(open_values))
+            ).all()
+        )
+
+    def route(self) -> list[Event]:
+        """Apply :func:`advisor.routing.route` to the queue now (call it every few seconds)."""
+        now, hours, staff = self.clock(), self.opening_hours(), self.staff()
+        events: list[Event] = []
+        with Session(self.engine, expire_on_commit=False) as session:
+            records = {r.id: r for r in self._open(session)}
+            decisions = routing.route(
+                [r.waiting() for r in records.values()],
+                staff,
+                now=now,
+                hours=hours,
+                accept_timeout=self.accept_timeout,
+            )
+            for decision in decisions:
+                record = records[decision.request]
+                if isinstance(decision, routing.Offer):
+                    changes: dict[str, Any] = {
+                        "status": RequestStatus.OFFERED.value,
+                        "offered_to": list(decision.staff),
+                    }
+                    fields: dict[str, Any] = {"staff": list(decision.staff)}
+                    kind = "offered"
+                elif isinstance(decision, routing.Wait):
+                    changes = {"status": RequestStatus.QUEUED.value, "offered_to": []}
+                    fields, kind = {"staff": []}, "offered"
+                else:
+                    timeout = decision.reason == "timeout"
+                    status = RequestStatus.TIMED_OUT if timeout else RequestStatus.CLOSED
+                    changes = {
+                        "status": status.value,
+                        "outcome": decision.reason,
+                        "offered_to": [],
+                        "ended_at": now,
+                    }
+                    fields, kind = {"reason": decision.reason}, "nobody_available"
+                if self._change(session, record, **changes):
+                    events += self._append(session, record.id, kind, None, **fields)
+            session.commit()
+        return events
+
+    def _change(self, session: Session, record: HandoverRecord, **values: Any) -> bool:
+        """Update ``record`` unless someone else changed it since it was read."""
+        result = session.exec(
+            update(HandoverRecord)
+            .where(
+                col(HandoverRecord.id) == record.id, col(HandoverRecord.version) == record.version
+            )
+            .values(version=record.version + 1, updated_at=self.clock(), **values)
+        )
+        return bool(result.rowcount == 1)
+
+    def _append(
+        self, session: Session, handover_id: str, kind: str, author: str | None, **fields: Any
+    ) -> list[Event]:
+        """Store one payload (not committed) and say where to publish it."""
+        now = self.clock()
+        row = LiveMessage(handover_id=handover_id, type=kind, author=author, payload={}, at=now)
+        session.add(row)
+        session.flush()
+        payload = {"type": kind, "id": row.id, "handover": handover_id, "at": now.isoformat()}
+        payload.update(fields)
+        row.payload = payload
+        session.add(row)
+        typed = cast(LivePayload, payload)
+        # The chat's topic carries everything (a shopper's stream filters with
+        # ``for_shopper``); the consoles' queue topic what changes the queue.
+        events = [Event(chat_topic(handover_id), typed)]
+        if kind in _QUEUE_TYPES:
+            events.append(Event(QUEUE_TOPIC, typed))
+        return events
+
+    # -- the live chat --------------------------------------------------------------------
+
+    def accept(self, handover_id: str, *, staff: str) -> tuple[HandoverRecord, list[Event]]:
+        """``staff`` accepts the request; the first to accept gets it.
+
+        Raises:
+            UnknownHandoverError: No such request.
+            RequestTakenError: Someone accepted it first.
+            RequestNotOpenError: It ended, or its accept timeout passed.
+            StaffUnavailableError: ``staff`` is busy, away or full.
+        """
+        record = self.get(handover_id)
+        routing.accept(
+            record.waiting(),
+            self._one_staff(staff),
+            now=self.clock(),
+            accept_timeout=self.accept_timeout,
+        )
+        with Session(self.engine, expire_on_commit=False) as session:
+            now = self.clock()
+            changed = self._change(
+                session,
+                record,
+                status=RequestStatus.ACCEPTED.value,
+                staff=staff,
+                offered_to=[],
+                accepted_at=now,
+            )
+            if not changed:
+                raise RequestTakenError(handover_id, self.get(handover_id).staff)
+            events = self._append(session, handover_id, "taken", staff, staff=staff)
+            events += self._append(session, handover_id, "staff_joined", staff, staff=staff)
+            session.commit()
+        return self.get(handover_id), events
+
+    def transfer(self, handover_id: str, *, by: str, to: str, note: str = "") -> list[Event]:
+        """``by`` hands the chat to the colleague ``to`` with a note; the history stays.
+
+        Raises:
+            UnknownHandoverError: No such request.
+            NotYourChatError: ``by`` is not in this chat.
+            StaffUnavailableError: ``to`` cannot take a chat now (or is ``by``).
+        """
+        record = self.get(handover_id)
+        moved = routing.transfer(record.waiting(), by=by, to=self._one_staff(to), note=note)
+        with Session(self.engine) as session:
+            if not self._change(session, record, staff=moved.to_staff, note=moved.note):
+                raise NotYourChatError(handover_id, by)
+            events = self._append(
+                session,
+                handover_id,
+                "transferred",
+                by,
+                from_staff=moved.from_staff,
+                to_staff=moved.to_staff,
+                note=moved.note,
+            )
+            events += self._append(
+                session, handover_id, "staff_joined", moved.to_staff, staff=moved.to_staff
+            )
+            session.commit()
+        return events
+
+    def _in_chat(self, handover_id: str, staff: str | None) -> HandoverRecord:
+        record = self.get(handover_id)
+        if record.status != RequestStatus.ACCEPTED.value:
+            raise RequestNotOpenError(handover_id, record.status)
+        if staff is not None and record.staff != staff:
+            raise NotYourChatError(handover_id, staff)
+        return record
+
+    def say(self, handover_id: str, *, text: str, staff: str | None = None) -> list[Event]:
+        """Store a message of the chat: by ``staff``, or by the shopper when ``None``.
+
+        Raises:
+            UnknownHandoverError: No such request.
+            RequestNotOpenError: Nobody is in the chat (not accepted, or ended).
+            NotYourChatError: ``staff`` is not the one in the chat.
+        """
+        self._in_chat(handover_id, staff)
+        body = text.strip()[:MAX_MESSAGE_LENGTH]
+        with Session(self.engine) as session:
+            if staff is None:
+                events = self._append(session, handover_id, "shopper_message", None, text=body)
+            else:
+                events = self._append(
+                    session, handover_id, "staff_message", staff, staff=staff, text=body
+                )
+            session.commit()
+        return events
+
+    def push_offers(self, handover_id: str, *, staff: str, offers: OffersMessage) -> list[Event]:
+        """Store an offer card the staff member pushes into the chat."""
+        self._in_chat(handover_id, staff)
+        with Session(self.engine) as session:
+            events = self._append(
+                session, handover_id, "offer_card", staff, staff=staff, offers=dict(offers)
+            )
+            session.commit()
+        return events
+
+    def end(self, handover_id: str, *, by: str, hand_back: bool = True) -> list[Event]:
+        """End the live chat: handed back to the bot, or closed (``by`` may be "shopper").
+
+        Raises:
+            UnknownHandoverError: No such request.
+            RequestNotOpenError: The chat is not live.
+            NotYourChatError: ``by`` is another staff member.
+        """
+        record = self._in_chat(handover_id, None if by == "shopper" else by)
+        outcome = "handed_back" if hand_back else "closed"
+        with Session(self.engine) as session:
+            changed = self._change(
+                session,
+                record,
+                status=RequestStatus.CLOSED.value,
+                outcome=outcome,
+                ended_at=self.clock(),
+            )
+            if not changed:
+                raise RequestNotOpenError(handover_id, self.get(handover_id).status)
+            if hand_back:
+                events = self._append(session, handover_id, "handed_back", by, staff=by)
+            else:
+                events = self._append(session, handover_id, "closed", by, by=by)
+            session.commit()
+        return events
+
+    def leave_message(
+        self,
+        handover_id: str,
+        *,
+        text: str,
+        email: str | None = None,
+        phone: str | None = None,
+    ) -> tuple[InboxMessage, list[Event]]:
+        """The shopper leaves a message for the inbox instead of waiting (or after).
+
+        Raises:
+            UnknownHandoverError: No such request.
+            RequestNotOpenError: A staff member is in the chat (or a message was left).
+            InvalidInboxMessageError: An empty message or unusable contact details.
+        """
+        record = self.get(handover_id)
+        closed_hours = record.status == RequestStatus.CLOSED and record.outcome == "outside_hours"
+        if record.status not in _MAY_LEAVE_MESSAGE and not closed_hours:
+            raise RequestNotOpenError(handover_id, record.status)
+        inbox.check_contact(text, email, phone)
+        with Session(self.engine, expire_on_commit=False) as session:
+            changed = self._change(
+                session,
+                record,
+                status=RequestStatus.LEFT_MESSAGE.value,
+                outcome=record.outcome or "left_message",
+                offered_to=[],
+                ended_at=record.ended_at or self.clock(),
+            )
+            if not changed:
+                raise RequestNotOpenError(handover_id, self.get(handover_id).status)
+            message = inbox.add_message(
+                session,
+                text=text,
+                email=email,
+                phone=phone,
+                handover_id=handover_id,
+                conversation=record.conversation,
+                now=self.clock(),
+            )
+            events = self._append(session, handover_id, "message_left", None, inbox=message.id)
+            session.commit()
+        return message, events
+
+    def inbox(self, *, unread_only: bool = False, limit: int = 50) -> list[InboxMessage]:
+        """The messages shoppers left, newest first."""
+        with Session(self.engine) as session:
+            return inbox.list_messages(session, unread_only=unread_only, limit=limit)
+
+    def history(self, handover_id: str, *, shopper: bool = False) -> list[LivePayload]:
+        """Every payload of a hand-over, oldest first; ``shopper`` leaves out staff-only ones."""
+        with Session(self.engine) as session:
+            rows = session.exec(
+                select(LiveMessage)
+                .where(LiveMessage.handover_id == handover_id)
+                .order_by(col(LiveMessage.id))
+            ).all()
+        payloads = [cast(LivePayload, r.payload) for r in rows]
+        return [p for p in payloads if for_shopper(p)] if shopper else payloads
+
+    def conversation_history(
+        self, conversation: str, *, shopper: bool = False
+    ) -> list[LivePayload]:
+        """Every payload of every hand-over of a conversation (a reloaded widget's view)."""
+        with Session(self.engine) as session:
+            ids: Iterable[str] = session.exec(
+                select(HandoverRecord.id)
+                .where(HandoverRecord.conversation == conversation)
+                .order_by(col(HandoverRecord.created_at))
+            ).all()
+        return [p for handover_id in ids for p in self.history(handover_id, shopper=shopper)]
