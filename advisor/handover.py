@@ -17,8 +17,13 @@ Tables (created with ``create_all`` of their own, like :class:`advisor.sessions.
 ``advisor_staff_presence``, ``advisor_handover``, ``advisor_live_message``,
 ``advisor_inbox_message``, ``advisor_opening_hours``.
 
+Presence and opening hours are stored by :mod:`advisor.presence`, the log by
+:mod:`advisor.live_log`, the inbox by :mod:`advisor.inbox`; this store is the one door
+to them for the web layer.
+
 Exceptions: the tree of :class:`advisor.routing.HandoverError`, plus
-:class:`UnknownHandoverError` and :class:`InvalidPresenceError` here.
+:class:`UnknownHandoverError` here and
+:class:`advisor.presence.InvalidPresenceError`.
 """
 
 from __future__ import annotations
@@ -27,18 +32,19 @@ import secrets
 from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple, cast
+from typing import Any
 
 from sqlalchemy import JSON, Column, Engine, update
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from advisor import inbox, routing
+from advisor import inbox, live_log, presence, routing
 from advisor.accounts import UTCDateTime
 from advisor.inbox import InboxMessage
-from advisor.live_payloads import QUEUE_TOPIC, STAFF_ONLY, LivePayload, chat_topic, for_shopper
+from advisor.live_log import Event, LiveMessage
+from advisor.live_payloads import LivePayload
+from advisor.presence import InvalidPresenceError, OpeningHoursSetting, StaffPresence
 from advisor.routing import (
     DEFAULT_ACCEPT_TIMEOUT,
-    DEFAULT_CAPACITY,
     HandoverError,
     NotYourChatError,
     OpeningHours,
@@ -46,30 +52,22 @@ from advisor.routing import (
     RequestStatus,
     RequestTakenError,
     Staff,
-    StaffStatus,
     WaitingRequest,
 )
 from advisor.state import ConversationState
 from product_rules.offers import OffersMessage
 
 __all__ = [
-    "MAX_CAPACITY",
     "Event",
     "HandoverRecord",
     "HandoverStore",
     "InvalidPresenceError",
-    "LiveMessage",
-    "OpeningHoursSetting",
-    "StaffPresence",
     "UnknownHandoverError",
 ]
 
-MAX_CAPACITY = 20
 MAX_MESSAGE_LENGTH = 4000
 #: A request that is waiting or found nobody may leave a message for the inbox.
 _MAY_LEAVE_MESSAGE = routing.OPEN_STATUSES | {RequestStatus.TIMED_OUT}
-#: Payload types the staff consoles follow on the queue topic, besides the chat's own.
-_QUEUE_TYPES = STAFF_ONLY | {"queued", "nobody_available", "closed", "handed_back"}
 
 
 class UnknownHandoverError(HandoverError, LookupError):
@@ -80,23 +78,8 @@ class UnknownHandoverError(HandoverError, LookupError):
         self.handover = handover
 
 
-class InvalidPresenceError(HandoverError, ValueError):
-    """A status or capacity that cannot be set."""
-
-
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-class StaffPresence(SQLModel, table=True):
-    """What a staff member told the console: their status and how many chats they take."""
-
-    __tablename__ = "advisor_staff_presence"
-
-    staff: str = Field(primary_key=True, max_length=80)
-    status: str = Field(max_length=16)
-    capacity: int = DEFAULT_CAPACITY
-    updated_at: datetime = Field(sa_type=UTCDateTime)
 
 
 class HandoverRecord(SQLModel, table=True):
@@ -137,38 +120,6 @@ class HandoverRecord(SQLModel, table=True):
         )
 
 
-class LiveMessage(SQLModel, table=True):
-    """One payload of a live chat or of its hand-over, as sent. Never updated."""
-
-    __tablename__ = "advisor_live_message"
-
-    id: int | None = Field(default=None, primary_key=True)
-    handover_id: str = Field(max_length=32, index=True)
-    type: str = Field(max_length=32)
-    author: str | None = Field(default=None, max_length=80)
-    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    at: datetime = Field(sa_type=UTCDateTime)
-
-
-class OpeningHoursSetting(SQLModel, table=True):
-    """The opening hours an admin set (one row)."""
-
-    __tablename__ = "advisor_opening_hours"
-
-    id: int = Field(default=1, primary_key=True)
-    spec: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    timezone: str = Field(max_length=64)
-    updated_by: str = Field(max_length=80)
-    updated_at: datetime = Field(sa_type=UTCDateTime)
-
-
-class Event(NamedTuple):
-    """A stored payload and the topic to publish it on."""
-
-    topic: str
-    payload: LivePayload
-
-
 TABLES = (StaffPresence, HandoverRecord, LiveMessage, InboxMessage, OpeningHoursSetting)
 
 
@@ -201,36 +152,20 @@ class HandoverStore:
     def set_presence(
         self, staff: str, *, status: str, capacity: int | None = None
     ) -> StaffPresence:
-        """Set a staff member's status (and capacity, if given), then route the queue.
+        """Set a staff member's status (and capacity, if given); routing follows on the next round.
 
         Raises:
             InvalidPresenceError: An unknown status, or a capacity not in 1 to 20.
         """
-        try:
-            parsed = StaffStatus(status.strip().lower())
-        except ValueError:
-            raise InvalidPresenceError(
-                f"unknown status {status!r}: choose available, busy or away"
-            ) from None
-        if capacity is not None and not 1 <= capacity <= MAX_CAPACITY:
-            raise InvalidPresenceError(
-                f"a capacity of {capacity} chats cannot be set: choose 1 to {MAX_CAPACITY}"
-            )
         with Session(self.engine, expire_on_commit=False) as session:
-            row = session.get(StaffPresence, staff) or StaffPresence(
-                staff=staff, status=parsed.value, updated_at=self.clock()
+            return presence.set_presence(
+                session, staff=staff, status=status, capacity=capacity, now=self.clock()
             )
-            row.status, row.updated_at = parsed.value, self.clock()
-            if capacity is not None:
-                row.capacity = capacity
-            session.add(row)
-            session.commit()
-        return row
 
     def staff(self) -> list[Staff]:
         """Every staff member with a presence or a chat, with their open chats counted."""
         with Session(self.engine) as session:
-            rows = {r.staff: r for r in session.exec(select(StaffPresence)).all()}
+            rows = presence.presences(session)
             chats = Counter(
                 session.exec(
                     select(HandoverRecord.staff).where(
@@ -238,16 +173,7 @@ class HandoverStore:
                     )
                 ).all()
             )
-        names = sorted(set(rows) | {name for name in chats if name})
-        return [
-            Staff(
-                name,
-                StaffStatus(rows[name].status) if name in rows else StaffStatus.AWAY,
-                rows[name].capacity if name in rows else DEFAULT_CAPACITY,
-                chats.get(name, 0),
-            )
-            for name in names
-        ]
+        return presence.as_staff(rows, chats)
 
     def _one_staff(self, name: str) -> Staff:
         return next((s for s in self.staff() if s.name == name), Staff(name))
@@ -255,26 +181,12 @@ class HandoverStore:
     def set_opening_hours(self, hours: OpeningHours, *, by: str) -> None:
         """Store the opening hours (an admin's setting); always open clears them."""
         with Session(self.engine) as session:
-            row = session.get(OpeningHoursSetting, 1)
-            if hours.always:
-                if row is not None:
-                    session.delete(row)
-            else:
-                row = row or OpeningHoursSetting(
-                    timezone=hours.timezone, updated_by=by, updated_at=self.clock()
-                )
-                row.spec, row.timezone = dict(hours.to_spec()), hours.timezone
-                row.updated_by, row.updated_at = by, self.clock()
-                session.add(row)
-            session.commit()
+            presence.set_opening_hours(session, hours=hours, by=by, now=self.clock())
 
     def opening_hours(self) -> OpeningHours:
         """The hours staff answer; always open until an admin sets some."""
         with Session(self.engine) as session:
-            row = session.get(OpeningHoursSetting, 1)
-        if row is None:
-            return OpeningHours.around_the_clock()
-        return OpeningHours.parse(row.spec, timezone=row.timezone)
+            return presence.opening_hours(session)
 
     # -- requests -------------------------------------------------------------------------
 
@@ -420,22 +332,9 @@ class HandoverStore:
     def _append(
         self, session: Session, handover_id: str, kind: str, author: str | None, **fields: Any
     ) -> list[Event]:
-        """Store one payload (not committed) and say where to publish it."""
-        now = self.clock()
-        row = LiveMessage(handover_id=handover_id, type=kind, author=author, payload={}, at=now)
-        session.add(row)
-        session.flush()
-        payload = {"type": kind, "id": row.id, "handover": handover_id, "at": now.isoformat()}
-        payload.update(fields)
-        row.payload = payload
-        session.add(row)
-        typed = cast(LivePayload, payload)
-        # The chat's topic carries everything (a shopper's stream filters with
-        # ``for_shopper``); the consoles' queue topic what changes the queue.
-        events = [Event(chat_topic(handover_id), typed)]
-        if kind in _QUEUE_TYPES:
-            events.append(Event(QUEUE_TOPIC, typed))
-        return events
+        return live_log.append(
+            session, handover_id=handover_id, kind=kind, author=author, now=self.clock(), **fields
+        )
 
     # -- the live chat --------------------------------------------------------------------
 
@@ -617,13 +516,7 @@ class HandoverStore:
     def history(self, handover_id: str, *, shopper: bool = False) -> list[LivePayload]:
         """Every payload of a hand-over, oldest first; ``shopper`` leaves out staff-only ones."""
         with Session(self.engine) as session:
-            rows = session.exec(
-                select(LiveMessage)
-                .where(LiveMessage.handover_id == handover_id)
-                .order_by(col(LiveMessage.id))
-            ).all()
-        payloads = [cast(LivePayload, r.payload) for r in rows]
-        return [p for p in payloads if for_shopper(p)] if shopper else payloads
+            return live_log.read(session, handover_id, shopper=shopper)
 
     def conversation_history(
         self, conversation: str, *, shopper: bool = False
