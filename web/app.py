@@ -84,7 +84,7 @@ def create_app(
             transport=transport,
             trust_env=False,
         ) as http:
-            app.state.rasa = RasaClient(http)
+            app.state.rasa = RasaClient(http, token=settings.rasa_token)
             try:
                 yield
             finally:

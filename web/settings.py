@@ -14,6 +14,13 @@ Variables:
         app sees plain HTTP behind a proxy (default: true in production). Over HTTPS the
         cookie is always marked Secure.
     SHARE_DAYS: how many days a shared configuration link stays valid (default 14).
+    RASA_TOKEN: the token of Rasa's HTTP API (``rasa run --enable-api --auth-token``);
+        the web app sends it with every call to ``/conversations/…``. Required in
+        production; ``make run`` and the test stacks make a random one per start and
+        hand it to both Rasa and the web app. Unset in development, calls carry no token
+        (for a Rasa started without ``--auth-token``).
+    CONVERSATION_DAYS: how many days of silence a shopper's conversation cookie
+        survives (default 30); every message starts the count again.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ DEFAULT_RASA_URL = "http://localhost:5005"
 DEFAULT_TIMEOUT_SECONDS = 30.0
 DEFAULT_DATABASE_URL = f"sqlite:///{REPO_ROOT / 'var' / 'catalog.db'}"  # as catalog.settings
 DEFAULT_SHARE_DAYS = 14
+DEFAULT_CONVERSATION_DAYS = 30
 DEFAULT_VAR_DIR = REPO_ROOT / "var"
 APP_ENVS = ("development", "production")
 MIN_PRODUCTION_KEY_LENGTH = 32
@@ -55,8 +63,11 @@ class WebSettings:
             and refuses to start without a secret key.
         cookie_secure: Mark the session cookie Secure even on plain HTTP requests.
         share_days: Days a shared configuration link stays valid.
-        secret_key: Signs the session cookie. Left empty, development gets a random key
-            for this object's lifetime; production refuses to start.
+        secret_key: Signs the session cookie and the conversation cookie. Left empty,
+            development gets a random key for this object's lifetime; production refuses
+            to start.
+        rasa_token: Token of Rasa's HTTP API; empty sends none (development only).
+        conversation_days: Days of silence after which the conversation cookie expires.
     """
 
     rasa_url: str = DEFAULT_RASA_URL
@@ -67,6 +78,8 @@ class WebSettings:
     cookie_secure: bool = False
     share_days: int = DEFAULT_SHARE_DAYS
     secret_key: str = field(default="", repr=False, compare=False)
+    rasa_token: str = field(default="", repr=False, compare=False)
+    conversation_days: int = DEFAULT_CONVERSATION_DAYS
 
     def __post_init__(self) -> None:
         # Normalise here so every way of building settings (env, tests) agrees.
@@ -81,6 +94,10 @@ class WebSettings:
             raise ValueError(f"APP_ENV must be one of {', '.join(APP_ENVS)}, got {self.app_env!r}")
         if not self.share_days > 0:
             raise ValueError(f"SHARE_DAYS must be a positive number of days, got {self.share_days}")
+        if not self.conversation_days > 0:
+            raise ValueError(
+                f"CONVERSATION_DAYS must be a positive number of days, got {self.conversation_days}"
+            )
         if self.production:
             if not self.secret_key:
                 raise ValueError(
@@ -91,6 +108,12 @@ class WebSettings:
                 raise ValueError(
                     f"WEB_SECRET_KEY is too short: use at least {MIN_PRODUCTION_KEY_LENGTH} "
                     f"random characters, for example from: {_KEY_HINT}"
+                )
+            if not self.rasa_token:
+                raise ValueError(
+                    "RASA_TOKEN must be set when APP_ENV=production: it is the token Rasa's "
+                    "HTTP API was started with (rasa run --enable-api --auth-token …). "
+                    f"Make one with: {_KEY_HINT}"
                 )
         elif not self.secret_key:
             object.__setattr__(self, "secret_key", secrets.token_urlsafe(32))
@@ -125,13 +148,8 @@ class WebSettings:
             raise ValueError(
                 f"RASA_TIMEOUT_SECONDS must be a number of seconds, got {raw_timeout!r}"
             ) from None
-        raw_days = env.get("SHARE_DAYS", str(DEFAULT_SHARE_DAYS))
-        try:
-            share_days = int(raw_days)
-        except ValueError:
-            raise ValueError(
-                f"SHARE_DAYS must be a whole number of days, got {raw_days!r}"
-            ) from None
+        share_days = _days(env, "SHARE_DAYS", DEFAULT_SHARE_DAYS)
+        conversation_days = _days(env, "CONVERSATION_DAYS", DEFAULT_CONVERSATION_DAYS)
         app_env = env.get("APP_ENV", "").strip().lower() or "development"
         secret_key = env.get("WEB_SECRET_KEY", "").strip()
         if not secret_key and app_env == "development":
@@ -145,7 +163,17 @@ class WebSettings:
             cookie_secure=_flag(env, "WEB_COOKIE_SECURE", default=app_env == "production"),
             share_days=share_days,
             secret_key=secret_key,
+            rasa_token=env.get("RASA_TOKEN", "").strip(),
+            conversation_days=conversation_days,
         )
+
+
+def _days(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, str(default))
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number of days, got {raw!r}") from None
 
 
 def _flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:

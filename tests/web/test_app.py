@@ -13,11 +13,22 @@ import pytest
 from fastapi import FastAPI
 
 from web.app import UNAVAILABLE_MESSAGE, create_app
+from web.conversation import COOKIE_NAME, decode_cookie
 from web.routers.shop import MAX_MESSAGE_CHARS
 from web.settings import WebSettings
 
 RASA_URL = "http://rasa.test:5005"
 WEBHOOK = f"{RASA_URL}/webhooks/rest/webhook"
+RASA_TOKEN = "rasa-test-token"
+SETTINGS = WebSettings(rasa_url=RASA_URL, secret_key="web-test-secret", rasa_token=RASA_TOKEN)
+
+
+def conversation_of(client: httpx.AsyncClient, settings: WebSettings = SETTINGS) -> str:
+    """The conversation id in the client's signed cookie (fails when it has none)."""
+    decoded = decode_cookie(client.cookies.get(COOKIE_NAME), settings)
+    assert decoded is not None, "no valid conversation cookie"
+    return decoded[0]
+
 
 Handler = Callable[[httpx.Request], httpx.Response]
 
@@ -53,7 +64,7 @@ async def serve(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture
 async def client(rasa: FakeRasa) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(WebSettings(rasa_url=RASA_URL), transport=httpx.MockTransport(rasa))
+    app = create_app(SETTINGS, transport=httpx.MockTransport(rasa))
     async with serve(app) as test_client:
         yield test_client
 
@@ -92,7 +103,7 @@ async def test_get_static_file_served(client: httpx.AsyncClient, name: str) -> N
     assert "http://" not in response.text and "https://" not in response.text
 
 
-async def test_post_chat_forwards_sender_message_metadata(
+async def test_post_chat_forwards_message_metadata_as_the_cookies_conversation(
     client: httpx.AsyncClient, rasa: FakeRasa
 ) -> None:
     replies = [
@@ -105,29 +116,26 @@ async def test_post_chat_forwards_sender_message_metadata(
     ]
     rasa.handler = lambda request: httpx.Response(200, json=replies)
 
-    response = await client.post(
-        "/api/chat", json={"sender": "abc", "message": "hello", "metadata": {"page": "/"}}
-    )
+    response = await client.post("/api/chat", json={"message": "hello", "metadata": {"page": "/"}})
 
     assert response.status_code == 200
     assert response.json() == {"messages": replies}
     assert str(rasa.requests[-1].url) == WEBHOOK
     assert rasa.requests[-1].method == "POST"
-    assert rasa.sent_json() == {"sender": "abc", "message": "hello", "metadata": {"page": "/"}}
+    sender = conversation_of(client)
+    assert rasa.sent_json() == {"sender": sender, "message": "hello", "metadata": {"page": "/"}}
 
 
 async def test_post_chat_without_metadata_sends_none(
     client: httpx.AsyncClient, rasa: FakeRasa
 ) -> None:
-    await client.post("/api/chat", json={"sender": "abc", "message": "hi"})
+    await client.post("/api/chat", json={"message": "hi"})
 
-    assert rasa.sent_json() == {"sender": "abc", "message": "hi"}
+    assert rasa.sent_json() == {"sender": conversation_of(client), "message": "hi"}
 
 
 async def test_post_chat_truncates_long_message(client: httpx.AsyncClient, rasa: FakeRasa) -> None:
-    response = await client.post(
-        "/api/chat", json={"sender": "abc", "message": "x" * (MAX_MESSAGE_CHARS + 1000)}
-    )
+    response = await client.post("/api/chat", json={"message": "x" * (MAX_MESSAGE_CHARS + 1000)})
 
     assert response.status_code == 200
     assert rasa.sent_json()["message"] == "x" * MAX_MESSAGE_CHARS
@@ -138,7 +146,7 @@ async def test_post_chat_passes_junk_text_through_unchanged(
 ) -> None:
     junk = "<b>bold</b> ' \" \x00 🚲 \u202e"
 
-    await client.post("/api/chat", json={"sender": "abc", "message": junk})
+    await client.post("/api/chat", json={"message": junk})
 
     assert rasa.sent_json()["message"] == junk
 
@@ -174,37 +182,25 @@ async def test_post_chat_rasa_failure_returns_friendly_503(
     rasa.handler = handler
 
     with caplog.at_level(logging.ERROR, logger="web"):
-        response = await client.post("/api/chat", json={"sender": "shopper-42", "message": "hi"})
+        response = await client.post("/api/chat", json={"message": "hi"})
 
     assert response.status_code == 503
     assert response.json() == {"error": "assistant_unavailable", "message": UNAVAILABLE_MESSAGE}
     [record] = [r for r in caplog.records if r.name == "web"]
-    assert "shopper-42" in record.getMessage()
+    assert rasa.sent_json()["sender"] in record.getMessage()
     assert WEBHOOK in record.getMessage()
 
 
 @pytest.mark.parametrize(
     "body",
     [
-        {"sender": "", "message": "hi"},
-        {"sender": "has space", "message": "hi"},
-        {"sender": "<script>", "message": "hi"},
-        {"sender": "x" * 129, "message": "hi"},
-        {"message": "hi"},
+        {},
         {"sender": "abc"},
-        {"sender": "abc", "message": 42},
-        {"sender": "abc", "message": "hi", "metadata": "not a dict"},
+        {"message": 42},
+        {"message": None},
+        {"message": "hi", "metadata": "not a dict"},
     ],
-    ids=[
-        "empty_sender",
-        "space_in_sender",
-        "markup_in_sender",
-        "sender_too_long",
-        "no_sender",
-        "no_message",
-        "message_not_text",
-        "metadata_not_object",
-    ],
+    ids=["empty", "no_message", "message_not_text", "message_null", "metadata_not_object"],
 )
 async def test_post_chat_invalid_body_returns_friendly_422(
     client: httpx.AsyncClient, rasa: FakeRasa, body: dict[str, Any]
@@ -231,13 +227,29 @@ async def test_post_chat_not_json_returns_friendly_422(
     assert rasa.requests == []
 
 
-async def test_post_chat_accepts_longest_sender(client: httpx.AsyncClient, rasa: FakeRasa) -> None:
-    sender = "A-z_9" * 25 + "abc"
-
+@pytest.mark.parametrize(
+    "sender",
+    ["", "has space", "<script>", "x" * 129, "A-z_9" * 25 + "abc", "someone-else", 42, None],
+    ids=[
+        "empty",
+        "space",
+        "markup",
+        "too_long",
+        "longest_valid",
+        "plausible",
+        "not_text",
+        "null",
+    ],
+)
+async def test_post_chat_ignores_any_sender_in_the_body(
+    client: httpx.AsyncClient, rasa: FakeRasa, sender: object
+) -> None:
+    # Widgets from before the cookie send one; it must neither fail nor be used.
     response = await client.post("/api/chat", json={"sender": sender, "message": "hi"})
 
     assert response.status_code == 200
-    assert rasa.sent_json()["sender"] == sender
+    assert rasa.sent_json() == {"sender": conversation_of(client), "message": "hi"}
+    assert rasa.sent_json()["sender"] != sender
 
 
 async def test_get_healthz(client: httpx.AsyncClient) -> None:
@@ -286,7 +298,7 @@ async def test_create_app_uses_settings_timeout(rasa: FakeRasa) -> None:
         WebSettings(rasa_url=RASA_URL, request_timeout_s=7), transport=httpx.MockTransport(handler)
     )
     async with serve(app) as test_client:
-        await test_client.post("/api/chat", json={"sender": "abc", "message": "hi"})
+        await test_client.post("/api/chat", json={"message": "hi"})
 
     assert seen[0]["read"] == 7
 
@@ -310,9 +322,38 @@ def test_settings_from_env(env: dict[str, str], expected: WebSettings) -> None:
         ({"RASA_TIMEOUT_SECONDS": "soon"}, "RASA_TIMEOUT_SECONDS"),
         ({"RASA_TIMEOUT_SECONDS": "0"}, "RASA_TIMEOUT_SECONDS"),
         ({"RASA_URL": "localhost:5005"}, "RASA_URL"),
+        ({"CONVERSATION_DAYS": "a month"}, "CONVERSATION_DAYS"),
+        ({"CONVERSATION_DAYS": "0"}, "CONVERSATION_DAYS"),
+        ({"APP_ENV": "production", "WEB_SECRET_KEY": "k" * 40}, "RASA_TOKEN"),
+        ({"APP_ENV": "production", "WEB_SECRET_KEY": "k" * 40, "RASA_TOKEN": " "}, "RASA_TOKEN"),
     ],
-    ids=["timeout_not_a_number", "timeout_zero", "url_without_scheme"],
+    ids=[
+        "timeout_not_a_number",
+        "timeout_zero",
+        "url_without_scheme",
+        "conversation_days_text",
+        "conversation_days_zero",
+        "production_without_rasa_token",
+        "production_blank_rasa_token",
+    ],
 )
 def test_settings_from_env_bad_value(env: dict[str, str], names: str) -> None:
     with pytest.raises(ValueError, match=names):
         WebSettings.from_env(env)
+
+
+def test_settings_from_env_reads_rasa_token_and_conversation_days() -> None:
+    settings = WebSettings.from_env(
+        {"RASA_TOKEN": "secret-token", "CONVERSATION_DAYS": "7", "WEB_SECRET_KEY": "dev"}
+    )
+
+    assert (settings.rasa_token, settings.conversation_days) == ("secret-token", 7)
+    assert "secret-token" not in repr(settings)
+
+
+def test_settings_production_with_rasa_token() -> None:
+    settings = WebSettings.from_env(
+        {"APP_ENV": "production", "WEB_SECRET_KEY": "k" * 40, "RASA_TOKEN": "t" * 40}
+    )
+
+    assert settings.rasa_token == "t" * 40

@@ -375,7 +375,8 @@ def test_settings_production_short_secret_key_refused(tmp_path: Path) -> None:
 def test_settings_production(tmp_path: Path) -> None:
     key = "k" * 40
     settings = WebSettings.from_env(
-        {"APP_ENV": "production", "WEB_SECRET_KEY": key, "SHARE_DAYS": "3"}, var_dir=tmp_path
+        {"APP_ENV": "production", "WEB_SECRET_KEY": key, "SHARE_DAYS": "3", "RASA_TOKEN": "t"},
+        var_dir=tmp_path,
     )
 
     assert (settings.secret_key, settings.cookie_secure, settings.share_days) == (key, True, 3)
@@ -435,6 +436,7 @@ async def test_production_turns_off_api_docs(settings: WebSettings) -> None:
             database_url=settings.database_url,
             app_env="production",
             secret_key="p" * 40,
+            rasa_token="rasa-token",
         )
     )
     async with serve(app) as client:

@@ -43,6 +43,7 @@ CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
 PUBLIC = {
     "/": "the shop page",
     "/api/chat": "the shopper's chat (same-origin JSON, no login)",
+    "/api/chat/history": "the shopper's own conversation, for its cookie's holder only",
     "/healthz": "liveness for load balancers and make run",
     "/healthz/rasa": "Rasa's liveness",
     "/login": "the sign-in form and its POST (CSRF-checked)",

@@ -2,9 +2,10 @@
 
 The web app runs for real under uvicorn. Rasa is replaced by a test double: a tiny ASGI
 app, also under uvicorn on its own loopback port, that answers the REST-channel protocol
-with scripted replies (text with buttons, then an offers payload). It exists only so this
-test can check how the browser renders replies; the real Rasa is exercised by the
-integration tests.
+with scripted replies (text with buttons, then an offers payload) and keeps each
+conversation's events for its tracker endpoint (token required), so a reload can show
+the conversation again. It exists only so this test can check how the browser renders
+replies; the real Rasa is exercised by the integration tests.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from web.app import UNAVAILABLE_MESSAGE, create_app
+from web.conversation import COOKIE_NAME, decode_cookie
 from web.settings import WebSettings
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -38,6 +40,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 WAIT_MS = 10_000
+SECRET_KEY = "widget-test-secret"
+RASA_TOKEN = "widget-test-rasa-token"
 
 pytestmark = [
     pytest.mark.browser,
@@ -197,9 +201,35 @@ OFFERS_BY_MESSAGE = {
 }
 
 
+def scripted_replies(sender: str, message: str) -> list[dict[str, Any]]:
+    """What the fake Rasa answers to ``message``."""
+    if message == "/restart":
+        return []
+    if message in OFFERS_BY_MESSAGE:
+        return [
+            {"recipient_id": sender, "text": "Here are my top picks for you."},
+            {"recipient_id": sender, "custom": OFFERS_BY_MESSAGE[message]},
+            {"recipient_id": sender, "custom": {"type": "handoff", "code": "ABC123"}},
+            {"recipient_id": sender, "text": "Anything else I can help with?"},
+        ]
+    if "<" in message:
+        return [{"recipient_id": sender, "text": f"You said: {message}"}]
+    return [
+        {
+            "recipient_id": sender,
+            "text": "Great, a road bike!\nHow experienced are you?",
+            "buttons": [
+                {"title": "Beginner", "payload": BEGINNER_PAYLOAD},
+                {"title": "Experienced", "payload": EXPERT_PAYLOAD},
+            ],
+        }
+    ]
+
+
 def fake_rasa_app(received: list[dict[str, Any]]) -> FastAPI:
-    """A stand-in for Rasa's REST channel with scripted replies, keyed on the message."""
+    """A stand-in for Rasa's REST channel and tracker endpoint, keyed on the message."""
     app = FastAPI()
+    events: dict[str, list[dict[str, Any]]] = {}
 
     @app.post("/webhooks/rest/webhook")
     async def webhook(request: Request) -> JSONResponse:
@@ -208,31 +238,22 @@ def fake_rasa_app(received: list[dict[str, Any]]) -> FastAPI:
         sender, message = body["sender"], body["message"]
         if message == "fail":
             return JSONResponse(status_code=500, content={"error": "boom"})
+        replies = scripted_replies(sender, message)
         if message == "/restart":
-            return JSONResponse([])
-        if message in OFFERS_BY_MESSAGE:
-            return JSONResponse(
-                [
-                    {"recipient_id": sender, "text": "Here are my top picks for you."},
-                    {"recipient_id": sender, "custom": OFFERS_BY_MESSAGE[message]},
-                    {"recipient_id": sender, "custom": {"type": "handoff", "code": "ABC123"}},
-                    {"recipient_id": sender, "text": "Anything else I can help with?"},
-                ]
-            )
-        if "<" in message:
-            return JSONResponse([{"recipient_id": sender, "text": f"You said: {message}"}])
-        return JSONResponse(
-            [
-                {
-                    "recipient_id": sender,
-                    "text": "Great, a road bike!\nHow experienced are you?",
-                    "buttons": [
-                        {"title": "Beginner", "payload": BEGINNER_PAYLOAD},
-                        {"title": "Experienced", "payload": EXPERT_PAYLOAD},
-                    ],
-                }
-            ]
-        )
+            events[sender] = []  # like Rasa: the tracker starts after the restart
+        else:
+            log = events.setdefault(sender, [])
+            log.append({"event": "user", "text": message})
+            for reply in replies:
+                data = {k: reply[k] for k in ("buttons", "custom") if k in reply}
+                log.append({"event": "bot", "text": reply.get("text"), "data": data})
+        return JSONResponse(replies)
+
+    @app.get("/conversations/{sender}/tracker")
+    async def tracker(sender: str, request: Request) -> JSONResponse:
+        if request.query_params.get("token") != RASA_TOKEN:
+            return JSONResponse(status_code=401, content={"reason": "NotAuthenticated"})
+        return JSONResponse({"sender_id": sender, "events": events.get(sender, [])})
 
     return app
 
@@ -274,7 +295,10 @@ def received() -> list[dict[str, Any]]:
 @pytest.fixture(scope="module")
 def shop_url(received: list[dict[str, Any]]) -> Iterator[str]:
     with LoopbackServer(fake_rasa_app(received)) as rasa:
-        app = create_app(WebSettings(rasa_url=rasa.url, request_timeout_s=5))
+        settings = WebSettings(
+            rasa_url=rasa.url, request_timeout_s=5, secret_key=SECRET_KEY, rasa_token=RASA_TOKEN
+        )
+        app = create_app(settings)
         with LoopbackServer(app) as web:
             yield web.url
 
@@ -289,7 +313,7 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def page(browser: Any, shop_url: str) -> Iterator[Any]:
-    # A fresh context per test: its own localStorage, so its own sender id.
+    # A fresh context per test: its own cookies, so its own conversation.
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     context.set_default_timeout(WAIT_MS)
     page = context.new_page()
@@ -306,6 +330,17 @@ def send(page: Any, text: str) -> None:
     page.get_by_test_id("chat-input").press("Enter")
 
 
+def conversation_cookie(page: Any) -> dict[str, Any]:
+    [cookie] = [c for c in page.context.cookies() if c["name"] == COOKIE_NAME]
+    return dict(cookie)
+
+
+def conversation_id(page: Any) -> str:
+    decoded = decode_cookie(conversation_cookie(page)["value"], WebSettings(secret_key=SECRET_KEY))
+    assert decoded is not None
+    return decoded[0]
+
+
 def test_widget_runs_a_conversation_to_offers(
     page: Any, received: list[dict[str, Any]], tmp_path: Path
 ) -> None:
@@ -319,8 +354,12 @@ def test_widget_runs_a_conversation_to_offers(
     question = page.get_by_test_id("msg-bot").last
     expect(question).to_contain_text("How experienced are you?")
     expect(question.locator(".msg__line")).to_have_count(2)
-    sender = page.evaluate("localStorage.getItem('bikeAdvisor.senderId')")
-    assert received[-1] == {"sender": sender, "message": "I want a road bike"}
+    # The server chose the conversation: an HttpOnly cookie the page cannot read.
+    cookie = conversation_cookie(page)
+    assert (cookie["httpOnly"], cookie["sameSite"]) == (True, "Lax")
+    assert COOKIE_NAME not in page.evaluate("document.cookie")
+    assert page.evaluate("localStorage.getItem('bikeAdvisor.senderId')") is None
+    assert received[-1] == {"sender": conversation_id(page), "message": "I want a road bike"}
 
     page.get_by_test_id("chat-button").filter(has_text="Beginner").click()
 
@@ -462,3 +501,59 @@ def test_category_tile_starts_the_advisor(page: Any, received: list[dict[str, An
     expect(page.get_by_test_id("msg-user")).to_have_text("I'm looking for a gravel bike")
     expect(page.get_by_test_id("msg-bot")).to_have_count(1)
     assert received[-1]["message"] == "I'm looking for a gravel bike"
+
+
+def test_widget_reload_shows_the_conversation_so_far(
+    page: Any, browser: Any, shop_url: str, received: list[dict[str, Any]]
+) -> None:
+    send(page, "I want a road bike")
+    page.get_by_test_id("chat-button").filter(has_text="Beginner").click()
+    expect(page.get_by_test_id("offer-card")).to_have_count(2)
+    sender = conversation_id(page)
+
+    page.reload()
+
+    # The shopper's words as they were shown (the button's title, not its payload).
+    expect(page.get_by_test_id("msg-user")).to_have_text(["I want a road bike", "Beginner"])
+    expect(page.get_by_test_id("offer-card")).to_have_count(2)
+    expect(page.get_by_test_id("cross-sell-item")).to_have_count(2)
+    expect(page.get_by_test_id("msg-bot").last).to_have_text("Anything else I can help with?")
+    expect(page.get_by_test_id("chat-log")).to_contain_text("I help you find a bike")
+    # The question was answered: its buttons stay disabled after the reload too.
+    for button in page.get_by_test_id("chat-button").all():
+        expect(button).to_be_disabled()
+    expect(page.get_by_test_id("msg-system")).to_have_count(0)
+
+    # The same conversation goes on after the reload.
+    send(page, "<i>more</i>")
+    expect(page.get_by_test_id("msg-bot").last).to_have_text("You said: <i>more</i>")
+    assert received[-1]["sender"] == sender
+
+    # Another browser has a conversation of its own and sees nothing of this one.
+    other = browser.new_context()
+    try:
+        stranger = other.new_page()
+        stranger.goto(shop_url + "/")
+        expect(stranger.get_by_test_id("chat-log")).to_contain_text("I help you find a bike")
+        expect(stranger.get_by_test_id("typing-indicator")).to_be_hidden()
+        expect(stranger.get_by_test_id("msg-user")).to_have_count(0)
+        expect(stranger.get_by_test_id("msg-bot")).to_have_count(0)
+        send(stranger, "I want a road bike")
+        expect(stranger.get_by_test_id("msg-bot")).to_have_count(1)
+        assert received[-1]["sender"] != sender
+    finally:
+        other.close()
+
+
+def test_widget_start_over_then_reload_shows_no_old_messages(page: Any) -> None:
+    send(page, "I want a road bike")
+    expect(page.get_by_test_id("msg-bot")).to_have_count(1)
+    page.get_by_test_id("chat-restart").click()
+    expect(page.get_by_test_id("msg-bot")).to_have_count(0)
+
+    page.reload()
+
+    expect(page.get_by_test_id("chat-log")).to_contain_text("I help you find a bike")
+    expect(page.get_by_test_id("typing-indicator")).to_be_hidden()
+    expect(page.get_by_test_id("msg-user")).to_have_count(0)
+    expect(page.get_by_test_id("msg-bot")).to_have_count(0)

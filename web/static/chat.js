@@ -2,7 +2,11 @@
  * Bike advisor chat widget: vanilla JS, no framework, nothing loaded from elsewhere.
  *
  * Talks to the web app's same-origin proxy (POST /api/chat), which forwards to Rasa's
- * REST channel and answers {"messages": [...]} as Rasa sent them.
+ * REST channel and answers {"messages": [...]} as Rasa sent them. The conversation is
+ * the server's: it issues the id in an HttpOnly cookie, so this script neither knows
+ * nor sends one. On load, GET /api/chat/history gives back the conversation so far
+ * ({"messages": [{"from": "shopper"|"bot", "text", "buttons", "custom"}]}), so a
+ * reload shows it again.
  *
  * Every piece of text from the bot or the shopper is put on the page with textContent
  * (or append(string)), never innerHTML: whatever anyone types is shown literally.
@@ -10,8 +14,8 @@
 (function () {
   "use strict";
 
-  const SENDER_KEY = "bikeAdvisor.senderId";
-  const SENDER_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
+  // Where widgets from before the server-issued cookie kept a sender id: removed on load.
+  const LEGACY_SENDER_KEY = "bikeAdvisor.senderId";
   // Share codes: 6 characters of the advisor's alphabet (no 0/O, 1/I/L).
   const RESUME_CODE_PATTERN = /^[A-HJKMNP-Z2-9]{6}$/;
   // Longer than the server's own 30 s wait for Rasa, so its friendly 503 arrives first;
@@ -46,23 +50,11 @@
     return node;
   }
 
-  function randomId() {
-    // getRandomValues works on plain http too, unlike crypto.randomUUID.
-    const bytes = new Uint8Array(16);
-    crypto.getRandomValues(bytes);
-    return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-  }
-
-  function loadSenderId() {
+  function forgetLegacySenderId() {
     try {
-      let id = localStorage.getItem(SENDER_KEY);
-      if (!id || !SENDER_PATTERN.test(id)) {
-        id = randomId();
-        localStorage.setItem(SENDER_KEY, id);
-      }
-      return id;
+      localStorage.removeItem(LEGACY_SENDER_KEY);
     } catch (_err) {
-      return randomId(); // storage blocked: the conversation lasts for this page view
+      // storage blocked: nothing was kept there either
     }
   }
 
@@ -298,10 +290,13 @@
     const toggle = root.querySelector("[data-chat-toggle]");
     const restart = root.querySelector("[data-chat-restart]");
     const endpoint = root.dataset.endpoint || "/api/chat";
+    const historyEndpoint = root.dataset.historyEndpoint || `${endpoint}/history`;
     const unavailable = root.dataset.unavailableMessage || DEFAULT_UNAVAILABLE;
     const introNodes = Array.from(log.children, (n) => n.cloneNode(true));
-    const sender = loadSenderId();
     let busy = false;
+    // Messages sent while the conversation so far is still loading wait for it, so
+    // they land after it, in order, instead of being dropped.
+    let historyReady = Promise.resolve(true);
 
     function scrollToEnd() {
       log.scrollTop = log.scrollHeight;
@@ -374,16 +369,16 @@
       return enabled;
     }
 
-    async function post(message) {
+    /** One call to the web app; the parsed JSON of a 2xx answer, else a ChatError. */
+    async function request(url, init) {
       const controller = new AbortController();
       const timer = setTimeout(() => controller.abort(), REQUEST_TIMEOUT_MS);
       try {
         let response;
         try {
-          response = await fetch(endpoint, {
-            method: "POST",
-            headers: { "Content-Type": "application/json", Accept: "application/json" },
-            body: JSON.stringify({ sender, message }),
+          response = await fetch(url, {
+            ...init,
+            headers: { ...(init.headers || {}), Accept: "application/json" },
             credentials: "same-origin",
             signal: controller.signal,
           });
@@ -407,12 +402,52 @@
       }
     }
 
+    function post(message) {
+      return request(endpoint, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ message }),
+      });
+    }
+
+    /**
+     * Show the conversation so far (after a reload), as it looked: the shopper's words,
+     * the bot's replies, and only the latest reply's buttons still clickable.
+     * Resolves to true when it was shown (or there was none), false when it failed.
+     */
+    async function restoreHistory() {
+      // Not setBusy: the shopper may type meanwhile (send waits for this).
+      typing.hidden = false;
+      log.setAttribute("aria-busy", "true");
+      try {
+        const messages = await request(historyEndpoint, { method: "GET" });
+        for (const message of messages) {
+          if (!message || typeof message !== "object") continue;
+          if (message.from === "shopper") {
+            disableChoices();
+            if (typeof message.text === "string" && message.text) addBubble("user", message.text);
+          } else if (message.from === "bot") {
+            renderBotMessage(message);
+          }
+        }
+        scrollToEnd();
+        return true;
+      } catch (err) {
+        addBubble("system", err instanceof ChatError ? err.message : unavailable);
+        return false;
+      } finally {
+        typing.hidden = !busy;
+        log.setAttribute("aria-busy", String(busy));
+      }
+    }
+
     /**
      * Send one message and render the replies. Returns true when the advisor answered.
      * On failure the conversation stays as it was, plus a system bubble saying so.
      */
     async function send(message, shown, options) {
       const opts = options || {};
+      await historyReady;
       if (busy) return false;
       const disabled = disableChoices();
       if (!opts.silent) addBubble("user", shown);
@@ -478,12 +513,16 @@
       });
     }
 
-    // A page for a configuration staff shared (/s/CODE) carries its code: the advisor
-    // loads that configuration first, so the shopper goes on from there.
+    // The conversation so far first; then a page for a configuration staff shared
+    // (/s/CODE), which carries its code, has the advisor load that configuration, so
+    // the shopper goes on from there.
     const resumeCode = resumeCodeOf(root);
-    if (resumeCode) {
-      send(`/resume_shared${JSON.stringify({ code: resumeCode })}`, "", { silent: true });
-    }
+    historyReady = restoreHistory();
+    historyReady.then(() => {
+      if (resumeCode) {
+        send(`/resume_shared${JSON.stringify({ code: resumeCode })}`, "", { silent: true });
+      }
+    });
   }
 
   /** The share code on the widget, upper-cased, or "" when there is none or it is malformed. */
@@ -493,6 +532,7 @@
   }
 
   function init() {
+    forgetLegacySenderId();
     for (const root of document.querySelectorAll("[data-chat-widget]")) createWidget(root);
   }
 
