@@ -230,14 +230,18 @@ class Advisor:
             reply.payloads.append({"type": "handoff", "code": code})
 
     def _resume(self, state: ConversationState, code: str, reply: Reply) -> None:
-        """Go on from a configuration staff shared (or a hand-over code)."""
+        """Go on from a configuration staff shared.
+
+        Only share codes open here: a hand-over code is for staff, opens once and is
+        claimed (throttled) in the console, so typing one into a chat opens nothing.
+        """
         if not code:
             reply.say(render("code_ask"))
             return
         try:
             if self.codes is None:
                 raise CodeError(code, "codes are not available here")
-            record = self.codes.get(code)
+            record = self.codes.get(code, kind="share")
         except ExpiredCodeError:
             self._offer_rulesets(reply, template="code_expired")
             return

@@ -27,6 +27,7 @@ from advisor.routing import (
     RequestTakenError,
     StaffUnavailableError,
 )
+from advisor.service import Advisor
 from advisor.sharing import (
     ALPHABET,
     CODE_LENGTH,
@@ -39,6 +40,7 @@ from advisor.sharing import (
     UsedCodeError,
 )
 from advisor.state import ConversationState
+from tests.advisor.conftest import Talk
 
 T0 = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)
 
@@ -384,3 +386,12 @@ def test_leave_message_refused(
 def test_unknown_handover_is_refused(desk: HandoverStore) -> None:
     with pytest.raises(UnknownHandoverError):
         desk.accept("nope", staff="anna")
+
+
+def test_resume_in_chat_does_not_open_handoff_codes(advisor: Advisor) -> None:
+    talk = Talk(advisor)
+    code = advisor.codes.handoff_code(STATE, "someone-else")  # type: ignore[union-attr]
+    reply = talk(f'/resume_shared{{"code":"{code}"}}', "resume_shared", code=code)
+    assert talk.state.answers == {}
+    assert code not in " ".join(p.text for p in reply.parts)
+    assert advisor.codes.claim(code, client="staff:anna").code == code  # type: ignore[union-attr]
