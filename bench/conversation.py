@@ -967,7 +967,12 @@ def run(opts: Options) -> dict[str, Any]:
             else:
                 rasa_url = opts.rasa_url
                 with httpx.Client(timeout=5, trust_env=False) as client:
-                    status = client.get(f"{rasa_url}/status")
+                    # /status is part of Rasa's HTTP API, which wants the token
+                    # the stack was started with (RASA_TOKEN=… make run).
+                    token = os.environ.get("RASA_TOKEN", "")
+                    status = client.get(
+                        f"{rasa_url}/status", params={"token": token} if token else None
+                    )
                     status.raise_for_status()
                     model = Path(str(status.json().get("model_file", "?")))
                 roots = {

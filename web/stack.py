@@ -3,12 +3,21 @@
 ``make run`` uses :func:`main` (fixed ports 5005, 5055, 8000; one Ctrl-C stops all);
 the integration tests and the benchmarks use :class:`Stack` with free ports. Every
 process's output is prefixed with its name, so one terminal shows all three.
+
+Rasa's HTTP API (``/conversations/…``, ``/status``) is started with a token
+(``--enable-api --auth-token``) and only the web app is told it (``RASA_TOKEN``): ``make
+run`` takes ``RASA_TOKEN`` from the environment or makes a random one per start, and
+:func:`rasa_service` makes one per test stack. Rasa reads the token from its command
+line only, so another user of the same machine can see it in ``ps``: the servers bind
+127.0.0.1, and a production deployment starts Rasa its own way. The REST channel needs
+no token, so the README's curl examples work on the machine itself.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -23,7 +32,16 @@ from typing import IO
 
 import httpx
 
-__all__ = ["REPO", "Service", "Stack", "ensure_admin", "free_port", "main", "rasa_env"]
+__all__ = [
+    "REPO",
+    "Service",
+    "Stack",
+    "ensure_admin",
+    "free_port",
+    "main",
+    "new_rasa_token",
+    "rasa_env",
+]
 
 REPO = Path(__file__).resolve().parent.parent
 RASA_BIN = REPO / ".venv-rasa" / "bin" / "rasa"
@@ -35,6 +53,11 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def new_rasa_token() -> str:
+    """A random token for Rasa's HTTP API (256 bits)."""
+    return secrets.token_urlsafe(32)
 
 
 def rasa_env(
@@ -73,6 +96,8 @@ class Service:
     env: dict[str, str] = field(default_factory=dict)
     ready: Callable[[httpx.Response], bool] = lambda r: r.status_code == 200
     process: subprocess.Popen[bytes] | None = None
+    #: The token its HTTP API requires (Rasa), else empty.
+    token: str = field(default="", repr=False)
 
     @property
     def url(self) -> str:
@@ -81,13 +106,29 @@ class Service:
 
 
 def rasa_service(
-    port: int, action_port: int, *, model: Path = MODELS, env: Mapping[str, str] | None = None
+    port: int,
+    action_port: int,
+    *,
+    token: str | None = None,
+    model: Path = MODELS,
+    env: Mapping[str, str] | None = None,
 ) -> Service:
-    """The Rasa server with the REST channel and the HTTP API on 127.0.0.1."""
+    """The Rasa server with the REST channel and the HTTP API on 127.0.0.1.
+
+    Args:
+        port: Rasa's port.
+        action_port: The action server's port.
+        token: The HTTP API's token; a random one when omitted (see ``Service.token``).
+        model: The model file or the folder of models.
+        env: Extra environment, over :func:`rasa_env`'s.
+    """
+    token = token or new_rasa_token()
     argv = [
         str(RASA_BIN),
         "run",
         "--enable-api",
+        "--auth-token",
+        token,
         "-i",
         "127.0.0.1",
         "-p",
@@ -104,9 +145,11 @@ def rasa_service(
         "rasa",
         argv,
         port,
-        "/status",
+        # /status is part of the HTTP API: it needs the token too.
+        f"/status?token={token}",
         merged,
         ready=lambda r: r.status_code == 200 and bool(r.json().get("model_id")),
+        token=token,
     )
 
 
@@ -117,8 +160,19 @@ def action_service(port: int, *, env: Mapping[str, str] | None = None) -> Servic
     return Service("actions", argv, port, "/health", merged)
 
 
-def web_service(port: int, rasa_url: str, *, env: Mapping[str, str] | None = None) -> Service:
-    """The FastAPI web app (shop page, chat proxy)."""
+def web_service(
+    port: int, rasa_url: str, *, rasa_token: str = "", env: Mapping[str, str] | None = None
+) -> Service:
+    """The FastAPI web app (shop page, chat proxy).
+
+    Args:
+        port: The web app's port.
+        rasa_url: Where Rasa listens.
+        rasa_token: The token of Rasa's HTTP API (``Service.token`` of
+            :func:`rasa_service`), handed over as ``RASA_TOKEN``; empty leaves the
+            environment's.
+        env: Extra environment.
+    """
     argv = [
         sys.executable,
         "-m",
@@ -130,7 +184,8 @@ def web_service(port: int, rasa_url: str, *, env: Mapping[str, str] | None = Non
         "--port",
         str(port),
     ]
-    return Service("web", argv, port, "/healthz", {"RASA_URL": rasa_url, **(env or {})})
+    base = {"RASA_URL": rasa_url, **({"RASA_TOKEN": rasa_token} if rasa_token else {})}
+    return Service("web", argv, port, "/healthz", {**base, **(env or {})})
 
 
 class Stack:
@@ -268,8 +323,11 @@ def main(argv: list[str] | None = None) -> int:
     admin_notice = ensure_admin()
     if admin_notice is None:
         return 1
-    rasa = rasa_service(args.rasa_port, args.action_port)
-    stack = Stack([action_service(args.action_port), rasa, web_service(args.web_port, rasa.url)])
+    # Only Rasa and the web app know the token: a new one per start unless one is given.
+    token = os.environ.get("RASA_TOKEN", "").strip() or new_rasa_token()
+    rasa = rasa_service(args.rasa_port, args.action_port, token=token)
+    web = web_service(args.web_port, rasa.url, rasa_token=token)
+    stack = Stack([action_service(args.action_port), rasa, web])
     stop = threading.Event()
     # Handle both explicitly: a shell that starts us in the background ignores SIGINT,
     # and the services run in their own sessions, so we are the one who stops them.

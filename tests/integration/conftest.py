@@ -2,7 +2,8 @@
 
 The Rasa model must be trained (``make test`` trains it when bot files changed). Each
 test run gets its own demo catalogue, tracker store and a writable copy of the rule sets,
-so tests may edit rule files while the servers run.
+so tests may edit rule files while the servers run. Rasa's HTTP API is started with a
+random token (``RunningBot.rasa_token``), as ``make run`` does; the REST channel needs none.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import os
 import shutil
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,7 @@ class RunningBot:
     database_url: str
     log: io.StringIO
     client: httpx.Client
+    rasa_token: str = field(repr=False, default="")
 
     def send(self, sender: str, message: str, **extra: Any) -> list[dict[str, Any]]:
         """One shopper turn over the REST channel; the list of bot messages."""
@@ -80,7 +82,9 @@ def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBot]:
     stack = Stack([actions, rasa], log=log)
     try:
         with stack.running(timeout=240), httpx.Client(timeout=60) as client:
-            yield RunningBot(rasa.url, actions.url, rules, database_url, log, client)
+            yield RunningBot(
+                rasa.url, actions.url, rules, database_url, log, client, rasa_token=rasa.token
+            )
     except (RuntimeError, TimeoutError):
         sys.stderr.write(log.getvalue()[-20000:])
         raise

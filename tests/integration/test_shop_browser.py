@@ -39,7 +39,7 @@ sync_api = pytest.importorskip("playwright.sync_api")
 
 @pytest.fixture(scope="module")
 def shop_url(bot: RunningBot) -> Iterator[str]:
-    web = web_service(free_port(), bot.rasa_url)
+    web = web_service(free_port(), bot.rasa_url, rasa_token=bot.rasa_token)
     with Stack([web], log=io.StringIO()).running(timeout=60):
         yield web.url
 
@@ -69,5 +69,18 @@ def test_shopper_gets_offer_cards_from_the_real_bot(shop_url: str) -> None:
         assert 1 <= cards.count() <= 3
         sync_api.expect(cards.first).to_contain_text("Frame 56 cm")
         sync_api.expect(page.get_by_test_id("cross-sell").first).to_be_visible()
+        shopper_said = page.get_by_test_id("msg-user").all_inner_texts()
+        bot_count = page.get_by_test_id("msg-bot").count()
+        card_count = cards.count()
+        assert shopper_said[-1] == "No, normal shoes"
+
+        # A reload shows the conversation again, from Rasa's tracker through the web app
+        # (which holds Rasa's token), the clicked button by its title.
+        page.reload()
+        sync_api.expect(page.get_by_test_id("msg-user")).to_have_text(shopper_said)
+        sync_api.expect(page.get_by_test_id("msg-bot")).to_have_count(bot_count)
+        sync_api.expect(cards).to_have_count(card_count)
+        sync_api.expect(cards.first).to_contain_text("Frame 56 cm")
+        sync_api.expect(page.get_by_test_id("msg-system")).to_have_count(0)
         browser.close()
         assert errors == []
