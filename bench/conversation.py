@@ -7,7 +7,8 @@ scripted shopper conversations over the REST channel until they end in offers, a
 per-turn latency, throughput, failed conversations, CPU per turn and peak RSS per service,
 next to ``/model/parse`` (NLU alone) and the FIELD_NOTES figures of a standard form bot.
 
-``--no-start`` (or ``--rasa-url``) measures a stack that already runs, e.g. ``make run``.
+``--no-start`` (or ``--rasa-url``) measures a stack that already runs, e.g. ``make run``
+(start it with ``RASA_TOKEN=…`` and give the bench the same: ``/status`` wants it).
 Only loopback addresses are accepted; request counts and the run time are bounded.
 """
 
