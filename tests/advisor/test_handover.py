@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -395,3 +396,14 @@ def test_resume_in_chat_does_not_open_handoff_codes(advisor: Advisor) -> None:
     assert talk.state.answers == {}
     assert code not in " ".join(p.text for p in reply.parts)
     assert advisor.codes.claim(code, client="staff:anna").code == code  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["sharing", "routing", "handover", "presence", "inbox", "live", "live_log", "live_payloads"],
+)
+def test_public_surface_is_importable(module: str) -> None:
+    loaded = importlib.import_module(f"advisor.{module}")
+    missing = [name for name in loaded.__all__ if not hasattr(loaded, name)]
+    assert missing == []
+    assert loaded.__doc__ and len(loaded.__doc__) > 200

@@ -553,6 +553,38 @@ def test_pickup_many_wrong_codes_is_throttled(
     assert services.codes.claimed(code) is None
 
 
+# -- live chats: status and queue ---------------------------------------------------------------
+
+
+def test_set_presence_shows_status_and_queue(console: Console, services: Services) -> None:
+    response = console.client.post(
+        "/console/presence",
+        data={"status": "available", "capacity": "2", "csrf_token": console.csrf},
+        headers=HTML,
+    )
+    assert response.status_code == 200 and str(response.url).endswith("/console#live")
+    assert "You are <strong>available</strong>, in 0 of 2 chats." in response.text
+    store = console.client.app.state.handover  # type: ignore[attr-defined]
+    store.request(conversation="conv-live-1", state=ConversationState(ruleset="road_bike"))
+    page = console.client.get("/console", headers=HTML)
+    assert re.search(r"\d+ shoppers? waiting for a person", page.text)
+
+
+@pytest.mark.parametrize(
+    ("status", "capacity", "words"),
+    [("asleep", "", "unknown status"), ("busy", "99", "choose 1 to 20"), ("away", "x", "1 to 20")],
+    ids=["status", "capacity", "not-a-number"],
+)
+def test_set_presence_refused(console: Console, status: str, capacity: str, words: str) -> None:
+    response = console.client.post(
+        "/console/presence",
+        data={"status": status, "capacity": capacity, "csrf_token": console.csrf},
+        headers=HTML,
+    )
+    assert response.status_code == 422
+    assert words in response.text and 'data-testid="presence-form"' in response.text
+
+
 # -- a database that does not answer ----------------------------------------------------------
 
 

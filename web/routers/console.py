@@ -4,6 +4,9 @@ Pages (HTML):
 
 * ``GET /console``: start a session, recent sessions, pick up a shopper's hand-over code;
 * ``POST /console/sessions``: start one (form), then ``303`` to its page;
+* ``POST /console/presence``: the staff member's status (available, busy, away) and
+  how many chats they take at once; the start page shows it with the queue of shoppers
+  waiting for a person and the inbox's unread messages;
 * ``POST /console/pickup``: open a session from a hand-over code, using the code up
   (404 unknown, 410 expired, 409 used already, 429 too many wrong codes; as a page);
 * ``GET /console/sessions/{id}``: every question at once, the offers, the expert view,
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import io
 import logging
+import threading
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Annotated, Any
@@ -36,6 +40,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from advisor.accounts import Role
 from advisor.assisted import AssistError, Change
+from advisor.handover import HandoverStore
+from advisor.presence import InvalidPresenceError
+from advisor.routing import Staff
 from advisor.sessions import AssistedSession, UnknownSessionError
 from advisor.sharing import (
     ClaimThrottledError,
@@ -68,6 +75,7 @@ DEFAULT_SHARE_DAYS = 14
 PANELS = ("questions", "components", "offers", "share", "expert", "locks", "audit")
 
 Operation = Callable[[ConversationState], tuple[ConversationState, Change]]
+_handover_lock = threading.Lock()
 FormText = Annotated[str, Form(max_length=2000)]
 OptionalText = Annotated[str | None, Form(max_length=2000)]
 
@@ -203,6 +211,33 @@ def _unavailable(request: Request) -> Response:
 # -- start page, new sessions, hand-over codes ---------------------------------------
 
 
+def handover_store(request: Request, services: Services) -> HandoverStore:
+    """The app's hand-over store, on the advisor's database, made on first use."""
+    store = getattr(request.app.state, "handover", None)
+    if not isinstance(store, HandoverStore):
+        with _handover_lock:
+            store = getattr(request.app.state, "handover", None)
+            if not isinstance(store, HandoverStore):
+                store = HandoverStore(services.codes.engine)
+                request.app.state.handover = store
+    return store
+
+
+def _live_context(request: Request, services: Services) -> dict[str, Any]:
+    """The staff member's presence, the queue and the inbox, for the start page."""
+    user = getattr(request.state, "staff_user", None)
+    try:
+        desk = handover_store(request, services)
+        staff = {s.name: s for s in desk.staff()}
+        waiting = desk.queue()
+        unread = len(desk.inbox(unread_only=True))
+    except SQLAlchemyError:
+        log.exception("cannot read the hand-over queue")
+        return {"live_unavailable": True}
+    name = user.name if user is not None else ""
+    return {"me": staff.get(name) or Staff(name), "waiting": waiting, "unread": unread}
+
+
 def _index(
     request: Request,
     services: Services,
@@ -213,6 +248,9 @@ def _index(
     context.setdefault("start_problem", None)
     context.setdefault("code_problem", None)
     context.setdefault("form", {})
+    context.setdefault("presence_problem", None)
+    for key, value in _live_context(request, services).items():
+        context.setdefault(key, value)
     try:
         recent = services.sessions.recent(limit=20)
     except SQLAlchemyError:
@@ -260,6 +298,29 @@ def start_session(
         log.exception("cannot start an assisted session")
         return _unavailable(request)
     return RedirectResponse(f"/console/sessions/{record.id}", status_code=303)
+
+
+@router.post("/presence")
+def set_presence(
+    request: Request,
+    services: ServicesDep,
+    user: CurrentUser,
+    status: Annotated[str, Form(max_length=16)],
+    capacity: Annotated[str, Form(max_length=4)] = "",
+) -> Response:
+    """Set the staff member's status and capacity (422 with the problem when refused)."""
+    try:
+        chats = int(capacity) if capacity.strip() else None
+    except ValueError:
+        chats = 0  # refused below with the allowed range
+    try:
+        handover_store(request, services).set_presence(user.name, status=status, capacity=chats)
+    except InvalidPresenceError as exc:
+        return _index(request, services, presence_problem=str(exc), status_code=422)
+    except SQLAlchemyError:
+        log.exception("cannot store the presence of %s", user.name)
+        return _unavailable(request)
+    return RedirectResponse("/console#live", status_code=303)
 
 
 @router.post("/pickup")
