@@ -133,7 +133,7 @@ def _ensure_log_handler() -> None:
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RasaUnavailableError)
     async def rasa_unavailable(request: Request, exc: RasaUnavailableError) -> JSONResponse:
-        # The sender id is validated against [A-Za-z0-9_-], so it is safe in a log line.
+        # The sender id is one the web app issued ([A-Za-z0-9_-]), so it is safe in a log line.
         logger.error("Rasa unavailable for sender %s: %s", exc.sender, exc.cause)
         return JSONResponse(
             status_code=503,

@@ -7,10 +7,11 @@ Variables:
         file ``var/catalog.db``).
     PRODUCT_RULES_DIR: the rule sets in service (default ``product_rules/rules``).
     APP_ENV: ``development`` (default) or ``production``.
-    WEB_SECRET_KEY: signs the staff session cookie. Required in production; in
-        development a random key is made once and kept in ``var/secret_key`` (mode
-        0600), so a restart keeps everyone signed in.
-    WEB_COOKIE_SECURE: ``true`` sends the session cookie over HTTPS only, even when the
+    WEB_SECRET_KEY: signs the staff session cookie and the shopper's conversation
+        cookie. Required in production; in development a random key is made once and
+        kept in ``var/secret_key`` (mode 0600), so a restart keeps everyone signed in
+        and every shopper's conversation.
+    WEB_COOKIE_SECURE: ``true`` sends the session cookies over HTTPS only, even when the
         app sees plain HTTP behind a proxy (default: true in production). Over HTTPS the
         cookie is always marked Secure.
     SHARE_DAYS: how many days a shared configuration link stays valid (default 14).
