@@ -9,9 +9,11 @@ return the stored payloads as :class:`Event` (topic, payload), for the caller to
 on the live channel *after* the commit (:class:`advisor.live.LiveDesk` does both).
 
 Several web processes share one database: a request changes with a conditional update
-on its ``version``, so two staff members accepting at once, or two processes routing at
-once, cannot both succeed; the one that loses is told (:class:`RequestTakenError`) or
-simply finds nothing left to do.
+(routing on the request's ``version``, a person's action on the state it needs), so two
+staff members accepting at once, or two processes routing at once, cannot both succeed;
+the one that loses is told (:class:`RequestTakenError`) or simply finds nothing left to
+do. Not guarded: one staff member accepting two requests at the very same moment may
+end one chat above their capacity.
 
 Tables (created with ``create_all`` of their own, like :class:`advisor.sessions.SessionStore`):
 ``advisor_staff_presence``, ``advisor_handover``, ``advisor_live_message``,
@@ -318,14 +320,20 @@ class HandoverStore:
             session.commit()
         return events
 
-    def _change(self, session: Session, record: HandoverRecord, **values: Any) -> bool:
-        """Update ``record`` unless someone else changed it since it was read."""
+    def _change(
+        self, session: Session, record: HandoverRecord, *, when: Any = None, **values: Any
+    ) -> bool:
+        """Update ``record`` if it is still as read (or, given ``when``, still in that state).
+
+        Routing guards with the version (its decisions hold for the snapshot it read);
+        a person's action guards with the state it needs (an accept only needs the
+        request to be open, however often it was re-offered meanwhile).
+        """
+        guard = when if when is not None else col(HandoverRecord.version) == record.version
         result = session.exec(
             update(HandoverRecord)
-            .where(
-                col(HandoverRecord.id) == record.id, col(HandoverRecord.version) == record.version
-            )
-            .values(version=record.version + 1, updated_at=self.clock(), **values)
+            .where(col(HandoverRecord.id) == record.id, guard)
+            .values(version=col(HandoverRecord.version) + 1, updated_at=self.clock(), **values)
         )
         return bool(result.rowcount == 1)
 
@@ -359,13 +367,17 @@ class HandoverStore:
             changed = self._change(
                 session,
                 record,
+                when=col(HandoverRecord.status).in_([s.value for s in routing.OPEN_STATUSES]),
                 status=RequestStatus.ACCEPTED.value,
                 staff=staff,
                 offered_to=[],
                 accepted_at=now,
             )
             if not changed:
-                raise RequestTakenError(handover_id, self.get(handover_id).staff)
+                now_as = self.get(handover_id)
+                if now_as.status == RequestStatus.ACCEPTED:
+                    raise RequestTakenError(handover_id, now_as.staff)
+                raise RequestNotOpenError(handover_id, now_as.status)
             events = self._append(session, handover_id, "taken", staff, staff=staff)
             events += self._append(session, handover_id, "staff_joined", staff, staff=staff)
             session.commit()
@@ -382,7 +394,12 @@ class HandoverStore:
         record = self.get(handover_id)
         moved = routing.transfer(record.waiting(), by=by, to=self._one_staff(to), note=note)
         with Session(self.engine) as session:
-            if not self._change(session, record, staff=moved.to_staff, note=moved.note):
+            in_chat = (col(HandoverRecord.status) == RequestStatus.ACCEPTED.value) & (
+                col(HandoverRecord.staff) == by
+            )
+            if not self._change(
+                session, record, when=in_chat, staff=moved.to_staff, note=moved.note
+            ):
                 raise NotYourChatError(handover_id, by)
             events = self._append(
                 session,
@@ -451,6 +468,8 @@ class HandoverStore:
             changed = self._change(
                 session,
                 record,
+                when=(col(HandoverRecord.status) == RequestStatus.ACCEPTED.value)
+                & (col(HandoverRecord.staff) == record.staff),
                 status=RequestStatus.CLOSED.value,
                 outcome=outcome,
                 ended_at=self.clock(),
@@ -488,6 +507,7 @@ class HandoverStore:
             changed = self._change(
                 session,
                 record,
+                when=col(HandoverRecord.status) == record.status,
                 status=RequestStatus.LEFT_MESSAGE.value,
                 outcome=record.outcome or "left_message",
                 offered_to=[],

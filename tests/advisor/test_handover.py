@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterator
+import os
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlalchemy.pool import StaticPool
 from sqlmodel import create_engine
 
+from advisor.db import make_engine
 from advisor.handover import (
     Event,
     HandoverRecord,
@@ -407,3 +412,70 @@ def test_public_surface_is_importable(module: str) -> None:
     missing = [name for name in loaded.__all__ if not hasattr(loaded, name)]
     assert missing == []
     assert loaded.__doc__ and len(loaded.__doc__) > 200
+
+
+# -- several processes on one PostgreSQL ----------------------------------------------------
+
+SERVER = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture()
+def pg_engine() -> Iterator[Engine]:
+    admin = create_engine(
+        SERVER.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
+    )
+    name = f"handover_test_{uuid.uuid4().hex[:10]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001 - any connection failure means no server
+        admin.dispose()
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"PostgreSQL not reachable at {SERVER}: {exc}")
+    engine = make_engine(SERVER.rsplit("/", 1)[0] + f"/{name}")
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def at_once(calls: list[Callable[[], object]]) -> list[object]:
+    """Run the calls in threads released together; each result or the exception raised."""
+    barrier = threading.Barrier(len(calls))
+
+    def run(call: Callable[[], object]) -> object:
+        barrier.wait()
+        try:
+            return call()
+        except Exception as exc:  # noqa: BLE001 - the exception is the result
+            return exc
+
+    with ThreadPoolExecutor(len(calls)) as pool:
+        return list(pool.map(run, calls))
+
+
+@pytest.mark.postgres
+def test_accept_at_once_one_wins_postgres(pg_engine: Engine) -> None:
+    store = HandoverStore(pg_engine)
+    names = [f"staff{i}" for i in range(6)]
+    for name in names:
+        store.set_presence(name, status="available")
+    record, _ = store.request(conversation="conv-pg", state=STATE)
+    results = at_once([lambda n=n: store.accept(record.id, staff=n) for n in names])
+    winners = [r for r in results if isinstance(r, tuple)]
+    assert len(winners) == 1
+    assert all(isinstance(r, RequestTakenError) for r in results if not isinstance(r, tuple))
+    assert [p["type"] for p in store.history(record.id)].count("staff_joined") == 1
+
+
+@pytest.mark.postgres
+def test_claim_at_once_one_wins_postgres(pg_engine: Engine) -> None:
+    codes = ShareStore(pg_engine)
+    code = codes.handoff_code(STATE, "conv-pg")
+    results = at_once([lambda c=c: codes.claim(code, client=c) for c in "abcdef"])
+    assert sum(not isinstance(r, Exception) for r in results) == 1
+    assert all(isinstance(r, UsedCodeError) for r in results if isinstance(r, Exception))
