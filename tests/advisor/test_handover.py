@@ -145,7 +145,7 @@ def test_claim_handoff_code_refused(
         codes.claim(code, client="staff:anna")
 
 
-def test_share_code_opens_many_times(codes: ShareStore) -> None:
+def test_get_share_code_many_times(codes: ShareStore) -> None:
     code = codes.issue(kind="share", state=STATE).code
     for _ in range(3):
         assert codes.get(code, kind="share").code == code
@@ -389,7 +389,7 @@ def test_leave_message_refused(
     assert desk.inbox() == [] and desk.get(record.id).status == "queued"
 
 
-def test_unknown_handover_is_refused(desk: HandoverStore) -> None:
+def test_accept_unknown_handover_refused(desk: HandoverStore) -> None:
     with pytest.raises(UnknownHandoverError):
         desk.accept("nope", staff="anna")
 
@@ -407,7 +407,7 @@ def test_resume_in_chat_does_not_open_handoff_codes(advisor: Advisor) -> None:
     "module",
     ["sharing", "routing", "handover", "presence", "inbox", "live", "live_log", "live_payloads"],
 )
-def test_public_surface_is_importable(module: str) -> None:
+def test_import_public_surface(module: str) -> None:
     loaded = importlib.import_module(f"advisor.{module}")
     missing = [name for name in loaded.__all__ if not hasattr(loaded, name)]
     assert missing == []

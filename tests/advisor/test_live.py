@@ -112,7 +112,7 @@ async def test_publish_in_process_from_a_thread() -> None:
         assert (await next_of(listener))["text"] == "from a worker"  # type: ignore[typeddict-item]
 
 
-async def test_slow_subscriber_drops_oldest_in_process() -> None:
+async def test_publish_to_slow_subscriber_drops_oldest_in_process() -> None:
     channel = InProcessChannel(queue_size=2)
     async with channel.subscribe("t") as listener:
         for i in range(1, 4):
@@ -156,7 +156,7 @@ async def live_chat(desk: LiveDesk) -> str:
     return record.id
 
 
-async def test_live_message_stored_then_published(engine: Engine) -> None:
+async def test_say_stores_then_publishes(engine: Engine) -> None:
     store = HandoverStore(engine)
     channel = Recording(store)
     desk = LiveDesk(store, channel)
@@ -178,7 +178,7 @@ async def test_live_message_stored_then_published(engine: Engine) -> None:
     assert {t for t, _ in channel.published} == {chat_topic(handover), QUEUE_TOPIC}
 
 
-async def test_live_message_kept_when_publish_fails(
+async def test_say_keeps_message_when_publish_fails(
     engine: Engine, caplog: pytest.LogCaptureFixture
 ) -> None:
     store = HandoverStore(engine)
@@ -189,7 +189,7 @@ async def test_live_message_kept_when_publish_fails(
     assert "stored but was not pushed live" in caplog.text
 
 
-def test_history_readable_after_restart(tmp_path: Path) -> None:
+def test_read_history_after_restart(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'advisor.db'}"
     first = create_engine(url)
     store = HandoverStore(first)
@@ -263,7 +263,7 @@ async def test_publish_reaches_subscribers_on_other_connections_redis(
 
 
 @pytest.mark.redis
-async def test_live_desk_over_redis(engine: Engine, redis_channels: list[LiveChannel]) -> None:
+async def test_say_over_redis(engine: Engine, redis_channels: list[LiveChannel]) -> None:
     store = HandoverStore(engine)
     sender, listener, _ = redis_channels
     desk = LiveDesk(store, sender)
@@ -274,7 +274,7 @@ async def test_live_desk_over_redis(engine: Engine, redis_channels: list[LiveCha
 
 
 @pytest.mark.redis
-async def test_redis_unreachable_is_a_channel_error() -> None:
+async def test_publish_redis_unreachable_raises_channel_error() -> None:
     channel = RedisChannel("redis://127.0.0.1:1/0")
     try:
         with pytest.raises(LiveChannelError):

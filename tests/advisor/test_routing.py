@@ -114,7 +114,7 @@ HOURS = OpeningHours.parse({"mon-fri": ["09:00-12:30", "13:30-18:00"], "sat": ["
     ],
     ids=["morning", "before", "lunch", "at-close", "saturday", "sunday", "cest", "cest-after"],
 )
-def test_is_open_in_berlin(moment: datetime, is_open: bool) -> None:
+def test_check_opening_hours_in_berlin(moment: datetime, is_open: bool) -> None:
     assert HOURS.is_open(moment) is is_open
 
 
