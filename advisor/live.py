@@ -341,6 +341,19 @@ class LiveDesk:
             lambda: self.store.request(conversation=conversation, state=state, code=code)
         )
 
+    async def set_presence(
+        self, staff: str, *, status: str, capacity: int | None = None
+    ) -> list[LivePayload]:
+        """Set a staff member's status and capacity, then route the queue at once.
+
+        Raises:
+            InvalidPresenceError: An unknown status, or a capacity out of range.
+        """
+        await asyncio.to_thread(
+            lambda: self.store.set_presence(staff, status=status, capacity=capacity)
+        )
+        return await self.route()
+
     async def route(self) -> list[LivePayload]:
         """Route the queue now: offers, withdrawals, timeouts, closing time."""
         return await self._events(self.store.route)

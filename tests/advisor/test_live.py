@@ -150,8 +150,9 @@ class Recording(InProcessChannel):
 
 
 async def live_chat(desk: LiveDesk) -> str:
-    await asyncio.to_thread(desk.store.set_presence, "anna", status="available")
     record = await desk.request(conversation="conv-1", state=STATE)
+    offered = await desk.set_presence("anna", status="available")
+    assert [p["type"] for p in offered] == ["offered"]
     await desk.accept(record.id, staff="anna")
     return record.id
 
