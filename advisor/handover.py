@@ -280,12 +280,24 @@ class HandoverStore:
             ).all()
         )
 
+    def _positions(self, session: Session) -> dict[str, int]:
+        return routing.queue_positions([r.waiting() for r in self._open(session)])
+
+    def _moved_up(self, session: Session, before: dict[str, int]) -> list[Event]:
+        """A new ``queued`` payload for each request that moved up since ``before``."""
+        events: list[Event] = []
+        for handover_id, position in self._positions(session).items():
+            if position < before.get(handover_id, position):
+                events += self._append(session, handover_id, "queued", None, position=position)
+        return events
+
     def route(self) -> list[Event]:
         """Apply :func:`advisor.routing.route` to the queue now (call it every few seconds)."""
         now, hours, staff = self.clock(), self.opening_hours(), self.staff()
         events: list[Event] = []
         with Session(self.engine, expire_on_commit=False) as session:
             records = {r.id: r for r in self._open(session)}
+            before = routing.queue_positions([r.waiting() for r in records.values()])
             decisions = routing.route(
                 [r.waiting() for r in records.values()],
                 staff,
@@ -317,6 +329,7 @@ class HandoverStore:
                     fields, kind = {"reason": decision.reason}, "nobody_available"
                 if self._change(session, record, **changes):
                     events += self._append(session, record.id, kind, None, **fields)
+            events += self._moved_up(session, before)
             session.commit()
         return events
 
@@ -364,6 +377,7 @@ class HandoverStore:
         )
         with Session(self.engine, expire_on_commit=False) as session:
             now = self.clock()
+            before = self._positions(session)
             changed = self._change(
                 session,
                 record,
@@ -380,6 +394,7 @@ class HandoverStore:
                 raise RequestNotOpenError(handover_id, now_as.status)
             events = self._append(session, handover_id, "taken", staff, staff=staff)
             events += self._append(session, handover_id, "staff_joined", staff, staff=staff)
+            events += self._moved_up(session, before)
             session.commit()
         return self.get(handover_id), events
 
@@ -504,6 +519,7 @@ class HandoverStore:
             raise RequestNotOpenError(handover_id, record.status)
         inbox.check_contact(text, email, phone)
         with Session(self.engine, expire_on_commit=False) as session:
+            before = self._positions(session)
             changed = self._change(
                 session,
                 record,
@@ -525,6 +541,7 @@ class HandoverStore:
                 now=self.clock(),
             )
             events = self._append(session, handover_id, "message_left", None, inbox=message.id)
+            events += self._moved_up(session, before)
             session.commit()
         return message, events
 

@@ -479,3 +479,22 @@ def test_claim_at_once_one_wins_postgres(pg_engine: Engine) -> None:
     results = at_once([lambda c=c: codes.claim(code, client=c) for c in "abcdef"])
     assert sum(not isinstance(r, Exception) for r in results) == 1
     assert all(isinstance(r, UsedCodeError) for r in results if isinstance(r, Exception))
+
+
+def test_accept_moves_the_queue_up(desk: HandoverStore, clock: Clock) -> None:
+    desk.set_presence("anna", status="available", capacity=1)
+    first = ask(desk, "conv-1")
+    clock.advance(seconds=1)
+    second = ask(desk, "conv-2")
+    clock.advance(seconds=1)
+    third = ask(desk, "conv-3")
+    assert [p["position"] for p in desk.history(third.id) if p["type"] == "queued"] == [3]
+    _, events = desk.accept(first.id, staff="anna")
+    moved = {e.payload["handover"]: e.payload for e in events if e.payload["type"] == "queued"}
+    assert {h: p["position"] for h, p in moved.items()} == {second.id: 1, third.id: 2}
+    desk.leave_message(second.id, text="call me later")
+    assert desk.history(third.id, shopper=True)[-1] == {
+        **desk.history(third.id)[-1],
+        "type": "queued",
+        "position": 1,
+    }
