@@ -62,7 +62,7 @@ test: install train chromium lint
 	.venv/bin/pytest -p no:cacheprovider
 
 test-unit: .venv/.installed
-	.venv/bin/pytest -m "not integration and not browser and not postgres"
+	.venv/bin/pytest -m "not integration and not browser and not postgres and not redis"
 
 test-integration: install train
 	.venv/bin/pytest -m integration
