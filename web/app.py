@@ -16,6 +16,8 @@ walks every route to prove it.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -38,7 +40,7 @@ from web.auth import (
 )
 from web.deps import WEB_DIR, require_role, templates
 from web.rasa import RasaClient, RasaUnavailableError
-from web.routers import admin, auth, console, health, share, shop
+from web.routers import admin, auth, console, health, live, share, shop
 from web.settings import WebSettings, get_settings
 
 __all__ = ["create_app"]
@@ -54,6 +56,7 @@ CSRF_MESSAGE = "This request lacks a valid CSRF token. Reload the page and try a
 #: Every staff area and the lowest role that may open it; protected at inclusion.
 PROTECTED_AREAS: tuple[tuple[APIRouter, Role], ...] = (
     (console.router, Role.STAFF),
+    (live.router, Role.STAFF),
     (admin.router, Role.MERCHANDISER),
 )
 
@@ -85,9 +88,15 @@ def create_app(
             trust_env=False,
         ) as http:
             app.state.rasa = RasaClient(http, token=settings.rasa_token)
+            # Accept timeouts and closing time: the queue is routed every few seconds.
+            routing = asyncio.create_task(live.route_periodically(app), name="handover-routing")
             try:
                 yield
             finally:
+                routing.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await routing
+                await live.close(app)
                 app.state.db.dispose()
 
     # The API description is a map of every route: handy in development, not in public.
@@ -109,6 +118,7 @@ def create_app(
     )
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     app.include_router(shop.router)
+    app.include_router(live.shopper_router)
     app.include_router(auth.router)
     for router, role in PROTECTED_AREAS:
         app.include_router(router, dependencies=[Depends(require_role(role))])

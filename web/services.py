@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -22,6 +23,8 @@ from fastapi import Depends, Request
 from sqlalchemy import Engine
 
 from advisor.assisted import AssistedAdvisor
+from advisor.handover import HandoverStore
+from advisor.live import LiveChannel, LiveDesk, make_channel
 from advisor.service import Advisor
 from advisor.sessions import SessionStore
 from advisor.sharing import ShareStore
@@ -29,7 +32,7 @@ from catalog.db import make_engine
 from product_rules.registry import RuleRegistry
 from web.settings import WebSettings
 
-__all__ = ["Services", "ServicesDep", "get_services"]
+__all__ = ["Live", "LiveDep", "Services", "ServicesDep", "get_live", "get_services"]
 
 log = logging.getLogger("web")
 _lock = threading.Lock()
@@ -87,3 +90,64 @@ def get_services(request: Request) -> Services:
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+@dataclass(frozen=True, slots=True)
+class Live:
+    """The live hand-over of one app: requests, live chats and their channel.
+
+    Attributes:
+        store: Requests, presence, history and inbox (the console's store).
+        channel: Where payloads go live.
+        desk: Store, then publish: what the routes call.
+        stream_seconds: How long one event stream stays open before the browser
+            reconnects (bounded, so a dead connection is let go).
+        keepalive_seconds: How often a silent stream sends a comment.
+    """
+
+    store: HandoverStore
+    channel: LiveChannel
+    desk: LiveDesk
+    stream_seconds: float = 300.0
+    keepalive_seconds: float = 15.0
+
+    @classmethod
+    def build(cls, store: HandoverStore, channel: LiveChannel, **options: float) -> Live:
+        """The live desk over ``store`` and ``channel``."""
+        return cls(store=store, channel=channel, desk=LiveDesk(store, channel), **options)
+
+
+def get_live(request: Request) -> Live:
+    """The app's :class:`Live`, built on first use.
+
+    On the advisor's database (the :class:`Services`' when they exist, else the app's),
+    without building the advisor: the chat path needs only the store.
+    """
+    state = request.app.state
+    live: Live | None = getattr(state, "live", None)
+    if live is None:
+        with _lock:
+            live = getattr(state, "live", None)
+            if live is None:
+                settings: WebSettings = state.settings
+                store = getattr(state, "handover", None)
+                if not isinstance(store, HandoverStore):
+                    services: Services | None = getattr(state, "services", None)
+                    engine = (
+                        services.codes.engine
+                        if services is not None
+                        else _engine(request, settings)
+                    )
+                    store = HandoverStore(
+                        engine,
+                        accept_timeout=timedelta(seconds=settings.handover_accept_s),
+                    )
+                    state.handover = store
+                live = Live.build(store, make_channel(settings.live_channel_url or None))
+                state.live = live
+    if not isinstance(getattr(state, "handover", None), HandoverStore):
+        state.handover = live.store  # a test's own Live: the console uses its store too
+    return live
+
+
+LiveDep = Annotated[Live, Depends(get_live)]

@@ -22,6 +22,11 @@ Variables:
         (for a Rasa started without ``--auth-token``).
     CONVERSATION_DAYS: how many days of silence a shopper's conversation cookie
         survives (default 30); every message starts the count again.
+    LIVE_CHANNEL_URL: the live channel of the hand-over's chats: empty (default) for
+        one process (in-process queues, no server), ``redis://host:6379/0`` when several
+        web processes run.
+    HANDOVER_ACCEPT_SECONDS: how long a shopper's request for a person waits for a
+        staff member to accept it before they are told nobody is free (default 60).
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ DEFAULT_TIMEOUT_SECONDS = 30.0
 DEFAULT_DATABASE_URL = f"sqlite:///{REPO_ROOT / 'var' / 'catalog.db'}"  # as catalog.settings
 DEFAULT_SHARE_DAYS = 14
 DEFAULT_CONVERSATION_DAYS = 30
+DEFAULT_ACCEPT_SECONDS = 60.0
 DEFAULT_VAR_DIR = REPO_ROOT / "var"
 APP_ENVS = ("development", "production")
 MIN_PRODUCTION_KEY_LENGTH = 32
@@ -69,6 +75,8 @@ class WebSettings:
             to start.
         rasa_token: Token of Rasa's HTTP API; empty sends none (development only).
         conversation_days: Days of silence after which the conversation cookie expires.
+        live_channel_url: The live channel (``redis://…``); empty for in-process.
+        handover_accept_s: Seconds a request for a person waits to be accepted.
     """
 
     rasa_url: str = DEFAULT_RASA_URL
@@ -81,6 +89,8 @@ class WebSettings:
     secret_key: str = field(default="", repr=False, compare=False)
     rasa_token: str = field(default="", repr=False, compare=False)
     conversation_days: int = DEFAULT_CONVERSATION_DAYS
+    live_channel_url: str = field(default="", repr=False)
+    handover_accept_s: float = DEFAULT_ACCEPT_SECONDS
 
     def __post_init__(self) -> None:
         # Normalise here so every way of building settings (env, tests) agrees.
@@ -98,6 +108,11 @@ class WebSettings:
         if not self.conversation_days > 0:
             raise ValueError(
                 f"CONVERSATION_DAYS must be a positive number of days, got {self.conversation_days}"
+            )
+        if not self.handover_accept_s > 0:
+            raise ValueError(
+                "HANDOVER_ACCEPT_SECONDS must be a positive number of seconds, "
+                f"got {self.handover_accept_s!r}"
             )
         if self.production:
             if not self.secret_key:
@@ -151,6 +166,13 @@ class WebSettings:
             ) from None
         share_days = _days(env, "SHARE_DAYS", DEFAULT_SHARE_DAYS)
         conversation_days = _days(env, "CONVERSATION_DAYS", DEFAULT_CONVERSATION_DAYS)
+        raw_accept = env.get("HANDOVER_ACCEPT_SECONDS", str(DEFAULT_ACCEPT_SECONDS))
+        try:
+            accept_s = float(raw_accept)
+        except ValueError:
+            raise ValueError(
+                f"HANDOVER_ACCEPT_SECONDS must be a number of seconds, got {raw_accept!r}"
+            ) from None
         app_env = env.get("APP_ENV", "").strip().lower() or "development"
         secret_key = env.get("WEB_SECRET_KEY", "").strip()
         if not secret_key and app_env == "development":
@@ -166,6 +188,8 @@ class WebSettings:
             secret_key=secret_key,
             rasa_token=env.get("RASA_TOKEN", "").strip(),
             conversation_days=conversation_days,
+            live_channel_url=env.get("LIVE_CHANNEL_URL", "").strip(),
+            handover_accept_s=accept_s,
         )
 
 

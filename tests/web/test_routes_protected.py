@@ -44,6 +44,8 @@ PUBLIC = {
     "/": "the shop page",
     "/api/chat": "the shopper's chat (same-origin JSON, no login)",
     "/api/chat/history": "the shopper's own conversation, for its cookie's holder only",
+    "/api/chat/events": "the live chat of the cookie holder's own hand-over",
+    "/api/chat/message-for-staff": "a message for the inbox from the cookie holder's hand-over",
     "/healthz": "liveness for load balancers and make run",
     "/healthz/rasa": "Rasa's liveness",
     "/login": "the sign-in form and its POST (CSRF-checked)",

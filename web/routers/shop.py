@@ -4,20 +4,34 @@ The conversation is the one in the browser's ``conversation`` cookie
 (:mod:`web.conversation`); a client cannot name another. ``/api/chat`` sends a message
 and issues the cookie on first use; ``/api/chat/history`` gives back what was said so
 far, so a reload shows the conversation.
+
+The live hand-over (:mod:`web.routers.live`) joins in here: when Rasa's reply carries
+``{"type": "handoff", "code": …}`` the shopper's request for a person is queued and
+routed; while a staff member is in the chat, the shopper's messages go to the live chat
+(stored and published) and not to Rasa, which is paused; the history merges the live
+chat's messages into Rasa's transcript.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy.exc import SQLAlchemyError
 
+from advisor.handover import HandoverRecord
 from advisor.render import render
-from web.conversation import ConversationDep, ExistingConversationDep, history_from_tracker
+from advisor.routing import HandoverError, RequestStatus
+from advisor.sharing import CodeError, ShareStore
+from advisor.state import ConversationState
+from web.conversation import ConversationDep, ExistingConversationDep
 from web.deps import RasaDep, templates
+from web.live_view import merge_history, shopper_view
+from web.services import Live, LiveDep
 
 __all__ = ["ChatRequest", "ChatResponse", "HistoryResponse", "router"]
 
@@ -54,19 +68,28 @@ class ChatRequest(BaseModel):
 
 
 class ChatResponse(BaseModel):
-    """Rasa's replies, passed through as Rasa sent them."""
+    """Rasa's replies, passed through as Rasa sent them.
+
+    ``live`` describes the conversation's hand-over when it has one (see
+    :func:`web.live_view.shopper_view`); while a staff member is in the chat the
+    message went to them and ``messages`` is empty.
+    """
 
     messages: list[dict[str, Any]]
+    live: dict[str, Any] | None = None
 
 
 class HistoryResponse(BaseModel):
     """The conversation of the cookie's holder, oldest message first.
 
     Each message is ``{"from": "shopper" | "bot", "text", "buttons", "custom"}`` (see
-    :func:`web.conversation.history_from_tracker`).
+    :func:`web.conversation.history_from_tracker`), or from the live chat ``{"from":
+    "staff", "text", "staff", "live"}`` and ``{"from": "live", "live": payload}``;
+    ``live`` describes the latest hand-over (left out when there was none).
     """
 
     messages: list[dict[str, Any]]
+    live: dict[str, Any] | None = None
 
 
 @router.api_route("/", methods=["GET", "HEAD"], response_class=HTMLResponse)
@@ -77,33 +100,106 @@ async def shop_page(request: Request) -> HTMLResponse:
     return response
 
 
-@router.post("/api/chat")
-async def chat(body: ChatRequest, rasa: RasaDep, sender: ConversationDep) -> ChatResponse:
+async def _latest(live: Live, sender: str) -> HandoverRecord | None:
+    try:
+        return await asyncio.to_thread(live.store.latest_for, sender)
+    except SQLAlchemyError:
+        logger.exception("cannot read the hand-over of sender %s", sender)
+        return None
+
+
+def _handoff_code(messages: list[dict[str, Any]]) -> str | None:
+    for message in messages:
+        custom = message.get("custom")
+        if isinstance(custom, dict) and custom.get("type") == "handoff":
+            code = custom.get("code")
+            return code if isinstance(code, str) and code else None
+    return None
+
+
+def _state_of(request: Request, engine: Any, code: str, sender: str) -> ConversationState:
+    """The state stored with the hand-over code (the answers and offers when they asked)."""
+    services = getattr(request.app.state, "services", None)
+    codes = getattr(services, "codes", None)
+    if not isinstance(codes, ShareStore):
+        codes = ShareStore(engine)
+    try:
+        shared = codes.get(code, kind="handoff")
+    except CodeError:
+        return ConversationState()
+    if shared.conversation not in (None, sender):
+        return ConversationState()  # never another conversation's state
+    return shared.conversation_state()
+
+
+async def _request_person(
+    request: Request, live: Live, sender: str, code: str
+) -> HandoverRecord | None:
+    try:
+        state = await asyncio.to_thread(_state_of, request, live.store.engine, code, sender)
+        return await live.desk.request(conversation=sender, state=state, code=code)
+    except (SQLAlchemyError, HandoverError):
+        logger.exception("cannot queue the hand-over of sender %s", sender)
+        return None
+
+
+async def _live_view(live: Live, record: HandoverRecord | None) -> dict[str, Any] | None:
+    if record is None:
+        return None
+    try:
+        payloads = await asyncio.to_thread(live.store.history, record.id, shopper=True)
+    except SQLAlchemyError:
+        payloads = []
+    return shopper_view(record, payloads)
+
+
+@router.post("/api/chat", response_model_exclude_none=True)
+async def chat(
+    request: Request, body: ChatRequest, rasa: RasaDep, live: LiveDep, sender: ConversationDep
+) -> ChatResponse:
     """Forward one message to Rasa's REST channel and return its replies.
 
     Failures raise ``RasaUnavailableError``, which ``web.app`` turns into a 503. An
     empty reply means Rasa could not run the action (the action server is down or
     failed): the shopper gets a polite sentence instead of silence; the conversation
     in Rasa is unchanged, so the next message goes on from where it was.
+
+    While a staff member is in the chat, the message goes to them (stored, published)
+    and Rasa is not called; a reply of Rasa's that asks for a person queues the request.
     """
-    messages = await rasa.send_message(
-        sender=sender,
-        message=body.message[:MAX_MESSAGE_CHARS],
-        metadata=body.metadata,
-    )
+    text = body.message[:MAX_MESSAGE_CHARS]
+    current = await _latest(live, sender)
+    if current is not None and current.status == RequestStatus.ACCEPTED and text.strip():
+        try:
+            if text.strip() == RASA_RESTART:
+                # Starting over ends the live chat: the bot takes the conversation again.
+                await live.desk.end(current.id, by="shopper", hand_back=False)
+                await rasa.resume(sender)
+            else:
+                await live.desk.say(current.id, text=text)
+                return ChatResponse(messages=[], live=await _live_view(live, current))
+        except HandoverError:
+            pass  # it ended meanwhile: the bot answers
+        current = await _latest(live, sender)
+    messages = await rasa.send_message(sender=sender, message=text, metadata=body.metadata)
+    code = _handoff_code(messages)
+    if code is not None:
+        current = await _request_person(request, live, sender, code) or current
     # Rasa's built-in /restart resets the tracker and says nothing by design (the widget
-    # shows its own greeting again); any other empty reply is a failed action call.
-    if not messages and body.message.strip() != RASA_RESTART:
+    # shows its own greeting again); a paused bot says nothing either (a staff member
+    # is in the chat); any other empty reply is a failed action call.
+    in_chat = current is not None and current.status == RequestStatus.ACCEPTED
+    if not messages and body.message.strip() != RASA_RESTART and not in_chat:
         logger.error("Rasa sent no reply for sender %s; the action call likely failed", sender)
         messages = [{"recipient_id": sender, "text": render("failure")}]
-    return ChatResponse(messages=messages)
+    return ChatResponse(messages=messages, live=await _live_view(live, current))
 
 
-@router.get("/api/chat/history")
+@router.get("/api/chat/history", response_model_exclude_none=True)
 async def chat_history(
-    rasa: RasaDep, response: Response, sender: ExistingConversationDep
+    rasa: RasaDep, live: LiveDep, response: Response, sender: ExistingConversationDep
 ) -> HistoryResponse:
-    """The messages of this browser's conversation so far, read from Rasa's tracker.
+    """The messages of this browser's conversation so far: Rasa's tracker and live chats.
 
     Without a valid conversation cookie there is no conversation: an empty list, and
     Rasa is not asked. Failures are a 503 like ``/api/chat``'s.
@@ -112,4 +208,13 @@ async def chat_history(
     response.headers["Cache-Control"] = "no-store"
     if sender is None:
         return HistoryResponse(messages=[])
-    return HistoryResponse(messages=history_from_tracker(await rasa.tracker(sender)))
+    tracker = await rasa.tracker(sender)
+    try:
+        payloads = await asyncio.to_thread(live.store.conversation_history, sender, shopper=True)
+    except SQLAlchemyError:
+        logger.exception("cannot read the live chats of sender %s", sender)
+        payloads = []
+    record = await _latest(live, sender) if payloads else None
+    return HistoryResponse(
+        messages=merge_history(tracker, payloads), live=await _live_view(live, record)
+    )

@@ -8,6 +8,15 @@
  * ({"messages": [{"from": "shopper"|"bot", "text", "buttons", "custom"}]}), so a
  * reload shows it again.
  *
+ * Talk to a human: when a reply carries {"type": "handoff"} (or the history says a
+ * hand-over is waiting or live), the widget listens to GET /api/chat/events
+ * (server-sent events of the conversation's hand-over): a colleague joining, their
+ * messages, offer cards they send, the hand-back to the bot, or nobody being free, in
+ * which case a small form leaves a message for the team (POST
+ * /api/chat/message-for-staff). While a colleague is in the chat the shopper's messages
+ * go to them through the same POST /api/chat. The words are the widget's data-live-*
+ * attributes, so they live in the template.
+ *
  * Every piece of text from the bot or the shopper is put on the page with textContent
  * (or append(string)), never innerHTML: whatever anyone types is shown literally.
  */
@@ -292,8 +301,14 @@
     const endpoint = root.dataset.endpoint || "/api/chat";
     const historyEndpoint = root.dataset.historyEndpoint || `${endpoint}/history`;
     const unavailable = root.dataset.unavailableMessage || DEFAULT_UNAVAILABLE;
+    const eventsEndpoint = root.dataset.eventsEndpoint || `${endpoint}/events`;
+    const leaveEndpoint = root.dataset.leaveEndpoint || `${endpoint}/message-for-staff`;
+    const leaveTemplate = root.querySelector("[data-chat-leave-template]");
     const introNodes = Array.from(log.children, (n) => n.cloneNode(true));
     let busy = false;
+    // The live hand-over: its event stream, and the last payload id shown.
+    let liveSource = null;
+    let lastLiveId = 0;
     // Messages sent while the conversation so far is still loading wait for it, so
     // they land after it, in order, instead of being dropped.
     let historyReady = Promise.resolve(true);
@@ -311,11 +326,159 @@
       if (node) log.scrollTop = node.offsetTop - 8;
     }
 
-    function addBubble(kind, text) {
+    function addBubble(kind, text, label, options) {
       const bubble = el("div", { class: `msg msg--${kind}`, "data-testid": `msg-${kind}` });
+      if (label) bubble.append(el("p", { class: "msg__who", "data-testid": "msg-who", text: label }));
       appendLines(bubble, text);
       log.append(bubble);
+      if (!(options && options.stay)) scrollToEnd();
+      return bubble;
+    }
+
+    /** A data-live-* sentence with the payload's fields put in ("{staff} joined"). */
+    function liveWords(name, payload) {
+      return String(root.dataset[name] || "").replace(/\{(\w+)\}/g, (_m, key) =>
+        payload && payload[key] !== undefined && payload[key] !== null ? String(payload[key]) : "",
+      );
+    }
+
+    function stopLive() {
+      if (liveSource) liveSource.close();
+      liveSource = null;
+      root.dataset.live = "off";
+    }
+
+    function startLive() {
+      if (liveSource || typeof EventSource === "undefined") return;
+      const url = new URL(eventsEndpoint, window.location.href);
+      if (lastLiveId) url.searchParams.set("after", String(lastLiveId));
+      const source = new EventSource(url.toString(), { withCredentials: true });
+      liveSource = source;
+      root.dataset.live = "listening";
+      source.onmessage = (event) => {
+        let payload = null;
+        try {
+          payload = JSON.parse(event.data);
+        } catch (_err) {
+          return;
+        }
+        renderLive(payload, false);
+      };
+      source.onerror = () => {
+        // 204 (no hand-over any more) or the server gone: the browser stops or retries.
+        if (source.readyState === EventSource.CLOSED && liveSource === source) stopLive();
+      };
+    }
+
+    function showLeaveForm() {
+      if (!leaveTemplate) return;
+      for (const old of log.querySelectorAll("[data-chat-leave]")) old.remove();
+      const form = leaveTemplate.content.firstElementChild.cloneNode(true);
+      const problem = form.querySelector("[data-chat-leave-problem]");
+      form.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        const fields = new FormData(form);
+        const button = form.querySelector("button[type=submit]");
+        button.disabled = true;
+        problem.hidden = true;
+        try {
+          const response = await fetch(leaveEndpoint, {
+            method: "POST",
+            credentials: "same-origin",
+            headers: { "Content-Type": "application/json", Accept: "application/json" },
+            body: JSON.stringify({
+              text: String(fields.get("text") || ""),
+              email: String(fields.get("email") || ""),
+              phone: String(fields.get("phone") || ""),
+            }),
+          });
+          let data = null;
+          try {
+            data = await response.json();
+          } catch (_err) {
+            data = null;
+          }
+          if (!response.ok) {
+            problem.textContent = data && typeof data.message === "string" ? data.message : unavailable;
+            problem.hidden = false;
+            return;
+          }
+          form.remove();
+          addBubble("live", liveWords("liveThanks", {})).setAttribute("data-testid", "leave-thanks");
+        } catch (_err) {
+          problem.textContent = unavailable;
+          problem.hidden = false;
+        } finally {
+          button.disabled = false;
+        }
+      });
+      log.append(form);
       scrollToEnd();
+    }
+
+    /**
+     * One payload of the hand-over. From the stream each is shown once (by id); from
+     * the history (a reload) everything is shown, without the form's second chance.
+     */
+    function renderLive(payload, fromHistory) {
+      if (!payload || typeof payload !== "object") return;
+      const id = Number(payload.id);
+      if (!fromHistory && Number.isFinite(id) && id <= lastLiveId) return;
+      if (Number.isFinite(id) && id > lastLiveId) lastLiveId = id;
+      switch (payload.type) {
+        case "queued":
+          // Right after the reply that asked for a person, read from its start: no scroll.
+          addBubble("live", liveWords("liveQueued", payload), "", { stay: true });
+          break;
+        case "staff_joined":
+          addBubble("live", liveWords("liveJoined", payload)).setAttribute("data-testid", "staff-joined");
+          root.dataset.live = fromHistory ? root.dataset.live : "chat";
+          break;
+        case "staff_message":
+          addBubble("staff", payload.text, payload.staff);
+          break;
+        case "shopper_message":
+          // This browser showed it when it was sent; a reload shows it from the history.
+          if (fromHistory) addBubble("user", payload.text);
+          break;
+        case "offer_card":
+          addBubble("live", liveWords("liveOfferCard", payload));
+          if (payload.offers && typeof payload.offers === "object") {
+            const offers = renderOffers(payload.offers);
+            offers.setAttribute("data-testid", "staff-offers");
+            log.append(offers);
+            revealFrom(offers);
+          }
+          break;
+        case "handed_back":
+          addBubble("live", liveWords("liveHandedBack", payload)).setAttribute("data-testid", "handed-back");
+          if (!fromHistory) stopLive();
+          break;
+        case "closed":
+          addBubble("live", liveWords("liveClosed", payload)).setAttribute("data-testid", "live-closed");
+          if (!fromHistory) stopLive();
+          break;
+        case "nobody_available":
+          addBubble(
+            "live",
+            liveWords(payload.reason === "outside_hours" ? "liveNobodyHours" : "liveNobodyTimeout", payload),
+          ).setAttribute("data-testid", "nobody-available");
+          if (!fromHistory) {
+            stopLive();
+            showLeaveForm();
+          }
+          break;
+        default:
+          break; // staff-only payloads never reach the widget
+      }
+    }
+
+    /** Follow the hand-over the server describes ({"streaming", "may_leave_message"}). */
+    function followLive(live, fromHistory) {
+      if (!live || typeof live !== "object") return;
+      // Streaming while a person is awaited or in the chat; once more for what ended meanwhile.
+      if (live.streaming || Number(live.last_id) > lastLiveId) startLive();
+      if (fromHistory && live.may_leave_message) showLeaveForm();
     }
 
     function renderChoices(buttons) {
@@ -396,7 +559,7 @@
           throw new ChatError(text);
         }
         if (!data || !Array.isArray(data.messages)) throw new ChatError(unavailable);
-        return data.messages;
+        return data;
       } finally {
         clearTimeout(timer);
       }
@@ -420,17 +583,26 @@
       typing.hidden = false;
       log.setAttribute("aria-busy", "true");
       try {
-        const messages = await request(historyEndpoint, { method: "GET" });
-        for (const message of messages) {
+        const data = await request(historyEndpoint, { method: "GET" });
+        for (const message of data.messages) {
           if (!message || typeof message !== "object") continue;
+          if (message.live && typeof message.live === "object") {
+            const id = Number(message.live.id);
+            if (Number.isFinite(id) && id > lastLiveId) lastLiveId = id;
+          }
           if (message.from === "shopper") {
             disableChoices();
             if (typeof message.text === "string" && message.text) addBubble("user", message.text);
           } else if (message.from === "bot") {
             renderBotMessage(message);
+          } else if (message.from === "staff") {
+            addBubble("staff", message.text, message.staff);
+          } else if (message.from === "live") {
+            renderLive(message.live, true);
           }
         }
         scrollToEnd();
+        followLive(data.live, true);
         return true;
       } catch (err) {
         addBubble("system", err instanceof ChatError ? err.message : unavailable);
@@ -453,11 +625,12 @@
       if (!opts.silent) addBubble("user", shown);
       setBusy(true);
       try {
-        const messages = await post(message);
+        const data = await post(message);
         if (opts.beforeRender) opts.beforeRender();
         const firstNew = log.children.length;
-        messages.forEach(renderBotMessage);
+        data.messages.forEach(renderBotMessage);
         revealFrom(log.children[firstNew]);
+        followLive(data.live, false);
         return true;
       } catch (err) {
         // Nothing was answered, so the choices on screen still stand.
