@@ -309,6 +309,7 @@
     // The live hand-over: its event stream, and the last payload id shown.
     let liveSource = null;
     let lastLiveId = 0;
+    const queuedShown = new Set();
     // Messages sent while the conversation so far is still loading wait for it, so
     // they land after it, in order, instead of being dropped.
     let historyReady = Promise.resolve(true);
@@ -427,7 +428,10 @@
       if (Number.isFinite(id) && id > lastLiveId) lastLiveId = id;
       switch (payload.type) {
         case "queued":
-          // Right after the reply that asked for a person, read from its start: no scroll.
+          // Once per request (a new place in the queue changes nothing to say). Right
+          // after the reply that asked for a person, read from its start: no scroll.
+          if (queuedShown.has(payload.handover)) break;
+          queuedShown.add(payload.handover);
           addBubble("live", liveWords("liveQueued", payload), "", { stay: true });
           break;
         case "staff_joined":
