@@ -28,7 +28,7 @@ from sqlalchemy.pool import StaticPool
 
 from advisor import accounts
 from advisor.handover import HandoverStore
-from advisor.live import InProcessChannel
+from advisor.live import InProcessChannel, RedisChannel
 from advisor.live_payloads import chat_topic
 from advisor.routing import OpeningHours
 from advisor.sharing import ShareStore
@@ -588,3 +588,37 @@ def test_streams_push_a_message_as_it_is_said(
     assert "and my answer" in bodies["shopper"]  # its own message (the widget skips it)
     assert "pushed live" in bodies["staff"] and "and my answer" in bodies["staff"]
     assert '"type":"handed_back"' in bodies["staff"]
+
+
+# -- wiring ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "kind"), [("", InProcessChannel), ("redis://127.0.0.1:6399/0", RedisChannel)]
+)
+def test_live_desk_is_built_from_the_settings(
+    tmp_path: Path, rasa: FakeRasa, url: str, kind: type
+) -> None:
+    settings = WebSettings(
+        rasa_url=RASA_URL,
+        database_url=f"sqlite:///{tmp_path / 'web.db'}",
+        live_channel_url=url,
+        handover_accept_s=30,
+    )
+    app = create_app(settings, transport=httpx.MockTransport(rasa))
+    with TestClient(app) as client:
+        assert client.get("/api/chat/events", headers=STREAM).status_code == 204
+        live: Live = app.state.live
+        assert isinstance(live.channel, kind)
+        assert live.store.accept_timeout == timedelta(seconds=30)
+        assert app.state.handover is live.store  # the console's start page sees this queue
+    app.state.db.dispose()
+
+
+def test_settings_read_the_live_channel_from_the_environment(tmp_path: Path) -> None:
+    env = {"LIVE_CHANNEL_URL": "redis://cache:6379/2", "HANDOVER_ACCEPT_SECONDS": "45"}
+    settings = WebSettings.from_env(env, var_dir=tmp_path)
+    assert settings.live_channel_url == "redis://cache:6379/2"
+    assert settings.handover_accept_s == 45
+    with pytest.raises(ValueError, match="HANDOVER_ACCEPT_SECONDS"):
+        WebSettings.from_env({"HANDOVER_ACCEPT_SECONDS": "soon"}, var_dir=tmp_path)

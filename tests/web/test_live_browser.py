@@ -24,6 +24,8 @@ from sqlmodel import Session
 
 from advisor import accounts
 from advisor.db import create_tables as create_advisor_tables
+from advisor.handover import HandoverStore
+from advisor.routing import OpeningHours
 from advisor.sharing import ShareStore
 from advisor.state import ConversationState
 from catalog.db import create_tables, make_engine
@@ -257,3 +259,32 @@ def test_shopper_and_staff_talk_until_the_hand_back(
         "Bot heard: thanks, what about a helmet?"
     )
     assert bot.heard[-1]["message"] == "thanks, what about a helmet?"
+
+
+def test_outside_opening_hours_the_shopper_leaves_a_message(
+    shopper: Watched, stack: tuple[str, Bot]
+) -> None:
+    url, bot = stack
+    store = HandoverStore(bot.codes.engine)
+    store.set_opening_hours(OpeningHours.parse({"sun": ["00:00-00:01"]}), by="admin")
+    try:
+        shop = shopper.page
+        shop.goto(url + "/")
+        send(shop, "I'd like to talk to a human")
+        expect(shop.get_by_test_id("nobody-available")).to_contain_text("not in right now")
+        form = shop.get_by_test_id("leave-message-form")
+        form.get_by_test_id("leave-text").fill("Please call me about a road bike.")
+        form.get_by_test_id("leave-email").fill("not an address")
+        form.get_by_test_id("leave-send").click()
+        # The browser's own check of the email field stops it first; then a real one.
+        form.get_by_test_id("leave-email").fill("kim@example.org")
+        form.get_by_test_id("leave-send").click()
+        expect(shop.get_by_test_id("leave-thanks")).to_be_visible()
+        expect(shop.get_by_test_id("leave-message-form")).to_have_count(0)
+        left = store.inbox()[0]
+        assert (left.text, left.email) == ("Please call me about a road bike.", "kim@example.org")
+        # The bot keeps helping meanwhile.
+        send(shop, "a helmet, please")
+        expect(shop.get_by_test_id("msg-bot").last).to_have_text("Bot heard: a helmet, please")
+    finally:
+        store.set_opening_hours(OpeningHours.around_the_clock(), by="admin")
