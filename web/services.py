@@ -130,18 +130,18 @@ def get_live(request: Request) -> Live:
             live = getattr(state, "live", None)
             if live is None:
                 settings: WebSettings = state.settings
+                accept_timeout = timedelta(seconds=settings.handover_accept_s)
                 store = getattr(state, "handover", None)
-                if not isinstance(store, HandoverStore):
+                if isinstance(store, HandoverStore):
+                    store.accept_timeout = accept_timeout  # made by the console's start page
+                else:
                     services: Services | None = getattr(state, "services", None)
                     engine = (
                         services.codes.engine
                         if services is not None
                         else _engine(request, settings)
                     )
-                    store = HandoverStore(
-                        engine,
-                        accept_timeout=timedelta(seconds=settings.handover_accept_s),
-                    )
+                    store = HandoverStore(engine, accept_timeout=accept_timeout)
                     state.handover = store
                 live = Live.build(store, make_channel(settings.live_channel_url or None))
                 state.live = live

@@ -260,6 +260,12 @@ def test_shopper_and_staff_talk_until_the_hand_back(
     )
     assert bot.heard[-1]["message"] == "thanks, what about a helmet?"
 
+    # The answers open in the expert view, as an assisted session.
+    desk.get_by_test_id("live-open-expert").click()
+    expect(desk).to_have_url(re.compile(r"/console/sessions/[^/]+$"))
+    budget = desk.locator('[data-testid="question"][data-question="budget"]')
+    expect(budget.get_by_test_id("answer-said")).to_contain_text("1,500")
+
 
 def test_outside_opening_hours_the_shopper_leaves_a_message(
     shopper: Watched, stack: tuple[str, Bot]
