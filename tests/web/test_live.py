@@ -622,3 +622,25 @@ def test_settings_read_the_live_channel_from_the_environment(tmp_path: Path) -> 
     assert settings.handover_accept_s == 45
     with pytest.raises(ValueError, match="HANDOVER_ACCEPT_SECONDS"):
         WebSettings.from_env({"HANDOVER_ACCEPT_SECONDS": "soon"}, var_dir=tmp_path)
+
+
+def test_the_apps_routing_tick_tells_the_shopper_nobody_came(
+    tmp_path: Path, engine: Engine, rasa: FakeRasa
+) -> None:
+    settings = WebSettings(
+        rasa_url=RASA_URL,
+        database_url=f"sqlite:///{tmp_path / 'web.db'}",
+        secret_key="live-test-secret",
+    )
+    app = create_app(settings, transport=httpx.MockTransport(rasa))
+    store = HandoverStore(engine, accept_timeout=timedelta(milliseconds=200))
+    app.state.live = Live.build(store, InProcessChannel(), stream_seconds=8, keepalive_seconds=1)
+    with TestClient(app) as shopper:
+        say(shopper, HUMAN)
+        # Nobody routes by hand here: the app's own tick ends the request, and the open
+        # stream carries the news and ends with it.
+        stream = shopper.get("/api/chat/events", headers=STREAM)
+    assert '"type":"nobody_available"' in stream.text
+    assert '"reason":"timeout"' in stream.text
+    assert store.latest_for(conversation(shopper)).status == "timed_out"  # type: ignore[union-attr]
+    app.state.db.dispose()
