@@ -79,7 +79,7 @@ async def event_stream(
     after: int = 0,
     keep: Callable[[LivePayload], bool] = lambda payload: True,
     last: Callable[[LivePayload], bool] = lambda payload: False,
-    seconds: float = 300.0,
+    seconds: float = 30.0,
     keepalive: float = 15.0,
 ) -> AsyncIterator[str]:
     """Server-sent events: the backlog after ``after``, then live payloads.

@@ -101,14 +101,15 @@ class Live:
         channel: Where payloads go live.
         desk: Store, then publish: what the routes call.
         stream_seconds: How long one event stream stays open before the browser
-            reconnects (bounded, so a dead connection is let go).
+            reconnects with ``Last-Event-ID`` (bounded, so a dead connection is let go
+            and a server stopping waits at most this long for open streams).
         keepalive_seconds: How often a silent stream sends a comment.
     """
 
     store: HandoverStore
     channel: LiveChannel
     desk: LiveDesk
-    stream_seconds: float = 300.0
+    stream_seconds: float = 30.0
     keepalive_seconds: float = 15.0
 
     @classmethod

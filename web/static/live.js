@@ -137,6 +137,12 @@
         if (QUEUE_TYPES.has(payload.type)) queueChanged();
         show(payload);
       };
+      // (Re)connected: what changed in the queue meanwhile is not replayed, so re-read it.
+      let opened = false;
+      source.onopen = () => {
+        if (opened) queueChanged();
+        opened = true;
+      };
       root.dataset.listening = "true";
     }
 
