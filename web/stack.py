@@ -183,6 +183,10 @@ def web_service(
         "127.0.0.1",
         "--port",
         str(port),
+        # Open live-chat streams would hold a stop for up to their 30 s reconnect time;
+        # the widget reconnects and loses nothing, so a stop need not wait for them.
+        "--timeout-graceful-shutdown",
+        "5",
     ]
     base = {"RASA_URL": rasa_url, **({"RASA_TOKEN": rasa_token} if rasa_token else {})}
     return Service("web", argv, port, "/healthz", {**base, **(env or {})})

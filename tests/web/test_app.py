@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,7 +24,17 @@ from web.settings import WebSettings
 RASA_URL = "http://rasa.test:5005"
 WEBHOOK = f"{RASA_URL}/webhooks/rest/webhook"
 RASA_TOKEN = "rasa-test-token"
-SETTINGS = WebSettings(rasa_url=RASA_URL, secret_key="web-test-secret", rasa_token=RASA_TOKEN)
+# The web app reads the advisor's tables (hand-over requests) on every chat turn: tests
+# keep them in a database of their own, removed when the run ends, never in var/.
+_TEST_DIR = Path(tempfile.mkdtemp(prefix="web-tests-"))
+atexit.register(shutil.rmtree, _TEST_DIR, ignore_errors=True)
+TEST_DATABASE_URL = f"sqlite:///{_TEST_DIR / 'web.db'}"
+SETTINGS = WebSettings(
+    rasa_url=RASA_URL,
+    secret_key="web-test-secret",
+    rasa_token=RASA_TOKEN,
+    database_url=TEST_DATABASE_URL,
+)
 
 
 def conversation_of(client: httpx.AsyncClient, settings: WebSettings = SETTINGS) -> str:
@@ -295,7 +309,8 @@ async def test_create_app_uses_settings_timeout(rasa: FakeRasa) -> None:
         return httpx.Response(200, json=[])
 
     app = create_app(
-        WebSettings(rasa_url=RASA_URL, request_timeout_s=7), transport=httpx.MockTransport(handler)
+        WebSettings(rasa_url=RASA_URL, request_timeout_s=7, database_url=TEST_DATABASE_URL),
+        transport=httpx.MockTransport(handler),
     )
     async with serve(app) as test_client:
         await test_client.post("/api/chat", json={"message": "hi"})

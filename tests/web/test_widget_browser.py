@@ -24,6 +24,7 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from tests.web.test_app import TEST_DATABASE_URL
 from web.app import UNAVAILABLE_MESSAGE, create_app
 from web.conversation import COOKIE_NAME, decode_cookie
 from web.settings import WebSettings
@@ -296,7 +297,11 @@ def received() -> list[dict[str, Any]]:
 def shop_url(received: list[dict[str, Any]]) -> Iterator[str]:
     with LoopbackServer(fake_rasa_app(received)) as rasa:
         settings = WebSettings(
-            rasa_url=rasa.url, request_timeout_s=5, secret_key=SECRET_KEY, rasa_token=RASA_TOKEN
+            rasa_url=rasa.url,
+            request_timeout_s=5,
+            secret_key=SECRET_KEY,
+            rasa_token=RASA_TOKEN,
+            database_url=TEST_DATABASE_URL,
         )
         app = create_app(settings)
         with LoopbackServer(app) as web:
