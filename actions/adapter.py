@@ -24,14 +24,11 @@ from actions.runtime import advisor
 from advisor.render import render
 from advisor.reply import Reply
 from advisor.service import ANSWER_INTENTS, Turn
-from advisor.state import ConversationState
+from advisor.state import STATE_SLOT, ConversationState
 
 __all__ = ["STATE_SLOT", "AdvisorAction", "send", "turn_of"]
 
 log = logging.getLogger("actions")
-
-#: The one slot that carries the conversation state (see ``bot/domain/advice.yml``).
-STATE_SLOT = "advisor_state"
 
 
 def turn_of(tracker: Tracker, intent: str | None) -> Turn:

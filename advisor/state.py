@@ -10,7 +10,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-__all__ = ["Channel", "ConversationState", "LastOffers", "Source"]
+__all__ = ["STATE_SLOT", "Channel", "ConversationState", "LastOffers", "Source"]
+
+#: The Rasa slot that carries the state (``bot/domain/advice.yml``); the action server
+#: writes it, the live desk sets it through Rasa's HTTP API when staff change an answer.
+STATE_SLOT = "advisor_state"
 
 Channel = Literal["chat", "console", "preview"]
 #: Who gave an answer: the customer (chat, or told to staff) or staff on their behalf.

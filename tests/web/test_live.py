@@ -644,3 +644,33 @@ def test_the_apps_routing_tick_tells_the_shopper_nobody_came(
     assert '"reason":"timeout"' in stream.text
     assert store.latest_for(conversation(shopper)).status == "timed_out"  # type: ignore[union-attr]
     app.state.db.dispose()
+
+
+def test_staff_change_an_answer_in_the_bots_state(
+    shopper: TestClient, anna: Staff, store: HandoverStore, rasa: FakeRasa
+) -> None:
+    store.set_presence("anna", status="available")
+    say(shopper, HUMAN)
+    sender = conversation(shopper)
+    [request] = store.queue()
+    path = f"/console/live/{request.id}/answer"
+    # Only the staff member in the chat may change the shopper's answers.
+    anna.post(path, expect=403, question="usage", text="long rides")
+    anna.post(f"/console/live/{request.id}/accept")
+    page = anna.client.get(f"/console/live/{request.id}", headers=HTML)
+    assert 'data-testid="live-answer-form"' in page.text
+
+    anna.post(path, question="usage", text="mostly long rides")
+    slots = [
+        e for s, events_ in rasa.appended if s == sender for e in events_ if e["event"] == "slot"
+    ]
+    assert len(slots) == 1 and slots[0]["name"] == "advisor_state"
+    state = slots[0]["value"]
+    assert state["answers"] == {"budget": 1500, "usage": "endurance"}
+    assert state["sources"]["usage"] == "staff"
+    assert state["channel"] == "chat"
+    assert state["question"] == "experience", "the bot goes on with the next question"
+
+    refused = anna.post(path, expect=422, question="usage", text="purple")
+    assert "does not answer" in refused["message"]
+    anna.post(path, expect=422, question="budgett", text="2k")

@@ -39,8 +39,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.responses import StreamingResponse
 
 from advisor.accounts import Role
+from advisor.assisted import AssistError
 from advisor.handover import HandoverRecord, UnknownHandoverError
 from advisor.live_payloads import LivePayload, for_shopper
+from advisor.reply import Reply
 from advisor.routing import (
     OPEN_STATUSES,
     HandoverError,
@@ -51,6 +53,7 @@ from advisor.routing import (
     StaffStatus,
     StaffUnavailableError,
 )
+from advisor.state import STATE_SLOT, ConversationState
 from web.conversation import ExistingConversationDep, history_from_tracker
 from web.deps import CurrentUser, DbSession, RasaDep, require_role, templates
 from web.live_view import (
@@ -64,7 +67,7 @@ from web.live_view import (
 )
 from web.rasa import RasaClient, RasaUnavailableError
 from web.routers.shop import SHOP_CSP
-from web.services import Live, LiveDep
+from web.services import Live, LiveDep, ServicesDep
 
 __all__ = ["close", "route_periodically", "router", "shopper_router"]
 
@@ -286,7 +289,12 @@ def _transcript(
 
 @router.get("/{handover_id}", response_class=HTMLResponse)
 async def chat_page(
-    request: Request, handover_id: str, live: LiveDep, user: CurrentUser, rasa: RasaDep
+    request: Request,
+    handover_id: str,
+    live: LiveDep,
+    services: ServicesDep,
+    user: CurrentUser,
+    rasa: RasaDep,
 ) -> Response:
     """One chat: the conversation so far, the answers and offers, and what staff can do."""
     try:
@@ -307,7 +315,8 @@ async def chat_page(
     except (RasaUnavailableError, ValueError) as exc:
         log.error("cannot read the transcript of hand-over %s: %s", handover_id, exc)
         tracker = None
-    state = record.conversation_state()
+    state = current_state(tracker, record)
+    served = services.advisor.served(state.ruleset)
     offers = last_offers(tracker) if tracker is not None else None
     return _page(
         request,
@@ -320,6 +329,7 @@ async def chat_page(
             "messages": _transcript(tracker, payloads),
             "transcript_unavailable": tracker is None,
             "state": state,
+            "questions": served.ruleset.questions if served is not None else [],
             "offers": offers,
             "colleagues": colleagues,
             "last_id": max((p["id"] for p in payloads), default=0),
@@ -385,6 +395,67 @@ async def push_offers(
         payloads = await live.desk.push_offers(handover_id, staff=user.name, offers=offers)
     except HandoverError as exc:
         return _refused(request, handover_id, exc)
+    return _done(request, handover_id, payloads=payloads)
+
+
+def current_state(tracker: dict[str, Any] | None, record: HandoverRecord) -> ConversationState:
+    """The shopper's state now: the bot's slot, else the snapshot taken when they asked."""
+    slot = ((tracker or {}).get("slots") or {}).get(STATE_SLOT)
+    return ConversationState.from_dict(slot) if slot else record.conversation_state()
+
+
+@router.post("/{handover_id}/answer")
+async def change_answer(
+    request: Request,
+    handover_id: str,
+    live: LiveDep,
+    services: ServicesDep,
+    user: CurrentUser,
+    rasa: RasaDep,
+    question: Annotated[str, Form(max_length=64)],
+    text: TextField,
+) -> Response:
+    """Change one of the shopper's answers for them, in the bot's own state.
+
+    The same parser reads the text as in the chat; once every question is answered the
+    new offers go into the chat as a card. After the hand-back the bot goes on from the
+    changed state.
+    """
+    try:
+        record = await _store(live.store.get, handover_id)
+        if record.status != RequestStatus.ACCEPTED or record.staff != user.name:
+            raise NotYourChatError(handover_id, user.name)
+        tracker = await rasa.tracker(record.conversation)
+    except HandoverError as exc:
+        return _refused(request, handover_id, exc)
+    except RasaUnavailableError:
+        return _unavailable(request)
+    state = current_state(tracker, record)
+    try:
+        new, _ = await asyncio.to_thread(services.assisted.answer, state, question, text=text)
+    except AssistError as exc:
+        return _refused(request, handover_id, exc)
+    new.channel = "chat"  # still the shopper's conversation, not an assisted session
+    served = services.advisor.served(new.ruleset)
+    following = served.engine.next_question(new.answers) if served is not None else None
+    new.question = following.id if following is not None else None
+    reply = Reply()
+    if served is not None and following is None:
+        await asyncio.to_thread(services.advisor.present, new, served, reply)
+    try:
+        await rasa.append_events(
+            record.conversation, [{"event": "slot", "name": STATE_SLOT, "value": new.to_dict()}]
+        )
+    except RasaUnavailableError:
+        return _unavailable(request)
+    payloads: list[LivePayload] = []
+    offers = next((p for p in reply.payloads if p.get("type") == "offers"), None)
+    if offers is not None:
+        payloads = await live.desk.push_offers(
+            handover_id,
+            staff=user.name,
+            offers=offers,  # type: ignore[arg-type]
+        )
     return _done(request, handover_id, payloads=payloads)
 
 
