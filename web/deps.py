@@ -107,18 +107,23 @@ DbSession = Annotated[Session, Depends(get_db)]
 StaffSessionDep = Annotated[StaffSession, Depends(get_staff_session)]
 
 
-def optional_user(
-    connection: HTTPConnection, db: DbSession, session: StaffSessionDep
-) -> StaffUserPublic | None:
-    """The signed-in, enabled user, or ``None``; also handed to the templates."""
+def optional_user(connection: HTTPConnection, session: StaffSessionDep) -> StaffUserPublic | None:
+    """The signed-in, enabled user, or ``None``; also handed to the templates.
+
+    The user is read in a session of its own, closed at once: a request-long session
+    would hold a pooled connection through a live chat's whole request, and 15 staff
+    messages at a time then emptied the pool (bench/live.py).
+    """
     user: StaffUserPublic | None = None
     token = session.login_token
     if token is not None:
-        found = resolve_login_session(db, token=token)
-        if found is None:
+        database: AdvisorDatabase = connection.app.state.db
+        with database.session() as db:
+            found = resolve_login_session(db, token=token)
+            if found is not None:
+                user = StaffUserPublic.model_validate(found, from_attributes=True)
+        if user is None:
             session.forget_login()
-        else:
-            user = StaffUserPublic.model_validate(found, from_attributes=True)
     connection.state.staff_user = user
     return user
 
