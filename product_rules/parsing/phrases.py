@@ -28,7 +28,7 @@ __all__ = ["Match", "PhraseIndex", "clean", "make_doc", "negated", "nlp"]
 
 # Sentence punctuation ends the reach of a negation and of a loose match.
 BREAKS = frozenset({",", ".", "!", "?", ";", ":"})
-_NEGATIONS = frozenset({"not", "no", "never", "without"})
+_NEGATIONS = frozenset({"not", "no", "never", "without", "nothing", "neither", "nor"})
 # Words a loose match may drop or reorder; they carry no meaning of their own.
 _FILLERS = frozenset("a an the of for to and or at in on with my i me it be -".split())
 # Anything but letters, digits, spaces and a little punctuation is noise here (emoji,

@@ -425,3 +425,11 @@ def test_parse_time(parser: AnswerParser) -> None:
         # Vary the text so no cache makes this cheaper than real traffic.
         parser.parse(f"{messages[i % len(messages)]} {i}", current="usage")
     assert time.perf_counter() - start < 5.0  # a sanity bound, not a benchmark
+
+
+@pytest.mark.parametrize(
+    "text", ["nothing competitive", "neither racing nor fast"], ids=["nothing", "neither-nor"]
+)
+def test_parse_negated_option_is_not_an_answer(parser: AnswerParser, text: str) -> None:
+    assert parser.parse(text).answers.get("experience") != "racer"
+    assert parser.parse(text).answers.get("usage") != "racing"
