@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, Request, WebSocketException, status
+from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from sqlmodel import Session
 from starlette.requests import HTTPConnection
@@ -60,7 +61,9 @@ __all__ = [
     "optional_user",
     "require_role",
     "templates",
+    "staff_page",
     "verify_csrf",
+    "wants_json",
 ]
 
 WEB_DIR = Path(__file__).resolve().parent
@@ -185,3 +188,20 @@ def require_role(role: str) -> Callable[..., Awaitable[StaffUserPublic]]:
 
     dependency.__name__ = f"require_{required.value}"
     return dependency
+
+
+def wants_json(request: Request) -> bool:
+    """Whether the caller asked for JSON (console and live-desk scripts) rather than a page."""
+    return "application/json" in request.headers.get("accept", "")
+
+
+def staff_page(
+    request: Request, name: str, context: dict[str, Any], *, status_code: int = 200
+) -> HTMLResponse:
+    """A staff page: no inline script may run (the CSP), and no cache may keep it."""
+    from web.routers.shop import SHOP_CSP  # the shop's policy; imported late: shop uses deps
+
+    response = templates.TemplateResponse(request, name, context, status_code=status_code)
+    response.headers["Content-Security-Policy"] = SHOP_CSP
+    response.headers["Cache-Control"] = "no-store"
+    return response

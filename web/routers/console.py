@@ -55,8 +55,7 @@ from advisor.state import ConversationState
 from product_rules.errors import ProductRulesError
 from web.auth import staff_session
 from web.console_view import ConsoleView, install_filters, session_view
-from web.deps import CurrentUser, SettingsDep, require_role, templates
-from web.routers.shop import SHOP_CSP
+from web.deps import CurrentUser, SettingsDep, require_role, staff_page, templates, wants_json
 from web.services import Services, ServicesDep
 
 __all__ = ["PANELS", "router"]
@@ -81,18 +80,6 @@ OptionalText = Annotated[str | None, Form(max_length=2000)]
 
 
 # -- helpers -----------------------------------------------------------------------
-
-
-def _wants_json(request: Request) -> bool:
-    return "application/json" in request.headers.get("accept", "")
-
-
-def _page(
-    request: Request, name: str, context: dict[str, Any], *, status_code: int = 200
-) -> HTMLResponse:
-    response = templates.TemplateResponse(request, name, context, status_code=status_code)
-    response.headers["Content-Security-Policy"] = SHOP_CSP
-    return response
 
 
 def _fragment(request: Request, name: str, **context: Any) -> str:
@@ -121,12 +108,12 @@ def _panels(request: Request, view: ConsoleView, **extra: Any) -> dict[str, str]
 
 
 def _missing_session(request: Request, session_id: str) -> Response:
-    if _wants_json(request):
+    if wants_json(request):
         return JSONResponse(status_code=404, content={"ok": False, "error": "unknown_session"})
-    return _page(request, "console/missing.html", {"session_id": session_id}, status_code=404)
+    return staff_page(request, "console/missing.html", {"session_id": session_id}, status_code=404)
 
 
-def _session_page(
+def _sessionstaff_page(
     request: Request,
     services: Services,
     record: AssistedSession,
@@ -138,13 +125,13 @@ def _session_page(
     try:
         view = _view(services, record)
     except AssistError as exc:
-        return _page(
+        return staff_page(
             request,
             "console/missing.html",
             {"session_id": record.id, "problem": str(exc)},
             status_code=409,
         )
-    return _page(
+    return staff_page(
         request,
         "console/session.html",
         {"v": view, "sid": record.id, "problem": problem, "components": components},
@@ -169,18 +156,18 @@ def _change(
             new, change = operation(state)
         except (AssistError, ProductRulesError) as exc:
             problem = str(exc)
-            if _wants_json(request):
+            if wants_json(request):
                 content: dict[str, Any] = {"ok": False, "error": "refused", "message": problem}
                 content["panels"] = _panels_if_possible(request, services, record)
                 return JSONResponse(status_code=422, content=content)
-            return _session_page(request, services, record, problem=problem, status_code=422)
+            return _sessionstaff_page(request, services, record, problem=problem, status_code=422)
         record = services.sessions.save(session_id, new, actor=user.name, change=change)
     except UnknownSessionError:
         return _missing_session(request, session_id)
     except SQLAlchemyError:
         log.exception("console change %s failed for session %s", request.url.path, session_id)
         return _unavailable(request)
-    if not _wants_json(request):
+    if not wants_json(request):
         return RedirectResponse(f"/console/sessions/{session_id}{anchor}", status_code=303)
     return JSONResponse({"ok": True, "panels": _panels_if_possible(request, services, record)})
 
@@ -196,7 +183,7 @@ def _panels_if_possible(
 
 
 def _unavailable(request: Request) -> Response:
-    if _wants_json(request):
+    if wants_json(request):
         return JSONResponse(
             status_code=503,
             content={
@@ -205,7 +192,7 @@ def _unavailable(request: Request) -> Response:
                 "message": _fragment(request, "console/_unavailable.txt").strip(),
             },
         )
-    return _page(request, "console/unavailable.html", {}, status_code=503)
+    return staff_page(request, "console/unavailable.html", {}, status_code=503)
 
 
 # -- start page, new sessions, hand-over codes ---------------------------------------
@@ -257,7 +244,7 @@ def _index(
         log.exception("cannot list recent assisted sessions")
         recent, context["recent_unavailable"] = [], True
     rulesets = [s.ruleset for s in services.advisor.registry.all()]
-    return _page(
+    return staff_page(
         request,
         "console/index.html",
         {
@@ -400,7 +387,7 @@ def pick_up(
 
 
 @router.get("/sessions/{session_id}", response_class=HTMLResponse)
-def session_page(
+def sessionstaff_page(
     request: Request,
     services: ServicesDep,
     user: CurrentUser,
@@ -417,7 +404,7 @@ def session_page(
             if main and requirement
             else None
         )
-        return _session_page(request, services, record, components=components)
+        return _sessionstaff_page(request, services, record, components=components)
     except UnknownSessionError:
         return _missing_session(request, session_id)
     except SQLAlchemyError:
@@ -689,7 +676,7 @@ def _share(
     except SQLAlchemyError:
         log.exception("cannot share assisted session %s", session_id)
         return _unavailable(request)
-    if not _wants_json(request):
+    if not wants_json(request):
         return RedirectResponse(f"/console/sessions/{session_id}#share", status_code=303)
     view = session_view(record, state, evaluation, services.sessions.audit(session_id))
     return JSONResponse(

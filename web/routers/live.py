@@ -55,7 +55,15 @@ from advisor.routing import (
 )
 from advisor.state import STATE_SLOT, ConversationState
 from web.conversation import ExistingConversationDep, history_from_tracker
-from web.deps import CurrentUser, DbSession, RasaDep, require_role, templates
+from web.deps import (
+    CurrentUser,
+    DbSession,
+    RasaDep,
+    require_role,
+    staff_page,
+    templates,
+    wants_json,
+)
 from web.live_view import (
     LIVE_STATUSES,
     SSE_HEADERS,
@@ -66,7 +74,6 @@ from web.live_view import (
     merge_history,
 )
 from web.rasa import RasaClient, RasaUnavailableError
-from web.routers.shop import SHOP_CSP
 from web.services import Live, LiveDep, ServicesDep
 
 __all__ = ["close", "route_periodically", "router", "shopper_router"]
@@ -114,21 +121,8 @@ async def close(app: FastAPI) -> None:
 # -- helpers -------------------------------------------------------------------------
 
 
-def _wants_json(request: Request) -> bool:
-    return "application/json" in request.headers.get("accept", "")
-
-
 def _wants_stream(request: Request) -> bool:
     return "text/event-stream" in request.headers.get("accept", "")
-
-
-def _page(
-    request: Request, name: str, context: dict[str, Any], *, status_code: int = 200
-) -> HTMLResponse:
-    response = templates.TemplateResponse(request, name, context, status_code=status_code)
-    response.headers["Content-Security-Policy"] = SHOP_CSP
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 _PROBLEMS: dict[type[Exception], tuple[int, str]] = {
@@ -144,11 +138,11 @@ def _refused(request: Request, handover_id: str, exc: Exception) -> Response:
     status, problem = next(
         ((s, p) for kind, (s, p) in _PROBLEMS.items() if isinstance(exc, kind)), (422, "refused")
     )
-    if _wants_json(request):
+    if wants_json(request):
         return JSONResponse(
             status_code=status, content={"ok": False, "error": problem, "message": str(exc)}
         )
-    return _page(
+    return staff_page(
         request,
         "console/live_problem.html",
         {"problem": problem, "message": str(exc), "handover_id": handover_id},
@@ -157,14 +151,14 @@ def _refused(request: Request, handover_id: str, exc: Exception) -> Response:
 
 
 def _unavailable(request: Request) -> Response:
-    if _wants_json(request):
+    if wants_json(request):
         return JSONResponse(status_code=503, content={"ok": False, "error": "unavailable"})
-    return _page(request, "console/unavailable.html", {}, status_code=503)
+    return staff_page(request, "console/unavailable.html", {}, status_code=503)
 
 
 def _done(request: Request, handover_id: str, **content: Any) -> Response:
     target = f"/console/live/{handover_id}"
-    if _wants_json(request):
+    if wants_json(request):
         return JSONResponse({"ok": True, "redirect": target, **content})
     return RedirectResponse(target, status_code=303)
 
@@ -211,7 +205,7 @@ async def desk(request: Request, live: LiveDep, user: CurrentUser) -> Response:
     except SQLAlchemyError:
         log.exception("cannot read the hand-over queue")
         return _unavailable(request)
-    return _page(request, "console/live.html", {**context, "record": None})
+    return staff_page(request, "console/live.html", {**context, "record": None})
 
 
 @router.get("/queue", response_class=HTMLResponse)
@@ -288,7 +282,7 @@ def _transcript(
 
 
 @router.get("/{handover_id}", response_class=HTMLResponse)
-async def chat_page(
+async def chatstaff_page(
     request: Request,
     handover_id: str,
     live: LiveDep,
@@ -318,7 +312,7 @@ async def chat_page(
     state = current_state(tracker, record)
     served = services.advisor.served(state.ruleset)
     offers = last_offers(tracker) if tracker is not None else None
-    return _page(
+    return staff_page(
         request,
         "console/live_chat.html",
         {
@@ -514,7 +508,7 @@ async def transfer(
     except SQLAlchemyError:
         log.exception("cannot transfer hand-over %s", handover_id)
         return _unavailable(request)
-    if _wants_json(request):
+    if wants_json(request):
         return JSONResponse({"ok": True, "redirect": "/console/live", "payloads": payloads})
     return RedirectResponse("/console/live", status_code=303)
 
