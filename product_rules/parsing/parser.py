@@ -191,7 +191,7 @@ class AnswerParser:
         candidates = [
             m
             for m in self._options.matches(doc)
-            if not blocked.intersection(range(m.start, m.end)) and not negated(doc, m.start)
+            if not blocked.intersection(range(m.start, m.end)) and not negated(doc, m.start, m.end)
         ]
         claims: dict[tuple[int, int], set[str]] = {}
         for m in candidates:
@@ -303,7 +303,9 @@ def rule_set_for(text: str, rulesets: Sequence[RuleSet]) -> str | None:
         (r.id, r.title, r.category.replace("_", " "), tuple(r.synonyms)) for r in rulesets
     )
     doc = make_doc(text)
-    matches = [m for m in _rule_set_index(signature).matches(doc) if not negated(doc, m.start)]
+    matches = [
+        m for m in _rule_set_index(signature).matches(doc) if not negated(doc, m.start, m.end)
+    ]
     if not matches:
         return None
     return min(matches, key=lambda m: (-m.size, m.start)).key

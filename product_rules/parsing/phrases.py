@@ -28,7 +28,48 @@ __all__ = ["Match", "PhraseIndex", "clean", "make_doc", "negated", "nlp"]
 
 # Sentence punctuation ends the reach of a negation and of a loose match.
 BREAKS = frozenset({",", ".", "!", "?", ";", ":"})
-_NEGATIONS = frozenset({"not", "no", "never", "without", "nothing", "neither", "nor"})
+# Words that negate what follows them in the same clause ("I wouldn't say I'm experienced",
+# "no interest in racing"). Apostrophe-less spellings are how people type on phones.
+_NEGATIONS = frozenset(
+    "not n't never without nothing neither nor no none "
+    "dont doesnt didnt isnt arent wasnt wont wouldnt cant couldnt havent hardly".split()
+)
+# "no" answering the previous question ("no, I want racing", "no I want racing") negates
+# only the two tokens after it; "no" before a noun ("no interest in racing") and the other
+# negations reach to the end of the clause.
+_SHORT_NEGATIONS = frozenset({"no", "none"})
+_AFTER_INTERJECTION = frozenset("i i'm im we you it that this thanks thank please".split())
+_COPULA = frozenset({"is", "'s", "are", "be"})
+# Words that end a negation's clause: "not racing but long rides", "not racing, just fun".
+_SCOPE_ENDS = frozenset("but just only rather instead more though although however".split())
+# "not sure", "don't know", "no idea": doubt about the question, not a refusal of an option.
+_DOUBT = frozenset("sure certain know idea clue".split())
+# "anything but racing", "everything except carbon".
+_EXCEPTING = frozenset({"anything", "everything", "whatever"})
+_EXCEPT = frozenset({"but", "except", "besides"})
+# Refusals after the option: "carbon? no way", "racing - no thanks", "spd: nope".
+_REFUSALS = frozenset(
+    tuple(phrase.split())
+    for phrase in (
+        "no",
+        "nope",
+        "nah",
+        "never",
+        "no way",
+        "no thanks",
+        "no thank you",
+        "no chance",
+        "not for me",
+        "n't for me",
+        "out",
+        "a no",
+        "not really",
+        "definitely not",
+        "absolutely not",
+        "god no",
+        "hell no",
+    )
+)
 # Words a loose match may drop or reorder; they carry no meaning of their own.
 _FILLERS = frozenset("a an the of for to and or at in on with my i me it be -".split())
 # Anything but letters, digits, spaces and a little punctuation is noise here (emoji,
@@ -69,14 +110,51 @@ def make_doc(text: str) -> Doc:
     return nlp()(clean(text))
 
 
-def negated(doc: Doc, start: int) -> bool:
-    """Tell whether one of the two tokens before ``start`` negates it ("not racing")."""
-    for k in (start - 1, start - 2):
-        if k < 0 or doc[k].text in BREAKS:
+def negated(doc: Doc, start: int, end: int | None = None) -> bool:
+    """Tell whether the phrase at ``doc[start:end]`` is negated in its clause.
+
+    Before the phrase: a negation earlier in the same clause ("I wouldn't say I'm
+    experienced", "not a racer"; a bare "no" only two tokens back), or an exception
+    ("anything but racing"). After it (when ``end`` is given): a refusal that ends the
+    clause ("carbon? no way"). Doubt ("not sure, maybe racing") negates nothing.
+    """
+    for k in range(start - 1, -1, -1):
+        token = doc[k]
+        word = token.lower_
+        if token.text in BREAKS:
+            break
+        if word in _EXCEPT:
+            return k > 0 and doc[k - 1].lower_ in _EXCEPTING
+        if word in _SCOPE_ENDS:
+            break
+        if word in _NEGATIONS or token.lemma_ == "not":
+            if k + 1 < len(doc) and doc[k + 1].lower_ in _DOUBT:
+                continue
+            if word not in _SHORT_NEGATIONS or k >= start - 2 or not _interjection(doc, k):
+                return True
+    return end is not None and _refused_after(doc, end)
+
+
+def _interjection(doc: Doc, k: int) -> bool:
+    """Whether the "no" at ``k`` answers something on its own ("no I want racing")."""
+    return k + 1 >= len(doc) or doc[k + 1].lower_ in _AFTER_INTERJECTION
+
+
+def _refused_after(doc: Doc, end: int) -> bool:
+    """A refusal right after a phrase, up to the end of its clause: "racing? no way"."""
+    k = end
+    while k < len(doc) and doc[k].text in BREAKS | {"-"}:
+        k += 1
+    if k == end:
+        # "carbon is not for me"; but "racing no" is too loose ("racing? no" is not).
+        if k >= len(doc) or doc[k].lower_ not in _COPULA:
             return False
-        if doc[k].lemma_ in _NEGATIONS or doc[k].lower_ in _NEGATIONS:
-            return True
-    return False
+        k += 1
+    words: list[str] = []
+    while k < len(doc) and doc[k].text not in BREAKS:
+        words.append(doc[k].lower_)
+        k += 1
+    return tuple(words) in _REFUSALS
 
 
 class _Loose(NamedTuple):

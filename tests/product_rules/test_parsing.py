@@ -427,6 +427,100 @@ def test_parse_time(parser: AnswerParser) -> None:
     assert time.perf_counter() - start < 5.0  # a sanity bound, not a benchmark
 
 
+# Negated phrasings, each answered to the question it concerns: the negated option is
+# never recorded, and what the shopper did say still is.
+NEGATED = [
+    ("nothing competitive", "experience", "experience", "racer", None),
+    ("nothing too competitive, just fun", "experience", "experience", "racer", None),
+    ("neither racing nor fast", "usage", "usage", "racing", None),
+    ("anything but racing", "usage", "usage", "racing", None),
+    ("everything except racing", "usage", "usage", "racing", None),
+    ("racing? no way", "usage", "usage", "racing", None),
+    ("racing - no thanks, long rides", "usage", "usage", "racing", "endurance"),
+    ("not a racer", "experience", "experience", "racer", None),
+    ("I'm not a racer", "experience", "experience", "racer", None),
+    ("I wouldn't say I'm experienced", "experience", "experience", "racer", None),
+    ("I wouldnt say Im experienced", "experience", "experience", "racer", None),
+    ("I don't want to race", "usage", "usage", "racing", None),
+    ("no interest in racing, I commute", "usage", "usage", "racing", "commute"),
+    ("not racing but long rides", "usage", "usage", "racing", "endurance"),
+    ("I never race, I ride to work", "usage", "usage", "racing", "commute"),
+    ("spd? nope", "shoes_owned", "shoes_owned", "spd", "none"),
+    ("I don't have SPD shoes", "shoes_owned", "shoes_owned", "spd", "none"),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "current", "question", "refused", "kept"), NEGATED, ids=[t for t, *_ in NEGATED]
+)
+def test_parse_negated_option_is_not_recorded(
+    parser: AnswerParser,
+    text: str,
+    current: str,
+    question: str,
+    refused: str,
+    kept: str | None,
+) -> None:
+    answers = parser.parse(text, current=current).answers
+    assert answers.get(question) != refused, answers
+    assert answers.get(question) == kept, answers
+
+
+# Doubt is not a refusal, and a refusal of one thing does not swallow the next.
+NOT_NEGATED = [
+    ("not sure, maybe racing", "usage", "usage", "racing"),
+    ("don't know maybe racing", "usage", "usage", "racing"),
+    ("no, racing", "usage", "usage", "racing"),
+    ("no I want racing", "usage", "usage", "racing"),
+    ("no idea, I guess experienced", "experience", "experience", "racer"),
+    ("not a beginner, I'm experienced", "experience", "experience", "racer"),
+    ("racing, no SPD shoes though", "usage", "usage", "racing"),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "current", "question", "option"), NOT_NEGATED, ids=[t for t, *_ in NOT_NEGATED]
+)
+def test_parse_doubt_or_other_clause_keeps_the_option(
+    parser: AnswerParser, text: str, current: str, question: str, option: str
+) -> None:
+    assert parser.parse(text, current=current).answers.get(question) == option
+
+
+def _with_material(road_bike: RuleSet) -> AnswerParser:
+    material = Question.model_validate(
+        {
+            "id": "frame_material",
+            "text": "Which frame material would you like?",
+            "type": "choice",
+            "options": [
+                {"id": "carbon", "label": "Carbon", "synonyms": ["carbon", "carbon fibre"]},
+                {"id": "aluminium", "label": "Aluminium", "synonyms": ["aluminium", "alu"]},
+            ],
+        }
+    )
+    return AnswerParser(
+        road_bike.model_copy(update={"questions": [*road_bike.questions, material]})
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("carbon? no way", None),
+        ("no carbon", None),
+        ("no carbon, alu is fine", "aluminium"),
+        ("carbon is not for me", None),
+        ("I don't need carbon", None),
+        ("carbon please", "carbon"),
+    ],
+    ids=["no-way", "no-carbon", "alu-instead", "not-for-me", "dont-need", "carbon-please"],
+)
+def test_parse_refused_material(road_bike: RuleSet, text: str, kept: str | None) -> None:
+    answers = _with_material(road_bike).parse(text, current="frame_material").answers
+    assert answers.get("frame_material") == kept, answers
+
+
 @pytest.mark.parametrize(
     "text", ["nothing competitive", "neither racing nor fast"], ids=["nothing", "neither-nor"]
 )
