@@ -14,21 +14,33 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import os
+import logging
 import shutil
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, Column, Engine, UniqueConstraint, func
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Dialect,
+    Engine,
+    TypeDecorator,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from product_rules.errors import ProductRulesError, RuleProblem, RuleSetError
 from product_rules.loader import LoadedRuleSet, load_ruleset
 
 __all__ = [
+    "PublishConflictError",
     "Publication",
     "PublishResult",
     "RuleVersion",
@@ -42,11 +54,51 @@ __all__ = [
     "rollback",
 ]
 
+log = logging.getLogger("product_rules")
+
 RULE_SUFFIXES = (".yml", ".yaml")
+#: How often a publish takes the next number when another publish took its number first.
+PUBLISH_ATTEMPTS = 5
 
 
 class UnknownVersionError(ProductRulesError):
     """Rolling back to a version that was never stored."""
+
+
+class PublishConflictError(ProductRulesError):
+    """Other publishes of the same rule set kept taking the next version number."""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A UTC timestamp: stored without zone, read back as aware UTC.
+
+    A plain ``DateTime`` column on PostgreSQL is ``timestamp without time zone``: an
+    aware value written there is converted to the session's time zone and read back
+    naive, so the publication log would show a server in Berlin an hour off and without
+    an offset. Storing naive UTC works the same on SQLite and PostgreSQL, whatever the
+    server's or the session's ``TimeZone``.
+    """
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Store aware datetimes as naive UTC."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("timestamps must carry a time zone; use datetime.now(UTC)")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Read naive UTC back as aware UTC."""
+        if value is None:
+            return None
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 class RuleVersion(SQLModel, table=True):
@@ -63,7 +115,7 @@ class RuleVersion(SQLModel, table=True):
     author: str = Field(max_length=120)
     message: str = Field(default="", max_length=500)
     changes: str = Field(default="", description="What changed against the previous version.")
-    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    created_at: datetime = Field(default_factory=_now, sa_type=UTCDateTime)
 
 
 class Publication(SQLModel, table=True):
@@ -78,7 +130,7 @@ class Publication(SQLModel, table=True):
     action: str = Field(max_length=20, description="publish or rollback")
     author: str = Field(max_length=120)
     note: str = Field(default="", max_length=500)
-    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    created_at: datetime = Field(default_factory=_now, sa_type=UTCDateTime)
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +235,46 @@ def publish(
     fingerprint = _fingerprint(files)
     ruleset_id = loaded.ruleset.id
     ensure_tables(db)
+    taken: list[int] = []
+    for _ in range(PUBLISH_ATTEMPTS):
+        try:
+            return _store(db, ruleset_id, files, fingerprint, author=author, message=message)
+        except IntegrityError as exc:
+            # Another publish of this rule set took the number between our look and our
+            # insert (the unique version constraint said so): take the next one, as if
+            # the two had come one after the other. Same files: that publish stored them,
+            # and the next attempt republishes its version.
+            taken.append(_highest_version(db, ruleset_id))
+            log.info("publish of %s raced another one (%s); trying again", ruleset_id, exc.orig)
+    raise PublishConflictError(
+        f"{ruleset_id}: other publishes took version "
+        f"{', '.join(str(v) for v in taken)} while this one was being stored; "
+        "nothing of it was stored, publish again"
+    )
+
+
+def _highest_version(db: Engine, ruleset_id: str) -> int:
+    with Session(db) as session:
+        number = session.exec(
+            select(func.max(RuleVersion.version)).where(col(RuleVersion.ruleset_id) == ruleset_id)
+        ).one()
+        return int(number or 0)
+
+
+def _store(
+    db: Engine,
+    ruleset_id: str,
+    files: dict[str, str],
+    fingerprint: str,
+    *,
+    author: str,
+    message: str,
+) -> PublishResult:
+    """Store ``files`` as the next version (or republish an equal one) in one transaction.
+
+    Raises:
+        IntegrityError: another publish took the next version number first.
+    """
     with Session(db) as session:
         current = _current(session, ruleset_id)
         existing = session.exec(
@@ -297,13 +389,14 @@ def materialize(version: RuleVersion, cache: Path) -> Path:
     """
     target = cache / version.ruleset_id / f"v{version.version}-{version.fingerprint}"
     if not target.exists():
-        # Stage under a unique name and rename: several server processes may race here.
-        staging = target.with_name(f"{target.name}.{os.getpid()}.tmp")
-        staging.mkdir(parents=True, exist_ok=True)
+        # Stage in a folder of our own and rename: several server processes, and several
+        # registries of one process (the web app has two), may race here.
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
         for name, text in version.files.items():
             (staging / Path(name).name).write_text(text, encoding="utf-8")
         try:
             staging.rename(target)
         except OSError:
-            shutil.rmtree(staging, ignore_errors=True)  # another process won the race
+            shutil.rmtree(staging, ignore_errors=True)  # another one won the race
     return target

@@ -65,6 +65,7 @@ class RuleRegistry:
         publications: bool = True,
         cache_dir: Path | None = None,
         parser_factory: Callable[[RuleSet], Any] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.rules_dir = rules_dir
         self.db = db
@@ -72,13 +73,14 @@ class RuleRegistry:
         self.publications = publications
         self.cache_dir = cache_dir or Path(tempfile.gettempdir()) / "product-rules-published"
         self._parser_factory = parser_factory or _default_parser
+        self._clock = clock
         self._lock = threading.Lock()
         self._from_files: dict[str, ServedRuleSet] = {}
         self._published: dict[str, ServedRuleSet] = {}
         self._served: dict[str, ServedRuleSet] = {}
         self._signature: tuple[tuple[str, int, int], ...] | None = None
         self._publication_id: int | None = None
-        self._checked_at = 0.0
+        self._checked_at = float("-inf")
         self.problems: list[RuleProblem] = []
         if publications:
             try:
@@ -151,28 +153,35 @@ class RuleRegistry:
 
     def refresh(self, *, force: bool = False) -> None:
         """Reload what changed since the last look: rule files and publications."""
-        now = time.monotonic()
-        if not force and now - self._checked_at < self.check_interval:
+        if not force and not self._due():
             return
         with self._lock:
-            self._checked_at = now
+            # The threads that queued here while another one looked need not look again.
+            if not force and not self._due():
+                return
+            self._checked_at = self._clock()
             changed = self._refresh_files()
             changed = self._refresh_published() or changed
             if changed:
                 self._served = {**self._from_files, **self._published}
 
+    def _due(self) -> bool:
+        return self._clock() - self._checked_at >= self.check_interval
+
     def get(self, ruleset_id: str) -> ServedRuleSet:
         """The rule set ``ruleset_id`` as it is in service now."""
         self.refresh()
+        served = self._served  # one snapshot: a reload replaces the dict, never edits it
         try:
-            return self._served[ruleset_id]
+            return served[ruleset_id]
         except KeyError:
-            raise UnknownRuleSetError(ruleset_id, self._served) from None
+            raise UnknownRuleSetError(ruleset_id, served) from None
 
     def all(self) -> list[ServedRuleSet]:
         """Every rule set in service, by id."""
         self.refresh()
-        return [self._served[k] for k in sorted(self._served)]
+        served = self._served
+        return [served[k] for k in sorted(served)]
 
 
 def _default_parser(ruleset: RuleSet) -> Any:
