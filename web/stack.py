@@ -38,6 +38,7 @@ __all__ = [
     "Stack",
     "ensure_admin",
     "free_port",
+    "listening_socket",
     "main",
     "new_rasa_token",
     "rasa_env",
@@ -48,8 +49,25 @@ RASA_BIN = REPO / ".venv-rasa" / "bin" / "rasa"
 MODELS = REPO / "bot" / "models"
 
 
+def listening_socket() -> socket.socket:
+    """A socket listening on a free port of 127.0.0.1, for a server to take over.
+
+    Handing a server the socket (uvicorn's ``--fd``) leaves no moment in which another
+    process could take the port, as it could between :func:`free_port` and the bind.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    """A TCP port on 127.0.0.1 that nothing listens on right now.
+
+    For servers that cannot take a socket (Rasa and the action server: Sanic, started by
+    their own command lines); uvicorn takes :func:`listening_socket`.
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -98,6 +116,8 @@ class Service:
     process: subprocess.Popen[bytes] | None = None
     #: The token its HTTP API requires (Rasa), else empty.
     token: str = field(default="", repr=False)
+    #: A listening socket the process inherits (``--fd``); closed here once it started.
+    sock: socket.socket | None = field(default=None, repr=False)
 
     @property
     def url(self) -> str:
@@ -161,12 +181,17 @@ def action_service(port: int, *, env: Mapping[str, str] | None = None) -> Servic
 
 
 def web_service(
-    port: int, rasa_url: str, *, rasa_token: str = "", env: Mapping[str, str] | None = None
+    port: int | socket.socket,
+    rasa_url: str,
+    *,
+    rasa_token: str = "",
+    env: Mapping[str, str] | None = None,
 ) -> Service:
     """The FastAPI web app (shop page, chat proxy).
 
     Args:
-        port: The web app's port.
+        port: The web app's port, or a listening socket (:func:`listening_socket`) that
+            uvicorn takes over.
         rasa_url: Where Rasa listens.
         rasa_token: The token of Rasa's HTTP API (``Service.token`` of
             :func:`rasa_service`), handed over as ``RASA_TOKEN``; empty leaves the
@@ -179,17 +204,22 @@ def web_service(
         "uvicorn",
         "web.app:create_app",
         "--factory",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
+        *(
+            ["--fd", str(port.fileno())]
+            if isinstance(port, socket.socket)
+            else ["--host", "127.0.0.1", "--port", str(port)]
+        ),
         # Open live-chat streams would hold a stop for up to their 30 s reconnect time;
         # the widget reconnects and loses nothing, so a stop need not wait for them.
         "--timeout-graceful-shutdown",
         "5",
     ]
     base = {"RASA_URL": rasa_url, **({"RASA_TOKEN": rasa_token} if rasa_token else {})}
-    return Service("web", argv, port, "/healthz", {**base, **(env or {})})
+    if isinstance(port, socket.socket):
+        held, number = port, int(port.getsockname()[1])
+    else:
+        held, number = None, port
+    return Service("web", argv, number, "/healthz", {**base, **(env or {})}, sock=held)
 
 
 class Stack:
@@ -223,7 +253,10 @@ class Stack:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                pass_fds=(service.sock.fileno(),) if service.sock else (),
             )
+            if service.sock is not None:
+                service.sock.close()  # the child holds it now
             assert service.process.stdout is not None
             thread = threading.Thread(
                 target=self._pump, args=(service, service.process.stdout), daemon=True
