@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, Column, Engine, update
+from sqlalchemy import JSON, Column, Engine, exists, update
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from advisor import inbox, live_log, presence, routing
@@ -142,6 +142,8 @@ class HandoverStore:
         accept_timeout: timedelta = DEFAULT_ACCEPT_TIMEOUT,
     ) -> None:
         self.engine = engine
+        #: The same pool, one statement per transaction: a chat message's one round trip.
+        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         self.clock = clock
         self.accept_timeout = accept_timeout
         SQLModel.metadata.create_all(
@@ -439,6 +441,36 @@ class HandoverStore:
             raise NotYourChatError(handover_id, staff)
         return record
 
+    def _append_in_chat(
+        self, handover_id: str, member: str | None, kind: str, author: str | None, **fields: Any
+    ) -> list[Event]:
+        """Store a payload of a live chat if it is live (and ``staff``'s): one statement.
+
+        Raises:
+            UnknownHandoverError: No such request.
+            RequestNotOpenError: Nobody is in the chat (not accepted, or ended).
+            NotYourChatError: ``member`` (a staff member) is not the one in the chat.
+        """
+        guard = (col(HandoverRecord.id) == handover_id) & (
+            col(HandoverRecord.status) == RequestStatus.ACCEPTED.value
+        )
+        if member is not None:
+            guard = guard & (col(HandoverRecord.staff) == member)
+        with self._autocommit.connect() as connection:
+            events = live_log.append_if(
+                connection,
+                exists().where(guard),
+                handover_id=handover_id,
+                kind=kind,
+                author=author,
+                now=self.clock(),
+                **fields,
+            )
+        if events is None:  # refused: say why
+            record = self._in_chat(handover_id, member)
+            raise RequestNotOpenError(handover_id, record.status)  # pragma: no cover - a race
+        return events
+
     def say(self, handover_id: str, *, text: str, staff: str | None = None) -> list[Event]:
         """Store a message of the chat: by ``staff``, or by the shopper when ``None``.
 
@@ -447,27 +479,18 @@ class HandoverStore:
             RequestNotOpenError: Nobody is in the chat (not accepted, or ended).
             NotYourChatError: ``staff`` is not the one in the chat.
         """
-        self._in_chat(handover_id, staff)
         body = text.strip()[:MAX_MESSAGE_LENGTH]
-        with Session(self.engine) as session:
-            if staff is None:
-                events = self._append(session, handover_id, "shopper_message", None, text=body)
-            else:
-                events = self._append(
-                    session, handover_id, "staff_message", staff, staff=staff, text=body
-                )
-            session.commit()
-        return events
+        if staff is None:
+            return self._append_in_chat(handover_id, None, "shopper_message", None, text=body)
+        return self._append_in_chat(
+            handover_id, staff, "staff_message", staff, staff=staff, text=body
+        )
 
     def push_offers(self, handover_id: str, *, staff: str, offers: OffersMessage) -> list[Event]:
         """Store an offer card the staff member pushes into the chat."""
-        self._in_chat(handover_id, staff)
-        with Session(self.engine) as session:
-            events = self._append(
-                session, handover_id, "offer_card", staff, staff=staff, offers=dict(offers)
-            )
-            session.commit()
-        return events
+        return self._append_in_chat(
+            handover_id, staff, "offer_card", staff, staff=staff, offers=dict(offers)
+        )
 
     def end(self, handover_id: str, *, by: str, hand_back: bool = True) -> list[Event]:
         """End the live chat: handed back to the bot, or closed (``by`` may be "shopper").

@@ -2,8 +2,14 @@
 
 Each payload (:mod:`advisor.live_payloads`) is a row, written by
 :class:`advisor.handover.HandoverStore` in the same transaction as the change it
-reports; the row's id is the payload's ``id``. The log is what a reloaded widget or a
-restarted process reads back; the live channel only pushes it.
+reports; the row's id is the payload's ``id`` (the stored JSON leaves it out: the row
+is written once, with one statement, and :func:`read` puts the id back). The log is
+what a reloaded widget or a restarted process reads back; the live channel only
+pushes it.
+
+A chat message needs no transaction of its own: :func:`append_if` writes it with one
+``INSERT … SELECT … WHERE EXISTS (…) RETURNING id`` that also checks the hand-over
+(one round trip to the database, atomic by itself).
 """
 
 from __future__ import annotations
@@ -11,13 +17,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import JSON, Column
+from sqlalchemy import JSON, Column, Connection, Exists, insert, literal
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from advisor.accounts import UTCDateTime
 from advisor.live_payloads import QUEUE_TOPIC, STAFF_ONLY, LivePayload, chat_topic, for_shopper
 
-__all__ = ["QUEUE_TYPES", "Event", "LiveMessage", "append", "read"]
+__all__ = ["QUEUE_TYPES", "Event", "LiveMessage", "append", "append_if", "read"]
 
 #: Payload types the staff consoles follow on the queue topic, besides the chat's own.
 QUEUE_TYPES = STAFF_ONLY | {"queued", "nobody_available", "closed", "handed_back"}
@@ -43,6 +49,24 @@ class Event(NamedTuple):
     payload: LivePayload
 
 
+def _payload(kind: str, handover_id: str, now: datetime, fields: dict[str, Any]) -> dict[str, Any]:
+    return {"type": kind, "handover": handover_id, "at": now.isoformat(), **fields}
+
+
+def _events(handover_id: str, kind: str, row_id: int, stored: dict[str, Any]) -> list[Event]:
+    typed = cast(LivePayload, _with_id(stored, row_id))
+    events = [Event(chat_topic(handover_id), typed)]
+    if kind in QUEUE_TYPES:
+        events.append(Event(QUEUE_TOPIC, typed))
+    return events
+
+
+def _with_id(stored: dict[str, Any], row_id: int | None) -> dict[str, Any]:
+    # "type" first, then "id", then the rest, as the payloads always looked.
+    # (Rows written before the id was left out carry the same id: no harm.)
+    return {"type": stored.get("type"), "id": row_id, **stored}
+
+
 def append(
     session: Session,
     *,
@@ -58,23 +82,49 @@ def append(
     :func:`advisor.live_payloads.for_shopper`); the consoles' queue topic carries what
     changes the queue (:data:`QUEUE_TYPES`).
     """
-    row = LiveMessage(handover_id=handover_id, type=kind, author=author, payload={}, at=now)
+    stored = _payload(kind, handover_id, now, fields)
+    row = LiveMessage(handover_id=handover_id, type=kind, author=author, payload=stored, at=now)
     session.add(row)
     session.flush()
-    payload: dict[str, Any] = {
-        "type": kind,
-        "id": row.id,
-        "handover": handover_id,
-        "at": now.isoformat(),
-    }
-    payload.update(fields)
-    row.payload = payload
-    session.add(row)
-    typed = cast(LivePayload, payload)
-    events = [Event(chat_topic(handover_id), typed)]
-    if kind in QUEUE_TYPES:
-        events.append(Event(QUEUE_TOPIC, typed))
-    return events
+    assert row.id is not None  # flushed
+    return _events(handover_id, kind, row.id, stored)
+
+
+def append_if(
+    connection: Connection,
+    guard: Exists,
+    *,
+    handover_id: str,
+    kind: str,
+    author: str | None,
+    now: datetime,
+    **fields: Any,
+) -> list[Event] | None:
+    """Store one payload if ``guard`` holds, in one statement; ``None`` if it did not.
+
+    The check and the insert are one ``INSERT … SELECT … WHERE EXISTS`` (with
+    ``RETURNING id``), so on an autocommit connection the message costs one round trip
+    and is stored exactly when the hand-over was as ``guard`` asks at that moment.
+    """
+    stored = _payload(kind, handover_id, now, fields)
+    table = LiveMessage.__table__  # type: ignore[attr-defined]
+    c = table.c
+    values = select(  # type: ignore[call-overload]
+        literal(handover_id, c.handover_id.type),
+        literal(kind, c.type.type),
+        literal(author, c.author.type),
+        literal(stored, c.payload.type),
+        literal(now, c.at.type),
+    ).where(guard)
+    statement = (
+        insert(table)
+        .from_select(["handover_id", "type", "author", "payload", "at"], values)
+        .returning(c.id)
+    )
+    row_id = connection.execute(statement).scalar()
+    if row_id is None:
+        return None
+    return _events(handover_id, kind, int(row_id), stored)
 
 
 def read(session: Session, handover_id: str, *, shopper: bool = False) -> list[LivePayload]:
@@ -84,5 +134,5 @@ def read(session: Session, handover_id: str, *, shopper: bool = False) -> list[L
         .where(LiveMessage.handover_id == handover_id)
         .order_by(col(LiveMessage.id))
     ).all()
-    payloads = [cast(LivePayload, r.payload) for r in rows]
+    payloads = [cast(LivePayload, _with_id(r.payload, r.id)) for r in rows]
     return [p for p in payloads if for_shopper(p)] if shopper else payloads
