@@ -26,10 +26,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Column,
-    DateTime,
-    Dialect,
     Engine,
-    TypeDecorator,
     UniqueConstraint,
     func,
 )
@@ -73,34 +70,6 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class UTCDateTime(TypeDecorator[datetime]):
-    """A UTC timestamp: stored without zone, read back as aware UTC.
-
-    A plain ``DateTime`` column on PostgreSQL is ``timestamp without time zone``: an
-    aware value written there is converted to the session's time zone and read back
-    naive, so the publication log would show a server in Berlin an hour off and without
-    an offset. Storing naive UTC works the same on SQLite and PostgreSQL, whatever the
-    server's or the session's ``TimeZone``.
-    """
-
-    impl = DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        """Store aware datetimes as naive UTC."""
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("timestamps must carry a time zone; use datetime.now(UTC)")
-        return value.astimezone(UTC).replace(tzinfo=None)
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        """Read naive UTC back as aware UTC."""
-        if value is None:
-            return None
-        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 class RuleVersion(SQLModel, table=True):
     """An immutable snapshot of one rule set's files."""
 
@@ -115,7 +84,7 @@ class RuleVersion(SQLModel, table=True):
     author: str = Field(max_length=120)
     message: str = Field(default="", max_length=500)
     changes: str = Field(default="", description="What changed against the previous version.")
-    created_at: datetime = Field(default_factory=_now, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=_now)  # timestamptz on PostgreSQL
 
 
 class Publication(SQLModel, table=True):
@@ -130,7 +99,7 @@ class Publication(SQLModel, table=True):
     action: str = Field(max_length=20, description="publish or rollback")
     author: str = Field(max_length=120)
     note: str = Field(default="", max_length=500)
-    created_at: datetime = Field(default_factory=_now, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=_now)  # timestamptz on PostgreSQL
 
 
 @dataclass(frozen=True, slots=True)
