@@ -1,4 +1,9 @@
-"""Whole conversations over Rasa's REST channel, with the real Rasa and action servers."""
+"""Whole conversations over Rasa's REST channel, with the real Rasa and action servers.
+
+Every turn says what must come next: the next question in its wording, or offers that
+keep the budget, fit the rider's height and come with pedals for the rider's shoes
+(``check_offers``).
+"""
 
 from __future__ import annotations
 
@@ -7,55 +12,48 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import RunningBot, offers_payload, texts
+from product_rules.text import money
+from tests.integration.conftest import RunningBot, ask, buttons, check_offers, offers_payload, texts
 
 pytestmark = pytest.mark.integration
+
+USAGE = ask("road_bike", "usage")
+EXPERIENCE = ask("road_bike", "experience")
+BUDGET = ask("road_bike", "budget")
+HEIGHT = ask("road_bike", "body_height_cm")
+INSEAM = ask("road_bike", "inseam_cm")
+SHOES = ask("road_bike", "shoes_owned")
+CHOICES_HINT = "You can pick one of the buttons or say it in your own words."
 
 
 def _sender() -> str:
     return f"test-{uuid.uuid4().hex[:12]}"
 
 
-def _check_contract(payload: dict[str, Any]) -> None:
-    assert payload["type"] == "offers"
-    assert isinstance(payload["answers"], dict)
-    assert 1 <= len(payload["offers"]) <= 3
-    for rank, offer in enumerate(payload["offers"], start=1):
-        assert offer["rank"] == rank
-        assert offer["currency"] == "EUR"
-        assert offer["reasons"]
-        assert isinstance(offer["relaxed"], list)
-        roles = [item["role"] for item in offer["items"]]
-        assert roles[0] == "main"
-        assert set(roles) <= {"main", "required", "option"}
-        assert offer["total_price"] == pytest.approx(sum(i["price"] for i in offer["items"]))
-        for item in offer["items"]:
-            assert {"sku", "name", "category", "role", "price", "in_stock", "attributes"} <= set(
-                item
-            )
-    for item in payload["cross_sell"]:
-        assert {"sku", "name", "category", "price", "reason"} <= set(item)
+def _offers(reply: list[dict[str, Any]]) -> dict[str, Any]:
+    payload = offers_payload(reply)
+    assert payload is not None, texts(reply)
+    return payload
 
 
 def test_converse_beginner_wants_road_bike(bot: RunningBot) -> None:
     sender = _sender()
-    greeting = bot.send(sender, "hi")
-    assert any(b["title"] == "Road bike" for m in greeting for b in m.get("buttons", []))
-    assert "What will you mostly use the bike for?" in texts(bot.send(sender, "I want a road bike"))
-    steps = [
-        "mostly long weekend rides",
-        "total newbie",
-        "about 1.5k",
-        "1,82 m",
-        "no, just normal trainers",
-    ]
-    reply: list[dict[str, Any]] = []
-    for step in steps:
-        reply = bot.send(sender, step)
-        assert texts(reply), f"no answer to {step!r}"
-    payload = offers_payload(reply)
-    assert payload is not None, texts(reply)
-    _check_contract(payload)
+    greeting = bot.send(sender, "hi", expect="What are you looking for?")
+    assert "Road bike" in [b["title"] for b in buttons(greeting)]
+    bot.talk(
+        sender,
+        [
+            ("I want a road bike", USAGE),
+            ("mostly long weekend rides", "Got it: Long rides and fitness.\n" + EXPERIENCE),
+            ("total newbie", "Got it: I'm new to it.\n" + BUDGET),
+            ("about 1.5k", "Got it: budget 1,500 EUR.\n" + HEIGHT),
+            # A beginner is not asked for the inseam: straight on to the shoes.
+            ("1,82 m", "Got it: 182 cm tall.\n" + SHOES),
+        ],
+    )
+    reply = bot.send(sender, "no, just normal trainers", expect_offers=True)
+    payload = _offers(reply)
+    check_offers(bot, payload)
     assert payload["answers"] == {
         "usage": "endurance",
         "experience": "beginner",
@@ -66,67 +64,160 @@ def test_converse_beginner_wants_road_bike(bot: RunningBot) -> None:
     for offer in payload["offers"]:
         main = offer["items"][0]
         assert main["category"] == "road_bike"
-        assert main["attributes"]["frame_size_cm"] == 56
+        assert main["attributes"]["frame_size_cm"] == 56  # 182 cm tall
         assert offer["total_price"] <= 1500
-        if not main["attributes"].get("pedals_included"):
+        assert offer["relaxed"] == []
+        assert "Frame 56 cm fits your height of 182 cm" in offer["reasons"]
+        if not main["attributes"]["pedals_included"]:
             pedals = [i for i in offer["items"] if i["role"] == "required"]
             assert [p["category"] for p in pedals] == ["pedals"]
             assert pedals[0]["attributes"]["cleat_system"] in {"flat", "spd"}
-        assert offer["relaxed"] == []
-    assert {c["category"] for c in payload["cross_sell"]} >= {"helmet"}
-    assert "Here are my top" in texts(reply) or "best match" in texts(reply)
+    assert "helmet" in {c["category"] for c in payload["cross_sell"]}
+    # The text lists exactly the offers of the payload, with their totals.
+    text = texts(reply)
+    assert f"Here are my top {len(payload['offers'])} picks" in text or (
+        "Here is the best match" in text and len(payload["offers"]) == 1
+    )
+    for offer in payload["offers"]:
+        assert f"{offer['rank']}. {offer['title']}: " in text
 
 
 def test_converse_racer_with_look_keo_shoes(bot: RunningBot) -> None:
     sender = _sender()
-    reply = bot.send(sender, "I'm looking for a racing bike, budget 4000 euros")
-    assert texts(reply)
-    bot.send(sender, '/inform{"choice":"racing"}')
-    bot.send(sender, '/inform{"choice":"racer"}')
-    reply = bot.send(sender, "6 foot 1")
-    assert "inseam" in texts(reply), "racers are asked for their inseam"
-    bot.send(sender, "87")
-    reply = bot.send(sender, "I have Look Keo cleats")
-    payload = offers_payload(reply)
-    assert payload is not None, texts(reply)
-    _check_contract(payload)
+    bot.talk(
+        sender,
+        [
+            (
+                "I'm looking for a racing bike, budget 4000 euros",
+                "Got it: budget 4,000 EUR.\n" + USAGE,
+            ),
+            ('/inform{"choice":"racing"}', "Got it: Racing and fast group rides.\n" + EXPERIENCE),
+            ('/inform{"choice":"racer"}', "Got it: I race or train hard.\n" + HEIGHT),
+            # Racers are asked for their inseam; beginners are not.
+            ("6 foot 1", "Got it: 185 cm tall.\n" + INSEAM),
+            ("87", "Got it: inseam 87 cm.\n" + SHOES),
+        ],
+    )
+    reply = bot.send(sender, "I have Look Keo cleats", expect="Got it: Yes, Look Keo.")
+    payload = _offers(reply)
+    check_offers(bot, payload)
     assert payload["answers"]["shoes_owned"] == "look_keo"
     assert payload["answers"]["inseam_cm"] == 87.0
     for offer in payload["offers"]:
         main = offer["items"][0]
-        assert main["attributes"]["frame_size_cm"] == 58
+        assert main["attributes"]["frame_size_cm"] == 58  # inseam 87 cm
         assert main["attributes"]["geometry"] in {"race", "aero"}
-        for item in offer["items"][1:]:
+        assert offer["total_price"] <= 4000
+        pedals = [i for i in offer["items"] if i["category"] == "pedals"]
+        if not main["attributes"]["pedals_included"]:
+            assert [p["attributes"]["cleat_system"] for p in pedals] == ["look_keo"]
+            assert "Pedals for the Look Keo cleats of the shoes you own" in offer["reasons"]
+    # Shoes are owned: none are sold on top.
+    assert "shoes" not in {c["category"] for c in payload["cross_sell"]}
+
+
+def test_converse_racer_without_shoes_gets_matching_shoes(bot: RunningBot) -> None:
+    sender = _sender()
+    bot.talk(
+        sender,
+        [
+            ("I want a road bike", USAGE),
+            ("racing", "Got it: Racing and fast group rides.\n" + EXPERIENCE),
+            ("I race or train hard", "Got it: I race or train hard.\n" + BUDGET),
+            ("3000", "Got it: budget 3,000 EUR.\n" + HEIGHT),
+            ("175 cm", INSEAM),
+            ("I'm not sure", SHOES),
+        ],
+    )
+    payload = _offers(bot.send(sender, "no", expect_offers=True))
+    check_offers(bot, payload)
+    assert "inseam_cm" not in payload["answers"] or payload["answers"]["inseam_cm"] is None
+    cleats = set()
+    for offer in payload["offers"]:
+        main = offer["items"][0]
+        assert main["attributes"]["frame_size_cm"] == 54  # 175 cm tall, no inseam
+        for item in offer["items"]:
             if item["category"] == "pedals":
-                assert item["attributes"]["cleat_system"] == "look_keo"
+                cleats.add(item["attributes"]["cleat_system"])
+    assert cleats and cleats <= {"spd_sl", "look_keo"}, "a racer gets road pedals"
+    shoes = [c for c in payload["cross_sell"] if c["category"] == "shoes"]
+    assert len(shoes) == 1, "road pedals need shoes: the racer without any is offered a pair"
+    assert bot.product(shoes[0]["sku"])["cleat_system"] in cleats
 
 
 def test_converse_budget_too_low_relaxes(bot: RunningBot) -> None:
     sender = _sender()
-    bot.send(sender, "road bike please")
-    for step in ["fitness", "beginner", "300 euros", "175 cm", "no"]:
-        reply = bot.send(sender, step)
-    payload = offers_payload(reply)
-    assert payload is not None, texts(reply)
-    _check_contract(payload)
-    assert all(offer["relaxed"] for offer in payload["offers"])
-    assert "loosened" in texts(reply)
+    bot.talk(
+        sender,
+        [
+            ("road bike please", USAGE),
+            ("fitness", EXPERIENCE),
+            ("beginner", BUDGET),
+            ("300 euros", "Got it: budget 300 EUR.\n" + HEIGHT),
+            ("175 cm", SHOES),
+        ],
+    )
+    reply = bot.send(sender, "no", expect_offers=True)
+    payload = _offers(reply)
+    check_offers(bot, payload)
+    assert payload["answers"]["budget"] == 300.0
+    # Only the budget was loosened, just far enough for the cheapest ready-to-ride bike;
+    # the frame size for 175 cm (54) still holds.
+    relaxation = payload["relaxation"]
+    assert relaxation is not None
+    assert relaxation["unmet"] == ["your budget"]
+    applied = [c for c in relaxation["choices"] if c["applied"]]
+    assert len(applied) == 1 and set(applied[0]["answers"]) == {"budget"}
+    bound = applied[0]["answers"]["budget"]
+    loosened = f"your budget: up to {money(bound)} instead of 300 EUR"
+    assert applied[0]["relax"] == [loosened]
+    assert min(offer["total_price"] for offer in payload["offers"]) > 300
+    for offer in payload["offers"]:
+        assert offer["relaxed"] == [loosened], offer["relaxed"]
+        assert offer["total_price"] <= bound
+        assert offer["items"][0]["attributes"]["frame_size_cm"] == 54
+    text = texts(reply)
+    wishes = "this wish" if len(relaxation["choices"]) == 1 else "these wishes"
+    assert f"I couldn't find an exact match, so I loosened {wishes}: {loosened}." in text, text
 
 
 def test_converse_changes_answer_after_offers(bot: RunningBot) -> None:
     sender = _sender()
-    bot.send(sender, "I'm a beginner looking for a road bike for about 1.5k, I'm 1,82 m")
-    bot.send(sender, "long rides")
-    reply = bot.send(sender, "no cleats")
-    first = offers_payload(reply)
-    assert first is not None, texts(reply)
-    reply = bot.send(sender, "actually my budget is 3000 euros")
-    second = offers_payload(reply)
-    assert second is not None, texts(reply)
-    assert second["answers"]["budget"] == 3000.0
-    assert second["answers"]["experience"] == "beginner"
+    bot.talk(
+        sender,
+        [
+            (
+                "I'm a beginner looking for a road bike for about 1.5k, I'm 1,82 m",
+                "Got it: I'm new to it, budget 1,500 EUR, 182 cm tall.\n" + USAGE,
+            ),
+            ("long rides", "Got it: Long rides and fitness.\n" + SHOES),
+        ],
+    )
+    first = _offers(bot.send(sender, "no cleats", expect_offers=True))
+    check_offers(bot, first)
+    assert all(offer["total_price"] <= 1500 for offer in first["offers"])
+    reply = bot.send(sender, "actually my budget is 3000 euros", expect="Got it: budget 3,000 EUR.")
+    second = _offers(reply)
+    check_offers(bot, second)
+    # Only the budget changed; the offers are new ones, within the new budget.
+    assert second["answers"] == {**first["answers"], "budget": 3000.0}
+    assert {o["title"] for o in second["offers"]} != {o["title"] for o in first["offers"]}
+    assert all(offer["total_price"] <= 3000 for offer in second["offers"])
     why = texts(bot.send(sender, "why this one?"))
-    assert "1." in why and "budget" in why.lower()
+    # Each offer of the latest payload, by rank and title, with its own reasons.
+    for offer in second["offers"]:
+        line = next(
+            (
+                ln
+                for ln in why.splitlines()
+                if ln.startswith(f"{offer['rank']}. {offer['title']}: ")
+            ),
+            None,
+        )
+        assert line is not None, why
+        for reason in offer["reasons"]:
+            assert reason in line, (reason, line)
+    assert "Within your budget of 3,000 EUR" in why
 
 
 @pytest.mark.parametrize(
@@ -158,44 +249,87 @@ def test_converse_changes_answer_after_offers(bot: RunningBot) -> None:
 )
 def test_converse_junk_answered_politely_and_kept(bot: RunningBot, junk: str) -> None:
     sender = _sender()
-    bot.send(sender, "I want a road bike")
-    bot.send(sender, "long weekend rides")
-    reply = bot.send(sender, junk)
-    if junk.strip():
-        text = texts(reply)
-        assert text, f"no reply to {junk[:40]!r}"
-        assert "Traceback" not in text and "Error" not in text
+    bot.send(sender, "I want a road bike", expect=USAGE)
+    bot.send(sender, "long weekend rides", expect=EXPERIENCE)
+    # Junk, even an empty message, gets an apology and the open question again.
+    reply = bot.send(sender, junk, expect=[f"Sorry, I didn't quite get that. {EXPERIENCE}"])
+    text = texts(reply)
+    assert CHOICES_HINT in text
+    assert "Error" not in text and "<script>" not in text
+    assert [b["title"] for b in buttons(reply)] == [
+        "I'm new to it",
+        "I ride regularly",
+        "I race or train hard",
+    ]
     # The conversation goes on with the earlier answer kept.
-    reply = bot.send(sender, "total newbie")
-    assert "budget" in texts(reply).lower(), texts(reply)
-    for step in ["1500", "180 cm", "no"]:
-        reply = bot.send(sender, step)
-    payload = offers_payload(reply)
-    assert payload is not None, texts(reply)
+    bot.talk(sender, [("total newbie", BUDGET), ("1500", HEIGHT), ("180 cm", SHOES)])
+    payload = _offers(bot.send(sender, "no", expect_offers=True))
+    check_offers(bot, payload)
     assert payload["answers"]["usage"] == "endurance"
+    assert payload["answers"]["experience"] == "beginner"
 
 
 def test_converse_explains_term_and_keeps_question(bot: RunningBot) -> None:
     sender = _sender()
-    bot.send(sender, "I want a road bike")
-    reply = texts(bot.send(sender, "what is SPD?"))
-    assert "Shimano" in reply
-    assert "What will you mostly use the bike for?" in reply
+    bot.send(sender, "I want a road bike", expect=USAGE)
+    reply = bot.send(sender, "what is SPD?", expect=["Shimano", USAGE])
+    assert [b["title"] for b in buttons(reply)] == [
+        "Long rides and fitness",
+        "Racing and fast group rides",
+        "Commuting to work",
+    ]
+    # The question is still open: an answer goes on to the next one.
+    bot.send(sender, "long rides", expect="Got it: Long rides and fitness.\n" + EXPERIENCE)
 
 
 def test_converse_restart_forgets_answers(bot: RunningBot) -> None:
     sender = _sender()
-    bot.send(sender, "I want a road bike")
-    bot.send(sender, "racing")
-    reply = bot.send(sender, "start over")
-    assert "start over" in texts(reply).lower()
-    reply = bot.send(sender, "road bike")
-    assert "What will you mostly use the bike for?" in texts(reply)
+    bot.send(sender, "I want a road bike", expect=USAGE)
+    bot.send(sender, "racing", expect=EXPERIENCE)
+    reply = bot.send(sender, "start over", expect="No problem, let's start over.")
+    assert "Road bike" in [b["title"] for b in buttons(reply)]
+    assert bot.state(sender)["answers"] == {}
+    # The usage is asked again: "racing" was forgotten.
+    reply = bot.send(sender, "road bike", expect=USAGE)
+    assert "Got it" not in texts(reply)
 
 
 def test_converse_out_of_scope_keeps_question(bot: RunningBot) -> None:
     sender = _sender()
-    bot.send(sender, "I want a road bike")
-    bot.send(sender, "long rides")
-    reply = texts(bot.send(sender, "what's the weather like tomorrow?"))
-    assert "experience" in reply.lower()
+    bot.send(sender, "I want a road bike", expect=USAGE)
+    bot.send(sender, "long rides", expect=EXPERIENCE)
+    bot.send(
+        sender,
+        "what's the weather like tomorrow?",
+        expect=["Sorry, I can only help with choosing bikes and gear.", EXPERIENCE],
+    )
+    bot.send(sender, "beginner", expect="Got it: I'm new to it.\n" + BUDGET)
+
+
+NEGATED = [
+    "nothing competitive",
+    "anything but racing",
+    "carbon? no way",
+    "no carbon",
+    "not a racer",
+    "I wouldn't say I'm experienced",
+]
+
+
+@pytest.mark.parametrize("question", ["usage", "experience"])
+@pytest.mark.parametrize("negated", NEGATED, ids=[n.replace(" ", "-") for n in NEGATED])
+def test_converse_negation_records_no_racing(bot: RunningBot, negated: str, question: str) -> None:
+    sender = _sender()
+    bot.send(sender, "I want a road bike", expect=USAGE)
+    if question == "experience":
+        bot.send(sender, "long rides", expect=EXPERIENCE)
+    reply = bot.send(sender, negated)
+    answers = bot.state(sender)["answers"]
+    assert answers.get("usage") != "racing", (negated, answers, texts(reply))
+    assert answers.get("experience") != "racer", (negated, answers, texts(reply))
+    if question == "experience":
+        assert answers.get("usage") == "endurance", "the earlier answer stays"
+    text = texts(reply)
+    assert "Got it: Racing" not in text and "Got it: I race" not in text
+    # The shopper is asked something: the same question again, or the next one.
+    assert any(q in text for q in (USAGE, EXPERIENCE, BUDGET)), text
