@@ -1,0 +1,384 @@
+"""The advisor's event log: what happened in each conversation, for the workbench's reports.
+
+Events are derived from what a turn did to the conversation state (:func:`events_of`):
+the advisor's own logic stays free of bookkeeping, and every face (chat, console,
+preview) produces the same events for the same behaviour. The log is append-only;
+the only deletion is erasing one conversation (privacy requests, :meth:`EventLog.erase`).
+
+Writing must not slow a turn (target: under 1 ms added): :meth:`EventLog.record` only
+queues rows, a background thread writes them in batches. Rows that fail to write are
+kept and retried, and the queue is written out when the log is closed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column, Engine, Index, delete
+from sqlmodel import Field, Session, SQLModel, col
+
+from advisor.accounts import UTCDateTime
+from advisor.reply import Reply
+from advisor.state import ConversationState
+
+__all__ = [
+    "TABLE_NAMES",
+    "AdvisorEvent",
+    "Event",
+    "EventKind",
+    "EventLog",
+    "OfferShown",
+    "Scope",
+    "events_of",
+]
+
+log = logging.getLogger(__name__)
+
+#: Longest answer text kept (a shopper may paste anything into the chat).
+MAX_TEXT = 300
+
+
+class EventKind(StrEnum):
+    """What happened in a turn."""
+
+    STARTED = "started"  # a rule set was chosen
+    ASKED = "asked"  # a question was put
+    ANSWERED = "answered"  # a question got its first answer
+    CHANGED = "changed"  # an answer was changed
+    DONT_KNOW = "dont_know"  # "not sure": the question's default or no preference
+    NOT_UNDERSTOOD = "not_understood"  # free text the parser could not map
+    RELAXED = "relaxed"  # wishes loosened to find offers
+    OFFERS_SHOWN = "offers_shown"
+    OFFER_CLICKED = "offer_clicked"  # reported by the widget
+    HANDOVER_ASKED = "handover_asked"
+    HANDOVER_TAKEN = "handover_taken"
+    RATED = "rated"
+    ENDED = "ended"  # started over, or a live chat closed
+
+
+class AdvisorEvent(SQLModel, table=True):
+    """One event of one conversation."""
+
+    __tablename__ = "advisor_event"
+    __table_args__ = (
+        Index("ix_advisor_event_scope", "ruleset", "kind", "at"),
+        Index("ix_advisor_event_conversation", "conversation", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(sa_type=UTCDateTime)
+    conversation: str = Field(max_length=64)
+    ruleset: str | None = Field(default=None, max_length=64)
+    version: int | None = None
+    channel: str = Field(max_length=16)
+    language: str = Field(max_length=8)
+    kind: str = Field(max_length=24)
+    question: str | None = Field(default=None, max_length=64)
+    #: The answer (JSON text), the rating, the typed text or the group of unmet wishes:
+    #: what the reports group by, so it is a plain column and not inside ``data``.
+    value: str | None = Field(default=None, max_length=MAX_TEXT + 20)
+    #: How an answer came: ``clicked``, ``typed`` or ``staff``; a rating: ``bot``/``staff``.
+    how: str | None = Field(default=None, max_length=16)
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class OfferShown(SQLModel, table=True):
+    """One product shown as an offer's main item (the "never recommended" report)."""
+
+    __tablename__ = "advisor_offer_shown"
+    __table_args__ = (Index("ix_advisor_offer_shown_scope", "ruleset", "at", "sku"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(sa_type=UTCDateTime)
+    conversation: str = Field(max_length=64, index=True)
+    ruleset: str = Field(max_length=64)
+    version: int | None = None
+    channel: str = Field(max_length=16)
+    language: str = Field(max_length=8)
+    sku: str = Field(max_length=64)
+    rank: int
+
+
+TABLE_NAMES = (AdvisorEvent.__tablename__, OfferShown.__tablename__)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """An event before it is stored: what happened, without who and when."""
+
+    kind: EventKind
+    question: str | None = None
+    value: Any = None
+    how: str | None = None
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _clicked(turn_text: str, entities: Mapping[str, str]) -> bool:
+    return "choice" in entities or turn_text.startswith("/")
+
+
+def events_of(
+    before: ConversationState,
+    after: ConversationState,
+    reply: Reply,
+    *,
+    text: str = "",
+    entities: Mapping[str, str] | None = None,
+    intent: str | None = None,
+) -> list[Event]:
+    """The events of one turn, from the state before and after it and the reply.
+
+    Args:
+        before: The state the turn started from.
+        after: The state it left.
+        reply: What the advisor answered.
+        text: What the person wrote or the button's payload.
+        entities: Entities of the message (buttons carry ``choice``).
+        intent: The intent Rasa recognised, if any.
+    """
+    entities = entities or {}
+    events: list[Event] = []
+    if after.ruleset and (after.ruleset != before.ruleset or _restarted(before, after)):
+        events.append(Event(EventKind.STARTED))
+    if before.ruleset and (after.ruleset != before.ruleset or _restarted(before, after)):
+        events.insert(0, Event(EventKind.ENDED, data={"why": "start_over"}))
+    how = "clicked" if _clicked(text, entities) else "typed"
+    if after.channel == "console":
+        how = "staff"
+    same_ruleset = after.ruleset == before.ruleset
+    for question, value in after.answers.items():
+        if question not in before.answers or not same_ruleset:
+            kind = EventKind.DONT_KNOW if value is None else EventKind.ANSWERED
+            events.append(Event(kind, question, value, how))
+        elif before.answers[question] != value:
+            events.append(
+                Event(EventKind.CHANGED, question, value, how, {"from": before.answers[question]})
+            )
+    answered = any(e.kind in (EventKind.ANSWERED, EventKind.DONT_KNOW) for e in events)
+    if (
+        before.question
+        and before.question == after.question
+        and same_ruleset
+        and not answered
+        and not _clicked(text, entities)
+        and text.strip()
+        and intent not in ("ask_why", "explain_term", "human_handoff", "greet", "start_over")
+    ):
+        events.append(
+            Event(EventKind.NOT_UNDERSTOOD, before.question, " ".join(text.split())[:MAX_TEXT])
+        )
+    if after.question and (after.question != before.question or not same_ruleset):
+        events.append(Event(EventKind.ASKED, after.question))
+    for payload in reply.payloads:
+        if payload.get("type") == "offers":
+            events.extend(_offer_events(payload))
+        elif payload.get("type") == "handoff":
+            events.append(Event(EventKind.HANDOVER_ASKED))
+    return events
+
+
+def _restarted(before: ConversationState, after: ConversationState) -> bool:
+    """The same rule set chosen again from a fresh state ("start over")."""
+    return bool(before.answers) and not after.answers and after.ruleset == before.ruleset
+
+
+def _offer_events(payload: Mapping[str, Any]) -> list[Event]:
+    events: list[Event] = []
+    relaxation = payload.get("relaxation") or {}
+    unmet = [str(w) for w in relaxation.get("unmet") or []]
+    applied = [
+        str(w) for c in relaxation.get("choices") or [] if c.get("applied") for w in c["relax"]
+    ]
+    if unmet:
+        # The gap report groups by the wishes that could not all be met with what the
+        # shopper asked of them ("your budget" at 400 EUR), so one line gets a count.
+        asked = {
+            question: payload["answers"].get(question)
+            for choice in relaxation.get("choices") or []
+            for question in choice.get("answers") or {}
+        }
+        key = json.dumps({"unmet": sorted(unmet), "asked": asked}, sort_keys=True)
+        events.append(
+            Event(
+                EventKind.RELAXED,
+                value=key,
+                data={"unmet": unmet, "relaxed": applied, "answers": dict(payload["answers"])},
+            )
+        )
+    offers = [
+        {"rank": o["rank"], "sku": o["items"][0]["sku"], "total": o["total_price"]}
+        for o in payload.get("offers") or []
+        if o.get("items")
+    ]
+    events.append(Event(EventKind.OFFERS_SHOWN, value=str(len(offers)), data={"offers": offers}))
+    return events
+
+
+def _json(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return text[: MAX_TEXT + 20]
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Who and where: the part of a row that every event of a turn shares."""
+
+    conversation: str
+    ruleset: str | None
+    version: int | None
+    channel: str
+    language: str
+
+
+class EventLog:
+    """Queues events and writes them in batches from a background thread.
+
+    Args:
+        engine: The advisor's database.
+        flush_seconds: How long an event may wait in the queue.
+        max_queue: Events kept while the database does not answer; the oldest go first
+            (and are counted in the log) once it is full.
+        clock: Now, as an aware datetime (tests pass their own).
+        background: Start the writer thread; without it the owner calls :meth:`flush`.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        flush_seconds: float = 0.5,
+        max_queue: int = 100_000,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        background: bool = True,
+    ) -> None:
+        self.engine = engine
+        self.flush_seconds = flush_seconds
+        self.max_queue = max_queue
+        self.clock = clock
+        self._queue: list[SQLModel] = []
+        self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._closed = threading.Event()
+        self._tables_ready = False
+        self.dropped = 0
+        self._thread: threading.Thread | None = None
+        if background:
+            self._thread = threading.Thread(target=self._run, name="advisor-events", daemon=True)
+            self._thread.start()
+
+    def ensure_tables(self) -> None:
+        """Create the event tables unless they exist."""
+        if not self._tables_ready:
+            tables = [SQLModel.metadata.tables[name] for name in TABLE_NAMES]
+            SQLModel.metadata.create_all(self.engine, tables=tables)
+            self._tables_ready = True
+
+    def record(self, scope: Scope, events: Sequence[Event]) -> None:
+        """Queue the events of one turn (cheap: no database work here)."""
+        if not events:
+            return
+        at = self.clock()
+        rows: list[SQLModel] = []
+        for event in events:
+            rows.append(
+                AdvisorEvent(
+                    at=at,
+                    conversation=scope.conversation,
+                    ruleset=scope.ruleset,
+                    version=scope.version,
+                    channel=scope.channel,
+                    language=scope.language,
+                    kind=event.kind.value,
+                    question=event.question,
+                    value=_json(event.value),
+                    how=event.how,
+                    data=dict(event.data),
+                )
+            )
+            if event.kind is EventKind.OFFERS_SHOWN and scope.ruleset:
+                rows.extend(
+                    OfferShown(
+                        at=at,
+                        conversation=scope.conversation,
+                        ruleset=scope.ruleset,
+                        version=scope.version,
+                        channel=scope.channel,
+                        language=scope.language,
+                        sku=offer["sku"],
+                        rank=offer["rank"],
+                    )
+                    for offer in event.data.get("offers", [])
+                )
+        with self._lock:
+            self._queue.extend(rows)
+            overflow = len(self._queue) - self.max_queue
+            if overflow > 0:
+                del self._queue[:overflow]
+                self.dropped += overflow
+                log.error("event log full: %d oldest events dropped", overflow)
+
+    def flush(self) -> int:
+        """Write what is queued in one transaction; the number of rows written."""
+        with self._write_lock:
+            with self._lock:
+                rows, self._queue = self._queue, []
+            if not rows:
+                return 0
+            try:
+                self.ensure_tables()
+                with Session(self.engine, expire_on_commit=False) as session:
+                    session.add_all(rows)
+                    session.commit()
+            except Exception:
+                log.exception("event log: %d events not written, kept for the next try", len(rows))
+                with self._lock:
+                    self._queue[:0] = rows
+                return 0
+            return len(rows)
+
+    def pending(self) -> int:
+        """Events queued and not yet written."""
+        with self._lock:
+            return len(self._queue)
+
+    def erase(self, conversation: str) -> int:
+        """Delete every event of one conversation (a privacy request); rows deleted."""
+        self.flush()
+        self.ensure_tables()
+        with self._lock:
+            self._queue = [
+                r for r in self._queue if getattr(r, "conversation", None) != conversation
+            ]
+        with Session(self.engine) as session:
+            events = session.execute(
+                delete(AdvisorEvent).where(col(AdvisorEvent.conversation) == conversation)
+            )
+            offers = session.execute(
+                delete(OfferShown).where(col(OfferShown.conversation) == conversation)
+            )
+            session.commit()
+        return int(events.rowcount or 0) + int(offers.rowcount or 0)  # type: ignore[attr-defined]
+
+    def _run(self) -> None:
+        while not self._closed.is_set():
+            self._wake.wait(self.flush_seconds)
+            self._wake.clear()
+            self.flush()
+
+    def close(self) -> None:
+        """Write out what is queued and stop the writer."""
+        self._closed.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self.flush()
