@@ -1,310 +1,97 @@
 """The chat widget in Debian's Chromium, driven by Playwright.
 
-The web app runs for real under uvicorn. Rasa is replaced by a test double: a tiny ASGI
-app, also under uvicorn on its own loopback port, that answers the REST-channel protocol
-with scripted replies (text with buttons, then an offers payload) and keeps each
-conversation's events for its tracker endpoint (token required), so a reload can show
-the conversation again. It exists only so this test can check how the browser renders
-replies; the real Rasa is exercised by the integration tests.
+The web app runs for real under uvicorn. Rasa is :class:`tests.web.fake_rasa.FakeRasa`:
+Rasa's REST channel and HTTP API answering through the real advisor over the demo
+catalogue and the shipped rules, so every question, button, offer and way out the
+widget shows is the engine's own. Each turn goes through :func:`bot_reply`, which fails
+on silence, an empty bubble or a server error and checks the question asked next.
 """
 
 from __future__ import annotations
 
 import copy
-import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from sqlalchemy import Engine
 
+from advisor.service import Advisor
+from product_rules.offers import offers_in
+from product_rules.registry import RuleRegistry, ServedRuleSet
+from tests.conftest import RULES
+from tests.web.browser import CHROMIUM, CHROMIUM_ARGS, Watched, bot_reply, needs_chromium, send
+from tests.web.fake_rasa import FakeRasa
+from tests.web.servers import LoopbackServer
 from tests.web.test_app import TEST_DATABASE_URL
 from web.app import UNAVAILABLE_MESSAGE, create_app
 from web.conversation import COOKIE_NAME, decode_cookie
 from web.settings import WebSettings
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-WAIT_MS = 10_000
 SECRET_KEY = "widget-test-secret"
 RASA_TOKEN = "widget-test-rasa-token"
+BROKEN = "this message crashes Rasa"
+MUTE = "this message gets no answer"
 
-pytestmark = [
-    pytest.mark.browser,
-    # Skipped on a developer machine without Chromium; in CI (`make test` installs it)
-    # a missing browser is a failure, not a skip.
-    pytest.mark.skipif(
-        not CHROMIUM.exists() and not os.environ.get("CI"),
-        reason="needs Debian's Chromium at /usr/bin/chromium (apt-get install -y chromium)",
-    ),
-]
+pytestmark = needs_chromium
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright package")
 expect = sync_api.expect
 
-BEGINNER_PAYLOAD = '/inform{"experience":"beginner"}'
-EXPERT_PAYLOAD = '/inform{"experience":"expert"}'
-MARKUP_PAYLOAD = '/inform{"experience":"markup"}'
-
-FRAME_RELAXED = "frame size: 54 to 58 cm instead of exactly 56 cm"
-BUDGET_RELAXED = "your budget: up to 1,900 EUR instead of 1,500 EUR"
-GEOMETRY_RELAXED = "without endurance geometry"
-RACE_ALERT = "A race geometry is less comfortable on long rides; a test ride is worth it."
-RIM_ALERT = "Rim brakes stop later in the wet."
-
-# The current contract: "ruleset", per-offer "alerts" and a "relaxation" block.
-OFFERS: dict[str, Any] = {
-    "type": "offers",
-    "ruleset": "road_bike",
-    "answers": {"usage": "endurance", "experience": "beginner", "budget": 1500},
-    "offers": [
-        {
-            "rank": 1,
-            "title": "Endurance road bike, ready to ride",
-            "total_price": 1479.0,
-            "currency": "EUR",
-            "items": [
-                {
-                    "sku": "RB-END-56",
-                    "name": "Veloce Endurance 105",
-                    "category": "road_bike",
-                    "role": "main",
-                    "price": 1299.0,
-                    "in_stock": True,
-                    "attributes": {"frame_size_cm": 56, "pedals_included": False},
-                },
-                {
-                    "sku": "PD-M520",
-                    "name": "Shimano PD-M520 pedals",
-                    "category": "pedals",
-                    "role": "required",
-                    "price": 49.0,
-                    "in_stock": True,
-                    "attributes": {"cleat_system": "spd"},
-                },
-                {
-                    "sku": "SH-RC1",
-                    "name": "Shimano RC1 shoes",
-                    "category": "shoes",
-                    "role": "option",
-                    "price": 131.0,
-                    "in_stock": False,
-                    "attributes": {"cleat_system": "spd"},
-                },
-            ],
-            "reasons": [
-                "Relaxed endurance geometry for long weekend rides",
-                "A 56 cm frame fits a body height of 182 cm",
-            ],
-            "relaxed": [FRAME_RELAXED],
-            "alerts": [RACE_ALERT, RIM_ALERT],
-        },
-        {
-            "rank": 2,
-            "title": "Aluminium road bike with flat pedals",
-            "total_price": 1049.0,
-            "currency": "EUR",
-            "items": [
-                {
-                    "sku": "RB-ALU-58",
-                    "name": "Strada Alu Sora",
-                    "category": "road_bike",
-                    "role": "main",
-                    "price": 999.0,
-                    "in_stock": True,
-                    "attributes": {"frame_size_cm": 58, "pedals_included": False},
-                },
-                {
-                    "sku": "PD-FLAT",
-                    "name": "Flat pedals",
-                    "category": "pedals",
-                    "role": "required",
-                    "price": 50.0,
-                    "in_stock": True,
-                    "attributes": {"cleat_system": "flat"},
-                },
-            ],
-            "reasons": ["Well below your budget"],
-            "relaxed": [FRAME_RELAXED],
-            "alerts": [],
-        },
-    ],
-    "cross_sell": [
-        {
-            "sku": "HE-1",
-            "name": "Aero helmet",
-            "category": "helmet",
-            "price": 59.0,
-            "reason": "A helmet is a must on the road",
-        },
-        {
-            "sku": "LI-1",
-            "name": "Light set",
-            "category": "lights",
-            "price": 39.9,
-            "reason": "Be seen on darker evenings",
-        },
-    ],
-    "relaxation": {
-        "unmet": ["frame size", "your budget"],
-        "choices": [
-            {"relax": [FRAME_RELAXED], "filters": ["fits_rider"], "count": 2, "applied": True},
-            {"relax": [BUDGET_RELAXED], "filters": ["fits_budget"], "count": 1, "applied": False},
-            {
-                "relax": [BUDGET_RELAXED, GEOMETRY_RELAXED],
-                "filters": ["fits_budget", "geometry_for_usage"],
-                "count": 5,
-                "applied": False,
-            },
-        ],
-    },
-}
+# A 205 cm beginner with SPD shoes and 1,200 EUR: no gravel bike that cheap has a frame
+# big enough, so the engine loosens the frame and offers raising the budget instead.
+GRAVEL_AT_ONCE = (
+    "I want a gravel bike for a bit of everything on smooth roads, "
+    "I'm new to it, 1200 EUR, 205 cm, SPD shoes"
+)
+FRAME_LOOSENED = "a frame not too small for your height: from 58 cm instead of 61 cm"
+BUDGET_WAY_OUT = "your budget: up to 3,299 EUR instead of 1,200 EUR"
+SPD_ALERT = (
+    "This bike comes with flat pedals; to ride in your SPD shoes, add matching clip-in pedals."
+)
+# A 182 cm beginner on 1,500 EUR in normal shoes: 56 cm frames, flat pedals added.
+ROAD_AT_ONCE = (
+    "I want a road bike for long rides, I'm a beginner, budget 1500 EUR, 182 cm tall, normal shoes"
+)
+INTRO = "I help you find a bike"
 
 
-def legacy_offers() -> dict[str, Any]:
-    """The payload as it was before "ruleset", "alerts" and "relaxation" existed."""
-    legacy = copy.deepcopy(OFFERS)
-    del legacy["ruleset"], legacy["relaxation"]
-    for offer in legacy["offers"]:
-        del offer["alerts"]
-    legacy["offers"][0]["relaxed"] = []
-    legacy["offers"][1]["relaxed"] = ["frame size 56 cm"]
-    return legacy
-
-
-def markup_offers() -> dict[str, Any]:
-    """Markup in every new text field: the widget must show it as text."""
-    hostile = copy.deepcopy(OFFERS)
-    hostile["offers"][0]["alerts"] = ["<img src=x onerror=alert(1)> alert"]
-    hostile["relaxation"]["choices"][0]["relax"] = ["<b>frame</b> size"]
-    return hostile
-
-
-OFFERS_BY_MESSAGE = {
-    BEGINNER_PAYLOAD: OFFERS,
-    EXPERT_PAYLOAD: legacy_offers(),
-    MARKUP_PAYLOAD: markup_offers(),
-}
-
-
-def scripted_replies(sender: str, message: str) -> list[dict[str, Any]]:
-    """What the fake Rasa answers to ``message``."""
-    if message == "/restart":
-        return []
-    if message in OFFERS_BY_MESSAGE:
-        return [
-            {"recipient_id": sender, "text": "Here are my top picks for you."},
-            {"recipient_id": sender, "custom": OFFERS_BY_MESSAGE[message]},
-            {"recipient_id": sender, "custom": {"type": "handoff", "code": "ABC123"}},
-            {"recipient_id": sender, "text": "Anything else I can help with?"},
-        ]
-    if "<" in message:
-        return [{"recipient_id": sender, "text": f"You said: {message}"}]
-    return [
-        {
-            "recipient_id": sender,
-            "text": "Great, a road bike!\nHow experienced are you?",
-            "buttons": [
-                {"title": "Beginner", "payload": BEGINNER_PAYLOAD},
-                {"title": "Experienced", "payload": EXPERT_PAYLOAD},
-            ],
-        }
-    ]
-
-
-def fake_rasa_app(received: list[dict[str, Any]]) -> FastAPI:
-    """A stand-in for Rasa's REST channel and tracker endpoint, keyed on the message."""
-    app = FastAPI()
-    events: dict[str, list[dict[str, Any]]] = {}
-
-    @app.post("/webhooks/rest/webhook")
-    async def webhook(request: Request) -> JSONResponse:
-        body = await request.json()
-        received.append(body)
-        sender, message = body["sender"], body["message"]
-        if message == "fail":
-            return JSONResponse(status_code=500, content={"error": "boom"})
-        replies = scripted_replies(sender, message)
-        if message == "/restart":
-            events[sender] = []  # like Rasa: the tracker starts after the restart
-        else:
-            log = events.setdefault(sender, [])
-            log.append({"event": "user", "text": message})
-            for reply in replies:
-                data = {k: reply[k] for k in ("buttons", "custom") if k in reply}
-                log.append({"event": "bot", "text": reply.get("text"), "data": data})
-        return JSONResponse(replies)
-
-    @app.get("/conversations/{sender}/tracker")
-    async def tracker(sender: str, request: Request) -> JSONResponse:
-        if request.query_params.get("token") != RASA_TOKEN:
-            return JSONResponse(status_code=401, content={"reason": "NotAuthenticated"})
-        return JSONResponse({"sender_id": sender, "events": events.get(sender, [])})
-
-    return app
-
-
-class LoopbackServer:
-    """Serve an ASGI app with uvicorn in a thread on a free 127.0.0.1 port."""
-
-    def __init__(self, app: Any) -> None:
-        # Binding here and handing uvicorn the socket avoids a race for the port.
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.port: int = self.sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-        self.thread = threading.Thread(
-            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
-        )
-
-    def __enter__(self) -> LoopbackServer:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError(f"server on {self.url} did not start")
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-        self.sock.close()
+def price(amount: float) -> str:
+    """A price as the widget shows it (en locale, currency code)."""
+    return f"{amount:,.2f} EUR"
 
 
 @pytest.fixture(scope="module")
-def received() -> list[dict[str, Any]]:
-    return []
+def advisor(demo_db: Engine) -> Advisor:
+    return Advisor(RuleRegistry(RULES, demo_db))
 
 
 @pytest.fixture(scope="module")
-def shop_url(received: list[dict[str, Any]]) -> Iterator[str]:
-    with LoopbackServer(fake_rasa_app(received)) as rasa:
+def rasa(advisor: Advisor) -> FakeRasa:
+    fake = FakeRasa(advisor, token=RASA_TOKEN)
+    fake.broken.add(BROKEN)
+    return fake
+
+
+@pytest.fixture(scope="module")
+def gravel(advisor: Advisor) -> ServedRuleSet:
+    served = advisor.served("gravel_bike")
+    assert served is not None
+    return served
+
+
+@pytest.fixture(scope="module")
+def shop_url(rasa: FakeRasa) -> Iterator[str]:
+    with LoopbackServer(rasa.app(), name="fake Rasa") as rasa_server:
         settings = WebSettings(
-            rasa_url=rasa.url,
+            rasa_url=rasa_server.url,
             request_timeout_s=5,
             secret_key=SECRET_KEY,
             rasa_token=RASA_TOKEN,
             database_url=TEST_DATABASE_URL,
         )
-        app = create_app(settings)
-        with LoopbackServer(app) as web:
+        with LoopbackServer(create_app(settings), name="web app", ready_path="/healthz") as web:
             yield web.url
 
 
@@ -317,22 +104,41 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture
-def page(browser: Any, shop_url: str) -> Iterator[Any]:
+def shopper(browser: Any, shop_url: str) -> Iterator[Watched]:
     # A fresh context per test: its own cookies, so its own conversation.
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(WAIT_MS)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(shop_url + "/")
-    yield page
-    context.close()
-    assert errors == [], f"JavaScript errors on the page: {errors}"
+    watched = Watched(browser, width=1280, height=900)
+    watched.page.goto(shop_url + "/")
+    expect(watched.page.get_by_test_id("chat-log")).to_contain_text(INTRO)
+    yield watched
+    watched.close()
 
 
-def send(page: Any, text: str) -> None:
-    page.get_by_test_id("chat-input").fill(text)
-    page.get_by_test_id("chat-input").press("Enter")
+@pytest.fixture
+def rewrite(rasa: FakeRasa) -> Iterator[FakeRasa]:
+    """The fake Rasa, whose offers rewrite is undone after the test."""
+    yield rasa
+    rasa.rewrite_offers = None
+
+
+def asks(served: ServedRuleSet, question_id: str) -> str:
+    """The wording of a question of the rule set, as the chat asks it."""
+    question = served.ruleset.question(question_id)
+    assert question is not None, f"{served.ruleset.id} has no question {question_id}"
+    return question.text
+
+
+def options(served: ServedRuleSet, question_id: str) -> list[Any]:
+    question = served.ruleset.question(question_id)
+    assert question is not None
+    return list(question.options)
+
+
+def button(page: Any, title: str) -> Any:
+    return page.get_by_test_id("chat-button").filter(has_text=title).last
+
+
+def click(page: Any, title: str) -> Any:
+    return lambda: button(page, title).click()
 
 
 def conversation_cookie(page: Any) -> dict[str, Any]:
@@ -346,219 +152,442 @@ def conversation_id(page: Any) -> str:
     return decoded[0]
 
 
+def offers_of(messages: list[dict[str, Any]]) -> dict[str, Any]:
+    offers = offers_in(messages)
+    assert offers is not None, f"no offers payload in {messages}"
+    return dict(offers)
+
+
+def main_item(offer: dict[str, Any]) -> dict[str, Any]:
+    [main] = [i for i in offer["items"] if i["role"] == "main"]
+    return dict(main)
+
+
 def test_widget_runs_a_conversation_to_offers(
-    page: Any, received: list[dict[str, Any]], tmp_path: Path
+    shopper: Watched, rasa: FakeRasa, gravel: ServedRuleSet, tmp_path: Path
 ) -> None:
+    page = shopper.page
     expect(
         page.get_by_role("heading", name="Find the right bike in a few questions")
     ).to_be_visible()
 
-    send(page, "I want a road bike")
+    bot_reply(shopper, "I want a gravel bike", next_question=asks(gravel, "riding"))
 
-    expect(page.get_by_test_id("msg-user").last).to_have_text("I want a road bike")
-    question = page.get_by_test_id("msg-bot").last
-    expect(question).to_contain_text("How experienced are you?")
-    expect(question.locator(".msg__line")).to_have_count(2)
+    expect(page.get_by_test_id("msg-user").last).to_have_text("I want a gravel bike")
+    expect(page.get_by_test_id("chat-button")).to_have_text(
+        [o.label for o in options(gravel, "riding")]
+    )
     # The server chose the conversation: an HttpOnly cookie the page cannot read.
     cookie = conversation_cookie(page)
     assert (cookie["httpOnly"], cookie["sameSite"]) == (True, "Lax")
     assert COOKIE_NAME not in page.evaluate("document.cookie")
     assert page.evaluate("localStorage.getItem('bikeAdvisor.senderId')") is None
-    assert received[-1] == {"sender": conversation_id(page), "message": "I want a road bike"}
+    sender = conversation_id(page)
+    assert rasa.heard[-1] == {"sender": sender, "message": "I want a gravel bike"}
 
-    page.get_by_test_id("chat-button").filter(has_text="Beginner").click()
+    # Buttons and typed answers, each followed by the next question of the rule set.
+    steps: list[tuple[Any, str]] = [
+        (click(page, "A bit of everything, roads and gravel tracks"), "terrain"),
+        (click(page, "Mostly tarmac and smooth gravel roads"), "experience"),
+        (click(page, "I'm new to it"), "budget"),
+        ("1200", "body_height_cm"),
+        ("205 cm", "shoes_owned"),
+    ]
+    for act, next_id in steps:
+        bot_reply(shopper, act, next_question=asks(gravel, next_id))
+        for old in page.locator(".choices").all()[:-1]:
+            for choice in old.get_by_test_id("chat-button").all():
+                expect(choice).to_be_disabled()
+    expect(page.get_by_test_id("msg-user")).to_have_text(
+        [
+            "I want a gravel bike",
+            "A bit of everything, roads and gravel tracks",
+            "Mostly tarmac and smooth gravel roads",
+            "I'm new to it",
+            "1200",
+            "205 cm",
+        ]
+    )
+    # Rasa got the buttons' payloads, the shopper's words as typed.
+    assert [h["message"] for h in rasa.heard[-5:]] == [
+        '/inform{"choice":"mixed"}',
+        '/inform{"choice":"smooth"}',
+        '/inform{"choice":"beginner"}',
+        "1200",
+        "205 cm",
+    ]
 
-    expect(page.get_by_test_id("msg-user").last).to_have_text("Beginner")
-    expect(page.get_by_test_id("offer-card")).to_have_count(2)
-    assert received[-1]["message"] == BEGINNER_PAYLOAD
-    for button in page.get_by_test_id("chat-button").all():
-        expect(button).to_be_disabled()
-
-    first = page.get_by_test_id("offer-card").first
-    # A tall reply is shown from its start, so the best offer is what the shopper sees.
-    expect(first.get_by_role("heading", level=3)).to_be_in_viewport()
-    expect(first.get_by_role("heading", level=3)).to_contain_text("Endurance road bike")
-    expect(first.get_by_test_id("offer-total")).to_have_text("Total 1,479.00 EUR")
-    expect(first.get_by_test_id("offer-reasons")).to_contain_text("56 cm frame fits")
-    expect(first.get_by_test_id("item-role")).to_have_text(["main", "added: required", "option"])
-    expect(first.get_by_test_id("item-attribute").first).to_have_text("Frame 56 cm")
-    expect(first).to_contain_text("SPD cleats")
-    expect(first.get_by_test_id("stock-badge").first).to_have_text("In stock")
-    alerts = first.get_by_test_id("offer-alerts")
-    expect(alerts).to_have_attribute("role", "note")
-    expect(alerts).to_have_accessible_name("Please note")
-    expect(alerts.get_by_role("listitem")).to_have_text([RACE_ALERT, RIM_ALERT])
-    expect(first.get_by_test_id("relaxed-note")).to_contain_text(FRAME_RELAXED)
-    second = page.get_by_test_id("offer-card").nth(1)
-    expect(second.get_by_test_id("offer-alerts")).to_have_count(0)
+    messages = bot_reply(shopper, click(page, "Yes, SPD (2-bolt)"))
+    payload = offers_of(messages)
+    assert payload["answers"] == {
+        "riding": "mixed",
+        "terrain": "smooth",
+        "experience": "beginner",
+        "budget": 1200.0,
+        "body_height_cm": 205.0,
+        "shoes_owned": "spd",
+    }
+    cards = page.get_by_test_id("offer-card")
+    expect(cards).to_have_count(len(payload["offers"]))
+    for offer, card in zip(payload["offers"], cards.all(), strict=True):
+        main = main_item(offer)
+        # The budget held; the frame was loosened to 58 cm, no further.
+        assert offer["total_price"] <= 1200
+        expect(card.get_by_test_id("offer-total")).to_have_text(
+            f"Total {price(offer['total_price'])}"
+        )
+        assert 58 <= main["attributes"]["frame_size_cm"] < 61
+        expect(card.get_by_test_id("item-attribute").first).to_have_text(
+            f"Frame {main['attributes']['frame_size_cm']} cm"
+        )
+        expect(card.get_by_test_id("relaxed-note")).to_have_text(
+            f"Not an exact match: to find this we loosened {FRAME_LOOSENED}."
+        )
+        # Pedals against shoes: flat pedals come with it, so the card says to add SPD ones.
+        assert main["attributes"]["pedals_included"] is True
+        alerts = card.get_by_test_id("offer-alerts")
+        expect(alerts).to_have_attribute("role", "note")
+        expect(alerts).to_have_accessible_name("Please note")
+        expect(alerts.get_by_role("listitem")).to_have_text([SPD_ALERT])
+        expect(card.get_by_test_id("item-role")).to_have_text(
+            ["main"] + ["added: required"] * (len(offer["items"]) - 1)
+        )
+    first = cards.first
+    # A tall reply is shown from its start: the sentence that says what was loosened.
+    reply_start = page.get_by_test_id("msg-bot").last
+    expect(reply_start).to_contain_text("Got it: Yes, SPD (2-bolt).")
+    expect(reply_start).to_contain_text(f"{FRAME_LOOSENED}: 1 model (shown below)")
+    expect(reply_start).to_be_in_viewport()
+    assert reply_start.evaluate("(el) => el.getBoundingClientRect().top") >= 0
+    expect(first.get_by_role("heading", level=3)).to_have_text(f"#1{payload['offers'][0]['title']}")
 
     # Above the cards: why nothing matched exactly, and every way out with its count.
     relaxation = page.get_by_test_id("relaxation")
-    expect(relaxation).to_be_in_viewport()
     assert relaxation.evaluate(
         "(panel) => panel.compareDocumentPosition(document.querySelector("
         "'[data-testid=offer-card]')) === Node.DOCUMENT_POSITION_FOLLOWING"
     )
     expect(relaxation).to_have_accessible_name("Nothing matches all your wishes. Ways out:")
     expect(relaxation.get_by_test_id("relaxation-choice")).to_have_text(
-        [
-            f"{FRAME_RELAXED} \u2014 2 models shown",
-            f"{BUDGET_RELAXED} \u2014 1 model",
-            f"{BUDGET_RELAXED} and {GEOMETRY_RELAXED} \u2014 5 models",
-        ]
+        [f"{FRAME_LOOSENED} \u2014 1 model shown", f"{BUDGET_WAY_OUT} \u2014 1 model"]
     )
     expect(relaxation.locator(".tag--shown")).to_have_count(1)
+    # The way out that answers can express is a button: the engine's own choice.
+    [way_out] = [c for c in payload["relaxation"]["choices"] if not c["applied"]]
+    assert way_out["answers"] == {"budget": 3299.0}
 
     cross_sell = page.get_by_test_id("cross-sell")
     expect(cross_sell.get_by_role("heading")).to_have_text("You might also need")
-    expect(cross_sell.get_by_test_id("cross-sell-item")).to_have_count(2)
-    expect(cross_sell).to_contain_text("Aero helmet")
-    expect(cross_sell).to_contain_text("59.00 EUR")
-    expect(cross_sell).to_contain_text("A helmet is a must on the road")
-    # The unknown "handoff" payload shows nothing and does not stop what follows.
-    expect(page.get_by_test_id("msg-bot").last).to_have_text("Anything else I can help with?")
+    expect(cross_sell.get_by_test_id("cross-sell-item")).to_have_count(len(payload["cross_sell"]))
+    for entry, item in zip(
+        payload["cross_sell"], cross_sell.get_by_test_id("cross-sell-item").all(), strict=True
+    ):
+        expect(item).to_contain_text(entry["name"])
+        expect(item).to_contain_text(price(entry["price"]))
+        expect(item).to_contain_text(entry["reason"])
+    # The card fits the widget: nothing sticks out sideways at this viewport.
+    box = first.bounding_box()
+    log_box = page.get_by_test_id("chat-log").bounding_box()
+    assert box is not None and log_box is not None
+    assert box["x"] >= log_box["x"] and box["x"] + box["width"] <= log_box["x"] + log_box["width"]
+    page.screenshot(path=str(tmp_path / "widget-offers.png"))
 
-    shot = tmp_path / "widget-offers.png"
-    page.screenshot(path=str(shot))
-    assert shot.stat().st_size > 0
-    card_shot = tmp_path / "widget-offer-card.png"
-    first.screenshot(path=str(card_shot))
-    assert card_shot.stat().st_size > 0
+    # Taking the way out: the budget becomes what the choice said, the frame fits again.
+    messages = bot_reply(shopper, click(page, BUDGET_WAY_OUT))
+    expect(page.get_by_test_id("msg-user").last).to_contain_text(BUDGET_WAY_OUT)
+    assert rasa.state(sender).answers["budget"] == 3299.0
+    assert rasa.heard[-1]["message"] == '/inform{"choice":"relax-1"}'
+    expect(page.get_by_test_id("msg-bot").last).to_contain_text("budget 3,299 EUR")
+    payload = offers_of(messages)
+    latest = page.get_by_test_id("offers").last
+    expect(latest.get_by_test_id("offer-card")).to_have_count(len(payload["offers"]))
+    for offer in payload["offers"]:
+        main = main_item(offer)
+        assert main["attributes"]["frame_size_cm"] >= 61, "the frame wish is no longer loosened"
+        [pedals] = [i for i in offer["items"] if i["category"] == "pedals"]
+        assert (pedals["role"], pedals["attributes"]["cleat_system"]) == ("required", "spd")
+        # What the card says was loosened bounds the total.
+        for relaxed in offer["relaxed"]:
+            assert relaxed.startswith("your budget: up to ")
+            limit = float(relaxed.split("up to ")[1].split(" EUR")[0].replace(",", ""))
+            assert offer["total_price"] <= limit
+        if not offer["relaxed"]:
+            assert offer["total_price"] <= 3299
+    expect(latest.get_by_test_id("relaxation")).to_have_count(0)
+    expect(latest.get_by_test_id("offer-item").filter(has_text="SPD cleats")).to_have_count(
+        len(payload["offers"])
+    )
 
 
-def test_widget_renders_offers_without_alerts_or_relaxation(page: Any) -> None:
-    send(page, "I want a road bike")
-    page.get_by_test_id("chat-button").filter(has_text="Experienced").click()
+def test_widget_keeps_a_first_answer_until_the_product_is_known(
+    shopper: Watched, rasa: FakeRasa, advisor: Advisor
+) -> None:
+    page = shopper.page
+    road = advisor.served("road_bike")
+    assert road is not None
 
-    expect(page.get_by_test_id("offer-card")).to_have_count(2)
-    first = page.get_by_test_id("offer-card").first
-    expect(first.get_by_role("heading", level=3)).to_contain_text("Endurance road bike")
-    expect(first.get_by_test_id("offer-total")).to_have_text("Total 1,479.00 EUR")
-    expect(first.get_by_test_id("offer-reasons")).to_contain_text("56 cm frame fits")
-    expect(first.get_by_test_id("relaxed-note")).to_have_count(0)
-    second = page.get_by_test_id("offer-card").nth(1)
-    expect(second.get_by_test_id("relaxed-note")).to_contain_text("frame size 56 cm")
+    bot_reply(shopper, "long rides", next_question="What are you looking for?")
+    expect(page.get_by_test_id("msg-bot").last).to_contain_text('Noted: "long rides"')
+
+    bot_reply(
+        shopper,
+        click(page, "Road bike"),
+        next_question=asks(road, "experience"),
+    )
+    assert rasa.state(conversation_id(page)).answers == {"usage": "endurance"}
+
+
+def test_widget_renders_offers_without_alerts_or_relaxation(
+    shopper: Watched, rewrite: FakeRasa
+) -> None:
+    def legacy(payload: dict[str, Any]) -> dict[str, Any]:
+        """The payload as it was before "ruleset", "alerts" and "relaxation" existed."""
+        old = copy.deepcopy(payload)
+        del old["ruleset"], old["relaxation"]
+        for offer in old["offers"]:
+            del offer["alerts"]
+        return old
+
+    rewrite.rewrite_offers = legacy
+    page = shopper.page
+
+    payload = offers_of(bot_reply(shopper, ROAD_AT_ONCE))
+
+    assert "relaxation" not in payload and "alerts" not in payload["offers"][0]
+    cards = page.get_by_test_id("offer-card")
+    expect(cards).to_have_count(3)
+    for offer, card in zip(payload["offers"], cards.all(), strict=True):
+        main = main_item(offer)
+        assert offer["total_price"] <= 1500
+        expect(card.get_by_test_id("offer-total")).to_have_text(
+            f"Total {price(offer['total_price'])}"
+        )
+        # 182 cm rides a 56 cm frame; a bike without pedals gets flat ones for a beginner.
+        assert main["attributes"]["frame_size_cm"] == 56
+        expect(card.get_by_test_id("item-attribute").first).to_have_text("Frame 56 cm")
+        expect(card.get_by_test_id("offer-reasons")).to_contain_text(
+            "Frame 56 cm fits your height of 182 cm"
+        )
+        if main["attributes"]["pedals_included"] is False:
+            [pedals] = [i for i in offer["items"] if i["category"] == "pedals"]
+            assert (pedals["role"], pedals["attributes"]["cleat_system"]) == ("required", "flat")
+            expect(card).to_contain_text("Ships without pedals")
+            expect(card).to_contain_text("Flat pedals (no cleats)")
+    expect(page.get_by_test_id("relaxed-note")).to_have_count(0)
     expect(page.get_by_test_id("offer-alerts")).to_have_count(0)
     expect(page.get_by_test_id("relaxation")).to_have_count(0)
-    expect(page.get_by_test_id("cross-sell-item")).to_have_count(2)
-    expect(page.get_by_test_id("msg-bot").last).to_have_text("Anything else I can help with?")
+    expect(page.get_by_test_id("cross-sell-item")).to_have_count(len(payload["cross_sell"]))
 
 
-def test_widget_shows_markup_in_alerts_and_ways_out_literally(page: Any) -> None:
-    send(page, MARKUP_PAYLOAD)
+def test_widget_shows_markup_in_alerts_and_ways_out_literally(
+    shopper: Watched, rewrite: FakeRasa
+) -> None:
+    def hostile(payload: dict[str, Any]) -> dict[str, Any]:
+        """Markup in every new text field: the widget must show it as text."""
+        changed = copy.deepcopy(payload)
+        changed["offers"][0]["alerts"] = ["<img src=x onerror=alert(1)> alert"]
+        changed["relaxation"]["choices"][0]["relax"] = ["<b>frame</b> size"]
+        return changed
 
-    offers = page.get_by_test_id("offers")
+    rewrite.rewrite_offers = hostile
+
+    bot_reply(shopper, GRAVEL_AT_ONCE)
+
+    offers = shopper.page.get_by_test_id("offers")
     expect(offers.get_by_test_id("offer-alerts").get_by_role("listitem")).to_have_text(
         "<img src=x onerror=alert(1)> alert"
     )
-    expect(offers.get_by_test_id("relaxation-choice").first).to_contain_text("<b>frame</b> size")
+    expect(offers.get_by_test_id("relaxation-choice").first).to_have_text(
+        "<b>frame</b> size \u2014 1 model shown"
+    )
     expect(offers.locator("img, b")).to_have_count(0)
 
 
-def test_widget_shows_markup_literally(page: Any) -> None:
-    send(page, "<b>bold</b>")
+def test_widget_shows_markup_literally(shopper: Watched) -> None:
+    page = shopper.page
 
-    expect(page.get_by_test_id("msg-user").last).to_have_text("<b>bold</b>")
-    expect(page.get_by_test_id("msg-bot").last).to_have_text("You said: <b>bold</b>")
+    bot_reply(shopper, "<b>long rides</b>", next_question="What are you looking for?")
+
+    expect(page.get_by_test_id("msg-user").last).to_have_text("<b>long rides</b>")
+    expect(page.get_by_test_id("msg-bot").last).to_contain_text('Noted: "<b>long rides</b>".')
     expect(page.get_by_test_id("chat-log").locator("b")).to_have_count(0)
 
 
-def test_widget_ignores_empty_input(page: Any, received: list[dict[str, Any]]) -> None:
-    before = len(received)
+def test_widget_ignores_empty_input(shopper: Watched, rasa: FakeRasa) -> None:
+    before = len(rasa.heard)
 
-    send(page, "   ")
-    page.get_by_test_id("chat-send").click()
+    send(shopper.page, "   ")
+    shopper.page.get_by_test_id("chat-send").click()
 
-    expect(page.get_by_test_id("msg-user")).to_have_count(0)
-    assert len(received) == before
+    expect(shopper.page.get_by_test_id("msg-user")).to_have_count(0)
+    expect(shopper.page.get_by_test_id("chat-input")).to_have_value("   ")
+    assert len(rasa.heard) == before
 
 
-def test_widget_keeps_conversation_when_advisor_fails(page: Any) -> None:
-    send(page, "I want a road bike")
-    expect(page.get_by_test_id("chat-button").first).to_be_enabled()
+def test_widget_keeps_conversation_when_advisor_fails(
+    shopper: Watched, gravel: ServedRuleSet
+) -> None:
+    page = shopper.page
+    bot_reply(
+        shopper,
+        "I want a gravel bike",
+        next_question=asks(gravel, "riding"),
+    )
 
-    send(page, "fail")
+    with (
+        shopper.server_errors() as failures,
+        page.expect_response(lambda r: r.url.endswith("/api/chat")) as caught,
+    ):
+        send(page, BROKEN)
 
+    assert caught.value.status == 503
+    assert failures == [f"POST {caught.value.url} -> 503"]
     expect(page.get_by_test_id("msg-system")).to_have_text(UNAVAILABLE_MESSAGE)
-    expect(page.get_by_test_id("msg-user")).to_have_text(["I want a road bike", "fail"])
-    expect(page.get_by_test_id("chat-input")).to_have_value("fail")
-    # Nothing was answered, so the earlier question's buttons still work.
+    expect(page.get_by_test_id("msg-user")).to_have_text(["I want a gravel bike", BROKEN])
+    expect(page.get_by_test_id("chat-input")).to_have_value(BROKEN)
+    # Nothing was answered, so the earlier question's buttons still work, and do.
     expect(page.get_by_test_id("chat-button").first).to_be_enabled()
+    bot_reply(
+        shopper,
+        click(page, "A bit of everything, roads and gravel tracks"),
+        next_question=asks(gravel, "terrain"),
+    )
 
 
 def test_widget_start_over_clears_the_conversation(
-    page: Any, received: list[dict[str, Any]]
+    shopper: Watched, rasa: FakeRasa, gravel: ServedRuleSet
 ) -> None:
-    send(page, "I want a road bike")
-    expect(page.get_by_test_id("msg-bot")).to_have_count(1)
+    page = shopper.page
+    bot_reply(
+        shopper,
+        "I want a gravel bike",
+        next_question=asks(gravel, "riding"),
+    )
+    bot_reply(shopper, click(page, "A bit of everything, roads and gravel tracks"))
+    sender = conversation_id(page)
+    assert rasa.state(sender).answers == {"riding": "mixed"}
 
-    page.get_by_test_id("chat-restart").click()
+    bot_reply(shopper, lambda: page.get_by_test_id("chat-restart").click(), silent=True)
 
     expect(page.get_by_test_id("msg-bot")).to_have_count(0)
     expect(page.get_by_test_id("msg-user")).to_have_count(0)
-    expect(page.get_by_test_id("chat-log")).to_contain_text("I help you find a bike")
-    assert received[-1]["message"] == "/restart"
+    expect(page.get_by_test_id("chat-log")).to_contain_text(INTRO)
+    assert rasa.heard[-1] == {"sender": sender, "message": "/restart"}
+    assert rasa.state(sender).answers == {}
+    # The next message starts from the first question again.
+    bot_reply(
+        shopper,
+        "I want a gravel bike",
+        next_question=asks(gravel, "riding"),
+    )
 
 
-def test_category_tile_starts_the_advisor(page: Any, received: list[dict[str, Any]]) -> None:
-    page.get_by_role("link", name="Gravel bikes").click()
+def test_category_tile_starts_the_advisor(
+    shopper: Watched, rasa: FakeRasa, gravel: ServedRuleSet
+) -> None:
+    page = shopper.page
+
+    bot_reply(
+        shopper,
+        lambda: page.get_by_role("link", name="Gravel bikes").click(),
+        next_question=asks(gravel, "riding"),
+    )
 
     expect(page.get_by_test_id("msg-user")).to_have_text("I'm looking for a gravel bike")
     expect(page.get_by_test_id("msg-bot")).to_have_count(1)
-    assert received[-1]["message"] == "I'm looking for a gravel bike"
+    assert rasa.heard[-1]["message"] == "I'm looking for a gravel bike"
+    assert rasa.state(conversation_id(page)).ruleset == "gravel_bike"
+
+
+def test_widget_shows_a_sentence_when_rasa_says_nothing(
+    shopper: Watched, rasa: FakeRasa, gravel: ServedRuleSet
+) -> None:
+    page = shopper.page
+    bot_reply(
+        shopper,
+        "I want a gravel bike",
+        next_question=asks(gravel, "riding"),
+    )
+    sender = conversation_id(page)
+    rasa.conversation(sender).paused = True  # Rasa answers [] (as when actions are down)
+    try:
+        messages = bot_reply(shopper, "mixed")
+    finally:
+        rasa.conversation(sender).paused = False
+
+    [message] = messages
+    assert message["text"].startswith("Sorry, something went wrong on my side.")
+    expect(page.get_by_test_id("msg-bot").last).to_contain_text(
+        "Sorry, something went wrong on my side."
+    )
 
 
 def test_widget_reload_shows_the_conversation_so_far(
-    page: Any, browser: Any, shop_url: str, received: list[dict[str, Any]]
+    shopper: Watched, browser: Any, shop_url: str, rasa: FakeRasa, gravel: ServedRuleSet
 ) -> None:
-    send(page, "I want a road bike")
-    page.get_by_test_id("chat-button").filter(has_text="Beginner").click()
-    expect(page.get_by_test_id("offer-card")).to_have_count(2)
+    page = shopper.page
+    bot_reply(shopper, "I want a gravel bike")
+    messages = bot_reply(shopper, GRAVEL_AT_ONCE)
+    payload = offers_of(messages)
+    expect(page.get_by_test_id("offer-card")).to_have_count(len(payload["offers"]))
+    shown_before = page.get_by_test_id("msg-bot").evaluate_all(
+        "(bubbles) => bubbles.map((b) => b.textContent)"
+    )
     sender = conversation_id(page)
 
     page.reload()
 
-    # The shopper's words as they were shown (the button's title, not its payload).
-    expect(page.get_by_test_id("msg-user")).to_have_text(["I want a road bike", "Beginner"])
-    expect(page.get_by_test_id("offer-card")).to_have_count(2)
-    expect(page.get_by_test_id("cross-sell-item")).to_have_count(2)
-    expect(page.get_by_test_id("msg-bot").last).to_have_text("Anything else I can help with?")
-    expect(page.get_by_test_id("chat-log")).to_contain_text("I help you find a bike")
-    # The question was answered: its buttons stay disabled after the reload too.
-    for button in page.get_by_test_id("chat-button").all():
-        expect(button).to_be_disabled()
+    # The shopper's words and the bot's, as they were shown.
+    expect(page.get_by_test_id("msg-user")).to_have_text(["I want a gravel bike", GRAVEL_AT_ONCE])
+    expect(page.get_by_test_id("msg-bot")).to_have_text(shown_before)
+    expect(page.get_by_test_id("offer-card")).to_have_count(len(payload["offers"]))
+    expect(page.get_by_test_id("relaxation-choice")).to_have_count(2)
+    expect(page.get_by_test_id("cross-sell-item")).to_have_count(len(payload["cross_sell"]))
+    expect(page.get_by_test_id("chat-log")).to_contain_text(INTRO)
+    # Only the latest reply's buttons (the way out) still work after the reload.
+    enabled = page.locator("[data-testid=chat-button]:enabled")
+    expect(enabled).to_have_count(1)
+    expect(enabled).to_contain_text(BUDGET_WAY_OUT)
     expect(page.get_by_test_id("msg-system")).to_have_count(0)
 
-    # The same conversation goes on after the reload.
-    send(page, "<i>more</i>")
-    expect(page.get_by_test_id("msg-bot").last).to_have_text("You said: <i>more</i>")
-    assert received[-1]["sender"] == sender
+    # The same conversation goes on after the reload, from the same answers.
+    bot_reply(shopper, "why?")
+    assert rasa.heard[-1]["sender"] == sender
+    expect(page.get_by_test_id("msg-bot").last).to_contain_text(payload["offers"][0]["title"])
 
     # Another browser has a conversation of its own and sees nothing of this one.
-    other = browser.new_context()
+    stranger = Watched(browser)
     try:
-        stranger = other.new_page()
-        stranger.goto(shop_url + "/")
-        expect(stranger.get_by_test_id("chat-log")).to_contain_text("I help you find a bike")
-        expect(stranger.get_by_test_id("typing-indicator")).to_be_hidden()
-        expect(stranger.get_by_test_id("msg-user")).to_have_count(0)
-        expect(stranger.get_by_test_id("msg-bot")).to_have_count(0)
-        send(stranger, "I want a road bike")
-        expect(stranger.get_by_test_id("msg-bot")).to_have_count(1)
-        assert received[-1]["sender"] != sender
+        stranger.page.goto(shop_url + "/")
+        expect(stranger.page.get_by_test_id("chat-log")).to_contain_text(INTRO)
+        expect(stranger.page.get_by_test_id("typing-indicator")).to_be_hidden()
+        expect(stranger.page.get_by_test_id("msg-user")).to_have_count(0)
+        expect(stranger.page.get_by_test_id("msg-bot")).to_have_count(0)
+        bot_reply(
+            stranger,
+            "I want a gravel bike",
+            next_question=asks(gravel, "riding"),
+        )
+        assert rasa.heard[-1]["sender"] != sender
     finally:
-        other.close()
+        stranger.close()
 
 
-def test_widget_start_over_then_reload_shows_no_old_messages(page: Any) -> None:
-    send(page, "I want a road bike")
-    expect(page.get_by_test_id("msg-bot")).to_have_count(1)
-    page.get_by_test_id("chat-restart").click()
+def test_widget_start_over_then_reload_shows_no_old_messages(
+    shopper: Watched, gravel: ServedRuleSet
+) -> None:
+    page = shopper.page
+    bot_reply(
+        shopper,
+        "I want a gravel bike",
+        next_question=asks(gravel, "riding"),
+    )
+    bot_reply(shopper, lambda: page.get_by_test_id("chat-restart").click(), silent=True)
     expect(page.get_by_test_id("msg-bot")).to_have_count(0)
 
     page.reload()
 
-    expect(page.get_by_test_id("chat-log")).to_contain_text("I help you find a bike")
+    expect(page.get_by_test_id("chat-log")).to_contain_text(INTRO)
     expect(page.get_by_test_id("typing-indicator")).to_be_hidden()
     expect(page.get_by_test_id("msg-user")).to_have_count(0)
     expect(page.get_by_test_id("msg-bot")).to_have_count(0)
