@@ -573,10 +573,15 @@ class HandoverStore:
         with Session(self.engine) as session:
             return inbox.list_messages(session, unread_only=unread_only, limit=limit)
 
-    def history(self, handover_id: str, *, shopper: bool = False) -> list[LivePayload]:
-        """Every payload of a hand-over, oldest first; ``shopper`` leaves out staff-only ones."""
+    def history(
+        self, handover_id: str, *, shopper: bool = False, after: int = 0
+    ) -> list[LivePayload]:
+        """Every payload of a hand-over, oldest first; ``shopper`` leaves out staff-only ones.
+
+        ``after``: only those with a greater id (a reconnecting stream's backlog).
+        """
         with Session(self.engine) as session:
-            return live_log.read(session, handover_id, shopper=shopper)
+            return live_log.read(session, handover_id, shopper=shopper, after=after)
 
     def conversation_history(
         self, conversation: str, *, shopper: bool = False

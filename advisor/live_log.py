@@ -127,11 +127,16 @@ def append_if(
     return _events(handover_id, kind, int(row_id), stored)
 
 
-def read(session: Session, handover_id: str, *, shopper: bool = False) -> list[LivePayload]:
-    """Every payload of a hand-over, oldest first; ``shopper`` leaves out staff-only ones."""
+def read(
+    session: Session, handover_id: str, *, shopper: bool = False, after: int = 0
+) -> list[LivePayload]:
+    """Every payload of a hand-over, oldest first; ``shopper`` leaves out staff-only ones.
+
+    ``after``: only the payloads with a greater id (what a reconnecting stream missed).
+    """
     rows = session.exec(
         select(LiveMessage)
-        .where(LiveMessage.handover_id == handover_id)
+        .where(LiveMessage.handover_id == handover_id, col(LiveMessage.id) > after)
         .order_by(col(LiveMessage.id))
     ).all()
     payloads = [cast(LivePayload, _with_id(r.payload, r.id)) for r in rows]

@@ -701,16 +701,20 @@ class StaffClient:
 
 
 async def shopper_stream(client: httpx.AsyncClient, sink: Sink, ready: asyncio.Event) -> None:
-    """The widget: the shopper's SSE stream, reconnecting as ``EventSource`` does.
+    """The widget: the shopper's SSE stream, reconnecting as ``chat.js`` does.
 
-    When the server ends the stream (it does every few seconds), wait the ``retry:`` it
-    asked for and reconnect with ``Last-Event-ID``; staff messages go to the sink.
+    When the server ends the stream on time it says ``event: reconnect``: reconnect at
+    once, with ``Last-Event-ID`` (``chat.js`` opens a new ``EventSource`` with
+    ``?after=``, the same to the server). A stream that ends without it (an error) is
+    reopened after the server's ``retry:``, as ``EventSource`` does. Staff messages go
+    to the sink.
     """
     last_id, retry_s = "", 3.0  # EventSource's default retry until the server sets one
     # Longer than the server's keep-alive (15 s): a silent stream is not a dead one.
     timeout = httpx.Timeout(REQUEST_TIMEOUT_S, read=STREAM_READ_TIMEOUT_S)
     while True:
         headers = {**STREAM, **({"last-event-id": last_id} if last_id else {})}
+        at_once = False
         try:
             async with client.stream(
                 "GET", "/api/chat/events", headers=headers, timeout=timeout
@@ -719,20 +723,29 @@ async def shopper_stream(client: httpx.AsyncClient, sink: Sink, ready: asyncio.E
                     return  # the hand-over is over: EventSource stops
                 if response.status_code != 200:
                     raise RuntimeError(f"GET /api/chat/events answered {response.status_code}")
+                event = ""
                 async for line in response.aiter_lines():
                     if line.startswith("retry:"):
                         retry_s = int(line[6:].strip()) / 1000
                         ready.set()  # the server subscribed before it sent this
+                    elif line.startswith("event:"):
+                        event = line[6:].strip()
                     elif line.startswith("id:"):
                         last_id = line[3:].strip()
                     elif line.startswith("data:"):
+                        if event == "reconnect":
+                            at_once = True
+                            continue
                         payload = json.loads(line[5:])
                         if payload.get("type") == "staff_message":
                             sink.take(payload["text"])
+                    elif not line:
+                        event = ""
             sink.reconnects += 1
         except httpx.TransportError as exc:  # EventSource reconnects after errors too
             sink.stream_errors.append(f"{type(exc).__name__}: {exc}".rstrip(": "))
-        await asyncio.sleep(retry_s)
+        if not at_once:
+            await asyncio.sleep(retry_s)
 
 
 def prepare_database(url: str, staff: Sequence[str]) -> None:

@@ -3,8 +3,11 @@
 * :func:`event_stream`: a server-sent event stream over live-channel subscriptions:
   first what the listener missed (from the stored history, after the id it last saw),
   then payloads as they are published; each once (by id), a keep-alive comment every
-  few seconds, bounded in time (the browser's ``EventSource`` reconnects with
-  ``Last-Event-ID``) and ended when the client goes away.
+  few seconds, ended when the client goes away. Bounded in time (two minutes less a
+  random part, so streams opened together do not end together; a server that stops
+  waits for open streams): it ends with a ``reconnect`` event, on which ``chat.js``
+  and ``live.js`` open a new stream at once after the last id they saw, so a message
+  sent meanwhile comes from the history a moment later, not after ``retry:``.
 * :func:`merge_history`: the widget's history after a reload: Rasa's transcript and the
   live chat's payloads in the order they happened.
 * :func:`last_offers`: the last offers the bot showed in a transcript (what staff push).
@@ -17,8 +20,10 @@ import bisect
 import contextlib
 import itertools
 import json
+import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -33,7 +38,9 @@ from web.conversation import history_from_tracker
 
 __all__ = [
     "LIVE_STATUSES",
+    "RETRY_MS",
     "SSE_HEADERS",
+    "Follow",
     "event_stream",
     "last_event_id",
     "last_offers",
@@ -41,6 +48,7 @@ __all__ = [
     "merge_history",
     "shopper_view",
     "sse",
+    "stream_length",
 ]
 
 #: Response headers of an event stream: never cached, never buffered by a proxy.
@@ -49,6 +57,11 @@ SSE_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
 LIVE_STATUSES = frozenset({*OPEN_STATUSES, RequestStatus.ACCEPTED})
 #: How many payload ids one stream remembers to drop duplicates.
 _SEEN_LIMIT = 5000
+#: The reconnect delay a stream asks for (``retry:``), after an error; a stream that
+#: ends on time says ``reconnect`` instead, and the client reconnects at once.
+RETRY_MS = 2000
+#: Up to this share of a stream's length is taken off at random (:func:`stream_length`).
+STREAM_JITTER = 0.25
 
 
 def sse(payload: Mapping[str, Any]) -> str:
@@ -71,6 +84,66 @@ async def _pump(subscription: Subscription, queue: asyncio.Queue[LivePayload]) -
         await queue.put(payload)
 
 
+@dataclass(frozen=True, slots=True)
+class Follow:
+    """Chats a stream starts (or stops) following while it is open.
+
+    The staff's stream follows the chats of the staff member; one accepted or handed
+    over to them after the stream opened is picked up from its queue payload
+    (``taken``, ``transferred``), without waiting for the next reconnect.
+
+    Attributes:
+        chats: The hand-overs followed from the start.
+        start: The hand-over a payload makes this stream follow, or ``None``.
+        stop: The hand-over a payload makes this stream leave, or ``None``.
+        subscribe: A subscription to one hand-over's payloads.
+        backlog: A hand-over's stored payloads after an id (read once subscribed, so
+            what was said between the payload and the subscription is not missed).
+    """
+
+    chats: Sequence[str]
+    start: Callable[[LivePayload], str | None]
+    stop: Callable[[LivePayload], str | None]
+    subscribe: Callable[[str], Subscription]
+    backlog: Callable[[str, int], Awaitable[list[LivePayload]]]
+
+
+class _Listening:
+    """Open subscriptions, each pumping into one queue; closed together."""
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[LivePayload] = asyncio.Queue(maxsize=1000)
+        self._open: dict[str, tuple[Subscription, asyncio.Task[None]]] = {}
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._open
+
+    async def add(self, key: str, subscription: Subscription) -> None:
+        await subscription.__aenter__()
+        self._open[key] = (subscription, asyncio.create_task(_pump(subscription, self.queue)))
+
+    async def remove(self, key: str) -> None:
+        subscription, pump = self._open.pop(key)
+        pump.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await pump
+        with contextlib.suppress(Exception):
+            await subscription.__aexit__(None, None, None)
+
+    async def close(self) -> None:
+        for key in list(self._open):
+            await self.remove(key)
+
+
+def stream_length(seconds: float) -> float:
+    """How long one stream stays open: ``seconds``, less up to a quarter at random.
+
+    Streams opened together (a shop's widgets after a deploy, a bench) then end, and
+    reconnect, spread out rather than all at once.
+    """
+    return seconds * (1.0 - STREAM_JITTER * random.random())
+
+
 async def event_stream(
     request: Request,
     subscriptions: Sequence[Subscription],
@@ -79,8 +152,9 @@ async def event_stream(
     after: int = 0,
     keep: Callable[[LivePayload], bool] = lambda payload: True,
     last: Callable[[LivePayload], bool] = lambda payload: False,
-    seconds: float = 30.0,
+    seconds: float = 120.0,
     keepalive: float = 15.0,
+    follow: Follow | None = None,
 ) -> AsyncIterator[str]:
     """Server-sent events: the backlog after ``after``, then live payloads.
 
@@ -92,53 +166,66 @@ async def event_stream(
         after: The id the listener saw last.
         keep: Which payloads this listener may see.
         last: A payload after which the stream ends (the chat is over).
-        seconds: How long the stream stays open at most.
+        seconds: How long the stream stays open at most (:func:`stream_length`); at
+            the end it sends a ``reconnect`` event, and the widget and the desk open a
+            new stream at once, after the last id they saw.
         keepalive: Seconds of silence before a keep-alive comment.
+        follow: Chats followed from the start, and those to pick up (or leave) as
+            payloads say so.
     """
-    deadline = time.monotonic() + seconds
-    queue: asyncio.Queue[LivePayload] = asyncio.Queue(maxsize=1000)
+    deadline = time.monotonic() + stream_length(seconds)
     seen: set[int] = set()
+    newest = after
 
     def fresh(payload: LivePayload) -> bool:
+        nonlocal newest
         ident = payload.get("id")
         if not isinstance(ident, int) or ident in seen or not keep(payload):
             return False
         if len(seen) >= _SEEN_LIMIT:
             seen.clear()
         seen.add(ident)
+        newest = max(newest, ident)
         return True
 
-    async with contextlib.AsyncExitStack() as stack:
-        for subscription in subscriptions:
-            await stack.enter_async_context(subscription)
-        pumps = [asyncio.create_task(_pump(s, queue)) for s in subscriptions]
-        try:
-            yield "retry: 2000\n\n"
-            for payload in await backlog():
-                if payload["id"] > after and fresh(payload):
-                    yield sse(payload)
-                    if last(payload):
-                        return
-                elif isinstance(payload.get("id"), int):
-                    seen.add(payload["id"])
-            while (remaining := deadline - time.monotonic()) > 0:
-                if await request.is_disconnected():
+    listening = _Listening()
+    try:
+        for index, subscription in enumerate(subscriptions):
+            await listening.add(f"#{index}", subscription)
+        if follow is not None:
+            for handover_id in follow.chats:
+                await listening.add(handover_id, follow.subscribe(handover_id))
+        yield f"retry: {RETRY_MS}\n\n"
+        for payload in await backlog():
+            if payload["id"] > after and fresh(payload):
+                yield sse(payload)
+                if last(payload):
                     return
-                try:
-                    payload = await asyncio.wait_for(queue.get(), min(keepalive, remaining))
-                except TimeoutError:
+            elif isinstance(payload.get("id"), int):
+                seen.add(payload["id"])
+        while (remaining := deadline - time.monotonic()) > 0:
+            if await request.is_disconnected():
+                return
+            try:
+                payload = await asyncio.wait_for(listening.queue.get(), min(keepalive, remaining))
+            except TimeoutError:
+                if deadline - time.monotonic() > 0:
                     yield ": keep-alive\n\n"
-                    continue
-                if fresh(payload):
-                    yield sse(payload)
-                    if last(payload):
-                        return
-        finally:
-            for pump in pumps:
-                pump.cancel()
-            for pump in pumps:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await pump
+                continue
+            batch = [payload] if fresh(payload) else []
+            if follow is not None:
+                if (gone := follow.stop(payload)) is not None and gone in listening:
+                    await listening.remove(gone)
+                if (new := follow.start(payload)) is not None and new not in listening:
+                    await listening.add(new, follow.subscribe(new))
+                    batch += [p for p in await follow.backlog(new, payload["id"]) if fresh(p)]
+            for item in batch:
+                yield sse(item)
+                if last(item):
+                    return
+        yield f"event: reconnect\ndata: {newest}\n\n"
+    finally:
+        await listening.close()
 
 
 def live_message(payload: LivePayload) -> dict[str, Any]:

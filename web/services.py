@@ -100,16 +100,18 @@ class Live:
         store: Requests, presence, history and inbox (the console's store).
         channel: Where payloads go live.
         desk: Store, then publish: what the routes call.
-        stream_seconds: How long one event stream stays open before the browser
-            reconnects with ``Last-Event-ID`` (bounded, so a dead connection is let go
-            and a server stopping waits at most this long for open streams).
+        stream_seconds: How long one event stream stays open at most (less up to a
+            quarter at random, :func:`web.live_view.stream_length`); it then says
+            ``reconnect`` and the widget or desk opens a new one at once after the
+            last id it saw. Bounded, so a server stopping waits at most this long for
+            open streams (``make run`` lets it wait 5 s, ``web.stack``).
         keepalive_seconds: How often a silent stream sends a comment.
     """
 
     store: HandoverStore
     channel: LiveChannel
     desk: LiveDesk
-    stream_seconds: float = 30.0
+    stream_seconds: float = 120.0
     keepalive_seconds: float = 15.0
 
     @classmethod

@@ -41,6 +41,7 @@ from starlette.responses import StreamingResponse
 from advisor.accounts import Role
 from advisor.assisted import AssistError
 from advisor.handover import HandoverRecord, UnknownHandoverError
+from advisor.live import Subscription
 from advisor.live_payloads import LivePayload, for_shopper
 from advisor.reply import Reply
 from advisor.routing import (
@@ -67,6 +68,7 @@ from web.deps import (
 from web.live_view import (
     LIVE_STATUSES,
     SSE_HEADERS,
+    Follow,
     event_stream,
     last_event_id,
     last_offers,
@@ -251,26 +253,53 @@ async def staff_events(
     async def backlog() -> list[LivePayload]:
         if watched is None:
             return []
-        return list(await _store(live.store.history, watched))
+        return list(await _store(live.store.history, watched, after=seen))
 
     if not _wants_stream(request):
         return JSONResponse(
             {"events": [p for p in await backlog() if p["id"] > seen]},
             headers={"Cache-Control": "no-store"},
         )
-    subscriptions = [live.desk.queue(), *(live.desk.chat(c) for c in sorted(chats))]
     return StreamingResponse(
         event_stream(
             request,
-            subscriptions,
+            [live.desk.queue()],
             backlog,
             after=seen,
             seconds=live.stream_seconds,
             keepalive=live.keepalive_seconds,
+            follow=_following(live, user.name, chats),
         ),
         media_type="text/event-stream",
         headers=SSE_HEADERS,
     )
+
+
+def _following(live: Live, me: str, chats: set[str]) -> Follow:
+    """``me``'s chats, and those accepted by (or handed over to) ``me`` meanwhile."""
+
+    def start(payload: LivePayload) -> str | None:
+        fields: dict[str, Any] = dict(payload)
+        kind = fields["type"]
+        if (kind == "taken" and fields.get("staff") == me) or (
+            kind == "transferred" and fields.get("to_staff") == me
+        ):
+            return str(fields["handover"])
+        return None
+
+    def stop(payload: LivePayload) -> str | None:
+        fields: dict[str, Any] = dict(payload)
+        if fields["type"] == "transferred" and fields.get("from_staff") == me:
+            return str(fields["handover"])
+        return None
+
+    def subscribe(handover_id: str) -> Subscription:
+        return live.desk.chat(handover_id)
+
+    async def backlog(handover_id: str, after: int) -> list[LivePayload]:
+        return list(await _store(live.store.history, handover_id, after=after))
+
+    return Follow(chats=sorted(chats), start=start, stop=stop, subscribe=subscribe, backlog=backlog)
 
 
 def _transcript(
@@ -532,23 +561,29 @@ async def shopper_events(
     if sender is None:
         return Response(status_code=204, headers=no_store)
     seen = last_event_id(request, after)
+    stream = _wants_stream(request)
     try:
         record = await _store(live.store.latest_for, sender)
-        stored = await _store(live.store.history, record.id, shopper=True) if record else []
+        live_now = record is not None and RequestStatus(record.status) in LIVE_STATUSES
+        # A live stream reads what was missed once subscribed (its backlog), not here.
+        missed = (
+            await _store(live.store.history, record.id, shopper=True, after=seen)
+            if record is not None and not (stream and live_now)
+            else []
+        )
     except SQLAlchemyError:
         log.exception("cannot read the hand-over of conversation %s", sender)
         return JSONResponse(status_code=503, content={"error": "unavailable"}, headers=no_store)
     if record is None:
         return Response(status_code=204, headers=no_store)
-    missed = [p for p in stored if p["id"] > seen]
-    if not _wants_stream(request):
+    if not stream:
         return JSONResponse({"events": missed}, headers=no_store)
-    if RequestStatus(record.status) not in LIVE_STATUSES and not missed:
+    if not live_now and not missed:
         return Response(status_code=204, headers=no_store)
     handover_id = record.id
 
     async def backlog() -> list[LivePayload]:
-        return list(await _store(live.store.history, handover_id, shopper=True))
+        return list(await _store(live.store.history, handover_id, shopper=True, after=seen))
 
     return StreamingResponse(
         event_stream(

@@ -365,6 +365,15 @@
         }
         renderLive(payload, false);
       };
+      // The server ends a stream after a while (a couple of minutes) and says so:
+      // open the next one at once, after the last payload shown, rather than wait for
+      // the browser's retry delay. Nothing is lost either way (the server sends what
+      // was missed), it only comes later.
+      source.addEventListener("reconnect", () => {
+        if (liveSource !== source) return;
+        stopLive();
+        startLive();
+      });
       source.onerror = () => {
         // 204 (no hand-over any more) or the server gone: the browser stops or retries.
         if (source.readyState === EventSource.CLOSED && liveSource === source) stopLive();

@@ -121,11 +121,17 @@
       }, 150);
     }
 
-    function listen() {
+    function listen(reopened) {
       if (!root.dataset.events || typeof EventSource === "undefined") return;
       const url = new URL(root.dataset.events, window.location.href);
       if (after) url.searchParams.set("after", String(after));
       const source = new EventSource(url.toString());
+      // The server ends a stream after a while and says so: open the next one at once,
+      // after the last payload of this chat shown (the queue is re-read on opening).
+      source.addEventListener("reconnect", () => {
+        source.close();
+        listen(true);
+      });
       source.onmessage = (event) => {
         let payload = null;
         try {
@@ -138,7 +144,7 @@
         show(payload);
       };
       // (Re)connected: what changed in the queue meanwhile is not replayed, so re-read it.
-      let opened = false;
+      let opened = Boolean(reopened);
       source.onopen = () => {
         if (opened) queueChanged();
         opened = true;
