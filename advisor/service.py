@@ -305,7 +305,12 @@ class Advisor:
                     understood += self._take(state, served, current.id, value)
         else:
             result = served.parser.parse(turn.text, current=current.id if current else None)
-            for question_id, value in result.answers.items():
+            answers: Mapping[str, Any] = result.answers
+            if starting and current is None and not answers:
+                # The message that names the product reads like one sent before it: in
+                # "a road bike under 2000" the bare amount is the budget.
+                answers = early_answers(served, turn.text)
+            for question_id, value in answers.items():
                 understood += self._take(state, served, question_id, value)
             if current is not None and result.dont_know and current.id not in result.answers:
                 understood += self._take(state, served, current.id, current.default)

@@ -57,6 +57,30 @@ def test_step_first_message_is_an_answer(talk: Talk, first: str, kept: dict[str,
     assert talk.state.pending == []
 
 
+@pytest.mark.parametrize(
+    ("first", "kept"),
+    [
+        ("a road bike under 2000", {"budget": 2000.0}),
+        ("road bike, max 2000", {"budget": 2000.0}),
+        ("a road bike with Shimano 105", {}),
+        ("a road bike for my 12 year old", {}),
+    ],
+    ids=["under-amount", "max-amount", "groupset-number", "small-number"],
+)
+def test_step_bare_amount_with_the_product_is_the_budget(
+    talk: Talk, first: str, kept: dict[str, object]
+) -> None:
+    talk(first, "request_advice")
+    assert talk.state.ruleset == "road_bike"
+    assert talk.state.answers == kept
+    assert talk.state.question == "usage"
+    if kept:
+        assert "Got it: budget 2,000 EUR." in talk.reply.text
+    else:
+        assert "Got it" not in talk.reply.text
+        assert "budget" not in talk.reply.text.lower()
+
+
 def test_step_button_answer_then_offers(advisor: Advisor) -> None:
     talk = Talk(
         advisor,

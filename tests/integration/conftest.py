@@ -209,8 +209,10 @@ _HOLDS = {
 }
 
 
-def check_offers(bot: RunningBot, payload: dict[str, Any]) -> None:
-    """The offers a shopper sees keep the contract and every promise not loosened.
+def check_offers(bot: RunningBot, reply: list[dict[str, Any]] | dict[str, Any]) -> dict[str, Any]:
+    """The offers payload of a reply (or the payload itself), checked; the payload.
+
+    The offers a shopper sees keep the contract and every promise not loosened.
 
     The contract of shared/DESIGN.md; items as in the catalogue; each hard wish on a
     number (budget on the total, frame size against the height) holds unless the offer
@@ -218,6 +220,11 @@ def check_offers(bot: RunningBot, payload: dict[str, Any]) -> None:
     shopper's shoes or, for a beginner, flat or SPD; shoes suggested beside clip into
     the pedals offered.
     """
+    if isinstance(reply, list):
+        payload = offers_payload(reply)
+        assert payload is not None, "no offers in the reply:\n" + _shown(reply)
+    else:
+        payload = reply
     assert payload["type"] == "offers"
     answers = payload["answers"]
     assert isinstance(answers, dict)
@@ -281,6 +288,7 @@ def check_offers(bot: RunningBot, payload: dict[str, Any]) -> None:
         assert (item["category"], item["price"]) == (row["category"], row["price"]), item
         if item["category"] == "shoes" and pedal_cleats:
             assert row["cleat_system"] in pedal_cleats, "suggested shoes must fit the pedals"
+    return payload
 
 
 @pytest.fixture(scope="session")
