@@ -21,7 +21,7 @@ from advisor.service import Advisor
 from product_rules.offers import offers_in
 from product_rules.registry import RuleRegistry, ServedRuleSet
 from tests.conftest import RULES
-from tests.web.browser import CHROMIUM, CHROMIUM_ARGS, Watched, bot_reply, needs_chromium, send
+from tests.web.browser import Watched, bot_reply, needs_chromium, send
 from tests.web.fake_rasa import FakeRasa
 from tests.web.servers import LoopbackServer
 from tests.web.test_app import TEST_DATABASE_URL
@@ -93,14 +93,6 @@ def shop_url(rasa: FakeRasa) -> Iterator[str]:
         )
         with LoopbackServer(create_app(settings), name="web app", ready_path="/healthz") as web:
             yield web.url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
