@@ -2,116 +2,53 @@
 
 The web app runs for real under uvicorn on a loopback port, on a temporary SQLite
 database holding the demo catalogue and one staff account; the advisor is built from
-the settings (``DATABASE_URL``, ``PRODUCT_RULES_DIR``) as in production. Rasa is a test
-double (as in ``test_widget_browser.py``) that records what the share page's chat sends.
+the settings (``DATABASE_URL``, ``PRODUCT_RULES_DIR``) as in production. Rasa is
+:class:`tests.web.fake_rasa.FakeRasa`, the real advisor over the same database, so the
+share page's chat resumes the very configuration staff shared.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from argon2 import PasswordHasher
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
-from sqlmodel import Session
 
-from advisor import accounts
-from advisor.db import create_tables as create_advisor_tables
-from catalog.db import create_tables, make_engine
-from catalog.demo import build_demo_catalog
+from advisor.render import render
+from advisor.service import Advisor
+from advisor.sharing import ShareStore
+from product_rules.offers import offers_in
+from product_rules.registry import RuleRegistry
 from tests.conftest import RULES
-from tests.web.test_widget_browser import CHROMIUM, CHROMIUM_ARGS, LoopbackServer
+from tests.web.browser import Watched, bot_reply, needs_chromium
+from tests.web.conftest import STAFF_NAME, STAFF_PASSWORD, ShopDatabase
+from tests.web.fake_rasa import FakeRasa
+from tests.web.servers import LoopbackServer
 from web.app import create_app
 from web.settings import WebSettings
 
-WAIT_MS = 15_000
-PASSWORD = "correct horse battery"
-RESUMED = "Welcome back! Here is the configuration prepared for you."
-
-pytestmark = [
-    pytest.mark.browser,
-    # Skipped on a developer machine without Chromium; in CI a missing browser fails.
-    pytest.mark.skipif(
-        not CHROMIUM.exists() and not os.environ.get("CI"),
-        reason="needs Debian's Chromium at /usr/bin/chromium (apt-get install -y chromium)",
-    ),
-]
+pytestmark = needs_chromium
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright package")
 expect = sync_api.expect
 
 
-def fake_rasa_app(received: list[dict[str, Any]]) -> FastAPI:
-    """Rasa's REST channel, answering the share page's resume message."""
-    app = FastAPI()
-
-    @app.post("/webhooks/rest/webhook")
-    async def webhook(request: Request) -> JSONResponse:
-        body = await request.json()
-        received.append(body)
-        text = RESUMED if body["message"].startswith("/resume_shared") else "Noted."
-        return JSONResponse([{"recipient_id": body["sender"], "text": text}])
-
-    return app
+@pytest.fixture(scope="module")
+def rasa(shop_db: ShopDatabase) -> FakeRasa:
+    advisor = Advisor(RuleRegistry(RULES, shop_db.engine), codes=ShareStore(shop_db.engine))
+    return FakeRasa(advisor)
 
 
 @pytest.fixture(scope="module")
-def received() -> list[dict[str, Any]]:
-    return []
-
-
-@pytest.fixture(scope="module")
-def console_url(
-    tmp_path_factory: pytest.TempPathFactory, received: list[dict[str, Any]]
-) -> Iterator[str]:
-    database = tmp_path_factory.mktemp("console") / "shop.db"
-    url = f"sqlite:///{database}"
-    engine = make_engine(url)
-    create_tables(engine)
-    create_advisor_tables(engine)
-    hasher = accounts.PASSWORD_HASHER
-    accounts.PASSWORD_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    try:
-        with Session(engine) as session:
-            build_demo_catalog(session)
-            accounts.create_user(session, name="anna", role="staff", password=PASSWORD)
-        with LoopbackServer(fake_rasa_app(received)) as rasa:
-            settings = WebSettings(
-                rasa_url=rasa.url, request_timeout_s=5, database_url=url, rules_dir=RULES
-            )
-            with LoopbackServer(create_app(settings)) as web:
-                yield web.url
-    finally:
-        accounts.PASSWORD_HASHER = hasher
-        engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-class Watched:
-    """A browser context whose pages fail the test on any JavaScript error."""
-
-    def __init__(self, browser: Any) -> None:
-        self.context = browser.new_context(viewport={"width": 1600, "height": 1000})
-        self.context.set_default_timeout(WAIT_MS)
-        self.errors: list[str] = []
-        self.page = self.context.new_page()
-        self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
-
-    def close(self) -> None:
-        self.context.close()
-        assert self.errors == [], f"JavaScript errors on the page: {self.errors}"
+def console_url(shop_db: ShopDatabase, rasa: FakeRasa) -> Iterator[str]:
+    with LoopbackServer(rasa.app(), name="fake Rasa") as rasa_server:
+        settings = WebSettings(
+            rasa_url=rasa_server.url, request_timeout_s=5, database_url=shop_db.url, rules_dir=RULES
+        )
+        with LoopbackServer(create_app(settings), name="web app", ready_path="/healthz") as web:
+            yield web.url
 
 
 @pytest.fixture
@@ -126,6 +63,11 @@ def customer(browser: Any) -> Iterator[Watched]:
     watched = Watched(browser)  # a second context: no staff cookie, its own storage
     yield watched
     watched.close()
+
+
+def money(text: str) -> float:
+    """``Total 1,423.90 EUR`` -> 1423.9."""
+    return float(re.sub(r"[^0-9.]", "", text.replace(",", "")))
 
 
 def question(page: Any, question_id: str) -> Any:
@@ -145,7 +87,7 @@ def test_assisted_session_to_shared_configuration(
     staff: Watched,
     customer: Watched,
     console_url: str,
-    received: list[dict[str, Any]],
+    rasa: FakeRasa,
     tmp_path: Path,
 ) -> None:
     page = staff.page
@@ -153,8 +95,8 @@ def test_assisted_session_to_shared_configuration(
     # Signing in: the console sends a stranger to the login page and back.
     page.goto(console_url + "/console")
     expect(page).to_have_url(re.compile(r"/login\?next=/console$"))
-    page.get_by_test_id("login-name").fill("anna")
-    page.get_by_test_id("login-password").fill(PASSWORD)
+    page.get_by_test_id("login-name").fill(STAFF_NAME)
+    page.get_by_test_id("login-password").fill(STAFF_PASSWORD)
     page.get_by_test_id("login-submit").click()
     expect(page).to_have_url(re.compile(r"/console$"))
     page.screenshot(path=str(tmp_path / "console-start.png"))
@@ -188,6 +130,19 @@ def test_assisted_session_to_shared_configuration(
     question(page, "shoes_owned").get_by_role("button", name="No, normal shoes", exact=True).click()
     expect(page.get_by_test_id("questions-complete")).to_be_visible()
 
+    # The offers fit the answers: within budget, a 56 cm frame for 182 cm, and pedals a
+    # beginner in normal shoes can ride (the bike's own, or flat ones added).
+    cards = offers.get_by_test_id("offer-card")
+    expect(cards).to_have_count(3)
+    for card in cards.all():
+        assert money(card.get_by_test_id("offer-total").inner_text()) <= 1500
+        main = card.get_by_test_id("offer-item").first
+        expect(main.get_by_test_id("item-role")).to_have_text("main")
+        expect(main.get_by_test_id("item-attribute").first).to_have_text("Frame 56 cm")
+        if "Ships without pedals" in main.inner_text():
+            added = card.get_by_test_id("offer-item").filter(has_text="added: required")
+            expect(added).to_contain_text("Flat pedals (no cleats)")
+
     # The expert view: candidates with the parts of their score.
     expert = page.get_by_test_id("expert-view")
     first_candidate = expert.get_by_test_id("candidate").first
@@ -198,7 +153,8 @@ def test_assisted_session_to_shared_configuration(
     )
     score = float(first_candidate.get_attribute("data-score") or "nan")
     assert sum(parts) == pytest.approx(score, abs=0.0015)
-    expect(expert.get_by_test_id("trace-entry").first).to_be_attached()
+    # The trace names the rules that decided: the frame size from the height, among them.
+    expect(expert.get_by_test_id("trace-entry").filter(has_text="182")).not_to_have_count(0)
 
     # Keep the first bike, then change its pedals.
     card = offers.get_by_test_id("offer-card").first
@@ -253,17 +209,31 @@ def test_assisted_session_to_shared_configuration(
 
     # The customer opens the link in a browser of their own.
     shop = customer.page
-    shop.goto(link)
+    # The share page's chat loads the configuration by itself (a silent /resume_shared).
+    messages = bot_reply(customer, lambda: shop.goto(link))
     shared = shop.get_by_test_id("shared-configuration")
     expect(shared.get_by_test_id("shared-code")).to_have_text(code)
     expect(shared.get_by_test_id("offer-item")).to_have_count(len(shared_skus))
     assert offer_skus(shared) == shared_skus
     assert shared.get_by_test_id("item-name").all_inner_texts() == shared_names
     expect(shared.locator(f'[data-testid="offer-item"][data-sku="{pedals}"]')).to_be_visible()
-    # The chat goes on from the shared configuration.
-    expect(shop.get_by_test_id("msg-bot").last).to_have_text(RESUMED)
-    resumes = [m for m in received if m["message"].startswith("/resume_shared")]
+    # The chat goes on from the shared configuration: the kept bike with the locked pedals.
+    resumes = [m for m in rasa.heard if m["message"].startswith("/resume_shared")]
     assert resumes and resumes[-1]["message"] == f'/resume_shared{{"code":"{code}"}}'
+    expect(shop.get_by_test_id("msg-bot").first).to_contain_text(render("resumed"))
+    resumed = offers_in(messages)
+    assert resumed is not None
+    assert resumed["answers"] == rasa.state(resumes[-1]["sender"]).answers
+    assert resumed["answers"]["budget"] == 1500.0
+    first_skus = [item["sku"] for item in resumed["offers"][0]["items"]]
+    assert first_skus[:1] == [bike] and pedals in first_skus
+    pedal_name = (
+        shared.locator(f'[data-testid="offer-item"][data-sku="{pedals}"]')
+        .get_by_test_id("item-name")
+        .inner_text()
+    )
+    chat_card = shop.get_by_test_id("chat-log").get_by_test_id("offer-card").first
+    expect(chat_card).to_contain_text(pedal_name)
     expect(shop.get_by_test_id("msg-user")).to_have_count(0)
     shop.screenshot(path=str(tmp_path / "shared.png"), full_page=True)
 
