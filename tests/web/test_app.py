@@ -15,7 +15,14 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import Engine
 
+from advisor.service import Advisor, Turn
+from advisor.state import ConversationState
+from product_rules.offers import offers_in
+from product_rules.registry import RuleRegistry
+from tests.conftest import RULES
+from tests.web.fake_rasa import FakeRasa as FakeRasaServer
 from web.app import UNAVAILABLE_MESSAGE, create_app
 from web.conversation import COOKIE_NAME, decode_cookie
 from web.routers.shop import MAX_MESSAGE_CHARS
@@ -140,6 +147,39 @@ async def test_post_chat_forwards_message_metadata_as_the_cookies_conversation(
     assert rasa.sent_json() == {"sender": sender, "message": "hello", "metadata": {"page": "/"}}
 
 
+ROAD_AT_ONCE = (
+    "I want a road bike for long rides, I'm a beginner, budget 1500 EUR, 182 cm tall, normal shoes"
+)
+
+
+async def test_post_chat_passes_the_advisors_offers_through_unchanged(demo_db: Engine) -> None:
+    # Rasa here is the real advisor behind Rasa's REST channel (tests/web/fake_rasa.py).
+    advisor = Advisor(RuleRegistry(RULES, demo_db))
+    real = FakeRasaServer(advisor, token=RASA_TOKEN)
+    app = create_app(SETTINGS, transport=httpx.ASGITransport(app=real.app()))
+    async with serve(app) as test_client:
+        response = await test_client.post("/api/chat", json={"message": ROAD_AT_ONCE})
+
+    assert response.status_code == 200
+    messages = response.json()["messages"]
+    _, reply = advisor.step(ConversationState(), Turn(ROAD_AT_ONCE, "request_advice"))
+    [expected] = reply.payloads
+    assert offers_in(messages) == expected
+    assert expected["answers"] == {
+        "usage": "endurance",
+        "experience": "beginner",
+        "budget": 1500.0,
+        "body_height_cm": 182.0,
+        "shoes_owned": "none",
+    }
+    # The text lists the same offers, in the same order, ready to ride.
+    [text] = [m["text"] for m in messages if "text" in m]
+    assert "Here are my top 3 picks, ready to ride:" in text
+    for offer in expected["offers"]:
+        assert f"{offer['rank']}. {offer['title']}" in text
+        assert offer["total_price"] <= 1500
+
+
 async def test_post_chat_without_metadata_sends_none(
     client: httpx.AsyncClient, rasa: FakeRasa
 ) -> None:
@@ -206,18 +246,18 @@ async def test_post_chat_rasa_failure_returns_friendly_503(
 
 
 @pytest.mark.parametrize(
-    "body",
+    ("body", "field"),
     [
-        {},
-        {"sender": "abc"},
-        {"message": 42},
-        {"message": None},
-        {"message": "hi", "metadata": "not a dict"},
+        ({}, "message"),
+        ({"sender": "abc"}, "message"),
+        ({"message": 42}, "message"),
+        ({"message": None}, "message"),
+        ({"message": "hi", "metadata": "not a dict"}, "metadata"),
     ],
     ids=["empty", "no_message", "message_not_text", "message_null", "metadata_not_object"],
 )
 async def test_post_chat_invalid_body_returns_friendly_422(
-    client: httpx.AsyncClient, rasa: FakeRasa, body: dict[str, Any]
+    client: httpx.AsyncClient, rasa: FakeRasa, body: dict[str, Any], field: str
 ) -> None:
     response = await client.post("/api/chat", json=body)
 
@@ -225,7 +265,10 @@ async def test_post_chat_invalid_body_returns_friendly_422(
     payload = response.json()
     assert payload["error"] == "invalid_request"
     assert payload["message"].startswith("We could not read that message")
-    assert payload["details"]
+    # It says which field is wrong, and never echoes the input back.
+    assert [d["field"] for d in payload["details"]] == [field]
+    assert all(d["problem"] for d in payload["details"])
+    assert "not a dict" not in response.text
     assert rasa.requests == []
 
 
