@@ -1,21 +1,116 @@
-"""A question added to a rule file while the servers run is asked and used, no training."""
+"""Rules change while the servers run: a question added to a file is asked, a publication
+is served on the next turns, a broken file is refused, and no test leaks its rules.
+
+Nothing here sleeps: every wait is a poll of what a shopper would see (or of what the
+action server logs) until a deadline. Every publication a test makes is taken back by
+``no_leaked_publications``, which also waits until the running bot serves the rules it
+served before the test, so later tests (the browser test) meet the shipped rules.
+"""
 
 from __future__ import annotations
 
+import inspect
 import shutil
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
+from sqlalchemy import delete, func
+from sqlmodel import Session, col, select
 
 from catalog.db import make_engine
 from product_rules.errors import RuleSetError
-from product_rules.publishing import history, publish, rollback
-from tests.integration.conftest import RunningBot, offers_payload, texts
+from product_rules.publishing import (
+    Publication,
+    RuleVersion,
+    ensure_tables,
+    history,
+    publish,
+    rollback,
+)
+from product_rules.registry import RuleRegistry
+from tests.integration.conftest import RunningBot, ask, buttons, offers_payload, texts
 
 pytestmark = pytest.mark.integration
+
+T = TypeVar("T")
+
+#: How often the action server's registry looks at files and publications at most.
+CHECK_INTERVAL: float = inspect.signature(RuleRegistry).parameters["check_interval"].default
+#: The promise: a file edit or a publish is in service within a second (plus a loaded CI
+#: machine's slack); other waits get longer, as they only guard the next test.
+IN_SERVICE_WITHIN = 2.0
+RESTORED_WITHIN = 15.0
+
+BUDGET = ask("road_bike", "budget")
+FRIENDLIER_BUDGET = "How much would you like to spend, pedals included?"
+
+
+def fresh() -> str:
+    return f"test-{uuid.uuid4().hex[:12]}"
+
+
+def poll(what: str, probe: Callable[[], T | None], *, within: float) -> T:
+    """``probe()`` again and again (each is a turn with the bot) until it gives a value."""
+    deadline = time.monotonic() + within
+    while True:
+        result = probe()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what}: not within {within} s")
+
+
+def served_rules(bot: RunningBot) -> dict[str, tuple[str, str]]:
+    """What the bot serves, as a shopper sees it: each rule set's button and first question."""
+    listed = buttons(bot.send(fresh(), "hi"))
+    served = {}
+    for button in listed:
+        assert button["payload"].startswith("/request_advice"), listed
+        served[button["payload"]] = (button["title"], texts(bot.send(fresh(), button["payload"])))
+    return served
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_publications(bot: RunningBot) -> Iterator[None]:
+    """Take back every publication the test makes; wait until the bot serves what it did.
+
+    The publication log is append-only for merchandisers; the test run's database is the
+    test's own, so its rows are deleted. The registry sees the deletion (the newest
+    publication id goes down) on a turn at least one check interval later: the poll asks
+    until such a turn shows the rules from before the test.
+    """
+    db = make_engine(bot.database_url)
+    ensure_tables(db)
+    with Session(db) as session:
+        last_publication = session.exec(select(func.max(Publication.id))).one() or 0
+        last_version = session.exec(select(func.max(RuleVersion.id))).one() or 0
+    before = served_rules(bot)
+    mark = len(bot.log.getvalue())
+    try:
+        yield
+    finally:
+        with Session(db) as session:
+            session.exec(delete(Publication).where(col(Publication.id) > last_publication))
+            session.exec(delete(RuleVersion).where(col(RuleVersion.id) > last_version))
+            session.commit()
+        db.dispose()
+        taken_back = time.monotonic()
+        poll(
+            f"the bot serving the rules from before the test again ({sorted(before)})",
+            lambda: time.monotonic() - taken_back > CHECK_INTERVAL and served_rules(bot) == before,
+            within=RESTORED_WITHIN,
+        )
+        logged = bot.log.getvalue()[mark:]
+        if "Traceback" in logged:  # the shopper saw "something went wrong": show why
+            start = logged.index("Traceback")
+            pytest.fail(
+                "the servers logged a stack trace:\n" + logged[max(0, start - 500) : start + 4000]
+            )
+
 
 NEW_QUESTION = """
   - id: frame_material_wish
@@ -40,6 +135,18 @@ NEW_FILTER = """
 """
 
 
+ROAD_TO_SHOES = ["long rides", "I ride regularly", "2500 euros", "178 cm"]
+
+
+def asks_frame_material(bot: RunningBot) -> bool:
+    """A new road-bike conversation, to the end: is the added question asked after shoes?"""
+    sender = fresh()
+    bot.send(sender, "I want a road bike", expect=ask("road_bike", "usage"))
+    for step in ROAD_TO_SHOES:
+        bot.send(sender, step)
+    return "Which frame material do you prefer?" in texts(bot.send(sender, "no"))
+
+
 @pytest.fixture()
 def added_question(bot: RunningBot) -> Iterator[None]:
     folder = bot.rules_dir / "road_bike"
@@ -48,29 +155,39 @@ def added_question(bot: RunningBot) -> Iterator[None]:
         path = folder / name
         originals[path] = path.read_text()
         path.write_text(originals[path].rstrip("\n") + "\n" + addition)
-    time.sleep(0.5)  # the registry looks at the files at most every 0.25 s
     try:
+        poll("the added question asked", lambda: asks_frame_material(bot), within=10.0)
         yield
     finally:
         for path, text in originals.items():
             path.write_text(text)
-        time.sleep(0.5)
+        poll(
+            "the added question gone again",
+            lambda: not asks_frame_material(bot),
+            within=RESTORED_WITHIN,
+        )
 
 
 def test_converse_asks_question_added_at_runtime(bot: RunningBot, added_question: None) -> None:
-    sender = f"test-{uuid.uuid4().hex[:12]}"
-    bot.send(sender, "I want a road bike")
-    for step in ["long rides", "I ride regularly", "2500 euros", "178 cm", "no"]:
-        reply = bot.send(sender, step)
-    assert "Which frame material do you prefer?" in texts(reply), texts(reply)
-    assert any(b["title"].startswith("Carbon") for m in reply for b in m.get("buttons", []))
-    reply = bot.send(sender, "carbon please")
+    sender = fresh()
+    bot.send(sender, "I want a road bike", expect=ask("road_bike", "usage"))
+    bot.send(sender, "long rides", expect=ask("road_bike", "experience"))
+    bot.send(sender, "I ride regularly", expect=BUDGET)
+    bot.send(sender, "2500 euros", expect=ask("road_bike", "body_height_cm"))
+    bot.send(sender, "178 cm")
+    reply = bot.send(sender, "no", expect="Which frame material do you prefer?")
+    assert [b["title"] for b in buttons(reply)][:2] == [
+        "Aluminium, light and affordable",
+        "Carbon, lightest and stiffest",
+    ], buttons(reply)
+    reply = bot.send(sender, "carbon please", expect_offers=True)
     payload = offers_payload(reply)
-    assert payload is not None, texts(reply)
+    assert payload is not None
     assert payload["answers"]["frame_material_wish"] == "carbon"
     for offer in payload["offers"]:
         assert offer["items"][0]["attributes"]["frame_material"] == "carbon"
         assert "Carbon frame, as you wished" in offer["reasons"]
+        assert offer["total_price"] <= 2500, offer
 
 
 def test_converse_shows_relaxation_choices(bot: RunningBot, added_question: None) -> None:
@@ -102,25 +219,48 @@ def test_converse_shows_relaxation_choices(bot: RunningBot, added_question: None
     assert changed == other["answers"], changed
 
 
+def action_log_since(bot: RunningBot, mark: int) -> str:
+    return bot.log.getvalue()[mark:]
+
+
 def test_converse_broken_rule_file_keeps_serving(bot: RunningBot) -> None:
     path = bot.rules_dir / "road_bike" / "filters.yml"
     original = path.read_text()
-    # The registry looks at the files when a request comes: one turn puts the shipped
-    # version in service, whatever earlier tests did.
-    bot.send(f"test-{uuid.uuid4().hex[:12]}", "I want a road bike")
+    mark = len(bot.log.getvalue())
     path.write_text(original.replace("attribute: frame_size_cm", "attribute: frame_sise"))
-    time.sleep(0.5)
     try:
-        sender = f"test-{uuid.uuid4().hex[:12]}"
-        bot.send(sender, "I want a road bike")
-        for step in ["long rides", "beginner", "1500", "182 cm", "no"]:
-            reply = bot.send(sender, step)
+        # The registry looks at the files when a turn comes: turns until it has refused
+        # the broken file (it says so in the action server's log, with file and line).
+        refusal = poll(
+            "the broken filters.yml refused",
+            lambda: bot.send(fresh(), "hi") and "frame_sise" in action_log_since(bot, mark),
+            within=IN_SERVICE_WITHIN,
+        )
+        assert refusal
+        logged = action_log_since(bot, mark)
+        assert "rule file refused, previous version keeps serving" in logged, logged[-2000:]
+        assert "filters.yml:" in logged and "did you mean 'frame_size_cm'" in logged, logged[-2000:]
+        sender = fresh()
+        bot.send(sender, "I want a road bike", expect=ask("road_bike", "usage"))
+        for step in ["long rides", "beginner", "1500", "182 cm"]:
+            bot.send(sender, step)
+        reply = bot.send(sender, "no", expect_offers=True)
         payload = offers_payload(reply)
-        assert payload is not None, texts(reply)
+        assert payload is not None
         assert all(o["items"][0]["attributes"]["frame_size_cm"] == 56 for o in payload["offers"])
     finally:
         path.write_text(original)
-        time.sleep(0.5)
+
+
+def spring_asks(bot: RunningBot, wording: str) -> bool:
+    """A new spring_road conversation: is the budget question asked in ``wording``?"""
+    sender = fresh()
+    if ask("road_bike", "usage") not in texts(
+        bot.send(sender, '/request_advice{"ruleset":"spring_road"}')
+    ):
+        return False
+    bot.send(sender, "long rides", expect=ask("road_bike", "experience"))
+    return wording in texts(bot.send(sender, "beginner"))
 
 
 def test_converse_publish_changes_next_answer(bot: RunningBot, tmp_path: Path) -> None:
@@ -136,26 +276,32 @@ def test_converse_publish_changes_next_answer(bot: RunningBot, tmp_path: Path) -
     db = make_engine(bot.database_url)
     assert publish(db, draft, author="merchandiser", message="spring campaign").version == 1
 
-    sender = f"test-{uuid.uuid4().hex[:12]}"
-    started = time.monotonic()
-    while True:  # in service within a second of the publish, no restart
-        reply = bot.send(sender, '/request_advice{"ruleset":"spring_road"}')
-        if "What will you mostly use the bike for?" in texts(reply):
-            break
-        assert time.monotonic() - started < 1.5, texts(reply)
-    assert texts(bot.send(sender, "long rides"))
+    sender = fresh()
+    # In service within a second of the publish, no restart: the first turn that shows it.
+    poll(
+        "spring_road in service",
+        lambda: (
+            ask("road_bike", "usage")
+            in texts(bot.send(sender, '/request_advice{"ruleset":"spring_road"}'))
+        ),
+        within=IN_SERVICE_WITHIN,
+    )
+    assert any(
+        title == "Spring road bike deals" and ask("road_bike", "usage") in first
+        for title, first in served_rules(bot).values()
+    ), "the greeting lists the published rule set"
+    bot.send(sender, "long rides", expect=ask("road_bike", "experience"))
 
     questions = draft / "questions.yml"
-    questions.write_text(
-        questions.read_text().replace(
-            "What is your budget for the bike, pedals included?",
-            "How much would you like to spend, pedals included?",
-        )
-    )
+    questions.write_text(questions.read_text().replace(BUDGET, FRIENDLIER_BUDGET))
     assert publish(db, draft, author="merchandiser", message="friendlier").version == 2
-    time.sleep(1.0)
-    reply = texts(bot.send(sender, "beginner"))
-    assert "How much would you like to spend, pedals included?" in reply, reply
+    poll(
+        "v2's wording in service",
+        lambda: spring_asks(bot, FRIENDLIER_BUDGET),
+        within=IN_SERVICE_WITHIN,
+    )
+    # The conversation under way gets the new wording on its next turn.
+    bot.send(sender, "beginner", expect=FRIENDLIER_BUDGET)
 
     broken = (draft / "filters.yml").read_text()
     (draft / "filters.yml").write_text(broken.replace("answer: budget", "answer: budgt"))
@@ -163,12 +309,25 @@ def test_converse_publish_changes_next_answer(bot: RunningBot, tmp_path: Path) -
         publish(db, draft, author="merchandiser")
 
     rollback(db, "spring_road", 1, author="lead", note="back to the tested wording")
-    time.sleep(1.0)
-    reply = texts(bot.send(sender, "what?"))
-    assert "What is your budget for the bike, pedals included?" in reply, reply
+    poll("v1's wording back", lambda: spring_asks(bot, BUDGET), within=IN_SERVICE_WITHIN)
+    reply = bot.send(sender, "what?", expect=BUDGET)
+    assert FRIENDLIER_BUDGET not in texts(reply)
     assert [(e["version"], e["action"]) for e in history(db, "spring_road")] == [
         (1, "rollback"),
         (2, "publish"),
         (1, "publish"),
     ]
     db.dispose()
+
+
+def test_publications_of_earlier_tests_are_gone(bot: RunningBot) -> None:
+    """What the browser test after this file meets: the shipped rule sets, nothing else."""
+    served = served_rules(bot)
+    assert all("spring_road" not in payload for payload in served), served
+    listed = {title for title, _ in served.values()}
+    assert "Spring road bike deals" not in listed
+    db = make_engine(bot.database_url)
+    try:
+        assert history(db, "spring_road") == []
+    finally:
+        db.dispose()
