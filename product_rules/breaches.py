@@ -2,8 +2,9 @@
 
 The engine asks SQL which products match. When staff ask why one is left out, or a lock
 breaks a rule, these functions evaluate the same rules on products already loaded, in
-Python with :func:`product_rules.query.matches_item`, so no product costs a query and
-the reasons agree with the queries. Nothing here writes a sentence: templates do.
+Python with the operators' own Python semantics (:mod:`product_rules.vocabulary`), so no
+product costs a query and the reasons agree with the queries. Nothing here writes a
+sentence: templates do.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from catalog.models import Product
+from product_rules.clauses import ProductFilter
 from product_rules.offers import BreachKind, BreachPayload, WishSourcePayload
-from product_rules.query import matches_item, resolve_value
 from product_rules.schema import Compatibility, RuleSet
+from product_rules.vocabulary import Operator
 from product_rules.wishes import Wish, number
 
 __all__ = [
@@ -56,10 +58,10 @@ def breach(
     }
 
 
-def _over(attribute: str, op: str, wanted: Any, actual: Any) -> float | None:
+def _over(attribute: str, op: Operator, wanted: Any, actual: Any) -> float | None:
     """How many EUR a price is above its limit; None for anything but a price limit."""
     limit, value = number(wanted), number(actual)
-    if attribute != "price" or op not in ("le", "lt") or limit is None or value is None:
+    if attribute != "price" or op.spec.bound != "upper" or limit is None or value is None:
         return None
     return round(max(0.0, value - limit), 2)
 
@@ -79,17 +81,16 @@ def wish_breach(
     value = wish.effective
     if wish.dropped or value is None:
         return None
-    attribute, op = wish.rule.attribute, str(wish.rule.op)
+    attribute, op = wish.rule.attribute, wish.rule.op
     actual = getattr(product, attribute)
     if isinstance(value, tuple):  # a size widened to a range: ("between", low, high)
         _, low, high = value
-        fits = actual is not None and low <= actual <= high
-        op, wanted = "between", [low, high]
+        op, wanted = Operator.BETWEEN, [low, high]
     else:
-        if isinstance(value, list) and op == "eq":
-            op = "in"
-        fits = matches_item({attribute: {op: value}}, product, {})
+        if isinstance(value, list) and op is Operator.EQ:
+            op = Operator.IN
         wanted = value
+    fits = op.holds(actual, wanted)
     if fits:
         return None
     found = breach(
@@ -112,7 +113,7 @@ def budget_breach(wish: Wish, total: float) -> BreachPayload | None:
     limit = number(wish.effective)
     if wish.dropped or limit is None:
         return None
-    over = total > limit + CENT if wish.rule.op == "le" else total >= limit
+    over = total > limit + CENT if wish.rule.op is Operator.LE else total >= limit
     if not over:
         return None
     return breach(
@@ -128,7 +129,7 @@ def budget_breach(wish: Wish, total: float) -> BreachPayload | None:
 
 
 def filter_breaches(
-    flt: Mapping[str, Any],
+    flt: ProductFilter,
     product: Product,
     values: Mapping[str, Any],
     *,
@@ -138,15 +139,12 @@ def filter_breaches(
 ) -> list[BreachPayload]:
     """One breach per clause of a product filter (``{cleat_system: {in: [...]}}``)."""
     breaches: list[BreachPayload] = []
-    for attribute, condition in flt.items():
-        if matches_item({attribute: condition}, product, values):
+    for clause in flt:
+        actual = getattr(product, clause.attribute)
+        if clause.holds(actual, values):
             continue
-        if isinstance(condition, dict) and set(condition) != {"answer"}:
-            op, raw = next(iter(condition.items()))
-        else:
-            op, raw = "eq", condition
-        wanted = resolve_value(raw, values)
-        actual = getattr(product, attribute)
+        wanted = clause.resolve(values)
+        attribute, op = clause.attribute, clause.op
         breaches.append(
             breach(
                 rule,
@@ -165,7 +163,7 @@ def filter_breaches(
 def compatibility_breach(rule: Compatibility, product: Product, other: Product) -> BreachPayload:
     """Why ``product`` does not fit ``other`` under ``rule`` (known not to hold)."""
     if rule.equal is not None:
-        attribute, op = rule.equal, "eq"
+        attribute, op = rule.equal, Operator.EQ.value
         wanted, actual = getattr(other, attribute), getattr(product, attribute)
     else:  # a pairs table or the catalogue's relations, by model
         attribute, op = "group_sku", "compatible"

@@ -65,7 +65,7 @@ def trace_entry(rule: str, kind: str, message: str) -> TraceEntry:
 def bundle_budget(wishes: Sequence[Wish]) -> Wish | None:
     """The wish that limits an offer's total price (a ``scope: bundle`` limit), if any."""
     for wish in wishes:
-        if wish.rule.scope == "bundle" and not wish.dropped and wish.rule.op in ("le", "lt"):
+        if wish.rule.scope == "bundle" and not wish.dropped and wish.rule.op.spec.bound == "upper":
             return wish
     return None
 
@@ -357,8 +357,7 @@ class BundleBuilder:
         for rule, value in [*applied, *soft]:
             if rule.reason is None or rule.id in broken:
                 continue
-            op = "in" if isinstance(value, list) and rule.op == "eq" else rule.op
-            if not rule.hard and not matches_item({rule.attribute: {op: value}}, main, values):
+            if not rule.hard and not rule.op.holds(getattr(main, rule.attribute), value):
                 continue
             answer = values.get(rule.answer) if rule.answer else rule.value
             option_label = ""

@@ -17,20 +17,14 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from product_rules.checks_catalogue import (
-    Catalogue,
-    Clause,
-    Path_,
-    Scope,
-    clauses,
-    scope_label,
-    scope_of,
-)
+from product_rules.checks_catalogue import Catalogue, Path_, Scope, scope_label, scope_of
 from product_rules.checks_conditions import Conditions, condition_problems
 from product_rules.checks_requirements import requirement_problems
+from product_rules.clauses import Clause, ProductFilter
 from product_rules.errors import RuleProblem, did_you_mean
 from product_rules.loader import LoadedRuleSet, SourceMap
 from product_rules.schema import Filter, RuleSet
+from product_rules.vocabulary import Operator
 
 __all__ = ["check_ruleset"]
 
@@ -85,7 +79,7 @@ class _Check:
         for i, req in enumerate(rs.requirements):
             spots.append((req.category, ("requirements", i, "category")))
         for i, rule in enumerate(rs.cross_sell):
-            for clause in clauses(rule.target, ("cross_sell", i, "target")):
+            for clause in rule.target.at(("cross_sell", i, "target")):
                 if clause.attribute == "category":
                     spots += clause.items()
         for i, compat in enumerate(rs.compatibility):
@@ -116,16 +110,14 @@ class _Check:
                     )
                 )
         for i, req in enumerate(rs.requirements):
-            places.append((clauses(req.if_item, ("requirements", i, "if_item")), self.main))
+            places.append((req.if_item.at(("requirements", i, "if_item")), self.main))
             for j, sel in enumerate(req.select):
                 at = ("requirements", i, "select", j, "filter")
-                places.append((clauses(sel.filter, at), (req.category,)))
+                places.append((sel.filter.at(at), (req.category,)))
         for i, alert in enumerate(rs.alerts):
-            places.append((clauses(alert.if_item, ("alerts", i, "if_item")), self.main))
+            places.append((alert.if_item.at(("alerts", i, "if_item")), self.main))
         for i, rule in enumerate(rs.cross_sell):
-            places.append(
-                (clauses(rule.target, ("cross_sell", i, "target")), scope_of(rule.target))
-            )
+            places.append((rule.target.at(("cross_sell", i, "target")), scope_of(rule.target)))
         for parts, scope in places:
             if self.known(scope):
                 for clause in parts:
@@ -159,7 +151,8 @@ class _Check:
                 ((k, q) for k, q in enumerate(self.rs.questions) if q.id == flt.answer),
                 (-1, None),
             )
-            op = "in" if flt.op == "eq" else flt.op  # a mapped list means one of its values
+            # A mapped list means one of its values.
+            op = Operator.IN if flt.op is Operator.EQ else flt.op
             for key, mapped in (flt.map or {}).items():
                 clause = Clause(flt.attribute, op, mapped, None, ("filters", i, "map", key))
                 absent = self.catalogue.absent(clause, self.main)
@@ -207,7 +200,7 @@ class _Check:
         for i, flt in enumerate(rs.filters):
             if not flt.hard or flt.when is not None or flt.scope != "main" or flt.answer is None:
                 continue
-            if flt.op not in ("eq", "in"):
+            if flt.op not in (Operator.EQ, Operator.IN):
                 continue
             question = rs.question(flt.answer)
             given: set[Any]
@@ -233,7 +226,8 @@ class _Check:
             missing = sorted((v for v in present if _same(v) not in wanted), key=_order)
             if not missing:
                 continue
-            count = self.catalogue.count(self.main, [{flt.attribute: {"in": missing}}])
+            left_out = ProductFilter.of([Clause(flt.attribute, Operator.IN, missing)])
+            count = self.catalogue.count(self.main, [left_out])
             shown = ", ".join(str(v) for v in missing[:EXAMPLES])
             shown += ", ..." if len(missing) > EXAMPLES else ""
             noun = "product" if count == 1 else "products"

@@ -16,15 +16,9 @@ from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
 
-from product_rules.checks_catalogue import (
-    Catalogue,
-    Path_,
-    Scope,
-    clauses,
-    scope_label,
-    scope_of,
-)
+from product_rules.checks_catalogue import Catalogue, Path_, Scope, scope_label, scope_of
 from product_rules.checks_conditions import UNANSWERED, Conditions, Terms
+from product_rules.clauses import ProductFilter
 from product_rules.errors import RuleProblem
 from product_rules.loader import SourceMap
 from product_rules.schema import Compatibility, RuleSet
@@ -40,13 +34,13 @@ class _Pick:
     scope: Scope
     own: Terms  # answers under which its own condition holds
     chosen: Terms  # answers under which it is the one used (earlier selections do not hold)
-    filter: Mapping[str, Any]
+    filter: ProductFilter
     path: Path_
     requirement: int | None = None
 
     def at(self, attribute: str) -> Path_:
         """Where the filter names ``attribute``, else the filter itself."""
-        found = [c.path for c in clauses(self.filter, self.path) if c.attribute == attribute]
+        found = [c.path for c in self.filter.at(self.path) if c.attribute == attribute]
         return found[0] if found else self.path
 
 
@@ -91,7 +85,7 @@ def _picks(rs: RuleSet, conds: Conditions) -> list[_Pick]:
 def _cases(pick: _Pick, terms: Terms, conds: Conditions) -> list[Case]:
     """The pick once per value of each choice or yes/no answer its filter compares with."""
     result: list[Case] = [(terms, {})]
-    for clause in clauses(pick.filter, pick.path):
+    for clause in pick.filter.at(pick.path):
         name = clause.answer
         if name is None or name not in conds.domains:
             continue
@@ -119,7 +113,7 @@ def _empty(
 ) -> Iterator[RuleProblem]:
     """Selections and cross-sell targets no product matches."""
     for pick in picks:
-        parts = clauses(pick.filter, pick.path)
+        parts = pick.filter.at(pick.path)
         if any(catalogue.absent(c, pick.scope) for c in parts):
             continue  # a value no product has is already reported where it is written
         for _, values in _cases(pick, pick.own, conds):
@@ -172,7 +166,7 @@ def _misfits(
         owners = {
             c.answer
             for p in selections
-            for c in clauses(p.filter, p.path)
+            for c in p.filter.at(p.path)
             if c.attribute == attribute and c.answer in conds.domains
         }
         owned = (theirs, {str(v) for v in catalogue.distinct(attribute, (theirs,))})

@@ -218,6 +218,27 @@ def _schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def _vocabulary(args: argparse.Namespace) -> int:
+    from product_rules.vocabulary import export
+
+    vocabulary = export()
+    if args.json:
+        print(json.dumps(vocabulary, indent=2, ensure_ascii=False))
+        return 0
+    for attribute in vocabulary["attributes"]:
+        unit = f" [{attribute['unit']}]" if attribute["unit"] else ""
+        values = f": {', '.join(attribute['values'])}" if attribute["values"] else ""
+        print(f"{attribute['name']:<22} {attribute['kind']}{unit}{values}")
+    print()
+    for op in vocabulary["operators"]:
+        note = "" if op["in_rules"] else "  (relaxation only)"
+        print(f"{op['name']:<8} {op['symbol']:<8} {op['sql']}{note}")
+    print()
+    for kind in vocabulary["answer_types"]:
+        print(f"{kind['name']:<8} {kind['labels']['en']}")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="product-rules", description=__doc__.split("\n")[0])
     parser.add_argument(
@@ -268,6 +289,12 @@ def _parser() -> argparse.ArgumentParser:
 
     schema = commands.add_parser("schema", help="print the rule language as JSON Schema")
     schema.set_defaults(run=_schema)
+
+    vocabulary = commands.add_parser(
+        "vocabulary", help="the attributes, operators and answer types rules may use"
+    )
+    vocabulary.add_argument("--json", action="store_true", help="print it as JSON")
+    vocabulary.set_defaults(run=_vocabulary)
     return parser
 
 

@@ -259,7 +259,7 @@ class AdviceEngine:
                         break
                     wishes = [
                         w.bounded(math.ceil(w.override * 1.1 / 10) * 10)
-                        if w.override is not None and w.rule.op in ("le", "lt")
+                        if w.override is not None and w.rule.op.spec.bound == "upper"
                         else w
                         for w in wishes
                     ]
@@ -412,7 +412,7 @@ class AdviceEngine:
 
     def _bound(self, session: Session, others: Sequence[Wish], wish: Wish) -> float | None:
         column = col(getattr(Product, wish.rule.attribute))
-        extreme = func.min(column) if wish.rule.op in ("le", "lt") else func.max(column)
+        extreme = func.min(column) if wish.rule.op.spec.bound == "upper" else func.max(column)
         statement = select(extreme).where(*self._where([w.predicate() for w in others]))
         return number(session.exec(statement).one())
 

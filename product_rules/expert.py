@@ -13,14 +13,12 @@ size costs SQLAlchemy more Python time than the database needs to answer it.
 from __future__ import annotations
 
 import json
-import operator
 import threading
 from collections.abc import Callable, Collection, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
-    BindParameter,
     ColumnElement,
     Float,
     and_,
@@ -42,9 +40,10 @@ from product_rules.offers import (
     CandidateStatus,
     ExclusionPayload,
 )
-from product_rules.picking import RequirementPlan, resolve_filter
+from product_rules.picking import RequirementPlan
 from product_rules.query import column, product_filter
 from product_rules.scoring import ScorePart, points
+from product_rules.vocabulary import Operator
 from product_rules.wishes import Wish, number
 
 __all__ = ["EXCLUSION_ROWS", "Exclusions", "Ranked", "candidates"]
@@ -102,43 +101,30 @@ def candidates(
 #: Prepared statements kept per engine (one per shape of the wishes); cleared when full.
 STATEMENTS = 256
 
-_COMPARE: dict[str, Callable[[Any, Any], ColumnElement[bool]]] = {
-    "eq": operator.eq,
-    "ne": operator.ne,
-    "lt": operator.lt,
-    "le": operator.le,
-    "gt": operator.gt,
-    "ge": operator.ge,
-}
 
-
-def _check(attribute: str, op: str, name: str) -> ColumnElement[bool]:
+def _check(attribute: str, op: Operator, name: str) -> ColumnElement[bool]:
     """``attribute <op> :name`` with the value bound at execution (``compare``'s twin)."""
-    target = column(attribute)
-    if op == "between":
-        return and_(target >= bindparam(f"{name}_low"), target <= bindparam(f"{name}_high"))
-    if op in ("in", "not_in"):
-        values: BindParameter[Any] = bindparam(name, expanding=True)
-        return target.in_(values) if op == "in" else target.not_in(values)
-    return _COMPARE[op](target, bindparam(name))
+    operand: Any
+    if op.spec.operand == "range":
+        operand = (bindparam(f"{name}_low"), bindparam(f"{name}_high"))
+    elif op.spec.operand == "list":
+        operand = bindparam(name, expanding=True)
+    else:
+        operand = bindparam(name)
+    # The operand is already what the operator compares with (see _bind): no normalizing.
+    return op.spec.sql(column(attribute), operand)
 
 
-def _bind(wish: Wish, name: str, params: dict[str, Any]) -> str | None:
+def _bind(wish: Wish, name: str, params: dict[str, Any]) -> Operator | None:
     """Put a wish's value into ``params``; the operator it is checked with, or None."""
     value = wish.effective
     if wish.dropped or value is None:
         return None
-    op = str(wish.rule.op)
     if isinstance(value, tuple):  # ("between", low, high)
         params[f"{name}_low"], params[f"{name}_high"] = value[1], value[2]
-        return "between"
-    if isinstance(value, list):  # as compare(): a list means one of (or none of)
-        params[name] = list(value)
-        return "in" if op in ("eq", "in") else "not_in"
-    if op in ("in", "not_in"):
-        params[name] = [value]
-        return op
-    params[name] = value
+        return Operator.BETWEEN
+    op, operand = wish.rule.op.normalized(value)  # as compare(): a list means one of
+    params[name] = list(operand) if op.spec.operand == "list" else operand
     return op
 
 
@@ -192,7 +178,7 @@ class Exclusions:
         """
         params: dict[str, Any] = {"category": self.category}
         budget_wish = bundle_budget(wishes)
-        checks: list[tuple[str, str, bool]] = []
+        checks: list[tuple[str, Operator, bool]] = []
         for i, wish in enumerate(wishes):
             op = _bind(wish, f"w{i}", params)
             if op is not None:
@@ -203,7 +189,7 @@ class Exclusions:
         if budget_wish is not None and (limit := number(budget_wish.effective)) is not None:
             params["bundle_limit"] = limit + CENT
             for j, (requirement, cheapest) in enumerate(plan.extras()):
-                applies = resolve_filter(requirement.if_item, plan.values)
+                applies = requirement.if_item.resolved(plan.values).dump()
                 extras.append((requirement.id, json.dumps(applies, sort_keys=True, default=str)))
                 params[f"extra_{j}"] = cheapest
         if anchor is not None:
@@ -238,14 +224,14 @@ class Exclusions:
     def _statement(
         self,
         plan: RequirementPlan,
-        checks: Sequence[tuple[str, str, bool]],
+        checks: Sequence[tuple[str, Operator, bool]],
         extras: int,
         from_cheapest: bool,
         skip: bool,
     ) -> SelectOfScalar[Product]:
         extra: ColumnElement[float] = literal(0.0)
         for j, (requirement, _) in enumerate(plan.extras()[:extras]):
-            applies = product_filter(resolve_filter(requirement.if_item, plan.values), {})
+            applies = product_filter(requirement.if_item.resolved(plan.values), {})
             amount = bindparam(f"extra_{j}", type_=Float())
             extra = extra + case((applies, amount), else_=literal(0.0))
         misses: ColumnElement[int] = literal(0)

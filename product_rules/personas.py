@@ -7,26 +7,34 @@ before anything runs, so a typo fails loudly instead of silently testing nothing
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    model_validator,
+)
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from catalog.models import Product
+from product_rules.clauses import ProductFilter
 from product_rules.conditions import answer_types
 from product_rules.engine import AdviceEngine
 from product_rules.errors import RuleProblem, RuleSetError, did_you_mean
 from product_rules.loader import LoadedRuleSet, SourceMap, _read_file, _RulesLoader, load_ruleset
 from product_rules.offers import OfferPayload
-from product_rules.query import matches_item, resolve_value
-from product_rules.schema import ProductFilter, RuleSet
+from product_rules.schema import RuleSet
 from product_rules.validate import check_product_filter
+from product_rules.vocabulary import VALUE_OPERATORS, Operator, value_operator
 from product_rules.wishes import number
 
 __all__ = ["Persona", "PersonaResult", "format_results", "load_personas", "run_personas"]
@@ -35,8 +43,8 @@ Path_ = tuple[str | int, ...]
 Problems = Iterator[RuleProblem]
 Values = Mapping[str, Any]
 Products = Mapping[str, Product]
-NumericOp = Literal["eq", "ne", "lt", "le", "gt", "ge"]
-_OP_TEXT = {"ne": "not ", "lt": "< ", "le": "<= ", "gt": "> ", "ge": ">= "}
+ValueOp = Annotated[Operator, BeforeValidator(value_operator)]
+"""An operator comparing with one number (``total_price: {le: 1500}``)."""
 #: Pseudo child of a path holding where its key starts (the loader keeps the values').
 _KEY = "\0key"
 
@@ -63,8 +71,8 @@ class CountExpect(_Model):
 class OfferExpect(_Model):
     """Expected properties of one offer: product filters, total, alerts."""
 
-    main: ProductFilter = {}
-    total_price: dict[NumericOp, float] = {}
+    main: ProductFilter = Field(default_factory=ProductFilter)
+    total_price: dict[ValueOp, float] = {}
     required: dict[str, ProductFilter] = {}
     alerts: bool | None = None
 
@@ -194,7 +202,7 @@ def _schema_problems(exc: ValidationError, src: SourceMap) -> Problems:
             yield src.problem((*loc, _KEY), f"unknown key {name!r}", hint)
         elif loc and loc[-1] == "[key]":  # only total_price has typed keys: operators
             name = str(loc[-2])
-            hint = did_you_mean(name, get_args(NumericOp))
+            hint = did_you_mean(name, VALUE_OPERATORS)
             yield src.problem((*loc[:-1], _KEY), f"unknown operator {name!r}", hint)
         elif error["type"] == "missing":
             yield src.problem(loc[:-1], f"missing required key {str(loc[-1])!r}")
@@ -247,8 +255,8 @@ def _persona_problems(p: Persona, path: Path_, rs: RuleSet, src: SourceMap) -> P
                 yield src.problem((*at, "required", category, _KEY), message, hint)
             yield from check_product_filter(flt, (*at, "required", category), src, names)
     # Categories are checked only when every cross-sell rule names a single one.
-    targets = [rule.target.get("category") for rule in rs.cross_sell]
-    known = sorted(str(t) for t in targets) if all(isinstance(t, str) for t in targets) else None
+    targets = [_single_category(rule.target) for rule in rs.cross_sell]
+    known = sorted(str(t) for t in targets) if all(t is not None for t in targets) else None
     cross = p.expect.cross_sell
     for kind, categories in (("includes", cross.includes), ("excludes", cross.excludes)):
         for j, category in enumerate(categories):
@@ -330,8 +338,8 @@ def _offer_failures(
     failures = _filter_failures(f"{label}: main", products[main["sku"]], expect.main, values)
     total = offer["total_price"]
     for op, limit in expect.total_price.items():
-        # Compare cents, as totals are rounded; eq, le ... are ``operator`` functions.
-        if not getattr(operator, op)(round(total, 2), round(limit, 2)):
+        # Compare cents, as totals are rounded.
+        if not op.holds(round(total, 2), round(limit, 2)):
             wanted = _expected(op, limit)
             failures.append(f"{label}: total_price is {_show(total)}, expected {wanted}")
     for category, flt in expect.required.items():
@@ -346,26 +354,29 @@ def _offer_failures(
     return failures
 
 
-def _filter_failures(label: str, product: Product, flt: Values, values: Values) -> list[str]:
+def _filter_failures(label: str, product: Product, flt: ProductFilter, values: Values) -> list[str]:
     failures = []
-    for attribute, condition in flt.items():
-        # One attribute at a time, with the rules' own matcher, to say which one differs.
-        if matches_item({attribute: condition}, product, values):
+    for clause in flt:
+        # One clause at a time, with the rules' own matcher, to say which one differs.
+        actual = getattr(product, clause.attribute)
+        if clause.holds(actual, values):
             continue
-        op, raw = ("eq", condition)
-        if isinstance(condition, dict) and set(condition) != {"answer"}:
-            op, raw = next(iter(condition.items()))
-        expected = _expected(op, resolve_value(raw, values))
-        actual = _show(getattr(product, attribute))
-        failures.append(f"{label} {attribute} is {actual}, expected {expected}")
+        expected = _expected(clause.op, clause.resolve(values))
+        failures.append(f"{label} {clause.attribute} is {_show(actual)}, expected {expected}")
     return failures
 
 
-def _expected(op: str, value: Any) -> str:
-    if op in ("in", "not_in") or (op in ("eq", "ne") and isinstance(value, list)):
-        items = value if isinstance(value, list) else [value]
-        return f"{'none' if op in ('not_in', 'ne') else 'one'} of {_show(items)}"
-    return _OP_TEXT.get(op, "") + _show(value)
+def _single_category(target: ProductFilter) -> str | None:
+    """The one category a cross-sell target names, written as a bare value."""
+    clause = target.get("category")
+    if clause is None or clause.explicit or not isinstance(clause.value, str):
+        return None
+    return clause.value
+
+
+def _expected(op: Operator, value: Any) -> str:
+    op, operand = op.normalized(value)
+    return op.spec.expected.format(value=_show(operand))
 
 
 def _show(value: Any) -> str:

@@ -20,16 +20,18 @@ from sqlmodel import Session, col, select
 
 from catalog.models import Product
 from product_rules.breaches import derived_sources
+from product_rules.clauses import ProductFilter
 from product_rules.locks import Locks, load_components, lock_entry
 from product_rules.offers import ComponentOptionPayload, TraceEntry, WishSourcePayload
-from product_rules.query import indicator, matches_item, product_filter, resolve_value
+from product_rules.query import indicator, matches_item, product_filter
 from product_rules.schema import Requirement, Selection
 from product_rules.text import render_text
+from product_rules.vocabulary import Operator
 
 if TYPE_CHECKING:
     from product_rules.bundles import BundleBuilder
 
-__all__ = ["RequirementPlan", "ShortCache", "preference", "resolve_filter", "top_products"]
+__all__ = ["RequirementPlan", "ShortCache", "preference", "top_products"]
 
 #: Candidates read for one required item, so an incompatible first pick has alternatives.
 REQUIRED_CANDIDATES = 8
@@ -92,7 +94,7 @@ class ShortCache:
 
 def top_products(
     session: Session,
-    flt: Mapping[str, Any],
+    flt: ProductFilter,
     values: Mapping[str, Any],
     *,
     prefer: str,
@@ -107,13 +109,13 @@ def top_products(
     catalogue). One query per value reads each in index order and stops after
     ``limit`` rows; merging a few short lists is free.
     """
-    resolved = resolve_filter(flt, values)
-    splits: list[Mapping[str, Any]] = [resolved]
-    for attribute, condition in resolved.items():
-        if isinstance(condition, dict) and set(condition) == {"in"}:
-            options = condition["in"]
+    resolved = flt.resolved(values)
+    splits = [resolved]
+    for clause in resolved:
+        if clause.op is Operator.IN and clause.explicit:
+            options = clause.value
             if isinstance(options, list) and 1 < len(options) <= SPLIT_IN_LIMIT:
-                splits = [{**resolved, attribute: option} for option in options]
+                splits = [resolved.where(clause.attribute, option) for option in options]
             break
     stock = col(Product.stock) > 0 if in_stock else col(Product.stock) <= 0
 
@@ -133,20 +135,8 @@ def top_products(
 
     if cache is None:
         return load()
-    key = json.dumps([resolved, prefer, limit, in_stock], sort_keys=True, default=str)
+    key = json.dumps([resolved.dump(), prefer, limit, in_stock], sort_keys=True, default=str)
     return cache.get(key, load)
-
-
-def resolve_filter(flt: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
-    """A product filter with its ``{answer: id}`` references replaced by the answers."""
-    return {attribute: _resolve(condition, values) for attribute, condition in flt.items()}
-
-
-def _resolve(condition: Any, values: Mapping[str, Any]) -> Any:
-    """A filter condition with its ``{answer: id}`` references replaced by the answers."""
-    if isinstance(condition, dict) and set(condition) != {"answer"}:
-        return {op: resolve_value(raw, values) for op, raw in condition.items()}
-    return resolve_value(condition, values)
 
 
 @dataclass(slots=True)
@@ -159,7 +149,7 @@ class _Candidates:
     out_of_stock: list[Product] | None  # read only when nothing in stock fits
 
     @property
-    def filter(self) -> Mapping[str, Any]:
+    def filter(self) -> ProductFilter:
         return self.selection.filter
 
     @property
@@ -209,12 +199,10 @@ class RequirementPlan:
         for requirement in builder.ruleset.requirements:
             self.candidates[requirement.id] = self._select(requirement)
 
-    def _query(
-        self, requirement: Requirement, flt: Mapping[str, Any], in_stock: bool
-    ) -> list[Product]:
+    def _query(self, requirement: Requirement, flt: ProductFilter, in_stock: bool) -> list[Product]:
         rows = top_products(
             self.session,
-            {**flt, "category": requirement.category},
+            flt.where("category", requirement.category),
             self.values,
             prefer=requirement.prefer,
             limit=REQUIRED_CANDIDATES,

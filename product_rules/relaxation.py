@@ -119,7 +119,7 @@ def _tighten(
     for i in indices:
         wish = base[i]
         others = [w for j, w in enumerate(current) if j != i]
-        if bound is not None and wish.rule.op in ("le", "lt", "ge", "gt"):
+        if bound is not None and wish.rule.op.spec.bound is not None:
             # With the tightest bound the others allow known, no step needs a query: a
             # step reaching the bound matches (the bounding product does), one short of
             # it cannot.
@@ -140,14 +140,8 @@ def _gentlest_reaching(wish: Wish, limit: float) -> Wish:
     for level in range(1, wish.max_level):
         step = wish.at(level)
         value = step.effective
+        # A step reaches the bound when the product at the bound passes it.
         if isinstance(value, int | float) and not isinstance(value, bool):
-            op = wish.rule.op
-            reaches = {
-                "le": value >= limit,
-                "lt": value > limit,
-                "ge": value <= limit,
-                "gt": value < limit,
-            }[op]
-            if reaches:
+            if wish.rule.op.holds(limit, value):
                 return step
     return wish.bounded(limit)

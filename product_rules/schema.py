@@ -9,9 +9,12 @@ load time by :mod:`product_rules.conditions`.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
+
+from product_rules.clauses import ProductFilter
+from product_rules.vocabulary import RULE_OPERATORS, AnswerType, Operator, Unit, rule_operator
 
 __all__ = [
     "Alert",
@@ -84,9 +87,9 @@ class Question(_Model):
 
     id: Identifier
     text: str
-    type: Literal["choice", "number", "boolean"]
+    type: AnswerType
     options: list[Option] = []
-    unit: Literal["EUR", "cm"] | None = Field(
+    unit: Unit | None = Field(
         default=None, description="How a number answer is read: an amount of money or a length."
     )
     min: float | None = None
@@ -107,12 +110,13 @@ class Question(_Model):
 
     @model_validator(mode="after")
     def _options_match_type(self) -> Question:
-        if self.type == "choice" and not self.options:
-            raise ValueError("a choice question needs options")
-        if self.type != "choice" and self.options:
+        kind = self.type.spec
+        if kind.options and not self.options:
+            raise ValueError(f"a {self.type} question needs options")
+        if not kind.options and self.options:
             raise ValueError(f"a {self.type} question takes no options")
-        if self.type == "number" and self.unit is None:
-            raise ValueError("a number question needs a unit: EUR or cm")
+        if kind.units and self.unit is None:
+            raise ValueError(f"a {self.type} question needs a unit: {' or '.join(kind.units)}")
         return self
 
     def option(self, option_id: str) -> Option | None:
@@ -120,21 +124,18 @@ class Question(_Model):
         return next((o for o in self.options if o.id == option_id), None)
 
 
-Comparison = Literal["eq", "ne", "in", "not_in", "lt", "le", "gt", "ge"]
+RuleOperator = Annotated[
+    Operator,
+    BeforeValidator(rule_operator),
+    WithJsonSchema({"type": "string", "enum": list(RULE_OPERATORS)}),
+]
+"""An operator rule files may write (see :mod:`product_rules.vocabulary`)."""
 
 
 class ValueRef(_Model):
     """A value taken from an answer or a derived value at run time."""
 
     answer: Identifier
-
-
-ProductFilter = dict[str, Any]
-"""Attribute conditions on products, as in ``{category: pedals, cleat_system: {in: [flat]}}``.
-
-A bare value means equality; a mapping takes one operator (``eq``, ``ne``, ``in``,
-``not_in``, ``lt``, ``le``, ``gt``, ``ge``) whose value is a literal or ``{answer: id}``.
-"""
 
 
 class Relaxation(_Model):
@@ -167,7 +168,7 @@ class Filter(_Model):
     label: str = Field(description="The wish in the shopper's words, e.g. 'your budget'.")
     when: ConditionSpec | None = Field(default=None, description="Applies only if this holds.")
     attribute: str
-    op: Comparison = "eq"
+    op: RuleOperator = Operator.EQ
     value: Scalar | list[Scalar] | None = None
     answer: Identifier | None = Field(default=None, description="Compare with this answer.")
     map: dict[str, Scalar | list[Scalar]] | None = Field(
@@ -231,7 +232,7 @@ class Selection(_Model):
     """Which product fulfils a requirement, when a condition holds (first match wins)."""
 
     when: ConditionSpec | None = None
-    filter: ProductFilter = {}
+    filter: ProductFilter = Field(default_factory=ProductFilter)
     reason: str
 
 
@@ -240,7 +241,7 @@ class Requirement(_Model):
 
     id: Identifier
     label: str
-    if_item: ProductFilter = Field(default_factory=dict)
+    if_item: ProductFilter = Field(default_factory=ProductFilter)
     category: str
     select: list[Selection]
     prefer: Literal["cheapest", "margin", "best"] = "cheapest"
@@ -285,7 +286,7 @@ class Alert(_Model):
 
     id: Identifier
     when: ConditionSpec | None = None
-    if_item: ProductFilter = Field(default_factory=dict)
+    if_item: ProductFilter = Field(default_factory=ProductFilter)
     message: str
 
 

@@ -23,6 +23,7 @@ from catalog.models import Product
 from product_rules.offers import ScorePartPayload
 from product_rules.query import column, compare, distance, indicator
 from product_rules.schema import Filter, Ranking
+from product_rules.vocabulary import Operator
 from product_rules.wishes import Wish, number
 
 __all__ = ["RANKING_LABELS", "ScorePart", "points", "score_parts", "total"]
@@ -54,12 +55,8 @@ def score_parts(
     """The parts of the score for this request, in the order they are summed."""
     parts: list[ScorePart] = []
     for rule, value in soft:
-        op = "in" if isinstance(value, list) and rule.op == "eq" else rule.op
-        parts.append(
-            ScorePart(
-                rule.id, rule.label, indicator(compare(rule.attribute, op, value)) * rule.weight
-            )
-        )
+        matches = indicator(compare(rule.attribute, rule.op, value))
+        parts.append(ScorePart(rule.id, rule.label, matches * rule.weight))
     in_stock = indicator(col(Product.stock) > 0) * ranking.in_stock
     parts.append(ScorePart("in_stock", RANKING_LABELS["in_stock"], in_stock))
     margin = col(Product.margin_pct) / 10.0 * ranking.margin
@@ -67,12 +64,12 @@ def score_parts(
     for wish in wishes:
         asked = number(wish.value)
         rule = wish.rule
-        if asked is None or not wish.loosened and rule.op == "eq":
+        if asked is None or not wish.loosened and rule.op is Operator.EQ:
             continue
-        if rule.op == "eq":  # once loosened, the closer to what was asked the better
+        if rule.op is Operator.EQ:  # once loosened, the closer to what was asked the better
             penalty = -(distance(rule.attribute, asked) * DISTANCE_WEIGHT)
             parts.append(ScorePart(f"distance:{rule.id}", rule.label, penalty))
-        elif rule.op in ("le", "lt") and asked > 0:
+        elif rule.op.spec.bound == "upper" and asked > 0:
             share = column(rule.attribute) / asked
             if wish.loosened:
                 parts.append(ScorePart(f"over:{rule.id}", rule.label, -(share * OVER_WEIGHT)))

@@ -13,16 +13,16 @@ from typing import Any
 
 from jinja2 import TemplateError
 
-from catalog.attributes import AttributeSpec, vocabulary
+from catalog.attributes import AttributeSpec
+from product_rules.clauses import ProductFilter, misapplied, value_findings
 from product_rules.conditions import ConditionError, answer_types, compile_condition, leaves
 from product_rules.errors import RuleProblem, did_you_mean
 from product_rules.loader import SourceMap
 from product_rules.schema import ConditionSpec, RuleSet
 from product_rules.text import compile_text
+from product_rules.vocabulary import attributes
 
-__all__ = ["OPERATORS", "fingerprint", "validate", "check_product_filter"]
-
-OPERATORS = ("eq", "ne", "in", "not_in", "lt", "le", "gt", "ge")
+__all__ = ["fingerprint", "validate", "check_product_filter"]
 
 
 def fingerprint(files: Sequence[Path]) -> str:
@@ -40,7 +40,7 @@ def validate(ruleset: RuleSet, sources: SourceMap) -> list[RuleProblem]:
 
 
 def _problems(rs: RuleSet, src: SourceMap) -> Iterator[RuleProblem]:
-    vocab = vocabulary()
+    vocab = attributes()
     types = answer_types(rs)
     questions = {q.id: q for q in rs.questions}
     names = set(types)
@@ -77,6 +77,8 @@ def _problems(rs: RuleSet, src: SourceMap) -> Iterator[RuleProblem]:
                 f"unknown attribute {flt.attribute!r}",
                 did_you_mean(flt.attribute, vocab),
             )
+        elif (message := misapplied(flt.op, spec)) is not None:
+            yield src.problem((*path, "op"), message)
         if flt.when:
             yield from _condition(flt.when, types, (*path, "when"), src)
         if flt.answer is not None and flt.answer not in names:
@@ -116,63 +118,25 @@ def _problems(rs: RuleSet, src: SourceMap) -> Iterator[RuleProblem]:
 
 
 def check_product_filter(
-    flt: Mapping[str, Any], path: tuple[str | int, ...], src: SourceMap, names: set[str]
+    flt: ProductFilter, path: tuple[str | int, ...], src: SourceMap, names: set[str]
 ) -> Iterator[RuleProblem]:
-    """Check a ``{attribute: value | {op: value}}`` product filter."""
-    vocab = vocabulary()
-    for attribute, condition in flt.items():
-        at = (*path, attribute)
-        spec = vocab.get(attribute)
-        if spec is None:
+    """The findings of a parsed product filter, and the answers it names that do not exist."""
+    for finding in flt.findings:
+        yield src.problem((*path, *finding.path), finding.message, finding.suggestion)
+    for clause in flt.at(path):
+        if clause.answer is not None and clause.answer not in names:
+            # Shown where the name is written: {answer: x} alone, or the operator's value.
+            at = clause.path if clause.explicit else (*clause.path, "answer")
             yield src.problem(
-                at, f"unknown attribute {attribute!r}", did_you_mean(attribute, vocab)
+                at, f"unknown answer {clause.answer!r}", did_you_mean(clause.answer, names)
             )
-            continue
-        if not isinstance(condition, dict):
-            yield from _values(spec, condition, at, src)
-            continue
-        if len(condition) != 1:
-            yield src.problem(at, "a condition takes exactly one operator")
-            continue
-        op, value = next(iter(condition.items()))
-        if op == "answer":
-            if value not in names:
-                yield src.problem(
-                    (*at, op), f"unknown answer {value!r}", did_you_mean(str(value), names)
-                )
-            continue
-        if op not in OPERATORS:
-            yield src.problem(
-                (*at, op), f"unknown operator {op!r}", did_you_mean(str(op), OPERATORS)
-            )
-            continue
-        if isinstance(value, dict):
-            answer = value.get("answer")
-            if answer not in names:
-                yield src.problem(
-                    (*at, op), f"unknown answer {answer!r}", did_you_mean(str(answer), names)
-                )
-            continue
-        yield from _values(spec, value, (*at, op), src)
 
 
 def _values(
     spec: AttributeSpec, value: Any, path: tuple[str | int, ...], src: SourceMap
 ) -> Iterator[RuleProblem]:
-    for i, item in enumerate(value if isinstance(value, list) else [value]):
-        at = (*path, i) if isinstance(value, list) else path
-        if spec.type == "bool" and not isinstance(item, bool):
-            yield src.problem(at, f"{spec.name} is true or false, not {item!r}")
-        elif spec.type in ("int", "float") and (
-            isinstance(item, bool) or not isinstance(item, int | float)
-        ):
-            yield src.problem(at, f"{spec.name} is a number, not {item!r}")
-        elif spec.values is not None and str(item) not in spec.values:
-            yield src.problem(
-                at,
-                f"{item!r} is not a value of {spec.name} ({', '.join(spec.values)})",
-                did_you_mean(str(item), spec.values),
-            )
+    for finding in value_findings(spec, value, path):
+        yield src.problem(finding.path, finding.message, finding.suggestion)
 
 
 def _condition(

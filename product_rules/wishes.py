@@ -10,12 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, true
+from sqlalchemy import ColumnElement, true
 
-from catalog.attributes import vocabulary
 from product_rules.query import compare
 from product_rules.schema import Filter
 from product_rules.text import money
+from product_rules.vocabulary import Operator, attributes
 
 __all__ = ["Wish", "number"]
 
@@ -73,7 +73,9 @@ class Wish:
         if step.widen_pct is not None and base is not None:
             factor = 1 + step.widen_pct / 100
             return (
-                round(base * factor, 2) if self.rule.op in ("le", "lt") else round(base / factor, 2)
+                round(base * factor, 2)
+                if self.rule.op.spec.bound == "upper"
+                else round(base / factor, 2)
             )
         if step.widen_by is not None and base is not None:
             return ("between", base - step.widen_by, base + step.widen_by)
@@ -90,28 +92,24 @@ class Wish:
         value = self.effective
         if self.dropped or value is None:
             return true()
-        attribute, op = self.rule.attribute, self.rule.op
-        if isinstance(value, tuple):
-            _, low, high = value
-            return and_(compare(attribute, "ge", low), compare(attribute, "le", high))
-        if isinstance(value, list) and op == "eq":
-            op = "in"
-        return compare(attribute, op, value)
+        if isinstance(value, tuple):  # ("between", low, high), a size widened to a range
+            return compare(self.rule.attribute, Operator.BETWEEN, value[1:])
+        return compare(self.rule.attribute, self.rule.op, value)
 
     def describe(self) -> str:
         """What loosening this wish means, in the shopper's words."""
         label, asked = self.rule.label, self._show(self.value)
         if self.dropped:
-            if self.rule.op in ("le", "lt") and number(self.value) is not None:
+            if self.rule.op.spec.bound == "upper" and number(self.value) is not None:
                 return f"{label}: nothing within {asked}, showing the closest"
             return f"without {label}"
         value = self.effective
         if isinstance(value, tuple):
             low, high = self._show(value[1]).split(" ")[0], self._show(value[2])
             return f"{label}: {low} to {high} instead of exactly {asked}"
-        if self.rule.op in ("le", "lt"):
+        if self.rule.op.spec.bound == "upper":
             return f"{label}: up to {self._show(value)} instead of {asked}"
-        if self.rule.op in ("ge", "gt"):
+        if self.rule.op.spec.bound == "lower":
             return f"{label}: from {self._show(value)} instead of {asked}"
         return f"{label}: {self._show(value)} instead of {asked}"
 
@@ -134,7 +132,7 @@ class Wish:
         if isinstance(value, list):
             return " or ".join(str(v) for v in value)
         if amount is not None:
-            spec = vocabulary().get(self.rule.attribute)
+            spec = attributes().get(self.rule.attribute)
             # Shoppers read "from 500 Wh", not "from 500.0" or "from 50.48".
             shown = (
                 f"{round(amount):d}"
