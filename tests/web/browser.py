@@ -13,9 +13,12 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.web.fake_rasa import FakeRasa
 
 __all__ = [
     "CHROMIUM",
@@ -54,7 +57,11 @@ needs_chromium = [
 class Watched:
     """A browser context whose page fails the test on a JavaScript error or an HTTP >= 500."""
 
-    def __init__(self, browser: Any, *, width: int = 1600, height: int = 1000) -> None:
+    def __init__(
+        self, browser: Any, *, width: int = 1600, height: int = 1000, rasa: FakeRasa | None = None
+    ) -> None:
+        #: The fake Rasa the page talks to: :func:`bot_reply` reads the question due from it.
+        self.rasa = rasa
         self.context = browser.new_context(viewport={"width": width, "height": height})
         self.context.set_default_timeout(WAIT_MS)
         self.errors: list[str] = []
@@ -112,7 +119,8 @@ def bot_reply(
 
     Fails when the chat request got an HTTP status >= 500, when the answer holds no
     message (unless ``silent``: a restart says nothing), when a bubble of it is empty,
-    or when ``next_question`` is given and the last bot bubble does not ask it.
+    or when the last bot bubble does not ask the question due: ``next_question``, or
+    else the one the advisor's state waits for (when the page's fake Rasa is known).
     Returns the messages the web app answered with.
     """
     from playwright.sync_api import expect
@@ -144,7 +152,20 @@ def bot_reply(
     expect(bubbles).to_have_count(before + len(texts))
     shown = bubbles.all_inner_texts()[before:]
     assert all(t.strip() for t in shown), f"an empty bot bubble: {shown}"
+    if next_question is None:
+        next_question = _question_due(watched)
     if next_question is not None:
         expect(bubbles.last).to_contain_text(next_question)
     watched.check()
     return messages
+
+
+def _question_due(watched: Watched) -> str | None:
+    """The wording of the question the advisor now waits for, if the fake Rasa knows one."""
+    rasa = watched.rasa
+    if rasa is None or not rasa.heard:
+        return None
+    state = rasa.state(rasa.heard[-1]["sender"])
+    served = rasa.advisor.served(state.ruleset)
+    question = served.ruleset.question(state.question) if served and state.question else None
+    return question.text if question is not None else None

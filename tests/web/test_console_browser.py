@@ -59,8 +59,8 @@ def staff(browser: Any) -> Iterator[Watched]:
 
 
 @pytest.fixture
-def customer(browser: Any) -> Iterator[Watched]:
-    watched = Watched(browser)  # a second context: no staff cookie, its own storage
+def customer(browser: Any, rasa: FakeRasa) -> Iterator[Watched]:
+    watched = Watched(browser, rasa=rasa)  # a second context: no staff cookie, its own storage
     yield watched
     watched.close()
 

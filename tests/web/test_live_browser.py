@@ -67,8 +67,8 @@ def staff(browser: Any) -> Iterator[Watched]:
 
 
 @pytest.fixture
-def shopper(browser: Any) -> Iterator[Watched]:
-    watched = Watched(browser)
+def shopper(browser: Any, stack: tuple[str, FakeRasa]) -> Iterator[Watched]:
+    watched = Watched(browser, rasa=stack[1])
     yield watched
     watched.close()
 

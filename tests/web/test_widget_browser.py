@@ -96,9 +96,9 @@ def shop_url(rasa: FakeRasa) -> Iterator[str]:
 
 
 @pytest.fixture
-def shopper(browser: Any, shop_url: str) -> Iterator[Watched]:
+def shopper(browser: Any, shop_url: str, rasa: FakeRasa) -> Iterator[Watched]:
     # A fresh context per test: its own cookies, so its own conversation.
-    watched = Watched(browser, width=1280, height=900)
+    watched = Watched(browser, width=1280, height=900, rasa=rasa)
     watched.page.goto(shop_url + "/")
     expect(watched.page.get_by_test_id("chat-log")).to_contain_text(INTRO)
     yield watched
@@ -503,7 +503,8 @@ def test_widget_shows_a_sentence_when_rasa_says_nothing(
     sender = conversation_id(page)
     rasa.conversation(sender).paused = True  # Rasa answers [] (as when actions are down)
     try:
-        messages = bot_reply(shopper, "mixed")
+        # No question again: the polite sentence asks for the last message once more.
+        messages = bot_reply(shopper, "mixed", next_question="please send your last message again")
     finally:
         rasa.conversation(sender).paused = False
 
@@ -548,7 +549,7 @@ def test_widget_reload_shows_the_conversation_so_far(
     expect(page.get_by_test_id("msg-bot").last).to_contain_text(payload["offers"][0]["title"])
 
     # Another browser has a conversation of its own and sees nothing of this one.
-    stranger = Watched(browser)
+    stranger = Watched(browser, rasa=rasa)
     try:
         stranger.page.goto(shop_url + "/")
         expect(stranger.page.get_by_test_id("chat-log")).to_contain_text(INTRO)
