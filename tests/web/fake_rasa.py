@@ -152,6 +152,8 @@ class FakeRasa:
         heard: Every webhook body, in order.
         appended: ``(sender, event name)`` of every event posted to the HTTP API.
         broken: Messages Rasa answers with HTTP 500 (a crashed server).
+        actions_down: While true, Rasa cannot reach its action server: it logs the
+            message and answers ``[]``, as Rasa 3.6 does when an action call fails.
         rewrite_offers: When set, the offers payload goes through it before it is sent
             (a payload from an older engine, say); the advisor's payload is its input.
     """
@@ -162,6 +164,7 @@ class FakeRasa:
         self.heard: list[dict[str, Any]] = []
         self.appended: list[tuple[str, str]] = []
         self.broken: set[str] = set()
+        self.actions_down = False
         self.rewrite_offers: OffersRewrite | None = None
         self.conversations: dict[str, Conversation] = {}
         self._rules = _rules()
@@ -192,8 +195,10 @@ class FakeRasa:
                 "entities": entities,
             }
             conversation.log({"event": "user", "text": message, "parse_data": latest})
-            if conversation.paused:
-                return []  # paused for staff: Rasa logs the message and predicts nothing
+            if conversation.paused or self.actions_down:
+                # Paused for staff: Rasa logs the message and predicts nothing. Actions
+                # down: the action call fails and Rasa sends what it has, nothing.
+                return []
             dispatched = self._run(sender, conversation, intent, latest)
             for reply in dispatched:
                 data = {

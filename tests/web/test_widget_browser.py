@@ -32,7 +32,6 @@ from web.settings import WebSettings
 SECRET_KEY = "widget-test-secret"
 RASA_TOKEN = "widget-test-rasa-token"
 BROKEN = "this message crashes Rasa"
-MUTE = "this message gets no answer"
 
 pytestmark = needs_chromium
 
@@ -500,19 +499,23 @@ def test_widget_shows_a_sentence_when_rasa_says_nothing(
         "I want a gravel bike",
         next_question=asks(gravel, "riding"),
     )
-    sender = conversation_id(page)
-    rasa.conversation(sender).paused = True  # Rasa answers [] (as when actions are down)
+    rasa.actions_down = True  # Rasa answers []
     try:
         # No question again: the polite sentence asks for the last message once more.
         messages = bot_reply(shopper, "mixed", next_question="please send your last message again")
     finally:
-        rasa.conversation(sender).paused = False
+        rasa.actions_down = False
 
     [message] = messages
     assert message["text"].startswith("Sorry, something went wrong on my side.")
     expect(page.get_by_test_id("msg-bot").last).to_contain_text(
         "Sorry, something went wrong on my side."
     )
+    # Nothing was lost: the same question is still open, and the answer, sent again, counts.
+    sender = conversation_id(page)
+    assert (rasa.state(sender).question, rasa.state(sender).answers) == ("riding", {})
+    bot_reply(shopper, "a bit of everything", next_question=asks(gravel, "terrain"))
+    assert rasa.state(sender).answers == {"riding": "mixed"}
 
 
 def test_widget_reload_shows_the_conversation_so_far(
