@@ -13,7 +13,6 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from catalog.attributes import vocabulary
 from catalog.models import Product, ProductRelation, RelationKind
 from product_rules.breaches import (
     breach,
@@ -41,6 +40,7 @@ from product_rules.schema import (
     RuleSet,
 )
 from product_rules.text import money, render_text
+from product_rules.vocabulary import Operator, attributes
 from product_rules.wishes import Wish, number
 
 __all__ = [
@@ -92,7 +92,7 @@ class BundleBuilder:
         self.ruleset = ruleset
         self.holds = holds
         self.cache = ShortCache()
-        self._display = sorted(name for name, spec in vocabulary().items() if spec.display)
+        self._display = sorted(name for name, spec in attributes().items() if spec.display)
 
     # -- compatibility -------------------------------------------------------------
 
@@ -158,7 +158,7 @@ class BundleBuilder:
                     "requirement",
                     label,
                     "category",
-                    "eq",
+                    Operator.EQ,
                     requirement.category,
                     product.category,
                 )
@@ -280,7 +280,7 @@ class BundleBuilder:
                     "hard_wish",
                     self.ruleset.title,
                     "category",
-                    "eq",
+                    Operator.EQ,
                     self.ruleset.category,
                     main.category,
                 )
@@ -327,7 +327,7 @@ class BundleBuilder:
             "requirement",
             requirement.label,
             "category",
-            "eq",
+            Operator.EQ,
             requirement.category,
             None,
         )

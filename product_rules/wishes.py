@@ -78,7 +78,7 @@ class Wish:
                 else round(base / factor, 2)
             )
         if step.widen_by is not None and base is not None:
-            return ("between", base - step.widen_by, base + step.widen_by)
+            return (Operator.BETWEEN, base - step.widen_by, base + step.widen_by)
         if step.substitute is not None:
             current = self.value if isinstance(self.value, list) else [self.value]
             extra = [v for c in current for v in step.substitute.get(str(c), [])]
