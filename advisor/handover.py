@@ -169,14 +169,17 @@ class HandoverStore:
     def staff(self) -> list[Staff]:
         """Every staff member with a presence or a chat, with their open chats counted."""
         with Session(self.engine) as session:
-            rows = presence.presences(session)
-            chats = Counter(
-                session.exec(
-                    select(HandoverRecord.staff).where(
-                        HandoverRecord.status == RequestStatus.ACCEPTED.value
-                    )
-                ).all()
-            )
+            return self._staff(session)
+
+    def _staff(self, session: Session) -> list[Staff]:
+        rows = presence.presences(session)
+        chats = Counter(
+            session.exec(
+                select(HandoverRecord.staff).where(
+                    HandoverRecord.status == RequestStatus.ACCEPTED.value
+                )
+            ).all()
+        )
         return presence.as_staff(rows, chats)
 
     def _one_staff(self, name: str) -> Staff:
@@ -287,17 +290,19 @@ class HandoverStore:
 
     def _moved_up(self, session: Session, before: dict[str, int]) -> list[Event]:
         """A new ``queued`` payload for each request that moved up since ``before``."""
-        events: list[Event] = []
-        for handover_id, position in self._positions(session).items():
-            if position < before.get(handover_id, position):
-                events += self._append(session, handover_id, "queued", None, position=position)
-        return events
+        moved = [
+            (handover_id, "queued", None, {"position": position})
+            for handover_id, position in self._positions(session).items()
+            if position < before.get(handover_id, position)
+        ]
+        return live_log.append_many(session, moved, now=self.clock())
 
     def route(self) -> list[Event]:
         """Apply :func:`advisor.routing.route` to the queue now (call it every few seconds)."""
-        now, hours, staff = self.clock(), self.opening_hours(), self.staff()
+        now = self.clock()
         events: list[Event] = []
         with Session(self.engine, expire_on_commit=False) as session:
+            hours, staff = presence.opening_hours(session), self._staff(session)
             records = {r.id: r for r in self._open(session)}
             before = routing.queue_positions([r.waiting() for r in records.values()])
             decisions = routing.route(

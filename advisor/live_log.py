@@ -14,6 +14,7 @@ A chat message needs no transaction of its own: :func:`append_if` writes it with
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, NamedTuple, cast
 
@@ -23,7 +24,7 @@ from sqlmodel import Field, Session, SQLModel, col, select
 from advisor.accounts import UTCDateTime
 from advisor.live_payloads import QUEUE_TOPIC, STAFF_ONLY, LivePayload, chat_topic, for_shopper
 
-__all__ = ["QUEUE_TYPES", "Event", "LiveMessage", "append", "append_if", "read"]
+__all__ = ["QUEUE_TYPES", "Event", "LiveMessage", "append", "append_if", "append_many", "read"]
 
 #: Payload types the staff consoles follow on the queue topic, besides the chat's own.
 QUEUE_TYPES = STAFF_ONLY | {"queued", "nobody_available", "closed", "handed_back"}
@@ -82,12 +83,34 @@ def append(
     :func:`advisor.live_payloads.for_shopper`); the consoles' queue topic carries what
     changes the queue (:data:`QUEUE_TYPES`).
     """
-    stored = _payload(kind, handover_id, now, fields)
-    row = LiveMessage(handover_id=handover_id, type=kind, author=author, payload=stored, at=now)
-    session.add(row)
+    return append_many(session, [(handover_id, kind, author, fields)], now=now)
+
+
+def append_many(
+    session: Session,
+    items: Iterable[tuple[str, str, str | None, dict[str, Any]]],
+    *,
+    now: datetime,
+) -> list[Event]:
+    """Store several payloads (hand-over, type, author, fields) with one flush.
+
+    One flush is one batched ``INSERT … RETURNING`` (SQLAlchemy's "insertmanyvalues"):
+    a queue of 50 whose positions all move costs one round trip, not 50.
+    """
+    rows: list[tuple[LiveMessage, dict[str, Any]]] = []
+    for handover_id, kind, author, fields in items:
+        stored = _payload(kind, handover_id, now, fields)
+        row = LiveMessage(handover_id=handover_id, type=kind, author=author, payload=stored, at=now)
+        rows.append((row, stored))
+    if not rows:
+        return []
+    session.add_all([row for row, _ in rows])
     session.flush()
-    assert row.id is not None  # flushed
-    return _events(handover_id, kind, row.id, stored)
+    events: list[Event] = []
+    for row, stored in rows:
+        assert row.id is not None  # flushed
+        events += _events(row.handover_id, row.type, row.id, stored)
+    return events
 
 
 def append_if(

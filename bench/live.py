@@ -112,6 +112,9 @@ class Phase:
     span_s: float = 0.0
     first_send: float | None = None
     last_receive: float | None = None
+    #: CPU seconds the web app (mode http) used meanwhile, with PostgreSQL's and
+    #: Redis's share not counted: a figure the other processes on the machine sway less.
+    cpu_s: float = 0.0
 
     def received(self, sent_at: float) -> None:
         now = time.perf_counter()
@@ -130,6 +133,9 @@ class Phase:
             "messages_per_s": len(self.latencies_ms) / span if span > 0 else None,
             "errors": Counter(self.errors).most_common(5),
             "error_count": len(self.errors),
+            "server_cpu_ms_per_message": (
+                1000 * self.cpu_s / len(self.latencies_ms) if self.latencies_ms else None
+            ),
         }
 
 
@@ -372,7 +378,9 @@ async def measure_paths(
         order = list(paths) if round_ % 2 == 0 else list(reversed(paths))
         for name in order:
             part = Phase(f"{name}{round_}")
+            before = children()
             await play(part, sink, load, args.messages, paths[name])
+            part.cpu_s = children() - before
             merge(results[name], part)
     wall = max(time.monotonic() - busy.wall, 1e-9)
     ours = 100 * (children() - started) / (wall * (os.cpu_count() or 1))
@@ -386,6 +394,7 @@ def merge(into: Phase, part: Phase) -> None:
     into.send_ms += part.send_ms
     into.errors += part.errors
     into.span_s += part.span_s
+    into.cpu_s += part.cpu_s
 
 
 # --- report -------------------------------------------------------------------------------
@@ -421,9 +430,11 @@ def print_report(result: dict[str, Any]) -> str:
         )
     for name, phase in phases.items():
         s = phase["send_ms"]
+        cpu = phase.get("server_cpu_ms_per_message")
         print(
             f"   {name}: the send call returned after p50 {_ms(s['p50'])} ms, "
             f"p95 {_ms(s['p95'])} ms"
+            + (f"; web app CPU {cpu:.2f} ms per message" if cpu else "")
         )
         for error, count in phase["errors"]:
             print(f"   ! {name}: {count} × {error}")

@@ -12,6 +12,7 @@ request.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ from catalog.db import make_engine
 from product_rules.registry import RuleRegistry
 from web.settings import WebSettings
 
-__all__ = ["Live", "LiveDep", "Services", "ServicesDep", "get_live", "get_services"]
+__all__ = ["Live", "LiveDep", "Services", "ServicesDep", "get_live", "get_services", "live_of"]
 
 log = logging.getLogger("web")
 _lock = threading.Lock()
@@ -120,7 +121,19 @@ class Live:
         return cls(store=store, channel=channel, desk=LiveDesk(store, channel), **options)
 
 
-def get_live(request: Request) -> Live:
+async def get_live(request: Request) -> Live:
+    """The app's :class:`Live` (built on first use, in a worker thread: it may create tables).
+
+    Async, so the live routes (every staff message) take no thread hop just to find it.
+    """
+    state = request.app.state
+    live = getattr(state, "live", None)
+    if isinstance(live, Live) and isinstance(getattr(state, "handover", None), HandoverStore):
+        return live
+    return await asyncio.to_thread(live_of, request)
+
+
+def live_of(request: Request) -> Live:
     """The app's :class:`Live`, built on first use.
 
     On the advisor's database (the :class:`Services`' when they exist, else the app's),
