@@ -2,9 +2,11 @@
 
 Every report takes one :class:`Period` filter (time, rule set, version, language,
 channel) and counts conversations, not events: a shopper who answers the budget twice
-is one shopper at that question. The heavy work is SQL aggregation over the indexed
-columns, so the reports stay fast on a million events on SQLite and PostgreSQL; only
-the medians are taken in Python, over one row per conversation.
+is one shopper at that question. The funnel, drop-off, medians, answers and ratings
+read the per-conversation facts (:mod:`advisor.facts`; a conversation belongs to the
+period it started in); the gaps, the not-understood texts and the products shown read
+the events of the period. Both are plain SQL aggregates over indexed columns, fast on a
+million events on SQLite and PostgreSQL; only the medians are taken in Python.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import json
 import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, Select, case, distinct, func, select
@@ -21,6 +23,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
 from advisor.events import AdvisorEvent, EventKind, OfferShown
+from advisor.facts import AnswerFact, ConversationFacts
 
 __all__ = [
     "AnswerCount",
@@ -55,13 +58,18 @@ class Period:
     language: str | None = None
     channel: str | None = None
 
-    def where(self, table: type[AdvisorEvent] | type[OfferShown]) -> list[ColumnElement[bool]]:
-        """The filter as SQL conditions on ``table``."""
+    def where(
+        self,
+        table: type[AdvisorEvent] | type[OfferShown] | type[ConversationFacts] | type[AnswerFact],
+    ) -> list[ColumnElement[bool]]:
+        """The filter as SQL conditions on ``table`` (facts: by when the run started)."""
         conditions: list[ColumnElement[bool]] = []
+        # Runs are filed under when they started, events and offers under when they happened.
+        at = col(table.started_at if hasattr(table, "started_at") else table.at)
         if self.since is not None:
-            conditions.append(col(table.at) >= self.since)
+            conditions.append(at >= self.since)
         if self.until is not None:
-            conditions.append(col(table.at) < self.until)
+            conditions.append(at < self.until)
         if self.ruleset is not None:
             conditions.append(col(table.ruleset) == self.ruleset)
         if self.version is not None:
@@ -77,20 +85,9 @@ def _kind(kind: EventKind) -> ColumnElement[bool]:
     return col(AdvisorEvent.kind) == kind.value
 
 
-def _conversations(period: Period, *kinds: EventKind) -> Select[Any]:
-    """Distinct conversations with an event of one of ``kinds`` in the period."""
-    return (
-        select(col(AdvisorEvent.conversation))
-        .where(col(AdvisorEvent.kind).in_([k.value for k in kinds]), *period.where(AdvisorEvent))
-        .distinct()
-    )
-
-
-def _count(db: Engine, query: Select[Any]) -> int:
-    with db.connect() as connection:
-        return int(
-            connection.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-        )
+def _runs(period: Period) -> Select[Any]:
+    """The ids of the runs the period covers."""
+    return select(col(ConversationFacts.id)).where(*period.where(ConversationFacts))
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,40 +100,38 @@ class FunnelStep:
 
 def funnel(db: Engine, period: Period, questions: Sequence[str]) -> list[FunnelStep]:
     """Started, then each question answered (in the rule set's order), offers, a click."""
-    steps = [FunnelStep("started", _count(db, _conversations(period, EventKind.STARTED)))]
-    answered = (EventKind.ANSWERED, EventKind.DONT_KNOW, EventKind.CHANGED)
-    by_question: dict[str, int] = {}
-    query = (
-        select(col(AdvisorEvent.question), func.count(distinct(col(AdvisorEvent.conversation))))
-        .where(col(AdvisorEvent.kind).in_([k.value for k in answered]), *period.where(AdvisorEvent))
-        .group_by(col(AdvisorEvent.question))
+    facts = period.where(ConversationFacts)
+    totals = select(
+        func.count(),
+        func.count(col(ConversationFacts.offers_at)),
+        func.sum(case((col(ConversationFacts.clicked), 1), else_=0)),
+    ).where(*facts)
+    per_question = (
+        select(col(AnswerFact.question), func.count())
+        .where(*period.where(AnswerFact))
+        .group_by(col(AnswerFact.question))
     )
     with db.connect() as connection:
-        for question, count in connection.execute(query):
-            by_question[str(question)] = int(count)
-    steps += [FunnelStep(q, by_question.get(q, 0)) for q in questions]
-    steps.append(FunnelStep("offers", _count(db, _conversations(period, EventKind.OFFERS_SHOWN))))
-    steps.append(FunnelStep("clicked", _count(db, _conversations(period, EventKind.OFFER_CLICKED))))
-    return steps
+        started, offered, clicked = connection.execute(totals).one()
+        answered = {str(q): int(n) for q, n in connection.execute(per_question)}
+    return [
+        FunnelStep("started", int(started or 0)),
+        *(FunnelStep(q, answered.get(q, 0)) for q in questions),
+        FunnelStep("offers", int(offered or 0)),
+        FunnelStep("clicked", int(clicked or 0)),
+    ]
 
 
 def drop_off(db: Engine, period: Period) -> dict[str, int]:
     """Per question: conversations whose last question asked was it and saw no offers."""
-    last_asked = (
-        select(
-            col(AdvisorEvent.conversation).label("conversation"),
-            func.max(col(AdvisorEvent.id)).label("last_id"),
-        )
-        .where(_kind(EventKind.ASKED), *period.where(AdvisorEvent))
-        .group_by(col(AdvisorEvent.conversation))
-        .subquery()
-    )
-    offered = _conversations(period, EventKind.OFFERS_SHOWN)
     query = (
-        select(col(AdvisorEvent.question), func.count())
-        .join(last_asked, col(AdvisorEvent.id) == last_asked.c.last_id)
-        .where(col(AdvisorEvent.conversation).not_in(offered))
-        .group_by(col(AdvisorEvent.question))
+        select(col(ConversationFacts.last_asked), func.count())
+        .where(
+            col(ConversationFacts.offers_at).is_(None),
+            col(ConversationFacts.last_asked).is_not(None),
+            *period.where(ConversationFacts),
+        )
+        .group_by(col(ConversationFacts.last_asked))
     )
     with db.connect() as connection:
         return {str(q): int(n) for q, n in connection.execute(query)}
@@ -167,64 +162,37 @@ class Summary:
 
 def summary(db: Engine, period: Period) -> Summary:
     """Counts, completion, hand-over rate and the median time and turns to offers."""
-    counts: dict[str, int] = {}
-    query = (
-        select(col(AdvisorEvent.kind), func.count(distinct(col(AdvisorEvent.conversation))))
-        .where(*period.where(AdvisorEvent))
-        .group_by(col(AdvisorEvent.kind))
-    )
-    turns = (
-        EventKind.ANSWERED,
-        EventKind.DONT_KNOW,
-        EventKind.CHANGED,
-        EventKind.NOT_UNDERSTOOD,
-    )
-    # One row per conversation that reached offers: its start, its first offers, and the
-    # answering turns before them.
-    first_offers = (
-        select(
-            col(AdvisorEvent.conversation).label("conversation"),
-            func.min(col(AdvisorEvent.id)).label("offers_id"),
-            func.min(col(AdvisorEvent.at)).label("offers_at"),
-        )
-        .where(_kind(EventKind.OFFERS_SHOWN), *period.where(AdvisorEvent))
-        .group_by(col(AdvisorEvent.conversation))
-        .subquery()
-    )
-    started_at = func.min(col(AdvisorEvent.at))
-    per_conversation = (
-        select(
-            first_offers.c.offers_at,
-            started_at,
-            func.sum(case((col(AdvisorEvent.kind).in_([k.value for k in turns]), 1), else_=0)),
-        )
-        .join(first_offers, col(AdvisorEvent.conversation) == first_offers.c.conversation)
-        .where(col(AdvisorEvent.id) <= first_offers.c.offers_id)
-        .group_by(first_offers.c.conversation, first_offers.c.offers_at)
-    )
+    facts = period.where(ConversationFacts)
+
+    def flag(column: Any) -> Any:
+        return func.sum(case((col(column), 1), else_=0))
+
+    totals = select(
+        func.count(),
+        func.count(col(ConversationFacts.offers_at)),
+        flag(ConversationFacts.clicked),
+        flag(ConversationFacts.handover_asked),
+        flag(ConversationFacts.handover_taken),
+    ).where(*facts)
+    reached = select(
+        col(ConversationFacts.seconds_to_offers), col(ConversationFacts.turns_to_offers)
+    ).where(col(ConversationFacts.offers_at).is_not(None), *facts)
     seconds: list[float] = []
-    turn_counts: list[int] = []
+    turns: list[int] = []
     with db.connect() as connection:
-        for kind, count in connection.execute(query):
-            counts[str(kind)] = int(count)
-        for offers_at, first_at, answered in connection.execute(per_conversation):
-            seconds.append(max(0.0, (_aware(offers_at) - _aware(first_at)).total_seconds()))
-            turn_counts.append(int(answered or 0))
+        started, offered, clicked, asked, taken = connection.execute(totals).one()
+        for seconds_to_offers, turns_to_offers in connection.execute(reached):
+            seconds.append(float(seconds_to_offers or 0.0))
+            turns.append(int(turns_to_offers or 0))
     return Summary(
-        started=counts.get(EventKind.STARTED.value, 0),
-        offered=counts.get(EventKind.OFFERS_SHOWN.value, 0),
-        clicked=counts.get(EventKind.OFFER_CLICKED.value, 0),
-        handover_asked=counts.get(EventKind.HANDOVER_ASKED.value, 0),
-        handover_taken=counts.get(EventKind.HANDOVER_TAKEN.value, 0),
+        started=int(started or 0),
+        offered=int(offered or 0),
+        clicked=int(clicked or 0),
+        handover_asked=int(asked or 0),
+        handover_taken=int(taken or 0),
         median_seconds_to_offers=statistics.median(seconds) if seconds else None,
-        median_turns_to_offers=statistics.median(turn_counts) if turn_counts else None,
+        median_turns_to_offers=statistics.median(turns) if turns else None,
     )
-
-
-def _aware(value: datetime | str) -> datetime:
-    """Aggregates bypass the column type on SQLite (a string) and keep it naive."""
-    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,21 +206,12 @@ class AnswerCount:
 
 def answer_counts(db: Engine, period: Period) -> list[AnswerCount]:
     """The answer distribution per question (first answers and "don't know")."""
-    count = func.count(distinct(col(AdvisorEvent.conversation)))
+    count = func.count()
     query = (
-        select(
-            col(AdvisorEvent.question),
-            col(AdvisorEvent.value),
-            count,
-        )
-        .where(
-            col(AdvisorEvent.kind).in_([EventKind.ANSWERED.value, EventKind.DONT_KNOW.value]),
-            *period.where(AdvisorEvent),
-        )
-        .group_by(col(AdvisorEvent.question), col(AdvisorEvent.value))
-        .order_by(
-            col(AdvisorEvent.question), func.count(distinct(col(AdvisorEvent.conversation))).desc()
-        )
+        select(col(AnswerFact.question), col(AnswerFact.value), count)
+        .where(*period.where(AnswerFact))
+        .group_by(col(AnswerFact.question), col(AnswerFact.value))
+        .order_by(col(AnswerFact.question), count.desc())
     )
     with db.connect() as connection:
         return [AnswerCount(str(q), _value(v), int(n)) for q, v, n in connection.execute(query)]
@@ -360,20 +319,20 @@ class Ratings:
 
 def ratings(db: Engine, period: Period) -> Ratings:
     """The latest rating of each conversation, per step, for the bot and for staff."""
-    latest = (
-        select(func.max(col(AdvisorEvent.id)))
-        .where(_kind(EventKind.RATED), *period.where(AdvisorEvent))
-        .group_by(col(AdvisorEvent.conversation), col(AdvisorEvent.how))
-    )
-    query = (
-        select(col(AdvisorEvent.how), col(AdvisorEvent.value), func.count())
-        .where(col(AdvisorEvent.id).in_(latest))
-        .group_by(col(AdvisorEvent.how), col(AdvisorEvent.value))
-    )
     bot: dict[int, int] = {}
     staff: dict[int, int] = {}
+    facts = period.where(ConversationFacts)
     with db.connect() as connection:
-        for how, value, n in connection.execute(query):
-            step = int(_value(value))
-            (staff if how == "staff" else bot)[step] = int(n)
+        for column, counts in (
+            (ConversationFacts.rating_bot, bot),
+            (ConversationFacts.rating_staff, staff),
+        ):
+            query = (
+                select(col(column), func.count())
+                .where(col(column).is_not(None), *facts)
+                .group_by(col(column))
+            )
+            counts.update(
+                {step: int(n) for step, n in connection.execute(query) if step is not None}
+            )
     return Ratings(bot, staff)

@@ -21,8 +21,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, Engine, Index, delete
-from sqlmodel import Field, Session, SQLModel, col
+from sqlalchemy import JSON, Column, Engine, Index, delete, insert
+from sqlmodel import Field, SQLModel, col
 
 from advisor.accounts import UTCDateTime
 from advisor.reply import Reply
@@ -36,6 +36,7 @@ __all__ = [
     "EventLog",
     "OfferShown",
     "Scope",
+    "TurnRecord",
     "events_of",
 ]
 
@@ -93,7 +94,12 @@ class OfferShown(SQLModel, table=True):
     """One product shown as an offer's main item (the "never recommended" report)."""
 
     __tablename__ = "advisor_offer_shown"
-    __table_args__ = (Index("ix_advisor_offer_shown_scope", "ruleset", "at", "sku"),)
+    # Covering, led by the product: "never recommended" reads the index alone.
+    __table_args__ = (
+        Index(
+            "ix_advisor_offer_shown_sku", "sku", "ruleset", "version", "language", "channel", "at"
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = Field(sa_type=UTCDateTime)
@@ -239,8 +245,25 @@ class Scope:
     language: str
 
 
+@dataclass(slots=True)
+class TurnRecord:
+    """The rows of one recorded call, kept together so the facts see whole turns."""
+
+    scope: Scope
+    at: datetime
+    kinds: list[str]
+    events: list[dict[str, Any]]
+    offers: list[dict[str, Any]]
+    #: A shopper's turn (it counts towards "turns to offers"); clicks and ratings are not.
+    is_turn: bool
+
+
 class EventLog:
     """Queues events and writes them in batches from a background thread.
+
+    Each flush writes the events and updates the per-conversation facts
+    (:mod:`advisor.facts`) in one transaction, so the reports never see one without
+    the other.
 
     Args:
         engine: The advisor's database.
@@ -264,7 +287,8 @@ class EventLog:
         self.flush_seconds = flush_seconds
         self.max_queue = max_queue
         self.clock = clock
-        self._queue: list[SQLModel] = []
+        self._queue: list[TurnRecord] = []
+        self._queued = 0
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._wake = threading.Event()
@@ -277,97 +301,121 @@ class EventLog:
             self._thread.start()
 
     def ensure_tables(self) -> None:
-        """Create the event tables unless they exist."""
+        """Create the event and fact tables unless they exist."""
         if not self._tables_ready:
-            tables = [SQLModel.metadata.tables[name] for name in TABLE_NAMES]
+            from advisor import facts
+
+            names = (*TABLE_NAMES, *facts.TABLE_NAMES)
+            tables = [SQLModel.metadata.tables[name] for name in names]
             SQLModel.metadata.create_all(self.engine, tables=tables)
             self._tables_ready = True
 
-    def record(self, scope: Scope, events: Sequence[Event]) -> None:
-        """Queue the events of one turn (cheap: no database work here)."""
+    def record(self, scope: Scope, events: Sequence[Event], *, turn: bool = True) -> None:
+        """Queue the events of one turn (cheap: no database work here).
+
+        Args:
+            scope: Whose conversation, which rule set and version, channel, language.
+            events: What happened (:func:`events_of`).
+            turn: Whether this was a shopper's turn; ``False`` for what the widget or
+                staff report beside the conversation (a click, a rating, a hand-over).
+        """
         if not events:
             return
         at = self.clock()
-        rows: list[SQLModel] = []
-        for event in events:
-            rows.append(
-                AdvisorEvent(
-                    at=at,
-                    conversation=scope.conversation,
-                    ruleset=scope.ruleset,
-                    version=scope.version,
-                    channel=scope.channel,
-                    language=scope.language,
-                    kind=event.kind.value,
-                    question=event.question,
-                    value=_json(event.value),
-                    how=event.how,
-                    data=dict(event.data),
-                )
-            )
-            if event.kind is EventKind.OFFERS_SHOWN and scope.ruleset:
-                rows.extend(
-                    OfferShown(
-                        at=at,
-                        conversation=scope.conversation,
-                        ruleset=scope.ruleset,
-                        version=scope.version,
-                        channel=scope.channel,
-                        language=scope.language,
-                        sku=offer["sku"],
-                        rank=offer["rank"],
-                    )
-                    for offer in event.data.get("offers", [])
-                )
+        shared = {
+            "at": at,
+            "conversation": scope.conversation,
+            "ruleset": scope.ruleset,
+            "version": scope.version,
+            "channel": scope.channel,
+            "language": scope.language,
+        }
+        rows = [
+            {
+                **shared,
+                "kind": event.kind.value,
+                "question": event.question,
+                "value": _json(event.value),
+                "how": event.how,
+                "data": dict(event.data),
+            }
+            for event in events
+        ]
+        offers = [
+            {**shared, "sku": offer["sku"], "rank": offer["rank"]}
+            for event in events
+            if event.kind is EventKind.OFFERS_SHOWN and scope.ruleset
+            for offer in event.data.get("offers", [])
+        ]
+        record = TurnRecord(scope, at, [e.kind.value for e in events], rows, offers, turn)
         with self._lock:
-            self._queue.extend(rows)
-            overflow = len(self._queue) - self.max_queue
-            if overflow > 0:
-                del self._queue[:overflow]
-                self.dropped += overflow
-                log.error("event log full: %d oldest events dropped", overflow)
+            self._queue.append(record)
+            self._queued += len(rows)
+            while self._queued > self.max_queue and len(self._queue) > 1:
+                oldest = self._queue.pop(0)
+                self._queued -= len(oldest.events)
+                self.dropped += len(oldest.events)
+                log.error(
+                    "event log full: %d events of conversation %s dropped",
+                    len(oldest.events),
+                    oldest.scope.conversation,
+                )
 
     def flush(self) -> int:
-        """Write what is queued in one transaction; the number of rows written."""
+        """Write what is queued in one transaction; the number of events written."""
+        from advisor import facts
+
         with self._write_lock:
             with self._lock:
-                rows, self._queue = self._queue, []
-            if not rows:
+                records, self._queue = self._queue, []
+                self._queued = 0
+            if not records:
                 return 0
+            written = sum(len(r.events) for r in records)
             try:
                 self.ensure_tables()
-                with Session(self.engine, expire_on_commit=False) as session:
-                    session.add_all(rows)
-                    session.commit()
+                with self.engine.begin() as connection:
+                    connection.execute(
+                        insert(AdvisorEvent.__table__),  # type: ignore[attr-defined]
+                        [row for r in records for row in r.events],
+                    )
+                    offers = [row for r in records for row in r.offers]
+                    if offers:
+                        connection.execute(insert(OfferShown.__table__), offers)  # type: ignore[attr-defined]
+                    for record in records:
+                        facts.apply(connection, record)
             except Exception:
-                log.exception("event log: %d events not written, kept for the next try", len(rows))
+                log.exception("event log: %d events not written, kept for the next try", written)
                 with self._lock:
-                    self._queue[:0] = rows
+                    self._queue[:0] = records
+                    self._queued += written
                 return 0
-            return len(rows)
+            return written
 
     def pending(self) -> int:
         """Events queued and not yet written."""
         with self._lock:
-            return len(self._queue)
+            return self._queued
 
     def erase(self, conversation: str) -> int:
-        """Delete every event of one conversation (a privacy request); rows deleted."""
+        """Delete every event and fact of one conversation (a privacy request)."""
+        from advisor import facts
+
         self.flush()
         self.ensure_tables()
         with self._lock:
-            self._queue = [
-                r for r in self._queue if getattr(r, "conversation", None) != conversation
-            ]
-        with Session(self.engine) as session:
-            events = session.execute(
-                delete(AdvisorEvent).where(col(AdvisorEvent.conversation) == conversation)
-            )
-            offers = session.execute(
-                delete(OfferShown).where(col(OfferShown.conversation) == conversation)
-            )
-            session.commit()
-        return int(events.rowcount or 0) + int(offers.rowcount or 0)  # type: ignore[attr-defined]
+            kept = [r for r in self._queue if r.scope.conversation != conversation]
+            self._queued -= sum(len(r.events) for r in self._queue if r not in kept)
+            self._queue = kept
+        deleted = 0
+        with self.engine.begin() as connection:
+            for table in (AdvisorEvent, OfferShown):
+                result = connection.execute(
+                    delete(table).where(col(table.conversation) == conversation)
+                )
+                deleted += int(result.rowcount or 0)
+            deleted += facts.erase(connection, conversation)
+        return deleted
 
     def _run(self) -> None:
         while not self._closed.is_set():

@@ -167,7 +167,7 @@ def test_summary_gives_completion_handover_and_medians(scripted: Engine) -> None
     assert summary.handover_asked == 1 and summary.handover_rate == 1 / 8
     # Offers come with the 6th turn (50 s after the start) or the 7th for the racer.
     assert summary.median_seconds_to_offers == 50.0
-    assert summary.median_turns_to_offers == 5.0
+    assert summary.median_turns_to_offers == 6.0
 
 
 def test_answer_counts_per_question(scripted: Engine) -> None:
@@ -260,9 +260,10 @@ def test_full_queue_drops_the_oldest_and_says_so(
 ) -> None:
     small = EventLog(events_db, clock=clock, background=False, max_queue=3)
     scope = Scope("c1", "road_bike", 1, "chat", "en")
-    small.record(scope, [Event(EventKind.ASKED, q) for q in ("a", "b", "c", "d", "e")])
+    for question in ("a", "b", "c", "d", "e"):
+        small.record(scope, [Event(EventKind.ASKED, question)])
     assert small.pending() == 3 and small.dropped == 2
-    assert "2 oldest events dropped" in caplog.text
+    assert "event log full: 1 events of conversation c1 dropped" in caplog.text
     small.close()
     with Session(events_db) as session:
         assert [e.question for e in session.exec(select(AdvisorEvent))] == ["c", "d", "e"]
