@@ -114,8 +114,14 @@ class RuleRegistry:
         signature = self._current_signature()
         if signature == self._signature:
             return False
+        try:
+            loaded, problems = load_all(self.rules_dir)
+        except OSError as exc:
+            # A file or folder went away while we read (a rule set being moved, say): keep
+            # serving, and read again on the next look instead of never.
+            log.warning("rule files changed while being read, keeping the ones in service: %s", exc)
+            return False
         self._signature = signature
-        loaded, problems = load_all(self.rules_dir)
         self.problems = problems
         for problem in problems:
             log.error("rule file refused, previous version keeps serving: %s", problem)

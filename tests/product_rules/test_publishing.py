@@ -305,7 +305,7 @@ def materialize_at_once(version: RuleVersion, cache: Path, parties: int) -> list
 
 def test_materialize_race_writes_complete_folder(tmp_path: Path) -> None:
     """Two registries of one process (the web app has two) write the same version at once."""
-    files = {f"part{i}.yml": "key: value\n" * 500 for i in range(6)}
+    files = {f"part{i}.yml": "key: value\n" * 2000 for i in range(8)}
     version = RuleVersion(
         ruleset_id="road_bike", version=1, fingerprint="f" * 16, files=files, author="mia"
     )
@@ -392,3 +392,30 @@ def test_registry_reload_loses_no_conversation(
         gravel.write_text(original)
     assert not failures, failures[:5]
     assert all(count > 0 for count in calls), calls
+
+
+def test_registry_keeps_serving_when_files_vanish_mid_read(
+    rules_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rule folder moved away while the registry reads it: no error, read again later."""
+    import product_rules.registry as registry_module
+
+    db = make_engine(f"sqlite:///{tmp_path / 'catalog.db'}")
+    clock = FakeClock()
+    registry = RuleRegistry(
+        rules_copy, db, check_interval=0.25, parser_factory=lambda rs: None, clock=clock
+    )
+    real_load_all = registry_module.load_all
+    calls = itertools.count()
+
+    def vanishing(rules_dir: Path) -> Any:
+        if next(calls) == 0:
+            raise FileNotFoundError(2, "No such file or directory", str(rules_dir / "x"))
+        return real_load_all(rules_dir)
+
+    monkeypatch.setattr(registry_module, "load_all", vanishing)
+    _edit(rules_copy / "road_bike", "ruleset.yml", "title: Road bike", "title: Racing bike")
+    clock.advance(0.25)
+    assert registry.get("road_bike").ruleset.title == "Road bike", "previous keeps serving"
+    clock.advance(0.25)
+    assert registry.get("road_bike").ruleset.title == "Racing bike", "read again, not never"
