@@ -44,20 +44,21 @@ def product_filter(
 
     A mapping in the YAML form is parsed first (benchmarks write filters inline).
     """
-    parsed = flt if isinstance(flt, ProductFilter) else _parsed(flt)
+    parsed = _checked(flt if isinstance(flt, ProductFilter) else ProductFilter.parse(flt))
     return and_(true(), *(clause_sql(c, values) for c in parsed))
-
-
-def _parsed(written: Mapping[str, Any]) -> ProductFilter:
-    parsed = ProductFilter.parse(written)
-    if parsed.findings:
-        raise ValueError("; ".join(f.message for f in parsed.findings))
-    return parsed
 
 
 def matches_item(flt: ProductFilter, item: Product, values: Mapping[str, Any]) -> bool:
     """Evaluate a product filter on one loaded product (for ``if_item`` conditions)."""
-    return all(c.holds(getattr(item, c.attribute), values) for c in flt)
+    return all(c.holds(getattr(item, c.attribute), values) for c in _checked(flt))
+
+
+def _checked(flt: ProductFilter) -> ProductFilter:
+    # Parsing leaves out what it found wrong; the loader refuses such a rule set, but one
+    # built without the loader must not run with clauses silently missing.
+    if flt.findings:
+        raise ValueError("; ".join(f.message for f in flt.findings))
+    return flt
 
 
 def indicator(predicate: ColumnElement[bool]) -> ColumnElement[float]:

@@ -145,7 +145,7 @@ def table() -> Iterator[Engine]:
                     category="c",
                     price=100.0,
                     **row,
-                )  # fmt: skip
+                )
             )
         session.commit()
     yield engine
