@@ -16,12 +16,14 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, event
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from catalog.db import create_tables, make_engine
 from catalog.demo import build_demo_database
 from product_rules.errors import RuleSetError
 from product_rules.publishing import (
+    PublishConflictError,
     PublishResult,
     RuleVersion,
     UnknownVersionError,
@@ -419,3 +421,21 @@ def test_registry_keeps_serving_when_files_vanish_mid_read(
     assert registry.get("road_bike").ruleset.title == "Road bike", "previous keeps serving"
     clock.advance(0.25)
     assert registry.get("road_bike").ruleset.title == "Racing bike", "read again, not never"
+
+
+def test_publish_gives_up_cleanly_when_always_outrun(
+    db: Engine, rules_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Outrun on every attempt (never in practice): a clear error, nothing half-stored."""
+    import product_rules.publishing as publishing
+
+    publish(db, rules_copy / "road_bike", author="mia")
+
+    def outrun(*args: Any, **kwargs: Any) -> PublishResult:
+        raise IntegrityError("INSERT INTO rule_version", {}, Exception("uq_rule_version"))
+
+    monkeypatch.setattr(publishing, "_store", outrun)
+    _edit(rules_copy / "road_bike", "ruleset.yml", "title: Road bike", "title: Racing bike")
+    with pytest.raises(PublishConflictError, match="road_bike: other publishes took version 1"):
+        publish(db, rules_copy / "road_bike", author="tom")
+    assert [e["version"] for e in history(db)] == [1]
