@@ -219,9 +219,16 @@ def publish(
 ) -> PublishResult:
     """Check the rule set in ``directory`` and put it in service as a new version.
 
+    Two publishes of one rule set at the same moment behave as if one came after the
+    other: each gets its own number (the unique version constraint decides who was
+    first, the other takes the next number, its change summary against the first);
+    publishes of the same files store one version, which both report.
+
     Raises:
         RuleSetError: the rule set fails its checks; nothing is stored, the version in
             service stays.
+        PublishConflictError: other publishes took the next number on every attempt;
+            nothing is stored.
     """
     if not author.strip():
         raise ValueError("a publish needs an author")
