@@ -7,9 +7,12 @@ keep the budget, fit the rider's height and come with pedals for the rider's sho
 
 from __future__ import annotations
 
+import io
 import uuid
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from product_rules.text import money
@@ -333,3 +336,55 @@ def test_converse_negation_records_no_racing(bot: RunningBot, negated: str, ques
     assert "Got it: Racing" not in text and "Got it: I race" not in text
     # The shopper is asked something: the same question again, or the next one.
     assert any(q in text for q in (USAGE, EXPERIENCE, BUDGET)), text
+
+
+def test_converse_restart_command_is_silent_and_forgets(bot: RunningBot) -> None:
+    sender = _sender()
+    bot.send(sender, "I want a road bike", expect=USAGE)
+    bot.send(sender, "racing", expect=EXPERIENCE)
+    # The widget's "Start over" sends Rasa's /restart and says its own words: silence from
+    # the bot is right here, and only here by request.
+    with pytest.raises(pytest.fail.Exception, match="the bot said nothing"):
+        bot.send(sender, "/restart")
+    assert bot.send(sender, "/restart", allow_silence=True) == []
+    assert bot.state(sender) == {}
+    reply = bot.send(sender, "road bike", expect=USAGE)
+    assert "Got it" not in texts(reply)
+
+
+def _fake_bot(rest: httpx.Response, *, paused: bool = False) -> RunningBot:
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/tracker"):
+            return httpx.Response(200, json={"paused": paused, "slots": {}})
+        return rest
+
+    client = httpx.Client(transport=httpx.MockTransport(answer))
+    return RunningBot("http://rasa", "http://actions", Path("."), "", io.StringIO(), client, "t")
+
+
+QUESTION = [{"text": "Got it.\n" + EXPERIENCE, "buttons": [{"title": "I'm new to it"}]}]
+
+
+@pytest.mark.parametrize(
+    ("rest", "checks", "failure"),
+    [
+        (httpx.Response(500, text="boom"), {}, "HTTP 500"),
+        (httpx.Response(503), {}, "HTTP 503"),
+        (httpx.Response(200, json=[]), {}, "said nothing"),
+        (httpx.Response(200, json=[{"recipient_id": "x", "text": ""}]), {}, "said nothing"),
+        (httpx.Response(200, json=[{"text": "Traceback (most recent call last)"}]), {}, "stack"),
+        (httpx.Response(200, json=QUESTION), {"expect": BUDGET}, "did not say"),
+        (httpx.Response(200, json=QUESTION), {"expect_offers": True}, "no offers"),
+    ],
+    ids=["500", "503", "empty", "blank-text", "traceback", "wrong-question", "no-offers"],
+)
+def test_send_fails_when_a_shopper_would_notice(
+    rest: httpx.Response, checks: dict[str, Any], failure: str
+) -> None:
+    with pytest.raises(pytest.fail.Exception, match=failure):
+        _fake_bot(rest).send("x", "hello", **checks)
+
+
+def test_send_lets_a_paused_conversation_be_silent() -> None:
+    assert _fake_bot(httpx.Response(200, json=[]), paused=True).send("x", "hello") == []
+    assert _fake_bot(httpx.Response(200, json=QUESTION)).send("x", "hi", expect=EXPERIENCE)
