@@ -15,7 +15,7 @@ import json
 import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Engine, Select, case, distinct, func, select
@@ -27,19 +27,25 @@ from advisor.facts import AnswerFact, ConversationFacts
 
 __all__ = [
     "AnswerCount",
+    "DayCount",
+    "Dimensions",
     "FunnelStep",
     "GapLine",
     "NotUnderstood",
     "Period",
     "Ratings",
     "Summary",
+    "VersionRatings",
     "answer_counts",
+    "dimensions",
     "drop_off",
     "funnel",
     "gaps",
     "never_recommended",
     "not_understood",
+    "per_day",
     "ratings",
+    "ratings_by_version",
     "summary",
 ]
 
@@ -336,3 +342,96 @@ def ratings(db: Engine, period: Period) -> Ratings:
                 {step: int(n) for step, n in connection.execute(query) if step is not None}
             )
     return Ratings(bot, staff)
+
+
+@dataclass(frozen=True, slots=True)
+class VersionRatings:
+    """The ratings of one rule set version: how many, and their mean step (1 is best)."""
+
+    ruleset: str
+    version: int | None
+    bot: int
+    bot_mean: float | None
+    staff: int
+    staff_mean: float | None
+
+
+def ratings_by_version(db: Engine, period: Period) -> list[VersionRatings]:
+    """Ratings per rule set and version, bot and staff apart (rated runs only)."""
+    bot, staff = col(ConversationFacts.rating_bot), col(ConversationFacts.rating_staff)
+    ruleset, version = col(ConversationFacts.ruleset), col(ConversationFacts.version)
+    query = (
+        select(ruleset, version, func.count(bot), func.avg(bot), func.count(staff), func.avg(staff))
+        .where(bot.is_not(None) | staff.is_not(None), *period.where(ConversationFacts))
+        .group_by(ruleset, version)
+        .order_by(ruleset, version)
+    )
+    with db.connect() as connection:
+        return [
+            VersionRatings(
+                str(r),
+                None if v is None else int(v),
+                int(nb),
+                None if mb is None else float(mb),
+                int(ns),
+                None if ms is None else float(ms),
+            )
+            for r, v, nb, mb, ns, ms in connection.execute(query)
+        ]
+
+
+@dataclass(frozen=True, slots=True)
+class DayCount:
+    """Conversations started on one day (UTC) and how many of them reached offers."""
+
+    day: date
+    started: int
+    offered: int
+
+
+def per_day(db: Engine, period: Period) -> list[DayCount]:
+    """Started and reached offers per day (UTC) the runs started on, days without any left out."""
+    day = func.date(col(ConversationFacts.started_at))
+    query = (
+        select(day, func.count(), func.count(col(ConversationFacts.offers_at)))
+        .where(*period.where(ConversationFacts))
+        .group_by(day)
+        .order_by(day)
+    )
+    with db.connect() as connection:
+        return [
+            DayCount(d if isinstance(d, date) else date.fromisoformat(str(d)), int(s), int(o))
+            for d, s, o in connection.execute(query)
+        ]
+
+
+@dataclass(frozen=True, slots=True)
+class Dimensions:
+    """The rule sets, versions, languages and channels that occur in a period's runs."""
+
+    rulesets: tuple[str, ...]
+    versions: tuple[int, ...]
+    languages: tuple[str, ...]
+    channels: tuple[str, ...]
+
+
+def dimensions(db: Engine, period: Period) -> Dimensions:
+    """What the filters can choose from: the distinct values of the period's runs."""
+    facts = period.where(ConversationFacts)
+    found: list[tuple[Any, ...]] = []
+    with db.connect() as connection:
+        for column in (
+            ConversationFacts.ruleset,
+            ConversationFacts.version,
+            ConversationFacts.language,
+            ConversationFacts.channel,
+        ):
+            query = select(col(column)).where(col(column).is_not(None), *facts).distinct()
+            found.append(tuple(sorted(v for (v,) in connection.execute(query))))
+    rulesets, versions, languages, channels = found
+    return Dimensions(
+        tuple(str(r) for r in rulesets),
+        tuple(int(v) for v in versions),
+        tuple(str(lang) for lang in languages),
+        tuple(str(c) for c in channels),
+    )
