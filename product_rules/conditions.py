@@ -37,12 +37,7 @@ def answer_types(ruleset: RuleSet) -> dict[str, rule_engine.DataType]:
     """The typed names conditions of ``ruleset`` may use."""
     types: dict[str, Any] = {}
     for question in ruleset.questions:
-        if question.type == "number":
-            types[question.id] = rule_engine.DataType.FLOAT
-        elif question.type == "boolean":
-            types[question.id] = rule_engine.DataType.BOOLEAN
-        else:
-            types[question.id] = rule_engine.DataType.STRING
+        types[question.id] = getattr(rule_engine.DataType, question.type.spec.condition)
     for derived in ruleset.derived:
         types[derived.id] = rule_engine.DataType.FLOAT
     return types

@@ -319,20 +319,26 @@ class AnswerTypeSpec:
     Attributes:
         labels: What a merchandiser reads in the editor, per language.
         options: Whether the question lists options (and must).
+        condition: The rule-engine type a condition (``when``, ``ask_if``) sees it as.
         units: The units a number is read in (one is required); empty: no unit.
     """
 
     labels: Labels
     options: bool
+    condition: Literal["STRING", "FLOAT", "BOOLEAN"]
     units: tuple[str, ...] = ()
 
 
 ANSWER_TYPES: dict[AnswerType, AnswerTypeSpec] = {
-    AnswerType.CHOICE: AnswerTypeSpec({"en": "Choice", "de": "Auswahl"}, options=True),
-    AnswerType.NUMBER: AnswerTypeSpec(
-        {"en": "Number", "de": "Zahl"}, options=False, units=get_args(Unit)
+    AnswerType.CHOICE: AnswerTypeSpec(
+        {"en": "Choice", "de": "Auswahl"}, options=True, condition="STRING"
     ),
-    AnswerType.BOOLEAN: AnswerTypeSpec({"en": "Yes or no", "de": "Ja oder nein"}, options=False),
+    AnswerType.NUMBER: AnswerTypeSpec(
+        {"en": "Number", "de": "Zahl"}, options=False, condition="FLOAT", units=get_args(Unit)
+    ),
+    AnswerType.BOOLEAN: AnswerTypeSpec(
+        {"en": "Yes or no", "de": "Ja oder nein"}, options=False, condition="BOOLEAN"
+    ),
 }
 
 
@@ -359,6 +365,7 @@ class AttributeExport(TypedDict):
     type: str
     unit: str | None
     values: list[str] | None
+    display: bool
     operators: list[str]
 
 
@@ -405,6 +412,7 @@ def export() -> VocabularyExport:
                 "type": spec.type,
                 "unit": spec.unit,
                 "values": list(spec.values) if spec.values is not None else None,
+                "display": spec.display,
                 "operators": [
                     op.value
                     for op in Operator

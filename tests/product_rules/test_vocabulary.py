@@ -45,6 +45,7 @@ def test_export_describes_attributes_by_kind() -> None:
         "type": "float",
         "unit": "kg",
         "values": None,
+        "display": True,
         "operators": ["eq", "ne", "in", "not_in", "lt", "le", "gt", "ge"],
     }
     assert by_name["geometry"]["kind"] == "enum"
