@@ -36,7 +36,8 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, Column, Engine, exists, update
+from sqlalchemy import JSON, Column, Engine, bindparam, update
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from advisor import inbox, live_log, presence, routing
@@ -132,6 +133,10 @@ class HandoverStore:
         engine: The advisor's database.
         clock: Current time (aware, UTC); tests pass one they move.
         accept_timeout: How long a request waits for someone to accept it (60 s).
+        chat_engine: Where chat messages are written (one autocommit statement each);
+            default ``engine``. The web app gives PostgreSQL a pool of its own
+            (:meth:`use_chat_engine`), so the busiest path never waits for a
+            connection the pages and routing hold, nor opens one per burst.
     """
 
     def __init__(
@@ -140,10 +145,16 @@ class HandoverStore:
         *,
         clock: Callable[[], datetime] = _now,
         accept_timeout: timedelta = DEFAULT_ACCEPT_TIMEOUT,
+        chat_engine: Engine | None = None,
     ) -> None:
         self.engine = engine
-        #: The same pool, one statement per transaction: a chat message's one round trip.
-        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self.use_chat_engine(chat_engine or engine)
+        accepted = col(HandoverRecord.status) == RequestStatus.ACCEPTED.value
+        in_chat = (col(HandoverRecord.id) == bindparam("chat_id")) & accepted
+        self._by_anyone = live_log.checked_insert(in_chat)
+        self._by_staff = live_log.checked_insert(
+            in_chat & (col(HandoverRecord.staff) == bindparam("chat_staff"))
+        )
         self.clock = clock
         self.accept_timeout = accept_timeout
         SQLModel.metadata.create_all(
@@ -446,6 +457,11 @@ class HandoverStore:
             raise NotYourChatError(handover_id, staff)
         return record
 
+    def use_chat_engine(self, engine: Engine) -> None:
+        """Write chat messages through ``engine`` (the same database, a pool of its own)."""
+        self.chat_engine = engine
+        self._chat = engine.execution_options(isolation_level="AUTOCOMMIT")
+
     def _append_in_chat(
         self, handover_id: str, member: str | None, kind: str, author: str | None, **fields: Any
     ) -> list[Event]:
@@ -456,21 +472,28 @@ class HandoverStore:
             RequestNotOpenError: Nobody is in the chat (not accepted, or ended).
             NotYourChatError: ``member`` (a staff member) is not the one in the chat.
         """
-        guard = (col(HandoverRecord.id) == handover_id) & (
-            col(HandoverRecord.status) == RequestStatus.ACCEPTED.value
-        )
+        statement, guard = self._by_anyone, {"chat_id": handover_id}
         if member is not None:
-            guard = guard & (col(HandoverRecord.staff) == member)
-        with self._autocommit.connect() as connection:
-            events = live_log.append_if(
-                connection,
-                exists().where(guard),
-                handover_id=handover_id,
-                kind=kind,
-                author=author,
-                now=self.clock(),
-                **fields,
-            )
+            statement, guard = self._by_staff, {**guard, "chat_staff": member}
+        for attempt in (1, 2):
+            try:
+                with self._chat.connect() as connection:
+                    events = live_log.append_if(
+                        connection,
+                        statement,
+                        guard,
+                        handover_id=handover_id,
+                        kind=kind,
+                        author=author,
+                        now=self.clock(),
+                        **fields,
+                    )
+                break
+            except DBAPIError as exc:
+                # A pooled connection the server dropped (a restart): the pool is
+                # invalidated; one more try on a fresh connection.
+                if attempt == 2 or not exc.connection_invalidated:
+                    raise
         if events is None:  # refused: say why
             record = self._in_chat(handover_id, member)
             raise RequestNotOpenError(handover_id, record.status)  # pragma: no cover - a race

@@ -18,13 +18,22 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import JSON, Column, Connection, Exists, insert, literal
+from sqlalchemy import JSON, Column, ColumnElement, Connection, Insert, bindparam, exists, insert
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from advisor.accounts import UTCDateTime
 from advisor.live_payloads import QUEUE_TOPIC, STAFF_ONLY, LivePayload, chat_topic, for_shopper
 
-__all__ = ["QUEUE_TYPES", "Event", "LiveMessage", "append", "append_if", "append_many", "read"]
+__all__ = [
+    "QUEUE_TYPES",
+    "Event",
+    "LiveMessage",
+    "append",
+    "append_if",
+    "append_many",
+    "checked_insert",
+    "read",
+]
 
 #: Payload types the staff consoles follow on the queue topic, besides the chat's own.
 QUEUE_TYPES = STAFF_ONLY | {"queued", "nobody_available", "closed", "handed_back"}
@@ -113,9 +122,33 @@ def append_many(
     return events
 
 
+def checked_insert(guard: ColumnElement[bool]) -> Insert:
+    """``INSERT … SELECT … WHERE EXISTS (guard) RETURNING id``, for :func:`append_if`.
+
+    The values are bound parameters (``m_handover``, ``m_type``, ``m_author``,
+    ``m_payload``, ``m_at``), so the statement is compiled once and each message only
+    binds them; ``guard`` (on the hand-over's row) brings its own parameters.
+    """
+    table = LiveMessage.__table__  # type: ignore[attr-defined]
+    c = table.c
+    values = select(  # type: ignore[call-overload]
+        bindparam("m_handover", type_=c.handover_id.type),
+        bindparam("m_type", type_=c.type.type),
+        bindparam("m_author", type_=c.author.type),
+        bindparam("m_payload", type_=c.payload.type),
+        bindparam("m_at", type_=c.at.type),
+    ).where(exists().where(guard))
+    return (
+        insert(table)
+        .from_select(["handover_id", "type", "author", "payload", "at"], values)
+        .returning(c.id)
+    )
+
+
 def append_if(
     connection: Connection,
-    guard: Exists,
+    statement: Insert,
+    guard: dict[str, Any],
     *,
     handover_id: str,
     kind: str,
@@ -123,28 +156,17 @@ def append_if(
     now: datetime,
     **fields: Any,
 ) -> list[Event] | None:
-    """Store one payload if ``guard`` holds, in one statement; ``None`` if it did not.
+    """Store one payload if the guard of ``statement`` holds; ``None`` if it did not.
 
-    The check and the insert are one ``INSERT … SELECT … WHERE EXISTS`` (with
-    ``RETURNING id``), so on an autocommit connection the message costs one round trip
-    and is stored exactly when the hand-over was as ``guard`` asks at that moment.
+    ``statement`` comes from :func:`checked_insert`, ``guard`` binds its guard's
+    parameters. The check and the insert are one statement, so on an autocommit
+    connection the message costs one round trip and is stored exactly when the
+    hand-over was as the guard asks at that moment.
     """
     stored = _payload(kind, handover_id, now, fields)
-    table = LiveMessage.__table__  # type: ignore[attr-defined]
-    c = table.c
-    values = select(  # type: ignore[call-overload]
-        literal(handover_id, c.handover_id.type),
-        literal(kind, c.type.type),
-        literal(author, c.author.type),
-        literal(stored, c.payload.type),
-        literal(now, c.at.type),
-    ).where(guard)
-    statement = (
-        insert(table)
-        .from_select(["handover_id", "type", "author", "payload", "at"], values)
-        .returning(c.id)
-    )
-    row_id = connection.execute(statement).scalar()
+    values: dict[str, Any] = {"m_handover": handover_id, "m_type": kind, "m_author": author}
+    values |= {"m_payload": stored, "m_at": now, **guard}
+    row_id = connection.execute(statement, values).scalar()
     if row_id is None:
         return None
     return _events(handover_id, kind, int(row_id), stored)

@@ -433,8 +433,7 @@ def print_report(result: dict[str, Any]) -> str:
         cpu = phase.get("server_cpu_ms_per_message")
         print(
             f"   {name}: the send call returned after p50 {_ms(s['p50'])} ms, "
-            f"p95 {_ms(s['p95'])} ms"
-            + (f"; web app CPU {cpu:.2f} ms per message" if cpu else "")
+            f"p95 {_ms(s['p95'])} ms" + (f"; web app CPU {cpu:.2f} ms per message" if cpu else "")
         )
         for error, count in phase["errors"]:
             print(f"   ! {name}: {count} × {error}")

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy import Engine
+from sqlalchemy import Engine, create_engine
 
 from advisor.assisted import AssistedAdvisor
 from advisor.handover import HandoverStore
@@ -121,6 +121,30 @@ class Live:
         return cls(store=store, channel=channel, desk=LiveDesk(store, channel), **options)
 
 
+#: The live desk's own pool on a database server (chat messages, one statement each).
+CHAT_POOL_SIZE = 10
+CHAT_POOL_OVERFLOW = 20
+
+
+def _chat_engine(engine: Engine) -> Engine | None:
+    """A pool of its own for chat messages on a server database; ``None`` for SQLite.
+
+    Staff messages come in bursts (50 chats: 70 a second); on the app's pool (5 kept,
+    10 more opened and closed as needed) a burst opened a connection per message, and
+    waited behind page requests. No pre-ping: a connection the server dropped fails
+    its statement, and :class:`HandoverStore` tries once more on a fresh one.
+    """
+    if engine.dialect.name == "sqlite":
+        return None  # one file, one pool
+    return create_engine(
+        engine.url,
+        pool_size=CHAT_POOL_SIZE,
+        max_overflow=CHAT_POOL_OVERFLOW,
+        pool_recycle=1800,
+        connect_args={"connect_timeout": 5},
+    )
+
+
 async def get_live(request: Request) -> Live:
     """The app's :class:`Live` (built on first use, in a worker thread: it may create tables).
 
@@ -159,6 +183,9 @@ def live_of(request: Request) -> Live:
                     )
                     store = HandoverStore(engine, accept_timeout=accept_timeout)
                     state.handover = store
+                chat_engine = _chat_engine(store.engine)
+                if chat_engine is not None and store.chat_engine is store.engine:
+                    store.use_chat_engine(chat_engine)
                 live = Live.build(store, make_channel(settings.live_channel_url or None))
                 state.live = live
     if not isinstance(getattr(state, "handover", None), HandoverStore):

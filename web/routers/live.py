@@ -111,13 +111,15 @@ async def route_periodically(app: FastAPI, *, every: float = ROUTE_EVERY_S) -> N
 
 
 async def close(app: FastAPI) -> None:
-    """Release the live channel's connections (app shutdown)."""
+    """Release the live channel's connections and the chat pool's (app shutdown)."""
     live = getattr(app.state, "live", None)
     if isinstance(live, Live):
         try:
             await live.channel.aclose()
         except Exception:  # noqa: BLE001 - shutting down: log, go on
             log.exception("closing the live channel failed")
+        if live.store.chat_engine is not live.store.engine:
+            live.store.chat_engine.dispose()
 
 
 # -- helpers -------------------------------------------------------------------------
