@@ -68,16 +68,19 @@ class Turn:
 def early_answers(served: ServedRuleSet, text: str) -> dict[str, Any]:
     """Answers in a message sent before any question was asked.
 
-    A bare amount ("1500") names no question, but before the first question a shopper
-    who types just a number almost always means the budget: it is read as the answer
-    to the rule set's money question, when it lies in that question's range.
+    A bare amount ("1500", "under 2000") names no question, but before the first
+    question a shopper who types a number that is not their height almost always means
+    the budget: it is read as the answer to the rule set's money question, when it lies
+    in that question's range ("I'm 1,75 m, a road bike under 2000").
     """
     answers: dict[str, Any] = dict(served.parser.parse(text).answers)
-    if not answers:
-        for question in served.ruleset.questions:
-            if question.type == "number" and question.unit == "EUR":
-                answers = dict(served.parser.parse(text, current=question.id).answers)
-                break
+    money = next(
+        (q for q in served.ruleset.questions if q.type == "number" and q.unit == "EUR"), None
+    )
+    if money is not None and money.id not in answers:
+        as_budget = served.parser.parse(text, current=money.id).answers
+        if money.id in as_budget:
+            answers[money.id] = as_budget[money.id]
     return answers
 
 
@@ -306,7 +309,7 @@ class Advisor:
         else:
             result = served.parser.parse(turn.text, current=current.id if current else None)
             answers: Mapping[str, Any] = result.answers
-            if starting and current is None and not answers:
+            if starting and current is None:
                 # The message that names the product reads like one sent before it: in
                 # "a road bike under 2000" the bare amount is the budget.
                 answers = early_answers(served, turn.text)

@@ -62,10 +62,11 @@ def test_step_first_message_is_an_answer(talk: Talk, first: str, kept: dict[str,
     [
         ("a road bike under 2000", {"budget": 2000.0}),
         ("road bike, max 2000", {"budget": 2000.0}),
+        ("I'm 1,75 m and want a road bike under 2000", {"body_height_cm": 175.0, "budget": 2000.0}),
         ("a road bike with Shimano 105", {}),
         ("a road bike for my 12 year old", {}),
     ],
-    ids=["under-amount", "max-amount", "groupset-number", "small-number"],
+    ids=["under-amount", "max-amount", "height-and-amount", "groupset-number", "small-number"],
 )
 def test_step_bare_amount_with_the_product_is_the_budget(
     talk: Talk, first: str, kept: dict[str, object]
@@ -75,10 +76,18 @@ def test_step_bare_amount_with_the_product_is_the_budget(
     assert talk.state.answers == kept
     assert talk.state.question == "usage"
     if kept:
-        assert "Got it: budget 2,000 EUR." in talk.reply.text
+        assert "Got it: " in talk.reply.text and "budget 2,000 EUR" in talk.reply.text
     else:
         assert "Got it" not in talk.reply.text
         assert "budget" not in talk.reply.text.lower()
+
+
+def test_step_early_height_and_amount_both_kept(talk: Talk) -> None:
+    talk("I'm 1,75 m, nothing over 2000", "inform")
+    assert "What are you looking for?" in talk.reply.text
+    talk("/request_advice", "request_advice", ruleset="road_bike")
+    assert talk.state.answers == {"body_height_cm": 175.0, "budget": 2000.0}
+    assert talk.state.question == "usage"
 
 
 def test_step_button_answer_then_offers(advisor: Advisor) -> None:

@@ -47,10 +47,20 @@ def _noted(first: str) -> str:
         ("1500", True, "budget 1,500 EUR", USAGE),
         ("I need something for the office", True, "Commuting to work", EXPERIENCE),
         ("what do you recommend for a beginner?", True, "I'm new to it", USAGE),
+        ("I'm 1,75 m, nothing over 2000", True, "175 cm tall, budget 2,000 EUR", USAGE),
         ("yes", False, None, USAGE),
         ("no", False, None, USAGE),
     ],
-    ids=["long-rides", "beginner", "1500", "office", "beginner-question", "yes", "no"],
+    ids=[
+        "long-rides",
+        "beginner",
+        "1500",
+        "office",
+        "beginner-question",
+        "height-and-budget",
+        "yes",
+        "no",
+    ],
 )
 def test_converse_first_message_is_an_answer(
     bot: RunningBot, first: str, kept: bool, said_back: str | None, next_question: str
@@ -111,8 +121,14 @@ def test_converse_office_opening_suits_a_city_bike_too(bot: RunningBot) -> None:
             "budget 2,000 EUR, 175 cm tall",
             USAGE,
         ),
+        (
+            "I'm 1,75 m and want a road bike under 2000",
+            {"body_height_cm": 175.0, "budget": 2000.0},
+            "175 cm tall, budget 2,000 EUR",
+            USAGE,
+        ),
     ],
-    ids=["weekend-rides", "first-bike-beginner", "under-2000", "budget-and-height"],
+    ids=["weekend-rides", "first-bike-beginner", "under-2000", "budget-and-height", "height-first"],
 )
 def test_converse_opens_with_a_whole_sentence(
     bot: RunningBot, first: str, answers: dict[str, object], said_back: str, next_question: str
