@@ -74,8 +74,12 @@ def free_port() -> int:
 
 
 def new_rasa_token() -> str:
-    """A random token for Rasa's HTTP API (256 bits)."""
-    return secrets.token_urlsafe(32)
+    """A random token for Rasa's HTTP API (256 bits).
+
+    Hex, not URL-safe base64: a token starting with "-" is read by Rasa's command line
+    as an option and Rasa exits (about one start in 64 did).
+    """
+    return secrets.token_hex(32)
 
 
 def rasa_env(
