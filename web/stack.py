@@ -151,8 +151,8 @@ def rasa_service(
         str(RASA_BIN),
         "run",
         "--enable-api",
-        "--auth-token",
-        token,
+        # "=" keeps a token from the environment that starts with "-" a value.
+        f"--auth-token={token}",
         "-i",
         "127.0.0.1",
         "-p",
