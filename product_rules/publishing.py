@@ -48,10 +48,12 @@ __all__ = [
     "UnknownVersionError",
     "active_versions",
     "ensure_tables",
+    "files_fingerprint",
     "history",
     "latest_publication_id",
     "materialize",
     "publish",
+    "read_files",
     "rollback",
 ]
 
@@ -162,6 +164,16 @@ def _fingerprint(files: dict[str, str]) -> str:
         digest.update(name.encode())
         digest.update(files[name].encode())
     return digest.hexdigest()[:16]
+
+
+def read_files(directory: Path) -> dict[str, str]:
+    """The rule files of a rule set folder by name, as a version stores them."""
+    return _read_files(directory)
+
+
+def files_fingerprint(files: dict[str, str]) -> str:
+    """The fingerprint a version of these files is stored under."""
+    return _fingerprint(files)
 
 
 def describe_changes(old: dict[str, str], new: dict[str, str]) -> str:

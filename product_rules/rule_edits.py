@@ -1,0 +1,254 @@
+"""Everyday edits of rule files, made on the YAML text so the files stay readable.
+
+The workbench's form changes a question's text, an option's label or synonyms, the
+order of the questions, a question's ``ask_if``, a filter's importance or a ranking
+weight. Each edit reads the files with ruamel.yaml's round-trip loader and writes back
+only what changed: comments, key order, flow lists (``[a, b]``) and quoting stay as
+the merchandiser wrote them (the shipped files read back byte for byte).
+
+Errors: :class:`EditError` (a :class:`~product_rules.errors.ProductRulesError`) names
+what could not be found, with "did you mean".
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import YAMLError
+
+from product_rules.errors import ProductRulesError, did_you_mean
+
+__all__ = [
+    "EditError",
+    "Edit",
+    "apply_edits",
+    "outline",
+]
+
+#: The edits the form makes, with the fields each needs.
+EDIT_KINDS = {
+    "question_text": ("question", "value"),
+    "option_label": ("question", "option", "value"),
+    "option_synonyms": ("question", "option", "value"),
+    "add_synonym": ("question", "option", "value"),
+    "ask_if": ("question", "value"),
+    "move_question": ("question", "value"),
+    "ranking_weight": ("key", "value"),
+    "filter_importance": ("index", "value"),
+}
+
+
+class EditError(ProductRulesError):
+    """An edit that names something the files do not hold, or files that are not YAML."""
+
+
+@dataclass(frozen=True, slots=True)
+class Edit:
+    """One change the form asks for; ``value`` is text (synonyms: comma-separated)."""
+
+    kind: str
+    value: str
+    question: str = ""
+    option: str = ""
+    key: str = ""
+    index: int = -1
+
+
+def _yaml() -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.preserve_quotes = True
+    yaml.width = 4096  # never re-wrap a long flow list or text
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    return yaml
+
+
+class _Documents:
+    """The files loaded once, dumped back only where something changed."""
+
+    def __init__(self, files: Mapping[str, str]) -> None:
+        self.files = dict(files)
+        self.yaml = _yaml()
+        self.docs: dict[str, Any] = {}
+        self.changed: set[str] = set()
+
+    def doc(self, name: str) -> Any:
+        if name not in self.docs:
+            try:
+                self.docs[name] = self.yaml.load(self.files[name])
+            except YAMLError as exc:
+                raise EditError(
+                    f"{name} is not valid YAML; fix it in the source first: {exc}"
+                ) from None
+        return self.docs[name]
+
+    def section(self, key: str) -> tuple[str, Any]:
+        """The file holding the top-level ``key`` and that section."""
+        for name in sorted(self.files):
+            if name.startswith("personas") or key not in self.files[name]:
+                continue
+            doc = self.doc(name)
+            if isinstance(doc, CommentedMap) and key in doc:
+                return name, doc[key]
+        raise EditError(f"no rule file has a {key!r} section")
+
+    def result(self) -> dict[str, str]:
+        for name in self.changed:
+            out = io.StringIO()
+            self.yaml.dump(self.docs[name], out)
+            self.files[name] = out.getvalue()
+        return self.files
+
+
+def _by_id(items: Any, ident: str, what: str) -> CommentedMap:
+    known = [str(item.get("id")) for item in items or [] if isinstance(item, CommentedMap)]
+    for item in items or []:
+        if isinstance(item, CommentedMap) and str(item.get("id")) == ident:
+            return item
+    hint = did_you_mean(ident, known)
+    raise EditError(f"unknown {what} {ident!r}" + (f", did you mean {hint!r}?" if hint else ""))
+
+
+def _synonyms(value: str) -> list[str]:
+    return list(dict.fromkeys(s.strip() for s in value.split(",") if s.strip()))
+
+
+def _set_list(option: CommentedMap, key: str, values: Sequence[str]) -> None:
+    current = option.get(key)
+    if isinstance(current, CommentedSeq):
+        current[:] = list(values)  # same list object: its flow style stays
+    else:
+        seq = CommentedSeq(values)
+        seq.fa.set_flow_style()
+        option[key] = seq
+
+
+def _number(value: str) -> float | int:
+    try:
+        number = float(value)
+    except ValueError:
+        raise EditError(f"{value!r} is not a number") from None
+    return int(number) if number.is_integer() else number
+
+
+def _apply(docs: _Documents, edit: Edit) -> None:
+    if edit.kind not in EDIT_KINDS:
+        hint = did_you_mean(edit.kind, EDIT_KINDS)
+        raise EditError(
+            f"unknown edit {edit.kind!r}" + (f", did you mean {hint!r}?" if hint else "")
+        )
+    if edit.kind == "ranking_weight":
+        name, ranking = docs.section("ranking")
+        if not isinstance(ranking, CommentedMap) or edit.key not in ranking:
+            known = list(ranking) if isinstance(ranking, CommentedMap) else []
+            hint = did_you_mean(edit.key, known)
+            raise EditError(
+                f"unknown ranking weight {edit.key!r}"
+                + (f", did you mean {hint!r}?" if hint else "")
+            )
+        ranking[edit.key] = _number(edit.value)
+        docs.changed.add(name)
+        return
+    if edit.kind == "filter_importance":
+        name, filters = docs.section("filters")
+        if not isinstance(filters, CommentedSeq) or not 0 <= edit.index < len(filters):
+            raise EditError(f"there is no filter number {edit.index + 1}")
+        filters[edit.index]["importance"] = _number(edit.value)
+        docs.changed.add(name)
+        return
+    name, questions = docs.section("questions")
+    question = _by_id(questions, edit.question, "question")
+    value = edit.value.strip()
+    if edit.kind == "question_text":
+        if not value:
+            raise EditError(f"the text of question {edit.question!r} cannot be empty")
+        question["text"] = value
+    elif edit.kind == "ask_if":
+        if value:
+            question["ask_if"] = value
+        else:
+            question.pop("ask_if", None)
+    elif edit.kind == "move_question":
+        position = questions.index(question)
+        target = position + (-1 if value == "up" else 1)
+        if 0 <= target < len(questions):
+            questions.insert(target, questions.pop(position))
+    else:
+        option = _by_id(question.get("options"), edit.option, f"option of {edit.question!r}")
+        if edit.kind == "option_label":
+            option["label"] = value
+        elif edit.kind == "option_synonyms":
+            _set_list(option, "synonyms", _synonyms(edit.value))
+        else:  # add_synonym
+            have = [str(s) for s in option.get("synonyms") or []]
+            if value and value.lower() not in (s.lower() for s in have):
+                _set_list(option, "synonyms", [*have, value])
+    docs.changed.add(name)
+
+
+def apply_edits(files: Mapping[str, str], edits: Sequence[Edit]) -> dict[str, str]:
+    """The files with ``edits`` made, in order; files no edit touches are returned as given.
+
+    Raises:
+        EditError: an edit names an unknown question, option or weight, or a file it
+            must change is not valid YAML; no edit is made then.
+    """
+    docs = _Documents(files)
+    for edit in edits:
+        _apply(docs, edit)
+    return docs.result()
+
+
+def outline(files: Mapping[str, str]) -> dict[str, Any]:
+    """What the form shows: questions with their options, the filters and the ranking.
+
+    Read from the YAML text as it is (not the checked rule set), so the form works on a
+    draft with errors elsewhere. Sections that cannot be read are left empty.
+    """
+    docs = _Documents(files)
+    result: dict[str, Any] = {"questions": [], "filters": [], "ranking": {}}
+    for key in result:
+        try:
+            _, section = docs.section(key)
+        except EditError:
+            continue
+        if key == "questions" and isinstance(section, CommentedSeq):
+            result[key] = [
+                {
+                    "id": str(q.get("id")),
+                    "text": str(q.get("text") or ""),
+                    "type": str(q.get("type") or ""),
+                    "ask_if": str(q.get("ask_if") or ""),
+                    "options": [
+                        {
+                            "id": str(o.get("id")),
+                            "label": str(o.get("label") or ""),
+                            "synonyms": [str(s) for s in o.get("synonyms") or []],
+                        }
+                        for o in q.get("options") or []
+                        if isinstance(o, CommentedMap)
+                    ],
+                }
+                for q in section
+                if isinstance(q, CommentedMap)
+            ]
+        elif key == "filters" and isinstance(section, CommentedSeq):
+            result[key] = [
+                {
+                    "index": i,
+                    "attribute": str(f.get("attribute") or ""),
+                    "op": str(f.get("op") or ""),
+                    "answer": str(f.get("answer") or ""),
+                    "importance": f.get("importance", 5),
+                    "label": str(f.get("label") or f.get("id") or ""),
+                }
+                for i, f in enumerate(section)
+                if isinstance(f, CommentedMap)
+            ]
+        elif key == "ranking" and isinstance(section, CommentedMap):
+            result[key] = {str(k): v for k, v in section.items()}
+    return result
