@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, event, text
 from sqlalchemy.pool import StaticPool
 from sqlmodel import create_engine
 
@@ -498,3 +498,44 @@ def test_accept_moves_the_queue_up(desk: HandoverStore, clock: Clock) -> None:
         "type": "queued",
         "position": 1,
     }
+
+
+def test_a_chat_message_is_one_statement_and_history_reads_after_an_id(
+    desk: HandoverStore,
+) -> None:
+    desk.set_presence("anna", status="available")
+    record = ask(desk)
+    desk.accept(record.id, staff="anna")
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement.split()[0])
+
+    event.listen(desk.engine, "before_cursor_execute", seen)
+    try:
+        [said] = desk.say(record.id, text="Which pedals?", staff="anna")
+    finally:
+        event.remove(desk.engine, "before_cursor_execute", seen)
+    assert statements == ["INSERT"]  # the check that the chat is anna's is in it
+    assert said.payload["id"] == desk.history(record.id)[-1]["id"]
+    assert desk.history(record.id)[-1] == said.payload  # the id is read back in place
+    desk.say(record.id, text="None yet")
+    after = desk.history(record.id, after=said.payload["id"])
+    assert [p["type"] for p in after] == ["shopper_message"]
+
+
+@pytest.mark.postgres
+def test_a_chat_message_on_postgres_checks_the_chat_in_the_same_statement(
+    pg_engine: Engine,
+) -> None:
+    desk = HandoverStore(pg_engine)
+    desk.set_presence("anna", status="available")
+    record = ask(desk)
+    with pytest.raises(RequestNotOpenError):
+        desk.say(record.id, text="too early", staff="anna")
+    desk.accept(record.id, staff="anna")
+    [said] = desk.say(record.id, text="hello", staff="anna")
+    with pytest.raises(NotYourChatError):
+        desk.say(record.id, text="not mine", staff="ben")
+    texts = [p.get("text") for p in desk.history(record.id) if p["type"] == "staff_message"]
+    assert texts == ["hello"] and said.payload["text"] == "hello"

@@ -29,12 +29,13 @@ from sqlalchemy.pool import StaticPool
 from advisor import accounts
 from advisor.handover import HandoverStore
 from advisor.live import InProcessChannel, RedisChannel
-from advisor.live_payloads import chat_topic
+from advisor.live_payloads import QUEUE_TOPIC, chat_topic
 from advisor.routing import OpeningHours
 from advisor.sharing import ShareStore
 from advisor.state import ConversationState
 from web.app import create_app
 from web.conversation import COOKIE_NAME, decode_cookie
+from web.live_view import RETRY_MS, stream_length
 from web.services import Live
 from web.settings import WebSettings
 
@@ -588,6 +589,59 @@ def test_streams_push_a_message_as_it_is_said(
     assert "and my answer" in bodies["shopper"]  # its own message (the widget skips it)
     assert "pushed live" in bodies["staff"] and "and my answer" in bodies["staff"]
     assert '"type":"handed_back"' in bodies["staff"]
+
+
+def test_a_stream_that_ends_on_time_says_reconnect_and_one_that_resumes_loses_nothing(
+    shopper: TestClient, anna: Staff, store: HandoverStore
+) -> None:
+    store.set_presence("anna", status="available")
+    say(shopper, HUMAN)
+    [request] = store.queue()
+    anna.post(f"/console/live/{request.id}/accept")
+    first = shopper.get("/api/chat/events", headers=STREAM)
+    assert first.text.startswith(f"retry: {RETRY_MS}")  # for errors only
+    # On time (0.3 s less up to a quarter), the stream says so: the widget reconnects
+    # at once, after the last id it saw, instead of waiting for the retry delay.
+    last = max(int(i) for i in re.findall(r"^id: (\d+)$", first.text, re.M))
+    assert first.text.endswith(f"event: reconnect\ndata: {last}\n\n")
+    anna.post(f"/console/live/{request.id}/say", text="said between two streams")
+    again = shopper.get("/api/chat/events", headers=STREAM, params={"after": last})
+    assert "said between two streams" in again.text
+
+
+def test_streams_end_spread_out_within_their_length() -> None:
+    lengths = [stream_length(120.0) for _ in range(200)]
+    assert all(90.0 <= length <= 120.0 for length in lengths)
+    assert max(lengths) - min(lengths) > 10.0  # not all at once
+
+
+def test_the_staff_stream_follows_a_chat_accepted_after_it_opened(
+    app: FastAPI, shopper: TestClient, anna: Staff, store: HandoverStore
+) -> None:
+    store.set_presence("anna", status="available")
+    say(shopper, HUMAN)
+    [request] = store.queue()
+    live: Live = app.state.live
+    object.__setattr__(live, "stream_seconds", 3.0)
+    channel = live.channel
+    assert isinstance(channel, InProcessChannel)
+    body: list[str] = []
+    listener = threading.Thread(
+        target=lambda: body.append(anna.client.get("/console/live/events", headers=STREAM).text)
+    )
+    listener.start()
+    deadline = time.monotonic() + 5
+    while channel.subscribers(QUEUE_TOPIC) < 1:  # the stream is open: anna has no chat yet
+        assert time.monotonic() < deadline, "the staff stream did not subscribe"
+        time.sleep(0.01)
+    anna.post(f"/console/live/{request.id}/accept")
+    while channel.subscribers(chat_topic(request.id)) < 1:  # picked up from "taken"
+        assert time.monotonic() < deadline, "the staff stream did not follow the new chat"
+        time.sleep(0.01)
+    say(shopper, "hello anna")  # the shopper's message, on the chat's topic only
+    listener.join(timeout=10)
+    assert '"type":"taken"' in body[0]
+    assert "hello anna" in body[0]
 
 
 # -- wiring ------------------------------------------------------------------------------
