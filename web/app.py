@@ -40,7 +40,7 @@ from web.auth import (
 )
 from web.deps import WEB_DIR, require_role, templates
 from web.rasa import RasaClient, RasaUnavailableError
-from web.routers import admin, auth, console, health, live, share, shop
+from web.routers import admin, analytics, auth, console, health, live, share, shop
 from web.settings import WebSettings, get_settings
 
 __all__ = ["create_app"]
@@ -58,6 +58,7 @@ PROTECTED_AREAS: tuple[tuple[APIRouter, Role], ...] = (
     (console.router, Role.STAFF),
     (live.router, Role.STAFF),
     (admin.router, Role.MERCHANDISER),
+    (analytics.router, Role.MERCHANDISER),
 )
 
 

@@ -1,4 +1,4 @@
-"""The workbench for merchandisers: ``/admin/rules`` and ``/admin/analytics``.
+"""The workbench for merchandisers: ``/admin/rules`` (analytics: ``web.routers.analytics``).
 
 Protected where it is included (``web.app``: role ``merchandiser``, which admins have
 too). The rules page is read-only for now: the rule sets in service with where each
@@ -51,9 +51,3 @@ def rules_page(request: Request, user: CurrentUser, settings: SettingsDep) -> HT
         "admin/rules.html",
         {"served": served, "problems": registry.problems, "rules_dir": settings.rules_dir},
     )
-
-
-@router.get("/analytics", response_class=HTMLResponse)
-def analytics_page(request: Request, user: CurrentUser) -> HTMLResponse:
-    """Where analytics will be; they read the advisor's event log, not built yet."""
-    return templates.TemplateResponse(request, "admin/analytics.html")

@@ -1,0 +1,680 @@
+"""What the analytics page and its CSV downloads show, built once per request.
+
+:func:`read_filters` turns the page's query string into :class:`Filters` (what the GET
+form carries, so a view can be bookmarked); :func:`build_report` runs the reports of
+:mod:`advisor.analytics` for them and puts the rule sets' own words beside the ids
+(question texts, option labels, the catalogue's product names). The page and every
+CSV read the same :class:`Report`, so a download has the page's numbers. No sentence
+is written here: the templates hold the words, this module hands them data and keys.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import SQLModel, col
+
+from advisor import analytics, events, facts
+from advisor.analytics import (
+    Dimensions,
+    GapLine,
+    NotUnderstood,
+    Period,
+    Ratings,
+    Summary,
+    VersionRatings,
+)
+from catalog.models import Product
+from product_rules.schema import Question, RuleSet
+from web.charts import BarChart, ColumnChart, bar_chart, column_chart
+
+__all__ = [
+    "BENCHMARK",
+    "DEFAULT_DAYS",
+    "Filters",
+    "Report",
+    "build_report",
+    "ensure_tables",
+    "read_filters",
+]
+
+#: The completion rate quoted for guided-selling tools (issue 8): offers per start.
+BENCHMARK = 0.65
+#: The period shown when the query names none: the last 30 days, today included.
+DEFAULT_DAYS = 30
+#: Answer values listed per question on the page (the CSV has all of them).
+ANSWERS_SHOWN = 12
+#: Never-recommended models listed on the page (the CSV has all of them).
+NEVER_SHOWN = 25
+
+
+def ensure_tables(db: Engine) -> None:
+    """Create the event and fact tables unless they exist (a fresh database reads empty)."""
+    names = (*events.TABLE_NAMES, *facts.TABLE_NAMES)
+    SQLModel.metadata.create_all(db, tables=[SQLModel.metadata.tables[n] for n in names])
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """The page's filter: a period of whole UTC days and the optional dimensions.
+
+    Attributes:
+        since: First day shown.
+        until: Last day shown (included).
+        ruleset: One rule set, or every one.
+        version: One rule set version, or every one.
+        language: ``en``, ``de`` … or every one.
+        channel: ``chat``, ``console`` … or every one.
+        unread: The query parameters that could not be read and were ignored.
+    """
+
+    since: date
+    until: date
+    ruleset: str | None = None
+    version: int | None = None
+    language: str | None = None
+    channel: str | None = None
+    unread: tuple[str, ...] = ()
+
+    def period(self, **override: Any) -> Period:
+        """The filter as the reports take it (``until`` is exclusive there)."""
+        values: dict[str, Any] = {
+            "since": datetime.combine(self.since, time(), tzinfo=UTC),
+            "until": datetime.combine(self.until + timedelta(days=1), time(), tzinfo=UTC),
+            "ruleset": self.ruleset,
+            "version": self.version,
+            "language": self.language,
+            "channel": self.channel,
+        }
+        values.update(override)
+        return Period(**values)
+
+    def query(self) -> str:
+        """The filter as a query string, for links to the CSV downloads."""
+        params: dict[str, str] = {"from": self.since.isoformat(), "to": self.until.isoformat()}
+        for name in ("ruleset", "version", "language", "channel"):
+            value = getattr(self, name)
+            if value is not None:
+                params[name] = str(value)
+        return urlencode(params)
+
+    def slug(self) -> str:
+        """The filter in a file name: ``road_bike-v3-2026-11-03-to-2026-12-02``."""
+        parts = [self.ruleset or "all"]
+        if self.version is not None:
+            parts.append(f"v{self.version}")
+        parts += [p for p in (self.language, self.channel) if p]
+        parts.append(f"{self.since.isoformat()}-to-{self.until.isoformat()}")
+        return "-".join(_safe(p) for p in parts)
+
+
+def _safe(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in text)[:40]
+
+
+def read_filters(params: Mapping[str, str], *, today: date) -> Filters:
+    """The filter a query string asks for; what cannot be read is ignored and named.
+
+    An empty value means "any" (what the form's first option sends). A period whose
+    end comes before its start is turned round.
+    """
+    unread: list[str] = []
+
+    def day(name: str, default: date) -> date:
+        text = params.get(name, "").strip()
+        if not text:
+            return default
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            unread.append(name)
+            return default
+
+    def word(name: str) -> str | None:
+        text = params.get(name, "").strip()
+        if not text:
+            return None
+        if len(text) > 64 or not all(c.isalnum() or c in "_-" for c in text):
+            unread.append(name)
+            return None
+        return text
+
+    until = day("to", today)
+    since = day("from", until - timedelta(days=DEFAULT_DAYS - 1))
+    if since > until:
+        since, until = until, since
+    version: int | None = None
+    version_text = params.get("version", "").strip().removeprefix("v")
+    if version_text:
+        if version_text.isdigit() and len(version_text) < 10:
+            version = int(version_text)
+        else:
+            unread.append("version")
+    return Filters(
+        since=since,
+        until=until,
+        ruleset=word("ruleset"),
+        version=version,
+        language=word("language"),
+        channel=word("channel"),
+        unread=tuple(unread),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """An answer as a person reads it: ``kind`` picks the template's words.
+
+    ``kind`` is ``dont_know``, ``yes``, ``no``, ``option`` (``text`` is its label),
+    ``number`` (``text`` is the number with its unit) or ``other`` (``text`` as stored).
+    """
+
+    kind: str
+    text: str
+    value: Any
+
+
+def describe(question: Question | None, value: Any) -> Answer:
+    """The answer ``value`` to ``question`` in the rule set's words (its option labels)."""
+    if value is None:
+        return Answer("dont_know", "", None)
+    if isinstance(value, bool):
+        return Answer("yes" if value else "no", "", value)
+    if question is not None:
+        option = next((o for o in question.options if o.id == str(value)), None)
+        if option is not None:
+            return Answer("option", option.label, value)
+    if isinstance(value, int | float):
+        number = f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
+        unit = question.unit if question is not None else None
+        return Answer("number", f"{number} {unit}" if unit else number, value)
+    return Answer("other", str(value), value)
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One step of a funnel: ``kind`` is ``started``, ``question``, ``offers`` or ``clicked``."""
+
+    kind: str
+    question: str | None
+    text: str | None
+    conversations: int
+    share: float | None  # of the started ones
+
+
+@dataclass(frozen=True, slots=True)
+class DropOff:
+    """Conversations whose last question was this one and that saw no offers."""
+
+    question: str
+    text: str | None
+    conversations: int
+    share: float | None  # of the started ones
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerLine:
+    """How many conversations gave one answer to a question."""
+
+    answer: Answer
+    conversations: int
+    share: float  # of the question's answers
+
+
+@dataclass(frozen=True, slots=True)
+class QuestionAnswers:
+    """The answer distribution of one question."""
+
+    question: str
+    text: str | None
+    answered: int
+    lines: tuple[AnswerLine, ...]
+
+    @property
+    def shown(self) -> tuple[AnswerLine, ...]:
+        """The most frequent answers, as many as the page lists."""
+        return self.lines[:ANSWERS_SHOWN]
+
+
+@dataclass(frozen=True, slots=True)
+class Model:
+    """A catalogue model (all variants of one ``group_sku``) of a rule set's category."""
+
+    group_sku: str
+    name: str
+    variants: int
+    lowest_price: float
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class RulesetReport:
+    """The reports that belong to one rule set: its funnel, questions and products."""
+
+    id: str
+    title: str | None
+    category: str | None
+    started: int
+    steps: tuple[Step, ...]
+    funnel_chart: BarChart
+    drop_off: tuple[DropOff, ...]
+    drop_chart: BarChart | None
+    answers: tuple[QuestionAnswers, ...]
+    #: Models no shopper was offered in the period; ``None``: the catalogue was unreadable
+    #: or the rule set is not in service (no category to look in).
+    never: tuple[Model, ...] | None
+    models: int
+
+    @property
+    def never_shown(self) -> tuple[Model, ...]:
+        """The never-recommended models the page lists."""
+        return (self.never or ())[:NEVER_SHOWN]
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """A line of the gap report, with what was asked in the rule set's words."""
+
+    unmet: tuple[str, ...]
+    asked: tuple[tuple[str, str | None, Answer], ...]  # question id, text, answer
+    conversations: int
+
+
+@dataclass(frozen=True, slots=True)
+class Confusion:
+    """A not-understood text with its question's wording."""
+
+    question: str
+    question_text: str | None
+    text: str
+    conversations: int
+
+
+@dataclass(frozen=True, slots=True)
+class RatingStep:
+    """One step of the five-step rating: 1 excellent … 5 frustrated."""
+
+    step: int
+    bot: int
+    staff: int
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """Everything the analytics page shows for one filter."""
+
+    filters: Filters
+    choices: Dimensions
+    summary: Summary
+    days: tuple[analytics.DayCount, ...]
+    day_chart: ColumnChart | None
+    rulesets: tuple[RulesetReport, ...]
+    gaps: tuple[Gap, ...]
+    not_understood: tuple[Confusion, ...]
+    ratings: Ratings
+    rating_steps: tuple[RatingStep, ...]
+    rating_chart: BarChart
+    by_version: tuple[VersionRatings, ...]
+    benchmark: float = BENCHMARK
+    catalogue_unread: bool = False
+    in_service: tuple[str, ...] = field(default=())
+
+    @property
+    def empty(self) -> bool:
+        """No conversation started in the period and nothing else happened in it."""
+        return (
+            self.summary.started == 0
+            and not self.gaps
+            and not self.not_understood
+            and not self.by_version
+        )
+
+    @property
+    def click_through(self) -> float | None:
+        """Share of the conversations with offers in which an offer was clicked."""
+        s = self.summary
+        return s.clicked / s.offered if s.offered else None
+
+    @property
+    def rated(self) -> int:
+        """Ratings counted, bot and staff."""
+        return sum(self.ratings.bot.values()) + sum(self.ratings.staff.values())
+
+
+def _share(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def _question(rulesets: Sequence[RuleSet], question_id: str) -> Question | None:
+    """The question with this id, from the first rule set (the filtered one first) that has it."""
+    return next((q for r in rulesets if (q := r.question(question_id)) is not None), None)
+
+
+def build_report(
+    db: Engine,
+    filters: Filters,
+    served: Sequence[RuleSet],
+    *,
+    catalogue: Engine | None = None,
+) -> Report:
+    """Run every report for ``filters``.
+
+    Args:
+        db: The advisor's database (the event log and its facts).
+        filters: What the page asks for.
+        served: The rule sets in service (their questions, options and categories).
+        catalogue: Where the products are; the advisor's database when omitted.
+    """
+    period = filters.period()
+    by_id = {r.id: r for r in served}
+    chosen = [by_id[filters.ruleset]] if filters.ruleset in by_id else []
+    words = [*chosen, *served]  # where question and option labels are looked up
+    choices = analytics.dimensions(
+        db, filters.period(ruleset=None, version=None, language=None, channel=None)
+    )
+    choices = Dimensions(
+        tuple(sorted({*choices.rulesets, *by_id})),
+        choices.versions,
+        choices.languages,
+        choices.channels,
+    )
+    summary = analytics.summary(db, period)
+    days = tuple(analytics.per_day(db, period))
+    if filters.ruleset is not None:
+        ids = [filters.ruleset]
+    else:
+        ids = list(analytics.dimensions(db, period).rulesets)
+    catalogue_unread = False
+    reports = []
+    for ruleset_id in ids:
+        report, unread = _ruleset_report(
+            db, catalogue or db, filters, by_id.get(ruleset_id), ruleset_id
+        )
+        catalogue_unread = catalogue_unread or unread
+        reports.append(report)
+    reports.sort(key=lambda r: (-r.started, r.id))
+    ratings = analytics.ratings(db, period)
+    steps = tuple(
+        RatingStep(n, ratings.bot.get(n, 0), ratings.staff.get(n, 0)) for n in range(1, 6)
+    )
+    return Report(
+        filters=filters,
+        choices=choices,
+        summary=summary,
+        days=days,
+        day_chart=column_chart([(d.started, d.offered) for d in days]) if days else None,
+        rulesets=tuple(reports),
+        gaps=tuple(_gap(g, words) for g in analytics.gaps(db, period)),
+        not_understood=tuple(_confusion(n, words) for n in analytics.not_understood(db, period)),
+        ratings=ratings,
+        rating_steps=steps,
+        rating_chart=bar_chart([s.bot + s.staff for s in steps], label_width=200),
+        by_version=tuple(analytics.ratings_by_version(db, period)),
+        catalogue_unread=catalogue_unread,
+        in_service=tuple(sorted(by_id)),
+    )
+
+
+def _ruleset_report(
+    db: Engine, catalogue: Engine, filters: Filters, ruleset: RuleSet | None, ruleset_id: str
+) -> tuple[RulesetReport, bool]:
+    period = filters.period(ruleset=ruleset_id)
+    if ruleset is not None:
+        order = [q.id for q in ruleset.questions]
+    else:  # no longer in service: the questions in the order of how many answered them
+        answered: dict[str, int] = {}
+        for a in analytics.answer_counts(db, period):
+            answered[a.question] = answered.get(a.question, 0) + a.conversations
+        order = sorted(answered, key=lambda q: (-answered[q], q))
+    words = [ruleset] if ruleset is not None else []
+
+    def text(question_id: str) -> str | None:
+        question = _question(words, question_id)
+        return question.text if question is not None else None
+
+    raw = analytics.funnel(db, period, order)
+    started = raw[0].conversations
+    steps = tuple(
+        Step(
+            kind="question" if s.step in order and 0 < i < len(raw) - 2 else s.step,
+            question=s.step if 0 < i < len(raw) - 2 else None,
+            text=text(s.step) if 0 < i < len(raw) - 2 else None,
+            conversations=s.conversations,
+            share=_share(s.conversations, started),
+        )
+        for i, s in enumerate(raw)
+    )
+    dropped = analytics.drop_off(db, period)
+    rank = {q: i for i, q in enumerate(order)}
+    drop = tuple(
+        DropOff(q, text(q), n, _share(n, started))
+        for q, n in sorted(dropped.items(), key=lambda item: (rank.get(item[0], 999), item[0]))
+    )
+    grouped: dict[str, list[analytics.AnswerCount]] = {}
+    for count in analytics.answer_counts(db, period):
+        grouped.setdefault(count.question, []).append(count)
+    answers = []
+    for question_id in [*order, *sorted(set(grouped) - set(order))]:
+        counts = grouped.get(question_id)
+        if not counts:
+            continue
+        question = _question(words, question_id)
+        total = sum(c.conversations for c in counts)
+        lines = tuple(
+            AnswerLine(describe(question, c.value), c.conversations, c.conversations / total)
+            for c in sorted(counts, key=lambda c: (-c.conversations, str(c.value)))
+        )
+        answers.append(QuestionAnswers(question_id, text(question_id), total, lines))
+    never: tuple[Model, ...] | None = None
+    models = 0
+    unread = False
+    if ruleset is not None:
+        try:
+            never, models = _never_recommended(db, catalogue, period, ruleset.category)
+        except SQLAlchemyError:
+            unread = True
+    return (
+        RulesetReport(
+            id=ruleset_id,
+            title=ruleset.title if ruleset is not None else None,
+            category=ruleset.category if ruleset is not None else None,
+            started=started,
+            steps=steps,
+            funnel_chart=bar_chart([s.conversations for s in steps]),
+            drop_off=drop,
+            drop_chart=bar_chart([d.conversations for d in drop]) if drop else None,
+            answers=tuple(answers),
+            never=never,
+            models=models,
+        ),
+        unread,
+    )
+
+
+def _never_recommended(
+    db: Engine, catalogue: Engine, period: Period, category: str
+) -> tuple[tuple[Model, ...], int]:
+    """The category's models none of whose variants was offered, and how many models it has.
+
+    The products are the engine's main products of the rule set: its category
+    (:meth:`product_rules.engine.AdviceEngine` looks for ``Product.category``).
+    """
+    query = (
+        select(
+            col(Product.sku),
+            col(Product.group_sku),
+            col(Product.name),
+            col(Product.price),
+            col(Product.currency),
+        )
+        .where(col(Product.category) == category)
+        .order_by(col(Product.group_sku), col(Product.sku))
+    )
+    with catalogue.connect() as connection:
+        rows = connection.execute(query).all()
+    never = set(analytics.never_recommended(db, period, (str(r[0]) for r in rows)))
+    groups: dict[str, list[Any]] = {}
+    for row in rows:
+        groups.setdefault(str(row[1]), []).append(row)
+    found = [
+        Model(
+            group_sku=group,
+            name=str(variants[0][2]),
+            variants=len(variants),
+            lowest_price=min(float(v[3]) for v in variants),
+            currency=str(variants[0][4]),
+        )
+        for group, variants in groups.items()
+        if all(str(v[0]) in never for v in variants)
+    ]
+    found.sort(key=lambda m: (m.name, m.group_sku))
+    return tuple(found), len(groups)
+
+
+def _gap(line: GapLine, words: Sequence[RuleSet]) -> Gap:
+    asked = tuple(
+        (q, (question.text if question else None), describe(question, value))
+        for q, value in sorted(line.asked.items())
+        for question in [_question(words, q)]
+    )
+    return Gap(line.unmet, asked, line.conversations)
+
+
+def _confusion(line: NotUnderstood, words: Sequence[RuleSet]) -> Confusion:
+    question = _question(words, line.question)
+    return Confusion(
+        line.question, question.text if question else None, line.text, line.conversations
+    )
+
+
+def csv_rows(report: Report, table: str) -> tuple[list[str], list[list[Any]]] | None:
+    """One table of the report as a header and rows (``None``: no such table).
+
+    The column names are field names, as a spreadsheet or a script reads them.
+    """
+    s = report.summary
+    if table == "summary":
+        figures = [
+            ("started", s.started),
+            ("reached_offers", s.offered),
+            ("completion", _ratio(s.completion)),
+            ("completion_benchmark", report.benchmark),
+            ("clicked", s.clicked),
+            ("click_through", _ratio(report.click_through)),
+            ("handover_asked", s.handover_asked),
+            ("handover_taken", s.handover_taken),
+            ("handover_rate", _ratio(s.handover_rate)),
+            ("median_seconds_to_offers", s.median_seconds_to_offers),
+            ("median_turns_to_offers", s.median_turns_to_offers),
+        ]
+        return ["figure", "value"], [[k, "" if v is None else v] for k, v in figures]
+    if table == "per_day":
+        return ["day", "started", "reached_offers"], [
+            [d.day.isoformat(), d.started, d.offered] for d in report.days
+        ]
+    if table == "funnel":
+        return ["ruleset", "step", "question", "question_text", "conversations", "share"], [
+            [r.id, st.kind, st.question or "", st.text or "", st.conversations, _ratio(st.share)]
+            for r in report.rulesets
+            for st in r.steps
+        ]
+    if table == "drop_off":
+        return ["ruleset", "question", "question_text", "conversations", "share_of_started"], [
+            [r.id, d.question, d.text or "", d.conversations, _ratio(d.share)]
+            for r in report.rulesets
+            for d in r.drop_off
+        ]
+    if table == "answers":
+        header = ["ruleset", "question", "question_text", "answer", "answer_label", "dont_know"]
+        return [*header, "conversations", "share"], [
+            [
+                r.id,
+                q.question,
+                q.text or "",
+                _raw(line.answer.value),
+                line.answer.text,
+                int(line.answer.kind == "dont_know"),
+                line.conversations,
+                _ratio(line.share),
+            ]
+            for r in report.rulesets
+            for q in r.answers
+            for line in q.lines
+        ]
+    if table == "gaps":
+        return ["unmet", "asked", "asked_labels", "conversations"], [
+            [
+                "; ".join(g.unmet),
+                json.dumps({q: a.value for q, _, a in g.asked}, sort_keys=True),
+                "; ".join(a.text for _, _, a in g.asked if a.text),
+                g.conversations,
+            ]
+            for g in report.gaps
+        ]
+    if table == "never_recommended":
+        header = ["ruleset", "category", "group_sku", "name", "variants", "lowest_price"]
+        return [*header, "currency"], [
+            [r.id, r.category or "", m.group_sku, m.name, m.variants, m.lowest_price, m.currency]
+            for r in report.rulesets
+            for m in r.never or ()
+        ]
+    if table == "not_understood":
+        return ["question", "question_text", "text", "conversations"], [
+            [n.question, n.question_text or "", n.text, n.conversations]
+            for n in report.not_understood
+        ]
+    if table == "ratings":
+        return ["step", "name", "bot", "staff"], [
+            [st.step, analytics.RATING_STEPS[st.step - 1], st.bot, st.staff]
+            for st in report.rating_steps
+        ]
+    if table == "ratings_by_version":
+        header = ["ruleset", "version", "bot_ratings", "bot_mean", "staff_ratings", "staff_mean"]
+        return header, [
+            [
+                v.ruleset,
+                "" if v.version is None else v.version,
+                v.bot,
+                _ratio(v.bot_mean),
+                v.staff,
+                _ratio(v.staff_mean),
+            ]
+            for v in report.by_version
+        ]
+    return None
+
+
+#: The tables a CSV can be downloaded of, in the page's order.
+TABLES = (
+    "summary",
+    "per_day",
+    "funnel",
+    "drop_off",
+    "answers",
+    "gaps",
+    "never_recommended",
+    "not_understood",
+    "ratings",
+    "ratings_by_version",
+)
+
+
+def _ratio(value: float | None) -> str:
+    return "" if value is None else f"{value:.4f}"
+
+
+def _raw(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
