@@ -6,11 +6,15 @@ server and the tests do) touches no database.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import threading
 from pathlib import Path
 
+from sqlalchemy import Engine
+
+from advisor.events import EventLog
 from advisor.service import Advisor
 from advisor.sharing import ShareStore
 from catalog.db import make_engine
@@ -36,13 +40,26 @@ def advisor() -> Advisor:
             if _advisor is None:
                 engine = make_engine()
                 registry = RuleRegistry(rules_dir(), engine)
-                _advisor = Advisor(registry, codes=ShareStore(engine))
+                _advisor = Advisor(registry, codes=ShareStore(engine), events=event_log(engine))
                 log.info(
                     "serving rule sets from %s: %s",
                     registry.rules_dir,
                     ", ".join(s.ruleset.id for s in registry.all()) or "none",
                 )
     return _advisor
+
+
+def event_log(engine: Engine) -> EventLog | None:
+    """The analytics event log in the advisor's database, unless ``ADVISOR_EVENTS=off``.
+
+    Queued events are written out when the process ends normally.
+    """
+    if os.environ.get("ADVISOR_EVENTS", "on").strip().lower() in ("off", "0", "false", "no"):
+        log.info("analytics events are off (ADVISOR_EVENTS)")
+        return None
+    events = EventLog(engine)
+    atexit.register(events.close)
+    return events
 
 
 def registry() -> RuleRegistry:

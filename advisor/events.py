@@ -210,11 +210,10 @@ def _offer_events(payload: Mapping[str, Any]) -> list[Event]:
             for choice in relaxation.get("choices") or []
             for question in choice.get("answers") or {}
         }
-        key = json.dumps({"unmet": sorted(unmet), "asked": asked}, sort_keys=True)
         events.append(
             Event(
                 EventKind.RELAXED,
-                value=key,
+                value={"unmet": sorted(unmet), "asked": asked},
                 data={"unmet": unmet, "relaxed": applied, "answers": dict(payload["answers"])},
             )
         )
@@ -228,10 +227,10 @@ def _offer_events(payload: Mapping[str, Any]) -> list[Event]:
 
 
 def _json(value: Any) -> str | None:
+    """The value as JSON text (one spelling, so the reports can group by it)."""
     if value is None:
         return None
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-    return text[: MAX_TEXT + 20]
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)[: MAX_TEXT + 20]
 
 
 @dataclass(frozen=True, slots=True)

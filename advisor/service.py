@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from advisor.answers import button_answer, describe, question_named
+from advisor.events import EventLog, Scope, events_of
 from advisor.questions import ask, question_buttons, ruleset_buttons
 from advisor.render import render
 from advisor.reply import Button, Reply
@@ -93,15 +94,59 @@ class Advisor:
             human is told to call or visit, and shared configurations cannot be opened.
     """
 
-    def __init__(self, registry: RuleRegistry, *, codes: ShareStore | None = None) -> None:
+    def __init__(
+        self,
+        registry: RuleRegistry,
+        *,
+        codes: ShareStore | None = None,
+        events: EventLog | None = None,
+    ) -> None:
         self.registry = registry
         self.codes = codes
+        #: Where each turn's events go (the workbench's analytics); ``None``: nowhere.
+        self.events = events
 
     # -- the step ------------------------------------------------------------------
 
     def step(self, state: ConversationState, turn: Turn) -> tuple[ConversationState, Reply]:
-        """Move the conversation one turn forward; the input state is not changed."""
-        state = ConversationState.from_dict(state.to_dict())
+        """Move the conversation one turn forward; the input state is not changed.
+
+        With an event log and a conversation id, what the turn did is recorded there.
+        """
+        before = state
+        state, reply = self._step(ConversationState.from_dict(state.to_dict()), turn)
+        if self.events is not None and turn.conversation:
+            self.record(turn.conversation, before, state, reply, turn)
+        return state, reply
+
+    def record(
+        self,
+        conversation: str,
+        before: ConversationState,
+        after: ConversationState,
+        reply: Reply,
+        turn: Turn,
+    ) -> None:
+        """Queue the events of one turn; a failure is logged, never the shopper's problem."""
+        if self.events is None:
+            return
+        try:
+            served = self.served(after.ruleset)
+            scope = Scope(
+                conversation,
+                after.ruleset,
+                served.version if served else None,
+                after.channel,
+                after.language,
+            )
+            events = events_of(
+                before, after, reply, text=turn.text, entities=turn.entities, intent=turn.intent
+            )
+            self.events.record(scope, events)
+        except Exception:  # noqa: BLE001 - analytics must never cost a shopper the answer
+            log.exception("events of conversation %s not recorded", conversation)
+
+    def _step(self, state: ConversationState, turn: Turn) -> tuple[ConversationState, Reply]:
         reply = Reply()
         intent = turn.intent
         if intent == "resume_shared":

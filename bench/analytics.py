@@ -119,7 +119,7 @@ def _conversation(rng: random.Random, n: int, start: datetime, skus: list[str]) 
             break
         if rng.random() < 0.05:
             said = rng.choice(["i'm new to cycling", "something purple", "dunno", "a fast one"])
-            add("not_understood", question=question, value=said)
+            add("not_understood", question=question, value=json.dumps(said))
             facts["turns"] += 1
         value = json.dumps(rng.choice(ANSWERS[question]))
         add("answered", question=question, value=value, how=rng.choice(("clicked", "typed")))

@@ -52,6 +52,12 @@ class ServedRuleSet:
         """The rule set itself."""
         return self.loaded.ruleset
 
+    @property
+    def version(self) -> int | None:
+        """The published version in service; ``None`` when served from the rule files."""
+        prefix = "published v"
+        return int(self.source[len(prefix) :]) if self.source.startswith(prefix) else None
+
 
 class RuleRegistry:
     """Every rule set found under ``rules_dir`` or published in the database, kept in sync."""

@@ -281,3 +281,41 @@ def test_background_writer_writes_within_its_interval(events_db: Engine) -> None
         writer.close()
     with Session(events_db) as session:
         assert len(session.exec(select(AdvisorEvent)).all()) == 1
+
+
+def test_advisor_step_records_its_turns(demo_db: Engine, log: EventLog) -> None:
+    from advisor.sharing import ShareStore
+    from product_rules.registry import RuleRegistry
+    from tests.conftest import RULES
+
+    recording = Advisor(RuleRegistry(RULES, demo_db), codes=ShareStore(demo_db), events=log)
+    state = ConversationState()
+    for text, intent in [("I want a road bike", "request_advice"), ("long rides", "inform")]:
+        state, reply = recording.step(state, Turn(text, intent, conversation="shopper-1"))
+        assert reply.parts
+    recording.step(state, Turn("no conversation id", "inform"))  # the preview: not recorded
+    log.flush()
+    with Session(log.engine) as session:
+        rows = session.exec(select(AdvisorEvent).order_by(AdvisorEvent.id)).all()  # type: ignore[arg-type]
+    assert [(r.conversation, r.kind, r.question, r.version) for r in rows] == [
+        ("shopper-1", "started", None, None),
+        ("shopper-1", "asked", "usage", None),
+        ("shopper-1", "answered", "usage", None),
+        ("shopper-1", "asked", "experience", None),
+    ]
+    assert rows[2].value == '"endurance"' and rows[2].how == "typed"
+
+
+def test_advisor_step_answers_when_recording_fails(
+    advisor: Advisor, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Broken(EventLog):
+        def record(self, *args: Any, **kwargs: Any) -> None:
+            raise RuntimeError("disk full")
+
+    advisor.events = Broken(advisor.registry.db, background=False)
+    state, reply = advisor.step(
+        ConversationState(), Turn("I want a road bike", "request_advice", conversation="c9")
+    )
+    assert state.question == "usage" and "What will you mostly use the bike for?" in reply.text
+    assert "events of conversation c9 not recorded" in caplog.text
