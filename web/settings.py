@@ -27,6 +27,8 @@ Variables:
         web processes run.
     HANDOVER_ACCEPT_SECONDS: how long a shopper's request for a person waits for a
         staff member to accept it before they are told nobody is free (default 60).
+    RULES_MERCHANDISERS_PUBLISH: ``true`` lets merchandisers publish and roll back rule
+        sets themselves (default false: merchandisers write drafts, admins publish).
 """
 
 from __future__ import annotations
@@ -77,6 +79,8 @@ class WebSettings:
         conversation_days: Days of silence after which the conversation cookie expires.
         live_channel_url: The live channel (``redis://…``); empty for in-process.
         handover_accept_s: Seconds a request for a person waits to be accepted.
+        merchandisers_publish: Whether merchandisers may publish and roll back rule sets
+            (otherwise only admins may).
     """
 
     rasa_url: str = DEFAULT_RASA_URL
@@ -91,6 +95,7 @@ class WebSettings:
     conversation_days: int = DEFAULT_CONVERSATION_DAYS
     live_channel_url: str = field(default="", repr=False)
     handover_accept_s: float = DEFAULT_ACCEPT_SECONDS
+    merchandisers_publish: bool = False
 
     def __post_init__(self) -> None:
         # Normalise here so every way of building settings (env, tests) agrees.
@@ -190,6 +195,7 @@ class WebSettings:
             conversation_days=conversation_days,
             live_channel_url=env.get("LIVE_CHANNEL_URL", "").strip(),
             handover_accept_s=accept_s,
+            merchandisers_publish=_flag(env, "RULES_MERCHANDISERS_PUBLISH", default=False),
         )
 
 

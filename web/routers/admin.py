@@ -12,11 +12,15 @@ from __future__ import annotations
 import threading
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
+from product_rules.drafts import get_draft
+from product_rules.publishing import active_versions
 from product_rules.registry import RuleRegistry
 from product_rules.schema import RuleSet
-from web.deps import CurrentUser, SettingsDep, templates
+from web.deps import CurrentUser, SettingsDep, staff_page
+from web.routers import rules_editor
+from web.settings import WebSettings
 
 __all__ = ["router"]
 
@@ -30,7 +34,8 @@ def _no_parser(ruleset: RuleSet) -> None:
     return None
 
 
-def _registry(request: Request, settings: SettingsDep) -> RuleRegistry:
+def served_registry(request: Request, settings: WebSettings) -> RuleRegistry:
+    """The rule sets in service as the workbench sees them (no answer parser)."""
     state = request.app.state
     with _registry_lock:
         if getattr(state, "admin_rule_registry", None) is None:
@@ -42,12 +47,23 @@ def _registry(request: Request, settings: SettingsDep) -> RuleRegistry:
 
 
 @router.get("/rules", response_class=HTMLResponse)
-def rules_page(request: Request, user: CurrentUser, settings: SettingsDep) -> HTMLResponse:
-    """The rule sets in service, their source, and the rule files that were refused."""
-    registry = _registry(request, settings)
+def rules_page(request: Request, user: CurrentUser, settings: SettingsDep) -> Response:
+    """The rule sets in service, their source and draft, and the rule files refused."""
+    registry = served_registry(request, settings)
     served = registry.all()
-    return templates.TemplateResponse(
+    db = request.app.state.db.engine
+    versions = active_versions(db)
+    return staff_page(
         request,
         "admin/rules.html",
-        {"served": served, "problems": registry.problems, "rules_dir": settings.rules_dir},
+        {
+            "served": served,
+            "published": {k: v.version for k, v in versions.items()},
+            "drafts": {s.ruleset.id: get_draft(db, s.ruleset.id) for s in served},
+            "problems": registry.problems,
+            "rules_dir": settings.rules_dir,
+        },
     )
+
+
+router.include_router(rules_editor.router)

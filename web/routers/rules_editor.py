@@ -1,0 +1,539 @@
+"""The rule editor of the workbench: drafts, checks, tries and publishing of one rule set.
+
+Included into :data:`web.routers.admin.router` (role ``merchandiser``, CSRF on every
+POST). Pages and form posts (work without JavaScript):
+
+* ``GET /admin/rules/{id}``: the editor: the everyday-edits form, the source of every
+  file with line numbers and the findings at their lines, the persona tests, the
+  outcome diff, the preview chat, publishing, the history and what shoppers typed that
+  the advisor did not understand;
+* ``POST …/publish`` (``based_on``, ``note``) and ``POST …/rollback`` (``version``,
+  ``note``): admins, or merchandisers when ``RULES_MERCHANDISERS_PUBLISH`` is set;
+* ``POST …/discard`` (``based_on``): throw the draft away;
+* ``POST …/synonym`` (``based_on``, ``question``, ``option``, ``phrase``): add a phrase
+  shoppers typed as a synonym of an option, in the draft.
+
+JSON, called by ``rules.js`` (``X-CSRF-Token`` header): ``…/check`` (findings of the
+files as typed), ``…/draft`` (save; ``409 stale`` with who changed what since),
+``…/edit`` (the form's edits applied to the files), ``…/personas``, ``…/diff`` and
+``…/preview`` (the draft as typed, through the same advisor service as the chat, on the
+channel ``preview``: no shopper sees it and nothing is logged).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from advisor import analytics
+from advisor.accounts import Role, StaffUserPublic
+from advisor.service import Advisor, Turn
+from advisor.state import ConversationState
+from product_rules.diff import DiffReport, diff_rulesets, sample_answers
+from product_rules.drafts import (
+    Draft,
+    StaleDraftError,
+    UnknownDraftError,
+    check_files,
+    discard_draft,
+    get_draft,
+    load_files,
+    publish_draft,
+    save_draft,
+    write_files,
+)
+from product_rules.engine import AdviceEngine
+from product_rules.errors import RuleProblem, RuleSetError, UnknownRuleSetError
+from product_rules.personas import PersonaResult, load_personas, run_personas
+from product_rules.publishing import (
+    UnknownVersionError,
+    active_versions,
+    files_fingerprint,
+    history,
+    read_files,
+    rollback,
+)
+from product_rules.registry import RuleRegistry, ServedRuleSet
+from product_rules.rule_edits import Edit, EditError, apply_edits, outline
+from product_rules.vocabulary import export as vocabulary_export
+from web.auth import RoleForbiddenError, staff_session
+from web.deps import CurrentUser, SettingsDep, staff_page, templates
+from web.settings import WebSettings
+
+__all__ = ["DIFF_SAMPLES", "can_publish", "router"]
+
+log = logging.getLogger("web")
+
+router = APIRouter()
+
+#: Answer sets the outcome diff tries (about 15 ms each on the demo catalogue).
+DIFF_SAMPLES = 100
+#: Rule-set previews kept warm (each holds an answer parser).
+PREVIEWS_KEPT = 4
+
+_preview_lock = threading.Lock()
+Files = dict[str, str]
+FormText = Annotated[str, Form(max_length=500)]
+
+
+# -- who may publish ---------------------------------------------------------------------
+
+
+def can_publish(user: StaffUserPublic, settings: WebSettings) -> bool:
+    """Admins publish; merchandisers too when the settings let them."""
+    return user.has_role(Role.ADMIN) or (
+        settings.merchandisers_publish and user.has_role(Role.MERCHANDISER)
+    )
+
+
+def publisher(user: CurrentUser, settings: SettingsDep) -> StaffUserPublic:
+    """The signed-in user, if they may publish.
+
+    Raises:
+        RoleForbiddenError: a merchandiser while only admins publish (403).
+    """
+    if not can_publish(user, settings):
+        raise RoleForbiddenError(user, Role.ADMIN.value)
+    return user
+
+
+Publisher = Annotated[StaffUserPublic, Depends(publisher)]
+
+
+# -- what a page is built from -----------------------------------------------------------
+
+
+def _engine(request: Request) -> Engine:
+    engine: Engine = request.app.state.db.engine
+    return engine
+
+
+def _served(request: Request, settings: WebSettings, ruleset_id: str) -> ServedRuleSet:
+    from web.routers.admin import served_registry
+
+    return served_registry(request, settings).get(ruleset_id)
+
+
+def _published_version(db: Engine, ruleset_id: str) -> int | None:
+    version = active_versions(db).get(ruleset_id)
+    return version.version if version is not None else None
+
+
+def _working(db: Engine, served: ServedRuleSet) -> tuple[Files, int, Draft | None]:
+    """The files the editor opens, the revision a save is based on, and the draft."""
+    draft = get_draft(db, served.ruleset.id)
+    if draft is not None and draft.open:
+        return draft.files, draft.revision, draft
+    return read_files(served.loaded.directory), draft.revision if draft else 0, draft
+
+
+def _finding(problem: RuleProblem) -> dict[str, Any]:
+    return {
+        "file": problem.file,
+        "line": problem.line,
+        "column": problem.column,
+        "message": problem.message,
+        "suggestion": problem.suggestion,
+    }
+
+
+def _fragment(request: Request, name: str, **context: Any) -> str:
+    context.setdefault("csrf_token", lambda: staff_session(request).csrf_token())
+    context.setdefault("request", request)
+    return templates.get_template(name).render(context)
+
+
+def _form_html(request: Request, files: Files) -> str:
+    vocabulary = vocabulary_export()
+    return _fragment(
+        request,
+        "admin/_rules_form.html",
+        outline=outline(files),
+        answer_types={t["name"]: t for t in vocabulary["answer_types"]},
+        operators={o["name"]: o for o in vocabulary["operators"]},
+    )
+
+
+def _not_understood(db: Engine, ruleset_id: str) -> list[analytics.NotUnderstood]:
+    try:
+        return analytics.not_understood(db, analytics.Period(ruleset=ruleset_id))
+    except SQLAlchemyError:
+        return []  # no event log yet: nothing was typed
+
+
+def _page(
+    request: Request,
+    user: StaffUserPublic,
+    settings: WebSettings,
+    ruleset_id: str,
+    *,
+    done: str | None = None,
+    problems: list[RuleProblem] | None = None,
+    stale: StaleDraftError | None = None,
+    status_code: int = 200,
+) -> Response:
+    db = _engine(request)
+    try:
+        served = _served(request, settings, ruleset_id)
+    except UnknownRuleSetError as exc:
+        return staff_page(
+            request,
+            "admin/rules_missing.html",
+            {"ruleset_id": ruleset_id, "known": exc.known},
+            status_code=404,
+        )
+    files, based_on, draft = _working(db, served)
+    return staff_page(
+        request,
+        "admin/rules_set.html",
+        {
+            "served": served,
+            "files": files,
+            "based_on": based_on,
+            "draft": draft,
+            "published": _published_version(db, ruleset_id),
+            "findings": [_finding(p) for p in check_files(files)],
+            "form_html": _form_html(request, files),
+            "history": history(db, ruleset_id),
+            "not_understood": _not_understood(db, ruleset_id),
+            "questions": outline(files)["questions"],
+            "can_publish": can_publish(user, settings),
+            "done": done,
+            "problems": problems or [],
+            "stale": stale,
+        },
+        status_code=status_code,
+    )
+
+
+# -- pages and form posts ------------------------------------------------------------------
+
+
+@router.get("/rules/{ruleset_id}", response_class=HTMLResponse)
+def editor_page(
+    request: Request, ruleset_id: str, user: CurrentUser, settings: SettingsDep, done: str = ""
+) -> Response:
+    """The editor of one rule set."""
+    return _page(request, user, settings, ruleset_id, done=done[:40] or None)
+
+
+def _back(ruleset_id: str, done: str) -> RedirectResponse:
+    return RedirectResponse(f"/admin/rules/{ruleset_id}?done={done}", status_code=303)
+
+
+@router.post("/rules/{ruleset_id}/publish")
+def publish_page(
+    request: Request,
+    ruleset_id: str,
+    user: Publisher,
+    settings: SettingsDep,
+    based_on: Annotated[int, Form()],
+    note: FormText = "",
+) -> Response:
+    """Publish the draft at revision ``based_on`` with a note; in service within a second."""
+    try:
+        result = publish_draft(
+            _engine(request), ruleset_id, based_on=based_on, author=user.name, note=note.strip()
+        )
+    except StaleDraftError as exc:
+        return _page(request, user, settings, ruleset_id, stale=exc, status_code=409)
+    except UnknownDraftError:
+        return _page(request, user, settings, ruleset_id, done="nothing", status_code=409)
+    except RuleSetError as exc:
+        return _page(request, user, settings, ruleset_id, problems=exc.problems, status_code=422)
+    log.info("%s published %s v%s", user.name, ruleset_id, result.version)
+    return _back(ruleset_id, f"published-{result.version}")
+
+
+@router.post("/rules/{ruleset_id}/rollback")
+def rollback_page(
+    request: Request,
+    ruleset_id: str,
+    user: Publisher,
+    version: Annotated[int, Form()],
+    note: FormText = "",
+) -> Response:
+    """Put an earlier version back in service."""
+    try:
+        rollback(_engine(request), ruleset_id, version, author=user.name, note=note.strip())
+    except UnknownVersionError:
+        return _back(ruleset_id, "unknown-version")
+    log.info("%s rolled %s back to v%s", user.name, ruleset_id, version)
+    return _back(ruleset_id, f"rolledback-{version}")
+
+
+@router.post("/rules/{ruleset_id}/discard")
+def discard_page(
+    request: Request,
+    ruleset_id: str,
+    user: CurrentUser,
+    settings: SettingsDep,
+    based_on: Annotated[int, Form()],
+) -> Response:
+    """Throw the draft away."""
+    try:
+        discard_draft(_engine(request), ruleset_id, based_on=based_on, author=user.name)
+    except StaleDraftError as exc:
+        return _page(request, user, settings, ruleset_id, stale=exc, status_code=409)
+    except UnknownDraftError:
+        return _back(ruleset_id, "nothing")
+    return _back(ruleset_id, "discarded")
+
+
+@router.post("/rules/{ruleset_id}/synonym")
+def synonym_page(
+    request: Request,
+    ruleset_id: str,
+    user: CurrentUser,
+    settings: SettingsDep,
+    based_on: Annotated[int, Form()],
+    option: FormText,
+    phrase: FormText,
+    question: FormText = "",
+) -> Response:
+    """Add what shoppers typed as a synonym of an option, in the draft.
+
+    ``option`` is ``question:option`` when ``question`` is not given (the page's select).
+    """
+    db = _engine(request)
+    if not question and ":" in option:
+        question, option = option.split(":", 1)
+    try:
+        served = _served(request, settings, ruleset_id)
+    except UnknownRuleSetError:
+        return _page(request, user, settings, ruleset_id)
+    files, _, _ = _working(db, served)
+    try:
+        edited = apply_edits(files, [Edit("add_synonym", phrase, question=question, option=option)])
+        save_draft(
+            db,
+            ruleset_id,
+            edited,
+            based_on=based_on,
+            author=user.name,
+            base_version=_published_version(db, ruleset_id),
+        )
+    except StaleDraftError as exc:
+        return _page(request, user, settings, ruleset_id, stale=exc, status_code=409)
+    except EditError as exc:
+        problem = RuleProblem("questions", 1, 1, str(exc))
+        return _page(request, user, settings, ruleset_id, problems=[problem], status_code=422)
+    return _back(ruleset_id, "synonym")
+
+
+# -- JSON for rules.js ---------------------------------------------------------------------
+
+
+class FilesIn(BaseModel):
+    """The editor's files as typed."""
+
+    files: dict[str, Annotated[str, Field(max_length=200_000)]] = Field(max_length=40)
+
+
+class SaveIn(FilesIn):
+    """A save: the files and the revision the editor opened."""
+
+    based_on: int = Field(ge=0)
+
+
+class EditIn(FilesIn):
+    """The form's edits, applied to the files as typed."""
+
+    edits: list[dict[str, Any]] = Field(max_length=500)
+
+
+class PreviewIn(FilesIn):
+    """One turn of the preview chat."""
+
+    state: dict[str, Any] | None = None
+    text: str = Field(default="", max_length=500)
+    intent: str | None = Field(default=None, max_length=40)
+    entities: dict[str, Annotated[str, Field(max_length=60)]] = Field(
+        default_factory=dict, max_length=5
+    )
+
+
+def _stale_json(request: Request, exc: StaleDraftError) -> JSONResponse:
+    return JSONResponse(
+        status_code=409,
+        content={
+            "ok": False,
+            "error": "stale",
+            "revision": exc.current.revision,
+            "authors": exc.authors,
+            "html": _fragment(request, "admin/_rules_stale.html", stale=exc),
+        },
+    )
+
+
+@router.post("/rules/{ruleset_id}/check")
+def check_json(ruleset_id: str, body: FilesIn) -> dict[str, Any]:
+    """The findings of the files as typed, each at its file, line and column."""
+    return {"findings": [_finding(p) for p in check_files(body.files)]}
+
+
+@router.post("/rules/{ruleset_id}/draft")
+def save_json(
+    request: Request, ruleset_id: str, body: SaveIn, user: CurrentUser, settings: SettingsDep
+) -> Response:
+    """Save the files as the next revision of the draft (never live)."""
+    db = _engine(request)
+    try:
+        _served(request, settings, ruleset_id)
+        draft = save_draft(
+            db,
+            ruleset_id,
+            body.files,
+            based_on=body.based_on,
+            author=user.name,
+            base_version=_published_version(db, ruleset_id),
+        )
+    except UnknownRuleSetError:
+        return JSONResponse(status_code=404, content={"ok": False, "error": "unknown_ruleset"})
+    except StaleDraftError as exc:
+        return _stale_json(request, exc)
+    except (UnknownDraftError, ValueError):
+        return JSONResponse(status_code=422, content={"ok": False, "error": "invalid_draft"})
+    return JSONResponse(
+        {
+            "ok": True,
+            "revision": draft.revision,
+            "author": draft.author,
+            "findings": [_finding(p) for p in check_files(draft.files)],
+            "status_html": _fragment(request, "admin/_rules_status.html", draft=draft),
+        }
+    )
+
+
+@router.post("/rules/{ruleset_id}/edit")
+def edit_json(request: Request, ruleset_id: str, body: EditIn) -> Response:
+    """The files with the form's edits made (not saved: the page saves them next)."""
+    try:
+        edits = [
+            Edit(
+                kind=str(e.get("kind", "")),
+                value=str(e.get("value", "")),
+                question=str(e.get("question", "")),
+                option=str(e.get("option", "")),
+                key=str(e.get("key", "")),
+                index=int(e.get("index", -1)),
+            )
+            for e in body.edits
+        ]
+        files = apply_edits(body.files, edits)
+    except (EditError, ValueError, TypeError) as exc:
+        return JSONResponse(
+            status_code=422, content={"ok": False, "error": "edit", "message": str(exc)}
+        )
+    return JSONResponse({"ok": True, "files": files, "form_html": _form_html(request, files)})
+
+
+def _tryout(files: Files, db: Engine, work: Path) -> tuple[Any, AdviceEngine]:
+    loaded = load_files(files, work / "draft")
+    return loaded, AdviceEngine(loaded.ruleset, db)
+
+
+def _problems_json(request: Request, problems: list[RuleProblem]) -> JSONResponse:
+    findings = [_finding(p) for p in problems]
+    html = _fragment(request, "admin/_rules_findings_note.html", findings=findings)
+    return JSONResponse(status_code=422, content={"ok": False, "findings": findings, "html": html})
+
+
+@router.post("/rules/{ruleset_id}/personas")
+def personas_json(request: Request, ruleset_id: str, body: FilesIn) -> Response:
+    """Run the persona tests of the files as typed; each pass or failure."""
+    db = _engine(request)
+    with tempfile.TemporaryDirectory(prefix="rule-personas-") as tmp:
+        try:
+            loaded, engine = _tryout(body.files, db, Path(tmp))
+            personas = load_personas(
+                loaded.directory, root=loaded.directory, ruleset=loaded.ruleset
+            )
+        except RuleSetError as exc:
+            return _problems_json(request, exc.problems)
+        results: list[PersonaResult] = run_personas(loaded, engine, personas)
+    html = _fragment(request, "admin/_rules_personas.html", results=results)
+    return JSONResponse(
+        {"ok": True, "passed": sum(r.passed for r in results), "total": len(results), "html": html}
+    )
+
+
+@router.post("/rules/{ruleset_id}/diff")
+def diff_json(request: Request, ruleset_id: str, body: FilesIn, settings: SettingsDep) -> Response:
+    """Which answers get other offers with the files as typed than with the version in service."""
+    db = _engine(request)
+    try:
+        served = _served(request, settings, ruleset_id)
+    except UnknownRuleSetError:
+        return JSONResponse(status_code=404, content={"ok": False, "error": "unknown_ruleset"})
+    with tempfile.TemporaryDirectory(prefix="rule-diff-") as tmp:
+        try:
+            loaded, engine = _tryout(body.files, db, Path(tmp))
+        except RuleSetError as exc:
+            return _problems_json(request, exc.problems)
+        samples = sample_answers(loaded.ruleset, limit=DIFF_SAMPLES)
+        report: DiffReport = diff_rulesets(served.engine, engine, samples)
+    changes = sorted(report.changes, key=lambda c: -c.size)
+    html = _fragment(
+        request, "admin/_rules_diff.html", report=report, changes=changes, served=served
+    )
+    return JSONResponse({"ok": True, "total": report.total, "changed": len(changes), "html": html})
+
+
+def _preview_advisor(request: Request, ruleset_id: str, files: Files) -> Advisor:
+    """An advisor over the draft alone, kept while its files stay the same."""
+    state = request.app.state
+    key = f"{ruleset_id}:{files_fingerprint(files)}"
+    with _preview_lock:
+        previews: dict[str, tuple[Advisor, Path]] = getattr(state, "rule_previews", None) or {}
+        state.rule_previews = previews
+        if key in previews:
+            previews[key] = previews.pop(key)  # most recently used last
+            return previews[key][0]
+        folder = Path(tempfile.mkdtemp(prefix="rule-preview-"))
+        write_files(files, folder / ruleset_id)
+        registry = RuleRegistry(folder, _engine(request), publications=False, check_interval=3600)
+        if registry.problems or not registry.all():
+            shutil.rmtree(folder, ignore_errors=True)
+            raise RuleSetError(registry.problems)
+        previews[key] = (Advisor(registry), folder)
+        while len(previews) > PREVIEWS_KEPT:
+            _, old = previews.pop(next(iter(previews)))
+            shutil.rmtree(old, ignore_errors=True)
+        return previews[key][0]
+
+
+@router.post("/rules/{ruleset_id}/preview")
+def preview_json(request: Request, ruleset_id: str, body: PreviewIn) -> Response:
+    """One turn of the preview chat with the draft as typed (channel ``preview``)."""
+    with tempfile.TemporaryDirectory(prefix="rule-check-") as tmp:
+        try:
+            load_files(body.files, Path(tmp) / "draft")
+        except RuleSetError as exc:
+            return _problems_json(request, exc.problems)
+    try:
+        advisor = _preview_advisor(request, ruleset_id, body.files)
+    except RuleSetError as exc:
+        return _problems_json(request, exc.problems)
+    state = ConversationState.from_dict(body.state or {})
+    state.channel = "preview"
+    if body.state is None:
+        turn = Turn(
+            "", "request_advice", {"ruleset": next(s.ruleset.id for s in advisor.registry.all())}
+        )
+    else:
+        turn = Turn(body.text, body.intent, dict(body.entities))
+    after, reply = advisor.step(state, turn)
+    offers = next((p for p in reply.payloads if p.get("type") == "offers"), None)
+    html = _fragment(request, "admin/_rules_preview.html", reply=reply, offers=offers)
+    return JSONResponse({"ok": True, "state": after.to_dict(), "html": html, "text": reply.text})
