@@ -4,13 +4,13 @@
 form carries, so a view can be bookmarked); :func:`build_report` runs the reports of
 :mod:`advisor.analytics` for them and puts the rule sets' own words beside the ids
 (question texts, option labels, the catalogue's product names). The page and every
-CSV read the same :class:`Report`, so a download has the page's numbers. No sentence
-is written here: the templates hold the words, this module hands them data and keys.
+CSV (:mod:`web.analytics_csv`) read the same :class:`Report`, so a download has the
+page's numbers. No sentence is written here: the templates hold the words, this
+module hands them data and keys.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -41,6 +41,7 @@ __all__ = [
     "Filters",
     "Report",
     "build_report",
+    "describe",
     "ensure_tables",
     "read_filters",
 ]
@@ -52,7 +53,11 @@ DEFAULT_DAYS = 30
 #: Answer values listed per question on the page (the CSV has all of them).
 ANSWERS_SHOWN = 12
 #: Never-recommended models listed on the page (the CSV has all of them).
-NEVER_SHOWN = 25
+NEVER_SHOWN = 12
+#: The rating charts' size: two side by side.
+RATING_CHART = {"width": 380, "label_width": 100, "value_room": 40}
+#: The longest period whose chart shows every day, those without conversations too.
+MAX_CALENDAR_DAYS = 366
 
 
 def ensure_tables(db: Engine) -> None:
@@ -313,14 +318,18 @@ class Report:
     filters: Filters
     choices: Dimensions
     summary: Summary
+    #: The days with conversations (the table and the CSV).
     days: tuple[analytics.DayCount, ...]
+    #: Every day of the period, those without conversations as zeros (the chart).
+    calendar: tuple[analytics.DayCount, ...]
     day_chart: ColumnChart | None
     rulesets: tuple[RulesetReport, ...]
     gaps: tuple[Gap, ...]
     not_understood: tuple[Confusion, ...]
     ratings: Ratings
     rating_steps: tuple[RatingStep, ...]
-    rating_chart: BarChart
+    #: The ratings of the advisor and of staff, one chart each (steps 1 to 5).
+    rating_charts: tuple[BarChart, BarChart]
     by_version: tuple[VersionRatings, ...]
     benchmark: float = BENCHMARK
     catalogue_unread: bool = False
@@ -376,17 +385,23 @@ def build_report(
     by_id = {r.id: r for r in served}
     chosen = [by_id[filters.ruleset]] if filters.ruleset in by_id else []
     words = [*chosen, *served]  # where question and option labels are looked up
-    choices = analytics.dimensions(
+    # The choices of the period, whatever else is filtered, and what is chosen now.
+    found = analytics.dimensions(
         db, filters.period(ruleset=None, version=None, language=None, channel=None)
     )
+
+    def chosen_too(values: Sequence[Any], current: Any) -> tuple[Any, ...]:
+        return tuple(sorted({*values, *([] if current is None else [current])}))
+
     choices = Dimensions(
-        tuple(sorted({*choices.rulesets, *by_id})),
-        choices.versions,
-        choices.languages,
-        choices.channels,
+        chosen_too([*found.rulesets, *by_id], filters.ruleset),
+        chosen_too(found.versions, filters.version),
+        chosen_too(found.languages, filters.language),
+        chosen_too(found.channels, filters.channel),
     )
     summary = analytics.summary(db, period)
     days = tuple(analytics.per_day(db, period))
+    calendar = _calendar(filters, days)
     if filters.ruleset is not None:
         ids = [filters.ruleset]
     else:
@@ -409,17 +424,33 @@ def build_report(
         choices=choices,
         summary=summary,
         days=days,
-        day_chart=column_chart([(d.started, d.offered) for d in days]) if days else None,
+        calendar=calendar,
+        day_chart=column_chart([(d.started, d.offered) for d in calendar]) if days else None,
         rulesets=tuple(reports),
         gaps=tuple(_gap(g, words) for g in analytics.gaps(db, period)),
         not_understood=tuple(_confusion(n, words) for n in analytics.not_understood(db, period)),
         ratings=ratings,
         rating_steps=steps,
-        rating_chart=bar_chart([s.bot + s.staff for s in steps], label_width=200),
+        rating_charts=(
+            bar_chart([s.bot for s in steps], **RATING_CHART),
+            bar_chart([s.staff for s in steps], **RATING_CHART),
+        ),
         by_version=tuple(analytics.ratings_by_version(db, period)),
         catalogue_unread=catalogue_unread,
         in_service=tuple(sorted(by_id)),
     )
+
+
+def _calendar(
+    filters: Filters, days: Sequence[analytics.DayCount]
+) -> tuple[analytics.DayCount, ...]:
+    """Every day of the period with its counts; only the days with any past a year."""
+    span = (filters.until - filters.since).days + 1
+    if span > MAX_CALENDAR_DAYS:
+        return tuple(days)
+    found = {d.day: d for d in days}
+    every = (filters.since + timedelta(days=n) for n in range(span))
+    return tuple(found.get(day, analytics.DayCount(day, 0, 0)) for day in every)
 
 
 def _ruleset_report(
@@ -552,129 +583,3 @@ def _confusion(line: NotUnderstood, words: Sequence[RuleSet]) -> Confusion:
     return Confusion(
         line.question, question.text if question else None, line.text, line.conversations
     )
-
-
-def csv_rows(report: Report, table: str) -> tuple[list[str], list[list[Any]]] | None:
-    """One table of the report as a header and rows (``None``: no such table).
-
-    The column names are field names, as a spreadsheet or a script reads them.
-    """
-    s = report.summary
-    if table == "summary":
-        figures = [
-            ("started", s.started),
-            ("reached_offers", s.offered),
-            ("completion", _ratio(s.completion)),
-            ("completion_benchmark", report.benchmark),
-            ("clicked", s.clicked),
-            ("click_through", _ratio(report.click_through)),
-            ("handover_asked", s.handover_asked),
-            ("handover_taken", s.handover_taken),
-            ("handover_rate", _ratio(s.handover_rate)),
-            ("median_seconds_to_offers", s.median_seconds_to_offers),
-            ("median_turns_to_offers", s.median_turns_to_offers),
-        ]
-        return ["figure", "value"], [[k, "" if v is None else v] for k, v in figures]
-    if table == "per_day":
-        return ["day", "started", "reached_offers"], [
-            [d.day.isoformat(), d.started, d.offered] for d in report.days
-        ]
-    if table == "funnel":
-        return ["ruleset", "step", "question", "question_text", "conversations", "share"], [
-            [r.id, st.kind, st.question or "", st.text or "", st.conversations, _ratio(st.share)]
-            for r in report.rulesets
-            for st in r.steps
-        ]
-    if table == "drop_off":
-        return ["ruleset", "question", "question_text", "conversations", "share_of_started"], [
-            [r.id, d.question, d.text or "", d.conversations, _ratio(d.share)]
-            for r in report.rulesets
-            for d in r.drop_off
-        ]
-    if table == "answers":
-        header = ["ruleset", "question", "question_text", "answer", "answer_label", "dont_know"]
-        return [*header, "conversations", "share"], [
-            [
-                r.id,
-                q.question,
-                q.text or "",
-                _raw(line.answer.value),
-                line.answer.text,
-                int(line.answer.kind == "dont_know"),
-                line.conversations,
-                _ratio(line.share),
-            ]
-            for r in report.rulesets
-            for q in r.answers
-            for line in q.lines
-        ]
-    if table == "gaps":
-        return ["unmet", "asked", "asked_labels", "conversations"], [
-            [
-                "; ".join(g.unmet),
-                json.dumps({q: a.value for q, _, a in g.asked}, sort_keys=True),
-                "; ".join(a.text for _, _, a in g.asked if a.text),
-                g.conversations,
-            ]
-            for g in report.gaps
-        ]
-    if table == "never_recommended":
-        header = ["ruleset", "category", "group_sku", "name", "variants", "lowest_price"]
-        return [*header, "currency"], [
-            [r.id, r.category or "", m.group_sku, m.name, m.variants, m.lowest_price, m.currency]
-            for r in report.rulesets
-            for m in r.never or ()
-        ]
-    if table == "not_understood":
-        return ["question", "question_text", "text", "conversations"], [
-            [n.question, n.question_text or "", n.text, n.conversations]
-            for n in report.not_understood
-        ]
-    if table == "ratings":
-        return ["step", "name", "bot", "staff"], [
-            [st.step, analytics.RATING_STEPS[st.step - 1], st.bot, st.staff]
-            for st in report.rating_steps
-        ]
-    if table == "ratings_by_version":
-        header = ["ruleset", "version", "bot_ratings", "bot_mean", "staff_ratings", "staff_mean"]
-        return header, [
-            [
-                v.ruleset,
-                "" if v.version is None else v.version,
-                v.bot,
-                _ratio(v.bot_mean),
-                v.staff,
-                _ratio(v.staff_mean),
-            ]
-            for v in report.by_version
-        ]
-    return None
-
-
-#: The tables a CSV can be downloaded of, in the page's order.
-TABLES = (
-    "summary",
-    "per_day",
-    "funnel",
-    "drop_off",
-    "answers",
-    "gaps",
-    "never_recommended",
-    "not_understood",
-    "ratings",
-    "ratings_by_version",
-)
-
-
-def _ratio(value: float | None) -> str:
-    return "" if value is None else f"{value:.4f}"
-
-
-def _raw(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)

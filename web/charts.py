@@ -79,7 +79,7 @@ def bar_chart(
     values: Sequence[int],
     *,
     width: int = 760,
-    label_width: int = 280,
+    label_width: int = 300,
     value_room: int = 64,
     row: int = 30,
     bar_height: int = 18,
@@ -155,6 +155,7 @@ def column_chart(
     left: int = 44,
     top: int = 10,
     max_labels: int = 12,
+    max_slot: float = 56,
 ) -> ColumnChart:
     """Lay out one pair of columns per group, on a shared 0-based axis.
 
@@ -165,9 +166,10 @@ def column_chart(
         left: Room for the axis values.
         top: Space above the tallest column.
         max_labels: The most group labels written; the rest are left out, evenly.
+        max_slot: The widest a group gets (a few days do not make fat columns).
     """
     largest, tick_values = scale(max((max(p) for p in pairs), default=0))
-    slot = (width - left - 8) / max(len(pairs), 1)
+    slot = min((width - left - 8) / max(len(pairs), 1), max_slot)
     column_width = max(slot * 0.38, 1.0)
     every = max(1, math.ceil(len(pairs) / max_labels))
 

@@ -412,8 +412,10 @@ def test_filter_drop_off_of_the_old_day(mia: TestClient) -> None:
 
 
 def test_show_no_conversations_in_an_empty_period(mia: TestClient) -> None:
-    response = mia.get("/admin/analytics?from=2020-01-01&to=2020-01-31", headers=HTML)
+    query = "?from=2020-01-01&to=2020-01-31&channel=kiosk"
+    response = mia.get(f"/admin/analytics{query}", headers=HTML)
     assert response.status_code == 200
+    assert '<option value="kiosk" selected>kiosk</option>' in response.text
     view = Tables(response.text)
     assert "No conversations in this period" in view.text("analytics-empty")
     assert "figure-started" not in view.texts and "<svg" not in response.text
@@ -499,7 +501,8 @@ def test_draw_charts_as_well_formed_svg_with_titles(mia: TestClient) -> None:
         "chart-days",
         "chart-funnel-road_bike",
         "chart-drop-road_bike",
-        "chart-ratings",
+        "chart-ratings-advisor",
+        "chart-ratings-staff",
     ]
     for chart in charts:
         assert chart.find(f"{SVG_NS}title") is not None

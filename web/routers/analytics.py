@@ -10,8 +10,6 @@ give the questions' order and words and their catalogue category.
 
 from __future__ import annotations
 
-import csv
-import io
 import threading
 from datetime import UTC, datetime
 
@@ -22,7 +20,8 @@ from sqlalchemy import Engine
 from product_rules.registry import RuleRegistry
 from product_rules.schema import RuleSet
 from web import analytics_view
-from web.analytics_view import TABLES, Report, build_report, csv_rows, read_filters
+from web.analytics_csv import TABLES, render
+from web.analytics_view import Report, build_report, read_filters
 from web.deps import CurrentUser, SettingsDep, staff_page
 
 __all__ = ["router"]
@@ -72,33 +71,18 @@ def analytics_csv(
     table: str, request: Request, user: CurrentUser, settings: SettingsDep
 ) -> Response:
     """One table of the page as CSV, for the same filter (the query string)."""
-    if table not in TABLES:
+    if table not in TABLES:  # before the reports run
         raise HTTPException(status_code=404)
     report = _report(request, settings)
-    found = csv_rows(report, table)
-    assert found is not None  # every name in TABLES has rows
-    header, rows = found
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(header)
-    writer.writerows([[_cell(value) for value in row] for row in rows])
+    text = render(report, table)
+    if text is None:
+        raise HTTPException(status_code=404)
     name = f"analytics-{table}-{report.filters.slug()}.csv"
     return Response(
-        # A BOM, so a spreadsheet opens option labels with umlauts as UTF-8.
-        content="\ufeff" + out.getvalue(),
+        content=text,
         media_type="text/csv; charset=utf-8",
         headers={
             "Content-Disposition": f'attachment; filename="{name}"',
             "Cache-Control": "no-store",
         },
     )
-
-
-def _cell(value: object) -> object:
-    """A text cell a spreadsheet would run as a formula gets a leading apostrophe.
-
-    Shoppers' typed texts reach the not-understood table as they were typed.
-    """
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
