@@ -11,8 +11,9 @@ module hands them data and keys.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -45,6 +46,8 @@ __all__ = [
     "ensure_tables",
     "read_filters",
 ]
+
+log = logging.getLogger("web")
 
 #: The completion rate quoted for guided-selling tools (issue 8): offers per start.
 BENCHMARK = 0.65
@@ -276,6 +279,7 @@ class RulesetReport:
     #: or the rule set is not in service (no category to look in).
     never: tuple[Model, ...] | None
     models: int
+    catalogue_unread: bool = False
 
     @property
     def never_shown(self) -> tuple[Model, ...]:
@@ -332,8 +336,6 @@ class Report:
     rating_charts: tuple[BarChart, BarChart]
     by_version: tuple[VersionRatings, ...]
     benchmark: float = BENCHMARK
-    catalogue_unread: bool = False
-    in_service: tuple[str, ...] = field(default=())
 
     @property
     def empty(self) -> bool:
@@ -406,14 +408,10 @@ def build_report(
         ids = [filters.ruleset]
     else:
         ids = list(analytics.dimensions(db, period).rulesets)
-    catalogue_unread = False
-    reports = []
-    for ruleset_id in ids:
-        report, unread = _ruleset_report(
-            db, catalogue or db, filters, by_id.get(ruleset_id), ruleset_id
-        )
-        catalogue_unread = catalogue_unread or unread
-        reports.append(report)
+    reports = [
+        _ruleset_report(db, catalogue or db, filters, by_id.get(ruleset_id), ruleset_id)
+        for ruleset_id in ids
+    ]
     reports.sort(key=lambda r: (-r.started, r.id))
     ratings = analytics.ratings(db, period)
     steps = tuple(
@@ -436,8 +434,6 @@ def build_report(
             bar_chart([s.staff for s in steps], **RATING_CHART),
         ),
         by_version=tuple(analytics.ratings_by_version(db, period)),
-        catalogue_unread=catalogue_unread,
-        in_service=tuple(sorted(by_id)),
     )
 
 
@@ -455,14 +451,15 @@ def _calendar(
 
 def _ruleset_report(
     db: Engine, catalogue: Engine, filters: Filters, ruleset: RuleSet | None, ruleset_id: str
-) -> tuple[RulesetReport, bool]:
+) -> RulesetReport:
     period = filters.period(ruleset=ruleset_id)
+    grouped: dict[str, list[analytics.AnswerCount]] = {}
+    for count in analytics.answer_counts(db, period):
+        grouped.setdefault(count.question, []).append(count)
     if ruleset is not None:
         order = [q.id for q in ruleset.questions]
     else:  # no longer in service: the questions in the order of how many answered them
-        answered: dict[str, int] = {}
-        for a in analytics.answer_counts(db, period):
-            answered[a.question] = answered.get(a.question, 0) + a.conversations
+        answered = {q: sum(c.conversations for c in counts) for q, counts in grouped.items()}
         order = sorted(answered, key=lambda q: (-answered[q], q))
     words = [ruleset] if ruleset is not None else []
 
@@ -470,27 +467,23 @@ def _ruleset_report(
         question = _question(words, question_id)
         return question.text if question is not None else None
 
-    raw = analytics.funnel(db, period, order)
-    started = raw[0].conversations
-    steps = tuple(
-        Step(
-            kind="question" if s.step in order and 0 < i < len(raw) - 2 else s.step,
-            question=s.step if 0 < i < len(raw) - 2 else None,
-            text=text(s.step) if 0 < i < len(raw) - 2 else None,
-            conversations=s.conversations,
-            share=_share(s.conversations, started),
-        )
-        for i, s in enumerate(raw)
+    first, *asked, offers, clicked = analytics.funnel(db, period, order)
+    started = first.conversations
+    steps = (
+        Step("started", None, None, started, _share(started, started)),
+        *(Step("question", s.step, text(s.step), s.conversations, None) for s in asked),
+        Step("offers", None, None, offers.conversations, None),
+        Step("clicked", None, None, clicked.conversations, None),
     )
-    dropped = analytics.drop_off(db, period)
+    steps = tuple(replace(s, share=_share(s.conversations, started)) for s in steps)
     rank = {q: i for i, q in enumerate(order)}
     drop = tuple(
         DropOff(q, text(q), n, _share(n, started))
-        for q, n in sorted(dropped.items(), key=lambda item: (rank.get(item[0], 999), item[0]))
+        for q, n in sorted(
+            analytics.drop_off(db, period).items(),
+            key=lambda item: (rank.get(item[0], len(rank)), item[0]),
+        )
     )
-    grouped: dict[str, list[analytics.AnswerCount]] = {}
-    for count in analytics.answer_counts(db, period):
-        grouped.setdefault(count.question, []).append(count)
     answers = []
     for question_id in [*order, *sorted(set(grouped) - set(order))]:
         counts = grouped.get(question_id)
@@ -510,22 +503,21 @@ def _ruleset_report(
         try:
             never, models = _never_recommended(db, catalogue, period, ruleset.category)
         except SQLAlchemyError:
+            log.exception("analytics: cannot read the catalogue's %s products", ruleset.category)
             unread = True
-    return (
-        RulesetReport(
-            id=ruleset_id,
-            title=ruleset.title if ruleset is not None else None,
-            category=ruleset.category if ruleset is not None else None,
-            started=started,
-            steps=steps,
-            funnel_chart=bar_chart([s.conversations for s in steps]),
-            drop_off=drop,
-            drop_chart=bar_chart([d.conversations for d in drop]) if drop else None,
-            answers=tuple(answers),
-            never=never,
-            models=models,
-        ),
-        unread,
+    return RulesetReport(
+        id=ruleset_id,
+        title=ruleset.title if ruleset is not None else None,
+        category=ruleset.category if ruleset is not None else None,
+        started=started,
+        steps=steps,
+        funnel_chart=bar_chart([s.conversations for s in steps]),
+        drop_off=drop,
+        drop_chart=bar_chart([d.conversations for d in drop]) if drop else None,
+        answers=tuple(answers),
+        never=never,
+        models=models,
+        catalogue_unread=unread,
     )
 
 

@@ -508,6 +508,9 @@ def test_draw_charts_as_well_formed_svg_with_titles(mia: TestClient) -> None:
         assert chart.find(f"{SVG_NS}title") is not None
         assert chart.find(f"{SVG_NS}desc") is not None
         assert chart.get("role") == "img"
+    days = charts[0].findall(f"{SVG_NS}g")
+    assert len(days) == 30, "one group per day of the default period, quiet days too"
+    assert days[-3].find(f"{SVG_NS}title").text == f"{BASE.date()}: started 7, reached offers 3"
     funnel = charts[1]
     values = [t.text for t in funnel.iter(f"{SVG_NS}text") if t.get("class") == "chart__value"]
     assert values == ["7", "5", "4", "3", "3", "0", "3", "3", "1"]
