@@ -30,6 +30,7 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
 from typing import Any, Protocol, Self, TypeVar
 
@@ -44,6 +45,7 @@ from product_rules.offers import OffersMessage
 
 __all__ = [
     "DEFAULT_QUEUE_SIZE",
+    "DESK_THREADS",
     "InProcessChannel",
     "LiveChannel",
     "LiveChannelError",
@@ -55,6 +57,8 @@ __all__ = [
 
 log = logging.getLogger("advisor.live")
 
+#: The desk's worker threads (as many as the web app's chat pool keeps connections).
+DESK_THREADS = 10
 #: Payloads a slow in-process listener may fall behind by; older ones are dropped (the
 #: history has them).
 DEFAULT_QUEUE_SIZE = 1000
@@ -298,17 +302,31 @@ def make_channel(url: str | None = None) -> LiveChannel:
 class LiveDesk:
     """The hand-over as the web layer calls it: every change stored, then published.
 
-    Store calls run in a worker thread (they wait for the database); their payloads are
-    published once the store has committed them.
+    Store calls run in the desk's worker threads (they wait for the database); their
+    payloads are published once the store has committed them.
 
     Args:
         store: Requests, presence and history.
         channel: Where the payloads go live.
+        threads: How many store calls may wait for the database at once.
     """
 
-    def __init__(self, store: HandoverStore, channel: LiveChannel) -> None:
+    def __init__(
+        self, store: HandoverStore, channel: LiveChannel, *, threads: int = DESK_THREADS
+    ) -> None:
         self.store = store
         self.channel = channel
+        # Threads of the desk's own: a staff message never queues behind page reads
+        # and routing in the event loop's default pool (6 threads on 2 cores), and as
+        # many can wait for the database as the chat pool has connections.
+        self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="live-desk")
+
+    async def _thread(self, call: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+
+    def shutdown(self) -> None:
+        """Let the desk's worker threads go (app shutdown)."""
+        self._executor.shutdown(wait=False)
 
     async def publish(self, events: list[Event]) -> None:
         """Publish stored payloads; a channel failure is logged (the history has them)."""
@@ -324,12 +342,12 @@ class LiveDesk:
                 )
 
     async def _run(self, operation: Callable[[], tuple[T, list[Event]]]) -> T:
-        result, events = await asyncio.to_thread(operation)
+        result, events = await self._thread(operation)
         await self.publish(events)
         return result
 
     async def _events(self, operation: Callable[[], list[Event]]) -> list[LivePayload]:
-        events = await asyncio.to_thread(operation)
+        events = await self._thread(operation)
         await self.publish(events)
         return [e.payload for e in events if e.topic != QUEUE_TOPIC]
 
@@ -349,9 +367,7 @@ class LiveDesk:
         Raises:
             InvalidPresenceError: An unknown status, or a capacity out of range.
         """
-        await asyncio.to_thread(
-            lambda: self.store.set_presence(staff, status=status, capacity=capacity)
-        )
+        await self._thread(lambda: self.store.set_presence(staff, status=status, capacity=capacity))
         return await self.route()
 
     async def route(self) -> list[LivePayload]:

@@ -76,6 +76,8 @@ DEFAULT_REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 DEFAULT_SERVER = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 #: Every benchmark message starts so; the stamp (``time.perf_counter()``) is the last word.
 MARK = "bench"
+#: Seconds an idle client connection is kept (uvicorn closes its side after 5 s).
+KEEPALIVE_EXPIRY_S = 3.0
 #: How long to wait, after the last send of a phase, for messages still under way.
 DRAIN_S = 10.0
 
@@ -818,7 +820,11 @@ async def _play_http(
     async with contextlib.AsyncExitStack() as stack:
 
         async def client() -> httpx.AsyncClient:
-            made = httpx.AsyncClient(base_url=base, timeout=timeout, trust_env=False)
+            # Idle connections dropped before uvicorn's keep-alive (5 s) drops them: a
+            # request on a connection the server is closing fails (ReadError) for
+            # nothing; browsers retry it, httpx does not.
+            limits = httpx.Limits(keepalive_expiry=KEEPALIVE_EXPIRY_S)
+            made = httpx.AsyncClient(base_url=base, timeout=timeout, limits=limits, trust_env=False)
             return await stack.enter_async_context(made)
 
         desks = [StaffClient(await client(), name) for name in staff]

@@ -118,6 +118,7 @@ async def close(app: FastAPI) -> None:
             await live.channel.aclose()
         except Exception:  # noqa: BLE001 - shutting down: log, go on
             log.exception("closing the live channel failed")
+        live.desk.shutdown()
         if live.store.chat_engine is not live.store.engine:
             live.store.chat_engine.dispose()
 
