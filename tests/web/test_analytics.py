@@ -31,6 +31,7 @@ from advisor.state import ConversationState
 from catalog.db import create_tables
 from catalog.demo import build_demo_catalog
 from tests.conftest import RULES
+from web import charts
 from web.app import create_app
 from web.settings import WebSettings
 
@@ -558,3 +559,28 @@ def test_show_an_empty_log_on_a_fresh_database(tmp_path: Path) -> None:
         assert "No conversations in this period" in view.text("analytics-empty")
     finally:
         app.state.db.dispose()
+
+
+@pytest.mark.parametrize(
+    ("largest", "top", "ticks"),
+    [
+        (0, 1, (0, 1)),
+        (1, 1, (0, 1)),
+        (7, 8, (0, 2, 4, 6, 8)),
+        (10, 10, (0, 5, 10)),
+        (41, 60, (0, 20, 40, 60)),
+        (1234, 1500, (0, 500, 1000, 1500)),
+    ],
+    ids=["empty", "one", "seven", "ten", "forty-one", "thousands"],
+)
+def test_scale_the_axis_in_round_steps(largest: int, top: int, ticks: tuple[int, ...]) -> None:
+    assert charts.scale(largest) == (top, ticks)
+
+
+def test_lay_out_bars_in_proportion_to_their_values() -> None:
+    chart = charts.bar_chart([8, 4, 0], width=500, label_width=100, value_room=0)
+    assert [bar.length for bar in chart.bars] == [400.0, 200.0, 0.0]
+    assert [tick.at for tick in chart.ticks] == [100.0, 200.0, 300.0, 400.0, 500.0]
+    assert chart.bars[1].y - chart.bars[0].y == 30
+    columns = charts.column_chart([(4, 2), (0, 0)], plot_height=100)
+    assert [(c.first_height, c.second_height) for c in columns.columns] == [(100.0, 50.0), (0, 0)]
