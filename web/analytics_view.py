@@ -335,6 +335,8 @@ class Report:
     #: The ratings of the advisor and of staff, one chart each (steps 1 to 5).
     rating_charts: tuple[BarChart, BarChart]
     by_version: tuple[VersionRatings, ...]
+    #: The titles of the rule sets in service, by id (the filter's choices).
+    titles: Mapping[str, str]
     benchmark: float = BENCHMARK
 
     @property
@@ -434,6 +436,7 @@ def build_report(
             bar_chart([s.staff for s in steps], **RATING_CHART),
         ),
         by_version=tuple(analytics.ratings_by_version(db, period)),
+        titles={r.id: r.title for r in served},
     )
 
 
