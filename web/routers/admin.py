@@ -1,10 +1,11 @@
 """The workbench for merchandisers: ``/admin/rules`` (analytics: ``web.routers.analytics``).
 
 Protected where it is included (``web.app``: role ``merchandiser``, which admins have
-too). The rules page is read-only for now: the rule sets in service with where each
-comes from (the rule files or a published version) and the rule files refused by the
+too). ``/admin/rules`` lists the rule sets in service with where each comes from (the
+rule files or a published version), its draft, and the rule files refused by the
 checks, read from the same :class:`~product_rules.registry.RuleRegistry` the advisor
-uses, so what it shows is what shoppers get.
+uses, so what it shows is what shoppers get. The editor of one rule set (drafts,
+checks, tries, publishing) is :mod:`web.routers.rules_editor`, included here.
 """
 
 from __future__ import annotations

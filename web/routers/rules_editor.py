@@ -411,6 +411,12 @@ def save_json(
             "author": draft.author,
             "findings": [_finding(p) for p in check_files(draft.files)],
             "status_html": _fragment(request, "admin/_rules_status.html", draft=draft),
+            "publish_html": _fragment(
+                request,
+                "admin/_rules_publish.html",
+                draft=draft,
+                can_publish=can_publish(user, settings),
+            ),
         }
     )
 

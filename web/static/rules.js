@@ -219,6 +219,7 @@
         savedFiles = sending;
         setRevision(result.data.revision);
         html(document.getElementById("draft-status"), result.data.status_html);
+        html(document.getElementById("publish-box"), result.data.publish_html);
         staleBox.hidden = true;
         showFindings(result.data.findings);
         saveMessage.textContent = saveMessage.getAttribute("data-saved") || "";
@@ -289,7 +290,14 @@
         return false;
       }
       setFiles(result.data.files);
+      var open = Array.prototype.map.call(formFields.querySelectorAll("details[open]"), function (d) {
+        return d.getAttribute("data-question");
+      });
       html(formFields, result.data.form_html);
+      open.forEach(function (id) {
+        var details = formFields.querySelector('details[data-question="' + id + '"]');
+        if (details) { details.open = true; }
+      });
       return save();
     });
   }
