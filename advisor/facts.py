@@ -18,14 +18,15 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Index, UniqueConstraint, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Field, SQLModel
 
 from advisor.accounts import UTCDateTime
 
 if TYPE_CHECKING:
-    from advisor.events import TurnRecord
+    from advisor.events import Scope, TurnRecord
 
-__all__ = ["TABLE_NAMES", "AnswerFact", "ConversationFacts", "apply", "erase"]
+__all__ = ["TABLE_NAMES", "AnswerFact", "ConversationFacts", "apply", "current_scope", "erase"]
 
 
 class ConversationFacts(SQLModel, table=True):
@@ -127,6 +128,24 @@ def _insert_answer(connection: Connection, values: dict[str, Any]) -> None:
 def _current(connection: Connection, conversation: str) -> Any:
     """The conversation's current run (a row), if it has one."""
     return connection.execute(select(_FACTS).where(_FACTS.c.id == _latest(conversation))).first()
+
+
+def current_scope(connection: Connection, conversation: str) -> Scope | None:
+    """Rule set, version, channel and language of the conversation's current run.
+
+    What the widget and staff report beside the turns (a click, a rating, a hand-over
+    taken) is filed under this, without asking Rasa for the conversation's state.
+    Tables that do not exist yet mean no run.
+    """
+    from advisor.events import Scope
+
+    try:
+        row = _current(connection, conversation)
+    except SQLAlchemyError:
+        return None
+    if row is None:
+        return None
+    return Scope(conversation, row.ruleset, row.version, row.channel, row.language)
 
 
 def apply(connection: Connection, record: TurnRecord) -> None:
