@@ -1,11 +1,17 @@
-r"""Read amounts of money and body heights from a shopper's free text.
+r"""Read amounts of money and body heights from a shopper's free text, English or German.
 
 The text is split into small tokens (numerals, words, single symbols); number words
-("fifteen hundred", "six foot") become numerals; every numeral then becomes a
-*mention* classified by its neighbours: money ("1.5k", "€1,500", "2 grand"), a length
-("1,82 m", "6'1\"", "182cm", "I'm 182"), bare ("1800") or something else ("5 years",
-"2-bolt"). A range ("1000-1500", "between 1000 and 1500") collapses into its upper
-bound, because the top of a range is what a budget means.
+("fifteen hundred", "six foot", "zweitausend", "fünfzehnhundert") become numerals; every
+numeral then becomes a *mention* classified by its neighbours: money ("1.5k", "€1,500",
+"2 grand", "1500,-"), a length ("1,82 m", "6'1\"", "182cm", "I'm 182", "ich bin 1,82",
+"eins zweiundachtzig"), bare ("1800", "ca. 2 Tsd.") or something else ("5 years",
+"2-bolt", "5 Jahre"). A range ("1000-1500", "between 1000 and 1500", "zwischen 1000 und
+1500", "1000 bis 1500") collapses into its upper bound, because the top of a range is
+what a budget means: the shopper who says "zwischen 1000 und 1500" is shown bikes up to
+1500.
+
+The word tables hold both languages at once: no English number or unit word means
+something else in German, and a German shopper may write "2k" as readily as "2 Tsd.".
 
 Nothing here raises on junk: unreadable input gives no mention and ``None``.
 """
@@ -37,39 +43,62 @@ _TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+|''|[^\s\w]")
 _IM = re.compile(r"\bi\s*'\s*m\b|\bim\b")
 _QUOTES = str.maketrans({"’": "'", "‘": "'", "′": "'", "´": "'", "”": '"', "“": '"', "″": '"'})
 
+_EN_UNITS = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen "
+    "fourteen fifteen sixteen seventeen eighteen nineteen"
+)
+_DE_UNITS = (
+    "null eins zwei drei vier fünf sechs sieben acht neun zehn elf zwölf dreizehn "
+    "vierzehn fünfzehn sechzehn siebzehn achtzehn neunzehn"
+)
+_DE_UNITS_ASCII = _DE_UNITS.replace("ü", "ue").replace("ö", "oe")
 _UNITS = {
-    w: i
-    for i, w in enumerate(
-        "zero one two three four five six seven eight nine ten eleven twelve thirteen "
-        "fourteen fifteen sixteen seventeen eighteen nineteen".split()
-    )
+    w: i for words in (_EN_UNITS, _DE_UNITS, _DE_UNITS_ASCII) for i, w in enumerate(words.split())
 }
+_UNITS |= {"ein": 1, "eine": 1, "zwo": 2}  # only as parts of numbers, never alone
 _TENS = {
     w: 10 * i
-    for i, w in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split(), 2)
+    for words in (
+        "twenty thirty forty fifty sixty seventy eighty ninety",
+        "zwanzig dreißig vierzig fünfzig sechzig siebzig achtzig neunzig",
+        "zwanzig dreissig vierzig fuenfzig sechzig siebzig achtzig neunzig",
+    )
+    for i, w in enumerate(words.split(), 2)
 }
-_SCALES = {"hundred": 100.0, "thousand": 1000.0}
+_SCALES = {"hundred": 100.0, "thousand": 1000.0, "hundert": 100.0, "tausend": 1000.0}
+_SCALES |= {"tsd": 1000.0}
+# "between 1000 and 1500", "zwischen 1000 und 1500"; "1000 to 1500", "1000 bis 1500".
+_RANGE_FROM = frozenset({"between", "zwischen"})
+_RANGE_AND = frozenset({"and", "und"})
+_RANGE_TO = frozenset({"-", "to", "bis"})
 
 _CURRENCY_AFTER = frozenset(
-    "€ eur euro euros eu $ usd dollar dollars bucks quid £ gbp pounds".split()
+    "€ eur euro euros eu $ usd dollar dollars bucks quid £ gbp pounds teuro".split()
 )
 _CURRENCY_BEFORE = frozenset("€ eur euro euros $ usd £ gbp".split())
 _MONEY_CONTEXT = frozenset(
-    "budget spend spending pay paying afford cost costs price priced".split()
+    "budget spend spending pay paying afford cost costs price priced "
+    "ausgeben kosten kostet preis zahlen bezahlen investieren".split()
 )
-_CM = frozenset("cm cms centimeter centimeters centimetre centimetres".split())
+_CM = frozenset("cm cms centimeter centimeters centimetre centimetres zentimeter".split())
 _METRES = frozenset("m meter meters metre metres mtr mtrs".split())
 _FEET = frozenset("' ft foot feet".split())
 _INCHES = frozenset("\" '' in inch inches".split())
-_LENGTH_CONTEXT = frozenset("height tall high".split())
+_LENGTH_CONTEXT = frozenset(
+    "height tall high groß gross größe groesse körpergröße koerpergroesse".split()
+)
+_I_AM = (["i", "am"], ["ich", "bin"])
 _APPROX = frozenset(
-    "about around roughly approx approximately like ca circa nearly almost maybe ~".split()
+    "about around roughly approx approximately like ca circa nearly almost maybe ~ "
+    "etwa ungefähr ungefaehr rund zirka knapp so".split()
 )
 # A number with one of these after it counts something else than money or height.
 _OTHER_UNITS = frozenset(
     "years year yrs yr months month weeks week days day hours hour h hrs min minutes km kms "
     "kilometers kilometres miles mi kg kgs kilos lbs times x % percent kids bikes speed "
-    "speeds gears mm rides st nd rd th".split()
+    "speeds gears mm rides st nd rd th "
+    "jahre jahren jahr monate monaten monat wochen woche tage tagen tag stunden stunde std "
+    "kilometer kilo mal gänge gang fahrten prozent kinder räder".split()
 )
 # Words next to which a lone number word ("six foot", "foot one") is read as a number.
 _NUMBER_WORD_NEIGHBOURS = (
@@ -186,7 +215,16 @@ def _numberise(tokens: list[str]) -> list[Item]:
             items.append(_numeral(token))
             i += 1
             continue
+        nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
+        cm = _german_number(nxt) if token == "eins" else None
+        if cm is not None and 10 <= cm < 100:
+            # "eins zweiundachtzig": one metre eighty-two, how Germans say a height.
+            items.extend((1 + cm / 100, "m"))
+            i += 2
+            continue
         end, value, scaled = _number_words(tokens, i)
+        if end == i and (compound := _german_number(token)) is not None:
+            end, value, scaled = i + 1, compound, "hundert" in token or "tausend" in token
         prev = tokens[i - 1] if i else ""
         nxt = tokens[end] if end < len(tokens) else ""
         # A lone "one" is usually not a number ("the one with discs"); take it only
@@ -216,7 +254,7 @@ def _number_words(tokens: list[str], i: int) -> tuple[int, float, bool]:
             current, last = 1.0, "unit"
         elif token in _SCALES and last in ("unit", "tens"):
             scaled, last = True, "scale"
-            if token == "hundred":
+            if _SCALES[token] == 100:
                 current *= 100
             else:
                 total, current = total + current * 1000, 0.0
@@ -227,6 +265,39 @@ def _number_words(tokens: list[str], i: int) -> tuple[int, float, bool]:
             break
         j += 1
     return j, total + current, scaled
+
+
+@lru_cache(maxsize=4096)
+def _german_number(word: str) -> float | None:
+    """Value of a German number written as one word: "zweiundachtzig", "zweitausend"."""
+    if not word.isalpha():
+        return None
+    if "tausend" in word:
+        left, _, right = word.partition("tausend")
+        high = 1.0 if left in ("", "ein") else _below_thousand(left)
+        low = _below_thousand(right.removeprefix("und")) if right else 0.0
+        return None if high is None or low is None else high * 1000 + low
+    return _below_thousand(word)
+
+
+def _below_thousand(word: str) -> float | None:
+    if "hundert" in word:
+        left, _, right = word.partition("hundert")
+        high = 1.0 if left in ("", "ein") else _below_hundred(left)
+        low = _below_hundred(right.removeprefix("und")) if right else 0.0
+        return None if high is None or low is None else high * 100 + low
+    return _below_hundred(word)
+
+
+def _below_hundred(word: str) -> float | None:
+    if word in _UNITS:
+        return float(_UNITS[word])
+    if word in _TENS:
+        return float(_TENS[word])
+    unit, joined, tens = word.partition("und")
+    if joined and tens in _TENS and unit in _UNITS and 1 <= _UNITS[unit] <= 9:
+        return float(_UNITS[unit] + _TENS[tens])
+    return None
 
 
 def _word(items: list[Item], i: int) -> str:
@@ -250,6 +321,12 @@ def _read_mention(items: list[Item], i: int) -> Mention:
     nxt = _word(items, j)
     if nxt in _CURRENCY_AFTER:
         return Mention(value, "money", i, j + 1)
+    if nxt in (",", ".") and _word(items, j + 1) == "-":
+        # "1500,-" and "1.500,--": how German prices are written.
+        j += 2
+        while _word(items, j) == "-":
+            j += 1
+        return Mention(value, "money", i, j)
     if _word(items, i - 1) in _CURRENCY_BEFORE:
         return Mention(value, "money", i, j)
     if kind == "money":
@@ -295,9 +372,7 @@ def _context_kind(items: list[Item], i: int, j: int, value: float) -> Kind:
         before.pop()
     height = _plausible_height(value)
     if height is not None and (
-        before[-2:] == ["i", "am"]
-        or _LENGTH_CONTEXT & set(before)
-        or _word(items, j) in _LENGTH_CONTEXT
+        before[-2:] in _I_AM or _LENGTH_CONTEXT & set(before) or _word(items, j) in _LENGTH_CONTEXT
     ):
         return "length"
     if _MONEY_CONTEXT & set(before):
@@ -314,7 +389,7 @@ def _plausible_height(value: float) -> float | None:
 
 
 def _merge_ranges(items: list[Item], mentions: list[Mention]) -> list[Mention]:
-    """Collapse "1000-1500", "1000 to 1500" and "between 1000 and 1500" into the upper bound."""
+    """Collapse "1000-1500", "1000 to 1500", "between 1000 and 1500" into the upper bound."""
     merged: list[Mention] = []
     for mention in mentions:
         low = merged[-1] if merged else None
@@ -322,7 +397,10 @@ def _merge_ranges(items: list[Item], mentions: list[Mention]) -> list[Mention]:
         if (
             low is not None
             and low.end == mention.start - 1
-            and (joiner in ("-", "to") or (joiner == "and" and "between" in _before(items, low)))
+            and (
+                joiner in _RANGE_TO
+                or (joiner in _RANGE_AND and _RANGE_FROM.intersection(_before(items, low)))
+            )
             and {low.kind, mention.kind} != {"money", "length"}
             and "other" not in (low.kind, mention.kind)
         ):

@@ -16,38 +16,21 @@ from functools import lru_cache
 
 from spacy.tokens import Doc
 
+from product_rules.parsing.languages import language_code, tables
 from product_rules.parsing.numbers import (
     has_length_cue,
     has_money_cue,
     parse_length_cm,
     parse_money,
 )
-from product_rules.parsing.phrases import Match, PhraseIndex, make_doc, negated
-from product_rules.schema import GlossaryEntry, Question, RuleSet
+from product_rules.parsing.phrases import Match, PhraseIndex, Vocabulary, make_doc, negated
+from product_rules.schema import GlossaryEntry, Option, Question, RuleSet
 
 __all__ = ["AnswerParser", "AnswerValue", "ParseResult", "rule_set_for"]
 
 AnswerValue = str | float | bool
 
 
-def _phrases(text: str) -> list[str]:
-    return [p.strip() for p in text.split(",")]
-
-
-_DONT_KNOW = _phrases(
-    "don't know, dont know, do not know, no idea, not sure, unsure, no clue, not a clue, "
-    "dunno, idk, skip, skip it, whatever, don't care, dont care, do not care, "
-    "doesn't matter, does not matter, no preference, up to you, you decide, you choose, "
-    "haven't decided, not decided, undecided"
-)
-_YES = _phrases(
-    "yes, yeah, yep, yup, yea, ya, sure, of course, definitely, absolutely, correct, "
-    "certainly, indeed, ok, okay, affirmative, y"
-)
-_NO = _phrases(
-    "no, nope, nah, not really, no way, not at all, never, negative, n, i don't, i do not, "
-    "i haven't"
-)
 _SEP = ":"  # between question id and option id in a matcher key; ids never contain it
 
 
@@ -76,8 +59,57 @@ class ParseResult:
         return not (self.answers or self.dont_know or self.rejected)
 
 
+class _Reader:
+    """The matchers of one rule set in one language."""
+
+    def __init__(
+        self,
+        language: str,
+        questions: Sequence[Question],
+        glossary: Sequence[GlossaryEntry],
+        names: Sequence[str],
+    ) -> None:
+        words = tables(language)
+        self.language = language
+        phrases: list[tuple[str, str]] = []
+        for question in questions:
+            for option in question.options:
+                key = f"{question.id}{_SEP}{option.id}"
+                phrases.extend((key, p) for p in _option_phrases(option, language))
+        self.options = PhraseIndex(phrases, language=language, topic=names)
+        self.dont_know = PhraseIndex(
+            [("?", p) for p in words.dont_know], loose=False, language=language
+        )
+        # The product's own names ("racing bike", "endurance bike") name the product,
+        # they do not answer a question: their words are kept from the options.
+        self.product = PhraseIndex([("product", n) for n in names], loose=False, language=language)
+        self.yes_no = PhraseIndex(
+            [("yes", p) for p in words.yes] + [("no", p) for p in words.no],
+            loose=False,
+            language=language,
+        )
+        self.terms = PhraseIndex(
+            (
+                (str(i), phrase)
+                for i, entry in enumerate(glossary)
+                for phrase in (entry.term, *entry.synonyms)
+            ),
+            language=language,
+        )
+        indexes = (self.options, self.dont_know, self.product, self.yes_no, self.terms)
+        self.vocabulary = Vocabulary(language, (w for index in indexes for w in index.words))
+
+    def doc(self, text: str) -> Doc:
+        return self.vocabulary.resolve(make_doc(text, self.language))
+
+
 class AnswerParser:
     """Reads answers from free text for one rule set; build once, parse often.
+
+    One parser reads every language of :data:`~product_rules.parsing.LANGUAGES`; the
+    language is given per call (``parse(text, language="de")``), because a conversation
+    keeps its language in its state and may switch it, while the rule set stays. The
+    matchers of a language are built on its first use (English at once).
 
     Args:
         source: A rule set, or just its questions.
@@ -99,55 +131,55 @@ class AnswerParser:
             questions = source
         self._questions = {q.id: q for q in questions}
         self._glossary = list(glossary or ())
+        self._names = names
         # Tie-break of last resort: the order options are written in.
-        self._rank: dict[str, int] = {}
-        phrases: list[tuple[str, str]] = []
-        for question in questions:
-            for option in question.options:
-                key = f"{question.id}{_SEP}{option.id}"
-                self._rank[key] = len(self._rank)
-                for phrase in (option.id.replace("_", " "), option.label, *option.synonyms):
-                    phrases.append((key, phrase))
-        self._options = PhraseIndex(phrases)
-        self._dont_know = PhraseIndex([("?", p) for p in _DONT_KNOW], loose=False)
-        # The product's own names ("racing bike", "endurance bike") name the product,
-        # they do not answer a question: their words are kept from the options.
-        self._product = PhraseIndex([("product", n) for n in names], loose=False)
-        self._yes_no = PhraseIndex(
-            [("yes", p) for p in _YES] + [("no", p) for p in _NO], loose=False
-        )
-        self._terms = PhraseIndex(
-            (str(i), phrase)
-            for i, entry in enumerate(self._glossary)
-            for phrase in (entry.term, *entry.synonyms)
-        )
+        self._rank = {
+            f"{q.id}{_SEP}{o.id}": i
+            for i, (q, o) in enumerate((q, o) for q in questions for o in q.options)
+        }
+        self._readers: dict[str, _Reader] = {}
+        self._reader("en")
         units = [q.unit for q in questions if q.type == "number"]
         # A unit cue names a question only if one question has that unit.
         self._unique_units = {u for u in units if units.count(u) == 1}
 
-    def parse(self, text: str, *, current: str | None = None) -> ParseResult:
+    def _reader(self, language: str) -> _Reader:
+        code = language_code(language)
+        reader = self._readers.get(code)
+        if reader is None:
+            reader = _Reader(code, list(self._questions.values()), self._glossary, self._names)
+            self._readers[code] = reader
+        return reader
+
+    def parse(self, text: str, *, current: str | None = None, language: str = "en") -> ParseResult:
         """Read every answer the message gives.
 
         Args:
             text: The shopper's message, any length or content; never raises on junk.
             current: Id of the question just asked, if any.
+            language: The conversation's language, "en" or "de" (a tag such as "de-DE"
+                is read as its language).
 
         Returns:
             The answers, a don't-know flag and answers rejected as out of range.
+
+        Raises:
+            UnsupportedLanguageError: ``language`` is not one the parser reads.
         """
+        reader = self._reader(language)
         if not isinstance(text, str) or not text.strip():
             return ParseResult()
-        doc = make_doc(text)
+        doc = reader.doc(text)
         unsure: set[int] = set()
-        for match in self._dont_know.matches(doc):
+        for match in reader.dont_know.matches(doc):
             unsure.update(range(match.start, match.end))
         blocked = set(unsure)
-        for match in self._product.matches(doc):
+        for match in reader.product.matches(doc):
             blocked.update(range(match.start, match.end))
-        answers: dict[str, AnswerValue] = dict(self._choices(doc, blocked, current))
+        answers: dict[str, AnswerValue] = dict(self._choices(reader, doc, blocked, current))
         asked = self._questions.get(current) if current else None
         if asked is not None and asked.type == "boolean":
-            yes_no = self._yes_no_answer(doc, blocked)
+            yes_no = _yes_no_answer(reader, doc, blocked)
             if yes_no is not None:
                 answers[asked.id] = yes_no
         rejected: dict[str, str] = {}
@@ -159,7 +191,7 @@ class AnswerParser:
         for question in ordered:
             if question.unit in taken_units:
                 continue
-            value = self._number(question, text, current)
+            value = self._number(question, text, current, reader.language)
             if value is None:
                 continue
             if question.id == current and question.unit is not None:
@@ -174,24 +206,30 @@ class AnswerParser:
         answered = current in answers if current else bool(answers)
         return ParseResult(answers, bool(unsure) and not answered, rejected, rejected_values)
 
-    def find_term(self, text: str) -> GlossaryEntry | None:
+    def find_term(self, text: str, *, language: str = "en") -> GlossaryEntry | None:
         """Return the glossary entry the text asks about ("what is SPD?"), if any.
 
         The longest term found wins ("SPD-SL" over "SPD"), then the first in the text.
+
+        Raises:
+            UnsupportedLanguageError: ``language`` is not one the parser reads.
         """
+        reader = self._reader(language)
         if not isinstance(text, str) or not self._glossary:
             return None
-        matches = self._terms.matches(make_doc(text))
+        matches = reader.terms.matches(reader.doc(text))
         if not matches:
             return None
-        best = min(matches, key=lambda m: (-m.size, not m.exact, m.start))
+        best = min(matches, key=lambda m: (-m.size, not m.exact, m.rest, m.start))
         return self._glossary[int(best.key)]
 
-    def _choices(self, doc: Doc, blocked: set[int], current: str | None) -> dict[str, str]:
+    def _choices(
+        self, reader: _Reader, doc: Doc, blocked: set[int], current: str | None
+    ) -> dict[str, str]:
         candidates = [
             m
-            for m in self._options.matches(doc)
-            if not blocked.intersection(range(m.start, m.end)) and not negated(doc, m.start, m.end)
+            for m in reader.options.matches(doc)
+            if not blocked.intersection(_own(m)) and not negated(doc, m.start, m.end)
         ]
         claims: dict[tuple[int, int], set[str]] = {}
         for m in candidates:
@@ -215,18 +253,7 @@ class AnswerParser:
             chosen.setdefault(question_id, option_id)
         return chosen
 
-    def _yes_no_answer(self, doc: Doc, blocked: set[int]) -> bool | None:
-        matches = [
-            m
-            for m in self._yes_no.matches(doc)
-            if not blocked.intersection(range(m.start, m.end))
-            and not (m.key == "yes" and negated(doc, m.start))
-        ]
-        if not matches:
-            return None
-        return min(matches, key=lambda m: (m.start, -m.size)).key == "yes"
-
-    def _claims(self, question: Question, text: str) -> bool:
+    def _claims(self, question: Question, text: str, language: str) -> bool:
         """Whether a number with ``question``'s unit in ``text`` belongs to ``question``.
 
         With one question per unit it always does. With several (body height and
@@ -239,33 +266,77 @@ class AnswerParser:
         same = [
             q for q in self._questions.values() if q.type == "number" and q.unit == question.unit
         ]
-        if _mentions(question, lowered):
+        if _mentions(question, lowered, language):
             return True
-        if any(_mentions(q, lowered) for q in same):
+        if any(_mentions(q, lowered, language) for q in same):
             return False
         first_plain = next((q for q in same if not q.cues), None)
         return first_plain is not None and first_plain.id == question.id
 
-    def _number(self, question: Question, text: str, current: str | None) -> float | None:
+    def _number(
+        self, question: Question, text: str, current: str | None, language: str
+    ) -> float | None:
         if question.type != "number":
             return None
         is_current = question.id == current
         if question.unit == "EUR":
-            if is_current or (self._claims(question, text) and has_money_cue(text)):
+            if is_current or (self._claims(question, text, language) and has_money_cue(text)):
                 return parse_money(text)
         elif question.unit == "cm":
-            if is_current or (self._claims(question, text) and has_length_cue(text)):
+            claimed = self._claims(question, text, language)
+            if is_current or (claimed and has_length_cue(text)):
                 value = parse_length_cm(text, bare_ok=is_current)
                 if value is None and is_current:
                     # A bare number inside the question's own range (an inseam of 84)
                     # is a length in cm even where a body height would not be.
                     value = _bare_in_range(text, question)
                 return value
+            if claimed and _mentions(question, text.lower(), language):
+                # The question's own cue marks the number: "Schrittlänge 86", "inseam 84".
+                return _bare_in_range(text, question)
         return None
 
 
-def _mentions(question: Question, lowered: str) -> bool:
-    return any(cue.lower() in lowered for cue in question.cues)
+def _option_phrases(option: Option, language: str) -> tuple[str, ...]:
+    """The phrases that name an option in ``language``.
+
+    Today the rule files hold one label and one synonym list per option, read in every
+    language; when they hold them per language, this is where a language picks its own.
+    """
+    del language
+    return (option.id.replace("_", " "), option.label, *option.synonyms)
+
+
+def _cues(question: Question, language: str) -> tuple[str, ...]:
+    """The question's cues and their words in ``language`` (see ``LanguageTables.cues``)."""
+    translated = tables(language).cues
+    return (
+        *question.cues,
+        *(word for cue in question.cues for word in translated.get(cue.lower(), ())),
+    )
+
+
+def _mentions(question: Question, lowered: str, language: str) -> bool:
+    return any(cue.lower() in lowered for cue in _cues(question, language))
+
+
+def _yes_no_answer(reader: _Reader, doc: Doc, blocked: set[int]) -> bool | None:
+    matches = [
+        m
+        for m in reader.yes_no.matches(doc)
+        if not blocked.intersection(range(m.start, m.end))
+        and not (m.key == "yes" and negated(doc, m.start))
+    ]
+    if not matches:
+        return None
+    return min(matches, key=lambda m: (m.start, -m.size)).key == "yes"
+
+
+def _own(m: Match) -> range | set[int]:
+    """The tokens a match owns; a stand-in may be a product name ("new to road bikes")."""
+    if m.stand_in is None:
+        return range(m.start, m.end)
+    return set(range(m.start, m.end)) - set(range(*m.stand_in))
 
 
 def _bare_in_range(text: str, question: Question) -> float | None:
@@ -276,15 +347,17 @@ def _bare_in_range(text: str, question: Question) -> float | None:
     return value if question.min <= value <= question.max else None
 
 
-def _specificity(m: Match, current: str | None) -> tuple[int, bool, bool, int]:
-    return (-m.size, not m.exact, _question(m) != current, m.start)
+def _specificity(m: Match, current: str | None) -> tuple[int, bool, int, bool, int]:
+    # Of two compounds read by their heads, the longer head wins: "Rennradschuhe" is
+    # road shoes before it is shoes.
+    return (-m.size, not m.exact, m.rest, _question(m) != current, m.start)
 
 
 def _question(match: Match) -> str:
     return match.key.split(_SEP, 1)[0]
 
 
-def rule_set_for(text: str, rulesets: Sequence[RuleSet]) -> str | None:
+def rule_set_for(text: str, rulesets: Sequence[RuleSet], *, language: str = "en") -> str | None:
     """Return the id of the rule set the text asks for ("I want a road bike"), if any.
 
     A rule set is named by its synonyms, its category slug (underscores as spaces) or
@@ -293,33 +366,41 @@ def rule_set_for(text: str, rulesets: Sequence[RuleSet]) -> str | None:
     Args:
         text: The shopper's message.
         rulesets: The loaded rule sets.
+        language: The message's language, "en" or "de".
 
     Returns:
         The rule set id, or ``None`` when no rule set is named.
+
+    Raises:
+        UnsupportedLanguageError: ``language`` is not one the parser reads.
     """
+    code = language_code(language)
     if not isinstance(text, str) or not text.strip() or not rulesets:
         return None
     signature = tuple(
         (r.id, r.title, r.category.replace("_", " "), tuple(r.synonyms)) for r in rulesets
     )
-    doc = make_doc(text)
-    matches = [
-        m for m in _rule_set_index(signature).matches(doc) if not negated(doc, m.start, m.end)
-    ]
+    index, vocabulary = _rule_set_index(signature, code)
+    doc = vocabulary.resolve(make_doc(text, code))
+    matches = [m for m in index.matches(doc) if not negated(doc, m.start, m.end)]
     if not matches:
         return None
-    return min(matches, key=lambda m: (-m.size, m.start)).key
+    return min(matches, key=lambda m: (-m.size, not m.exact, m.rest, m.start)).key
 
 
 @lru_cache(maxsize=8)
-def _rule_set_index(signature: tuple[tuple[str, str, str, tuple[str, ...]], ...]) -> PhraseIndex:
+def _rule_set_index(
+    signature: tuple[tuple[str, str, str, tuple[str, ...]], ...], language: str
+) -> tuple[PhraseIndex, Vocabulary]:
     # Rule sets change rarely; building the matcher once per set of rule sets keeps
     # rule_set_for cheap on every message.
-    return PhraseIndex(
+    index = PhraseIndex(
         (
             (rid, phrase)
             for rid, title, category, synonyms in signature
             for phrase in (title, category, *synonyms)
         ),
         loose=False,
+        language=language,
     )
+    return index, Vocabulary(language, index.words)
