@@ -210,7 +210,7 @@ async def test_check_returns_findings_at_their_line(app: FastAPI) -> None:
     async with client_for(app, Role.MERCHANDISER) as client:
         clean = await client.post("/admin/rules/road_bike/check", json={"files": files()})
         found = await client.post("/admin/rules/road_bike/check", json={"files": edited})
-    assert clean.json() == {"findings": []}
+    assert clean.json() == {"findings": [], "revision": 0}
     [finding] = found.json()["findings"]
     assert finding["file"] == "filters.yml" and finding["line"] == line
     assert finding["suggestion"] == "frame_size_cm"

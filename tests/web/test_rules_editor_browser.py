@@ -263,6 +263,11 @@ def test_a_stale_save_says_who_changed_the_draft(
     admin_page.get_by_test_id("form-apply").click()
     expect(admin_page.get_by_test_id("save-message")).not_to_be_empty()
 
+    source = page.get_by_test_id("source-compatibility.yml")
+    source.fill(
+        source.input_value() + "# a note\n"
+    )  # checked as typed: the page learns of ada's save
+    expect(page.get_by_test_id("newer")).to_be_visible()
     page.get_by_test_id("open-budget").click()
     page.get_by_test_id("text-budget").fill("What may the bike cost?")
     page.get_by_test_id("form-apply").click()

@@ -377,9 +377,16 @@ def _stale_json(request: Request, exc: StaleDraftError) -> JSONResponse:
 
 
 @router.post("/rules/{ruleset_id}/check")
-def check_json(ruleset_id: str, body: FilesIn) -> dict[str, Any]:
-    """The findings of the files as typed, each at its file, line and column."""
-    return {"findings": [_finding(p) for p in check_files(body.files)]}
+def check_json(request: Request, ruleset_id: str, body: FilesIn) -> dict[str, Any]:
+    """The findings of the files as typed, each at its file, line and column.
+
+    Also the draft's revision now, so the page tells at once that someone else saved.
+    """
+    draft = get_draft(_engine(request), ruleset_id)
+    return {
+        "findings": [_finding(p) for p in check_files(body.files)],
+        "revision": draft.revision if draft is not None else 0,
+    }
 
 
 @router.post("/rules/{ruleset_id}/draft")
@@ -410,7 +417,12 @@ def save_json(
             "revision": draft.revision,
             "author": draft.author,
             "findings": [_finding(p) for p in check_files(draft.files)],
-            "status_html": _fragment(request, "admin/_rules_status.html", draft=draft),
+            "status_html": _fragment(
+                request,
+                "admin/_rules_status.html",
+                draft=draft,
+                published=_published_version(db, ruleset_id),
+            ),
             "publish_html": _fragment(
                 request,
                 "admin/_rules_publish.html",

@@ -187,7 +187,10 @@
     post("check", { files: files() }).then(function (result) {
       if (seq !== checkSeq) { return; }  // a newer check is on its way
       root.setAttribute("data-checking", "false");
-      if (result.status === 200) { showFindings(result.data.findings); }
+      if (result.status === 200) {
+        showFindings(result.data.findings);
+        document.getElementById("newer").hidden = result.data.revision === basedOn;
+      }
     });
   }
 
@@ -221,6 +224,7 @@
         html(document.getElementById("draft-status"), result.data.status_html);
         html(document.getElementById("publish-box"), result.data.publish_html);
         staleBox.hidden = true;
+        document.getElementById("newer").hidden = true;
         showFindings(result.data.findings);
         saveMessage.textContent = saveMessage.getAttribute("data-saved") || "";
         root.setAttribute("data-saved-revision", String(result.data.revision));
