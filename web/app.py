@@ -40,7 +40,7 @@ from web.auth import (
 )
 from web.deps import WEB_DIR, require_role, templates
 from web.rasa import RasaClient, RasaUnavailableError
-from web.routers import admin, analytics, auth, console, health, live, share, shop
+from web.routers import admin, analytics, auth, console, feedback, health, live, share, shop
 from web.settings import WebSettings, get_settings
 
 __all__ = ["create_app"]
@@ -98,6 +98,9 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await routing
                 await live.close(app)
+                events = getattr(app.state, "events", None)
+                if events is not None:
+                    await asyncio.to_thread(events.close)  # queued events are written out
                 app.state.db.dispose()
 
     # The API description is a map of every route: handy in development, not in public.
@@ -119,6 +122,7 @@ def create_app(
     )
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     app.include_router(shop.router)
+    app.include_router(feedback.router)
     app.include_router(live.shopper_router)
     app.include_router(auth.router)
     for router, role in PROTECTED_AREAS:
