@@ -46,6 +46,8 @@ PUBLIC = {
     "/api/chat/history": "the shopper's own conversation, for its cookie's holder only",
     "/api/chat/events": "the live chat of the cookie holder's own hand-over",
     "/api/chat/message-for-staff": "a message for the inbox from the cookie holder's hand-over",
+    "/api/chat/click": "an offer the cookie holder opened, for the analytics",
+    "/api/chat/rating": "the cookie holder's rating of its own conversation",
     "/healthz": "liveness for load balancers and make run",
     "/healthz/rasa": "Rasa's liveness",
     "/login": "the sign-in form and its POST (CSRF-checked)",
