@@ -15,15 +15,19 @@ from __future__ import annotations
 import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, get_args
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
 from product_rules.errors import ProductRulesError, did_you_mean
+from product_rules.schema import CrossSellRule
 
 __all__ = [
+    "EDIT_KINDS",
+    "PREFER",
+    "RULE_FIELDS",
     "EditError",
     "Edit",
     "apply_edits",
@@ -40,7 +44,17 @@ EDIT_KINDS = {
     "move_question": ("question", "value"),
     "ranking_weight": ("key", "value"),
     "filter_importance": ("index", "value"),
+    "cross_sell": ("index", "key", "value"),
+    "requirement": ("index", "key", "value"),
 }
+
+#: The fields of a cross-sell rule and of a requirement the form edits, and how each is read.
+RULE_FIELDS: dict[str, dict[str, str]] = {
+    "cross_sell": {"when": "condition", "reason": "text", "limit": "number", "prefer": "choice"},
+    "requirements": {"label": "text", "prefer": "choice"},
+}
+#: How a requirement or a cross-sell rule picks among the products that fit.
+PREFER = tuple(get_args(CrossSellRule.model_fields["prefer"].annotation))
 
 
 class EditError(ProductRulesError):
@@ -160,6 +174,9 @@ def _apply(docs: _Documents, edit: Edit) -> None:
         filters[edit.index]["importance"] = _number(edit.value)
         docs.changed.add(name)
         return
+    if edit.kind in ("cross_sell", "requirement"):
+        _set_rule_field(docs, "cross_sell" if edit.kind == "cross_sell" else "requirements", edit)
+        return
     name, questions = docs.section("questions")
     question = _by_id(questions, edit.question, "question")
     value = edit.value.strip()
@@ -190,6 +207,33 @@ def _apply(docs: _Documents, edit: Edit) -> None:
     docs.changed.add(name)
 
 
+def _set_rule_field(docs: _Documents, section: str, edit: Edit) -> None:
+    """Set one field of the ``edit.index``-th rule of ``section`` (empty: removed if optional)."""
+    fields = RULE_FIELDS[section]
+    name, rules = docs.section(section)
+    if not isinstance(rules, CommentedSeq) or not 0 <= edit.index < len(rules):
+        raise EditError(f"there is no {section} rule number {edit.index + 1}")
+    if edit.key not in fields:
+        hint = did_you_mean(edit.key, fields)
+        raise EditError(
+            f"{edit.key!r} cannot be edited here" + (f", did you mean {hint!r}?" if hint else "")
+        )
+    rule, value, kind = rules[edit.index], edit.value.strip(), fields[edit.key]
+    if kind == "number":
+        rule[edit.key] = _number(value)
+    elif kind == "choice":
+        if value not in PREFER:
+            raise EditError(f"{value!r} is not one of {', '.join(PREFER)}")
+        rule[edit.key] = value
+    elif value:
+        rule[edit.key] = value
+    elif kind == "condition":
+        rule.pop(edit.key, None)  # no condition: always
+    else:
+        raise EditError(f"the {edit.key} of {section} rule {rule.get('id')!r} cannot be empty")
+    docs.changed.add(name)
+
+
 def apply_edits(files: Mapping[str, str], edits: Sequence[Edit]) -> dict[str, str]:
     """The files with ``edits`` made, in order; files no edit touches are returned as given.
 
@@ -210,7 +254,13 @@ def outline(files: Mapping[str, str]) -> dict[str, Any]:
     draft with errors elsewhere. Sections that cannot be read are left empty.
     """
     docs = _Documents(files)
-    result: dict[str, Any] = {"questions": [], "filters": [], "ranking": {}}
+    result: dict[str, Any] = {
+        "questions": [],
+        "filters": [],
+        "ranking": {},
+        "cross_sell": [],
+        "requirements": [],
+    }
     for key in result:
         try:
             _, section = docs.section(key)
@@ -251,4 +301,29 @@ def outline(files: Mapping[str, str]) -> dict[str, Any]:
             ]
         elif key == "ranking" and isinstance(section, CommentedMap):
             result[key] = {str(k): v for k, v in section.items()}
+        elif key in RULE_FIELDS and isinstance(section, CommentedSeq):
+            result[key] = [
+                {
+                    "index": i,
+                    "id": str(rule.get("id") or ""),
+                    "category": str(rule.get("category") or _category(rule.get("target"))),
+                    **{f: _text(rule.get(f)) for f in RULE_FIELDS[key]},
+                    # A combined condition (all/any/not) is edited in the source.
+                    "complex": [
+                        f
+                        for f, kind in RULE_FIELDS[key].items()
+                        if kind == "condition" and not isinstance(rule.get(f), str | None)
+                    ],
+                }
+                for i, rule in enumerate(section)
+                if isinstance(rule, CommentedMap)
+            ]
     return result
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _category(target: Any) -> str:
+    return str(target.get("category") or "") if isinstance(target, CommentedMap) else ""

@@ -187,8 +187,23 @@ def test_check_files_refuses_odd_names(files: dict[str, str]) -> None:
             "  margin: 3         # per 10 points of gross margin",
         ),
         (Edit("filter_importance", "6", index=0), "    importance: 6"),
+        (
+            Edit("cross_sell", "Protect your head.", index=0, key="reason"),
+            "    reason: Protect your head.",
+        ),
+        (Edit("cross_sell", "2", index=0, key="limit"), "    limit: 2"),
+        (Edit("requirement", "margin", index=0, key="prefer"), "    prefer: margin"),
     ],
-    ids=["question-text", "synonyms", "label", "ranking", "importance"],
+    ids=[
+        "question-text",
+        "synonyms",
+        "label",
+        "ranking",
+        "importance",
+        "cross-sell-reason",
+        "cross-sell-limit",
+        "requirement-prefer",
+    ],
 )
 def test_edits_change_one_line_and_keep_the_rest(
     files: dict[str, str], edit: Edit, changed: str
@@ -213,3 +228,13 @@ def test_add_synonym_appends_once(files: dict[str, str]) -> None:
 def test_edit_of_an_unknown_question_suggests_the_name(files: dict[str, str]) -> None:
     with pytest.raises(EditError, match="did you mean 'usage'"):
         apply_edits(files, [Edit("question_text", "x", question="usag")])
+
+
+def test_rule_field_edits_refuse_what_the_schema_would(files: dict[str, str]) -> None:
+    with pytest.raises(EditError, match="not one of cheapest, margin, best"):
+        apply_edits(files, [Edit("requirement", "dearest", index=0, key="prefer")])
+    with pytest.raises(EditError, match="did you mean 'reason'"):
+        apply_edits(files, [Edit("cross_sell", "x", index=0, key="reasn")])
+    no_condition = apply_edits(files, [Edit("cross_sell", "", index=1, key="when")])
+    assert check_files(no_condition) == []
+    assert outline(no_condition)["cross_sell"][1]["when"] == ""

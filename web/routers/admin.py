@@ -5,7 +5,8 @@ too). ``/admin/rules`` lists the rule sets in service with where each comes from
 rule files or a published version), its draft, and the rule files refused by the
 checks, read from the same :class:`~product_rules.registry.RuleRegistry` the advisor
 uses, so what it shows is what shoppers get. The editor of one rule set (drafts,
-checks, tries, publishing) is :mod:`web.routers.rules_editor`, included here.
+publishing) is :mod:`web.routers.rules_editor`, its tries :mod:`web.routers.rules_tryout`,
+both included here.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from product_rules.publishing import active_versions
 from product_rules.registry import RuleRegistry
 from product_rules.schema import RuleSet
 from web.deps import CurrentUser, SettingsDep, staff_page
-from web.routers import rules_editor
+from web.routers import rules_editor, rules_tryout
 from web.settings import WebSettings
 
 __all__ = ["router"]
@@ -68,3 +69,4 @@ def rules_page(request: Request, user: CurrentUser, settings: SettingsDep) -> Re
 
 
 router.include_router(rules_editor.router)
+router.include_router(rules_tryout.router)

@@ -1,4 +1,4 @@
-"""The rule editor of the workbench: drafts, checks, tries and publishing of one rule set.
+"""The rule editor of the workbench: drafts, checks and publishing of one rule set.
 
 Included into :data:`web.routers.admin.router` (role ``merchandiser``, CSRF on every
 POST). Pages and form posts (work without JavaScript):
@@ -15,18 +15,13 @@ POST). Pages and form posts (work without JavaScript):
 
 JSON, called by ``rules.js`` (``X-CSRF-Token`` header): ``…/check`` (findings of the
 files as typed), ``…/draft`` (save; ``409 stale`` with who changed what since),
-``…/edit`` (the form's edits applied to the files), ``…/personas``, ``…/diff`` and
-``…/preview`` (the draft as typed, through the same advisor service as the chat, on the
-channel ``preview``: no shopper sees it and nothing is logged).
+``…/edit`` (the form's edits applied to the files). The tries (persona tests, diff,
+preview chat) are :mod:`web.routers.rules_tryout`.
 """
 
 from __future__ import annotations
 
 import logging
-import shutil
-import tempfile
-import threading
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -37,9 +32,6 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from advisor import analytics
 from advisor.accounts import Role, StaffUserPublic
-from advisor.service import Advisor, Turn
-from advisor.state import ConversationState
-from product_rules.diff import DiffReport, diff_rulesets, sample_answers
 from product_rules.drafts import (
     Draft,
     StaleDraftError,
@@ -47,41 +39,38 @@ from product_rules.drafts import (
     check_files,
     discard_draft,
     get_draft,
-    load_files,
     publish_draft,
     save_draft,
-    write_files,
 )
-from product_rules.engine import AdviceEngine
 from product_rules.errors import RuleProblem, RuleSetError, UnknownRuleSetError
-from product_rules.personas import PersonaResult, load_personas, run_personas
 from product_rules.publishing import (
     UnknownVersionError,
     active_versions,
-    files_fingerprint,
     history,
     read_files,
     rollback,
 )
-from product_rules.registry import RuleRegistry, ServedRuleSet
-from product_rules.rule_edits import Edit, EditError, apply_edits, outline
+from product_rules.registry import ServedRuleSet
+from product_rules.rule_edits import PREFER, Edit, EditError, apply_edits, outline
 from product_rules.vocabulary import export as vocabulary_export
 from web.auth import RoleForbiddenError, staff_session
 from web.deps import CurrentUser, SettingsDep, staff_page, templates
 from web.settings import WebSettings
 
-__all__ = ["DIFF_SAMPLES", "can_publish", "router"]
+__all__ = [
+    "FilesIn",
+    "can_publish",
+    "engine_of",
+    "finding_of",
+    "render_fragment",
+    "router",
+    "served_of",
+]
 
 log = logging.getLogger("web")
 
 router = APIRouter()
 
-#: Answer sets the outcome diff tries (about 15 ms each on the demo catalogue).
-DIFF_SAMPLES = 100
-#: Rule-set previews kept warm (each holds an answer parser).
-PREVIEWS_KEPT = 4
-
-_preview_lock = threading.Lock()
 Files = dict[str, str]
 FormText = Annotated[str, Form(max_length=500)]
 
@@ -113,12 +102,18 @@ Publisher = Annotated[StaffUserPublic, Depends(publisher)]
 # -- what a page is built from -----------------------------------------------------------
 
 
-def _engine(request: Request) -> Engine:
+def engine_of(request: Request) -> Engine:
+    """The app's database: catalogue, drafts and publications."""
     engine: Engine = request.app.state.db.engine
     return engine
 
 
-def _served(request: Request, settings: WebSettings, ruleset_id: str) -> ServedRuleSet:
+def served_of(request: Request, settings: WebSettings, ruleset_id: str) -> ServedRuleSet:
+    """The rule set in service, as the workbench's registry sees it.
+
+    Raises:
+        UnknownRuleSetError: no such rule set is in service.
+    """
     from web.routers.admin import served_registry
 
     return served_registry(request, settings).get(ruleset_id)
@@ -137,7 +132,8 @@ def _working(db: Engine, served: ServedRuleSet) -> tuple[Files, int, Draft | Non
     return read_files(served.loaded.directory), draft.revision if draft else 0, draft
 
 
-def _finding(problem: RuleProblem) -> dict[str, Any]:
+def finding_of(problem: RuleProblem) -> dict[str, Any]:
+    """A rule problem as JSON for the page."""
     return {
         "file": problem.file,
         "line": problem.line,
@@ -147,7 +143,8 @@ def _finding(problem: RuleProblem) -> dict[str, Any]:
     }
 
 
-def _fragment(request: Request, name: str, **context: Any) -> str:
+def render_fragment(request: Request, name: str, **context: Any) -> str:
+    """A template rendered outside a page response, with what the page context gives."""
     context.setdefault("csrf_token", lambda: staff_session(request).csrf_token())
     context.setdefault("request", request)
     return templates.get_template(name).render(context)
@@ -155,12 +152,13 @@ def _fragment(request: Request, name: str, **context: Any) -> str:
 
 def _form_html(request: Request, files: Files) -> str:
     vocabulary = vocabulary_export()
-    return _fragment(
+    return render_fragment(
         request,
         "admin/_rules_form.html",
         outline=outline(files),
         answer_types={t["name"]: t for t in vocabulary["answer_types"]},
         operators={o["name"]: o for o in vocabulary["operators"]},
+        prefer=PREFER,
     )
 
 
@@ -182,9 +180,9 @@ def _page(
     stale: StaleDraftError | None = None,
     status_code: int = 200,
 ) -> Response:
-    db = _engine(request)
+    db = engine_of(request)
     try:
-        served = _served(request, settings, ruleset_id)
+        served = served_of(request, settings, ruleset_id)
     except UnknownRuleSetError as exc:
         return staff_page(
             request,
@@ -202,7 +200,7 @@ def _page(
             "based_on": based_on,
             "draft": draft,
             "published": _published_version(db, ruleset_id),
-            "findings": [_finding(p) for p in check_files(files)],
+            "findings": [finding_of(p) for p in check_files(files)],
             "form_html": _form_html(request, files),
             "history": history(db, ruleset_id),
             "not_understood": _not_understood(db, ruleset_id),
@@ -243,7 +241,7 @@ def publish_page(
     """Publish the draft at revision ``based_on`` with a note; in service within a second."""
     try:
         result = publish_draft(
-            _engine(request), ruleset_id, based_on=based_on, author=user.name, note=note.strip()
+            engine_of(request), ruleset_id, based_on=based_on, author=user.name, note=note.strip()
         )
     except StaleDraftError as exc:
         return _page(request, user, settings, ruleset_id, stale=exc, status_code=409)
@@ -265,7 +263,7 @@ def rollback_page(
 ) -> Response:
     """Put an earlier version back in service."""
     try:
-        rollback(_engine(request), ruleset_id, version, author=user.name, note=note.strip())
+        rollback(engine_of(request), ruleset_id, version, author=user.name, note=note.strip())
     except UnknownVersionError:
         return _back(ruleset_id, "unknown-version")
     log.info("%s rolled %s back to v%s", user.name, ruleset_id, version)
@@ -282,7 +280,7 @@ def discard_page(
 ) -> Response:
     """Throw the draft away."""
     try:
-        discard_draft(_engine(request), ruleset_id, based_on=based_on, author=user.name)
+        discard_draft(engine_of(request), ruleset_id, based_on=based_on, author=user.name)
     except StaleDraftError as exc:
         return _page(request, user, settings, ruleset_id, stale=exc, status_code=409)
     except UnknownDraftError:
@@ -305,11 +303,11 @@ def synonym_page(
 
     ``option`` is ``question:option`` when ``question`` is not given (the page's select).
     """
-    db = _engine(request)
+    db = engine_of(request)
     if not question and ":" in option:
         question, option = option.split(":", 1)
     try:
-        served = _served(request, settings, ruleset_id)
+        served = served_of(request, settings, ruleset_id)
     except UnknownRuleSetError:
         return _page(request, user, settings, ruleset_id)
     files, _, _ = _working(db, served)
@@ -352,17 +350,6 @@ class EditIn(FilesIn):
     edits: list[dict[str, Any]] = Field(max_length=500)
 
 
-class PreviewIn(FilesIn):
-    """One turn of the preview chat."""
-
-    state: dict[str, Any] | None = None
-    text: str = Field(default="", max_length=500)
-    intent: str | None = Field(default=None, max_length=40)
-    entities: dict[str, Annotated[str, Field(max_length=60)]] = Field(
-        default_factory=dict, max_length=5
-    )
-
-
 def _stale_json(request: Request, exc: StaleDraftError) -> JSONResponse:
     return JSONResponse(
         status_code=409,
@@ -371,7 +358,7 @@ def _stale_json(request: Request, exc: StaleDraftError) -> JSONResponse:
             "error": "stale",
             "revision": exc.current.revision,
             "authors": exc.authors,
-            "html": _fragment(request, "admin/_rules_stale.html", stale=exc),
+            "html": render_fragment(request, "admin/_rules_stale.html", stale=exc),
         },
     )
 
@@ -382,9 +369,9 @@ def check_json(request: Request, ruleset_id: str, body: FilesIn) -> dict[str, An
 
     Also the draft's revision now, so the page tells at once that someone else saved.
     """
-    draft = get_draft(_engine(request), ruleset_id)
+    draft = get_draft(engine_of(request), ruleset_id)
     return {
-        "findings": [_finding(p) for p in check_files(body.files)],
+        "findings": [finding_of(p) for p in check_files(body.files)],
         "revision": draft.revision if draft is not None else 0,
     }
 
@@ -394,9 +381,9 @@ def save_json(
     request: Request, ruleset_id: str, body: SaveIn, user: CurrentUser, settings: SettingsDep
 ) -> Response:
     """Save the files as the next revision of the draft (never live)."""
-    db = _engine(request)
+    db = engine_of(request)
     try:
-        _served(request, settings, ruleset_id)
+        served_of(request, settings, ruleset_id)
         draft = save_draft(
             db,
             ruleset_id,
@@ -416,14 +403,14 @@ def save_json(
             "ok": True,
             "revision": draft.revision,
             "author": draft.author,
-            "findings": [_finding(p) for p in check_files(draft.files)],
-            "status_html": _fragment(
+            "findings": [finding_of(p) for p in check_files(draft.files)],
+            "status_html": render_fragment(
                 request,
                 "admin/_rules_status.html",
                 draft=draft,
                 published=_published_version(db, ruleset_id),
             ),
-            "publish_html": _fragment(
+            "publish_html": render_fragment(
                 request,
                 "admin/_rules_publish.html",
                 draft=draft,
@@ -454,104 +441,3 @@ def edit_json(request: Request, ruleset_id: str, body: EditIn) -> Response:
             status_code=422, content={"ok": False, "error": "edit", "message": str(exc)}
         )
     return JSONResponse({"ok": True, "files": files, "form_html": _form_html(request, files)})
-
-
-def _tryout(files: Files, db: Engine, work: Path) -> tuple[Any, AdviceEngine]:
-    loaded = load_files(files, work / "draft")
-    return loaded, AdviceEngine(loaded.ruleset, db)
-
-
-def _problems_json(request: Request, problems: list[RuleProblem]) -> JSONResponse:
-    findings = [_finding(p) for p in problems]
-    html = _fragment(request, "admin/_rules_findings_note.html", findings=findings)
-    return JSONResponse(status_code=422, content={"ok": False, "findings": findings, "html": html})
-
-
-@router.post("/rules/{ruleset_id}/personas")
-def personas_json(request: Request, ruleset_id: str, body: FilesIn) -> Response:
-    """Run the persona tests of the files as typed; each pass or failure."""
-    db = _engine(request)
-    with tempfile.TemporaryDirectory(prefix="rule-personas-") as tmp:
-        try:
-            loaded, engine = _tryout(body.files, db, Path(tmp))
-            personas = load_personas(
-                loaded.directory, root=loaded.directory, ruleset=loaded.ruleset
-            )
-        except RuleSetError as exc:
-            return _problems_json(request, exc.problems)
-        results: list[PersonaResult] = run_personas(loaded, engine, personas)
-    html = _fragment(request, "admin/_rules_personas.html", results=results)
-    return JSONResponse(
-        {"ok": True, "passed": sum(r.passed for r in results), "total": len(results), "html": html}
-    )
-
-
-@router.post("/rules/{ruleset_id}/diff")
-def diff_json(request: Request, ruleset_id: str, body: FilesIn, settings: SettingsDep) -> Response:
-    """Which answers get other offers with the files as typed than with the version in service."""
-    db = _engine(request)
-    try:
-        served = _served(request, settings, ruleset_id)
-    except UnknownRuleSetError:
-        return JSONResponse(status_code=404, content={"ok": False, "error": "unknown_ruleset"})
-    with tempfile.TemporaryDirectory(prefix="rule-diff-") as tmp:
-        try:
-            loaded, engine = _tryout(body.files, db, Path(tmp))
-        except RuleSetError as exc:
-            return _problems_json(request, exc.problems)
-        samples = sample_answers(loaded.ruleset, limit=DIFF_SAMPLES)
-        report: DiffReport = diff_rulesets(served.engine, engine, samples)
-    changes = sorted(report.changes, key=lambda c: -c.size)
-    html = _fragment(
-        request, "admin/_rules_diff.html", report=report, changes=changes, served=served
-    )
-    return JSONResponse({"ok": True, "total": report.total, "changed": len(changes), "html": html})
-
-
-def _preview_advisor(request: Request, ruleset_id: str, files: Files) -> Advisor:
-    """An advisor over the draft alone, kept while its files stay the same."""
-    state = request.app.state
-    key = f"{ruleset_id}:{files_fingerprint(files)}"
-    with _preview_lock:
-        previews: dict[str, tuple[Advisor, Path]] = getattr(state, "rule_previews", None) or {}
-        state.rule_previews = previews
-        if key in previews:
-            previews[key] = previews.pop(key)  # most recently used last
-            return previews[key][0]
-        folder = Path(tempfile.mkdtemp(prefix="rule-preview-"))
-        write_files(files, folder / ruleset_id)
-        registry = RuleRegistry(folder, _engine(request), publications=False, check_interval=3600)
-        if registry.problems or not registry.all():
-            shutil.rmtree(folder, ignore_errors=True)
-            raise RuleSetError(registry.problems)
-        previews[key] = (Advisor(registry), folder)
-        while len(previews) > PREVIEWS_KEPT:
-            _, old = previews.pop(next(iter(previews)))
-            shutil.rmtree(old, ignore_errors=True)
-        return previews[key][0]
-
-
-@router.post("/rules/{ruleset_id}/preview")
-def preview_json(request: Request, ruleset_id: str, body: PreviewIn) -> Response:
-    """One turn of the preview chat with the draft as typed (channel ``preview``)."""
-    with tempfile.TemporaryDirectory(prefix="rule-check-") as tmp:
-        try:
-            load_files(body.files, Path(tmp) / "draft")
-        except RuleSetError as exc:
-            return _problems_json(request, exc.problems)
-    try:
-        advisor = _preview_advisor(request, ruleset_id, body.files)
-    except RuleSetError as exc:
-        return _problems_json(request, exc.problems)
-    state = ConversationState.from_dict(body.state or {})
-    state.channel = "preview"
-    if body.state is None:
-        turn = Turn(
-            "", "request_advice", {"ruleset": next(s.ruleset.id for s in advisor.registry.all())}
-        )
-    else:
-        turn = Turn(body.text, body.intent, dict(body.entities))
-    after, reply = advisor.step(state, turn)
-    offers = next((p for p in reply.payloads if p.get("type") == "offers"), None)
-    html = _fragment(request, "admin/_rules_preview.html", reply=reply, offers=offers)
-    return JSONResponse({"ok": True, "state": after.to_dict(), "html": html, "text": reply.text})
