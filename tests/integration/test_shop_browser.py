@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.integration.conftest import RunningBot, ask, check_offers, texts
-from web.stack import Stack, free_port, web_service
+from web.stack import Stack, listening_socket, web_service
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
@@ -47,7 +47,7 @@ CLEAT_TAGS = {"flat": "Flat pedals (no cleats)", "spd": "SPD cleats"}
 
 @pytest.fixture(scope="module")
 def shop_url(bot: RunningBot) -> Iterator[str]:
-    web = web_service(free_port(), bot.rasa_url, rasa_token=bot.rasa_token)
+    web = web_service(listening_socket(), bot.rasa_url, rasa_token=bot.rasa_token)
     with Stack([web], log=io.StringIO()).running(timeout=60):
         yield web.url
 
