@@ -67,6 +67,7 @@ class LanguageTables:
         copula: Verbs linking an option to a refusal after it ("carbon is not for me").
         scope_ends: Words that end a negation's clause ("but", "sondern").
         doubt: Words that make a negation doubt, not refusal ("not sure", "keine Ahnung").
+        doubt_before: The same before the negation ("weiß nicht").
         excepting: "anything", "alles" in "anything but racing", "alles außer Rennen".
         excepts: "but", "außer".
         refusals: Token sequences that refuse the option before them ("no way").
@@ -90,6 +91,7 @@ class LanguageTables:
     copula: frozenset[str]
     scope_ends: frozenset[str]
     doubt: frozenset[str]
+    doubt_before: frozenset[str]
     excepting: frozenset[str]
     excepts: frozenset[str]
     refusals: frozenset[tuple[str, ...]]
@@ -126,6 +128,7 @@ _EN = LanguageTables(
     copula=_words("is 's are be"),
     scope_ends=_words("but just only rather instead more though although however"),
     doubt=_words("sure certain know idea clue"),
+    doubt_before=frozenset(),
     excepting=_words("anything everything whatever"),
     excepts=_words("but except besides"),
     refusals=frozenset(
@@ -176,9 +179,11 @@ _DE = LanguageTables(
     short_negations=_words("nein") | _EN.short_negations,
     after_interjection=_words("ich wir du es das danke bitte lieber doch") | _EN.after_interjection,
     copula=_words("ist sind ist's wäre") | _EN.copula,
-    scope_ends=_words("aber sondern nur eher lieber stattdessen mehr doch jedoch obwohl")
+    # Not "mehr": "nicht mehr Anfänger" is no beginner any more.
+    scope_ends=_words("aber sondern nur eher lieber stattdessen doch jedoch obwohl")
     | _EN.scope_ends,
     doubt=_words("sicher ahnung plan idee weiß weiss") | _EN.doubt,
+    doubt_before=_words("weiß weiss wissen"),
     excepting=_words("alles irgendwas egal") | _EN.excepting,
     excepts=_words("außer ausser bis") | _EN.excepts,
     refusals=frozenset(

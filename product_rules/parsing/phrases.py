@@ -110,6 +110,8 @@ def negated(doc: Doc, start: int, end: int | None = None) -> bool:
         if word in words.negations or token.lemma_ == "not":
             if k + 1 < len(doc) and doc[k + 1].lower_ in words.doubt:
                 continue
+            if k > 0 and doc[k - 1].lower_ in words.doubt_before:
+                continue
             if (
                 word not in words.short_negations
                 or k >= start - 2
@@ -144,13 +146,13 @@ def _refused_after(doc: Doc, end: int, words: LanguageTables) -> bool:
 
 
 def _closing_negation(doc: Doc, end: int, words: LanguageTables) -> bool:
-    """German puts "nicht" last: "Carbon brauche ich nicht", "Rennen fahre ich nie"."""
+    """German puts "nicht" last: "Carbon brauche ich nicht", "Rennen nicht, aber Touren"."""
     k = end
     while k < len(doc) and doc[k].text not in BREAKS and doc[k].lower_ not in words.scope_ends:
         k += 1
-    if k - end < 2 or doc[k - 1].lower_ not in words.final_negations:
+    if k == end or doc[k - 1].lower_ not in words.final_negations:
         return False
-    return doc[k - 2].lower_ not in words.doubt
+    return k - end < 2 or doc[k - 2].lower_ not in words.doubt | words.doubt_before
 
 
 class _Loose(NamedTuple):
