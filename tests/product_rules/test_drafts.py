@@ -3,6 +3,7 @@ from a draft and roll back; the form's edits keep the YAML as written."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -106,6 +107,19 @@ def test_the_registry_serves_a_published_draft(
     served = registry.get("road_bike")
     assert served.source == "published v1"
     assert served.ruleset.question("usage").text == NEW_TEXT  # type: ignore[union-attr]
+
+
+def test_a_published_draft_is_in_service_within_a_second(
+    db: Engine, files: dict[str, str], rules_copy: Path
+) -> None:
+    registry = RuleRegistry(rules_copy, db, parser_factory=lambda rs: None)  # looks every 0.25 s
+    registry.get("road_bike")
+    save_draft(db, "road_bike", _retext(files), based_on=0, author="anna")
+    publish_draft(db, "road_bike", based_on=1, author="admin")
+    published = time.monotonic()
+    while registry.get("road_bike").source != "published v1":
+        assert time.monotonic() - published < 1.0, "not in service within a second"
+        time.sleep(0.02)
 
 
 def test_publish_refuses_a_broken_draft_and_keeps_it_open(

@@ -410,6 +410,7 @@ def save_json(
                 draft=draft,
                 published=_published_version(db, ruleset_id),
             ),
+            "form_html": _form_html(request, draft.files),
             "publish_html": render_fragment(
                 request,
                 "admin/_rules_publish.html",

@@ -223,6 +223,7 @@
         setRevision(result.data.revision);
         html(document.getElementById("draft-status"), result.data.status_html);
         html(document.getElementById("publish-box"), result.data.publish_html);
+        if (!formPending()) { replaceForm(result.data.form_html); }  // the form follows the source
         staleBox.hidden = true;
         document.getElementById("newer").hidden = true;
         showFindings(result.data.findings);
@@ -265,6 +266,9 @@
     goTo(link.getAttribute("data-file"), parseInt(link.getAttribute("data-line"), 10));
   });
   document.getElementById("save").addEventListener("click", function () { save(); });
+  document.addEventListener("keydown", function (event) {
+    if ((event.ctrlKey || event.metaKey) && event.key === "s") { event.preventDefault(); save(); }
+  });
   window.addEventListener("beforeunload", function (event) {
     if (dirty()) { event.preventDefault(); event.returnValue = ""; }
   });
@@ -284,6 +288,23 @@
     });
   }
 
+  function formPending() {
+    return Array.prototype.some.call(form.querySelectorAll(".js-edit"), function (input) {
+      return input.value !== input.getAttribute("data-original");
+    });
+  }
+
+  function replaceForm(markup) {
+    var open = Array.prototype.map.call(formFields.querySelectorAll("details[open]"), function (d) {
+      return d.getAttribute("data-question");
+    });
+    html(formFields, markup);
+    open.forEach(function (id) {
+      var details = formFields.querySelector('details[data-question="' + id + '"]');
+      if (details) { details.open = true; }
+    });
+  }
+
   function applyEdits(edits) {
     formMessage.textContent = "";
     if (!edits.length) { return Promise.resolve(false); }
@@ -294,14 +315,7 @@
         return false;
       }
       setFiles(result.data.files);
-      var open = Array.prototype.map.call(formFields.querySelectorAll("details[open]"), function (d) {
-        return d.getAttribute("data-question");
-      });
-      html(formFields, result.data.form_html);
-      open.forEach(function (id) {
-        var details = formFields.querySelector('details[data-question="' + id + '"]');
-        if (details) { details.open = true; }
-      });
+      replaceForm(result.data.form_html);
       return save();
     });
   }
