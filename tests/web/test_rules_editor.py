@@ -325,6 +325,7 @@ async def test_merchandiser_cannot_publish_an_admin_can(app: FastAPI) -> None:
     assert NEW_TEXT in active_versions(engine)["road_bike"].files["questions.yml"]
     assert "Published as version 1" in after.text and "friendlier" in after.text
     assert 'data-testid="in-service">published version 1' in after.text
+    assert f"text: {NEW_TEXT}" in after.text, "the editor opens the version just published"
 
 
 async def test_merchandiser_publishes_when_the_setting_allows(settings: WebSettings) -> None:
@@ -369,6 +370,7 @@ async def test_publish_refuses_a_broken_draft_and_rollback_restores(app: FastAPI
     assert back.headers["location"].endswith("done=rolledback-1")
     assert NEW_TEXT not in active_versions(engine)["road_bike"].files["questions.yml"]
     assert "rolled back to version 1" in page.text and "oops" in page.text
+    assert NEW_TEXT not in page.text, "the editor opens the version rolled back to"
 
 
 async def test_not_understood_phrase_becomes_a_synonym_in_the_draft(app: FastAPI) -> None:

@@ -109,14 +109,16 @@ def engine_of(request: Request) -> Engine:
 
 
 def served_of(request: Request, settings: WebSettings, ruleset_id: str) -> ServedRuleSet:
-    """The rule set in service, as the workbench's registry sees it.
+    """The rule set in service now (a publish a moment ago included).
 
     Raises:
         UnknownRuleSetError: no such rule set is in service.
     """
     from web.routers.admin import served_registry
 
-    return served_registry(request, settings).get(ruleset_id)
+    registry = served_registry(request, settings)
+    registry.refresh(force=True)  # cheap when nothing changed; never a page behind a publish
+    return registry.get(ruleset_id)
 
 
 def _published_version(db: Engine, ruleset_id: str) -> int | None:
@@ -129,7 +131,10 @@ def _working(db: Engine, served: ServedRuleSet) -> tuple[Files, int, Draft | Non
     draft = get_draft(db, served.ruleset.id)
     if draft is not None and draft.open:
         return draft.files, draft.revision, draft
-    return read_files(served.loaded.directory), draft.revision if draft else 0, draft
+    # The version in service as stored, not as the registry last loaded it.
+    version = active_versions(db).get(served.ruleset.id)
+    files = dict(version.files) if version is not None else read_files(served.loaded.directory)
+    return files, draft.revision if draft else 0, draft
 
 
 def finding_of(problem: RuleProblem) -> dict[str, Any]:
