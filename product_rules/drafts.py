@@ -57,6 +57,8 @@ __all__ = [
 
 #: A rule file's name: letters, digits, ``_`` and ``-``, ending in ``.yml`` or ``.yaml``.
 FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,60}\.ya?ml$")
+#: A rule set id as drafts store it.
+RULESET_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,59}$")
 #: Most files a draft may hold, and the most characters of one file.
 MAX_FILES = 40
 MAX_FILE_CHARS = 200_000
@@ -269,6 +271,8 @@ def save_draft(
     """
     if not author.strip():
         raise ValueError("a save needs an author")
+    if not RULESET_ID.match(ruleset_id):
+        raise ValueError(f"{ruleset_id!r} is not a rule set id")
     _check_names(files)
     ensure_tables(db)
     with Session(db) as session:
@@ -464,7 +468,7 @@ def publish_draft(
         return problems + (extra_checks(loaded) if extra_checks is not None else [])
 
     with tempfile.TemporaryDirectory(prefix="rule-publish-") as tmp:
-        directory = write_files(draft.files, Path(tmp) / "rules" / ruleset_id)
+        directory = write_files(draft.files, Path(tmp) / "rules" / "draft")
         result = publish(db, directory, author=author, message=note, extra_checks=checks)
     try:
         _close(db, ruleset_id, based_on=based_on, author=author, action=PUBLISHED, note=note)

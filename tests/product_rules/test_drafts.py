@@ -252,3 +252,8 @@ def test_rule_field_edits_refuse_what_the_schema_would(files: dict[str, str]) ->
     no_condition = apply_edits(files, [Edit("cross_sell", "", index=1, key="when")])
     assert check_files(no_condition) == []
     assert outline(no_condition)["cross_sell"][1]["when"] == ""
+
+
+def test_save_refuses_an_odd_rule_set_id(db: Engine, files: dict[str, str]) -> None:
+    with pytest.raises(ValueError, match="not a rule set id"):
+        save_draft(db, "..", files, based_on=0, author="anna")

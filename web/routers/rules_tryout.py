@@ -126,7 +126,7 @@ def _preview_advisor(request: Request, ruleset_id: str, files: Files) -> Advisor
             previews[key] = previews.pop(key)  # most recently used last
             return previews[key][0]
         folder = Path(tempfile.mkdtemp(prefix="rule-preview-"))
-        write_files(files, folder / ruleset_id)
+        write_files(files, folder / "draft")
         registry = RuleRegistry(folder, engine_of(request), publications=False, check_interval=3600)
         if registry.problems or not registry.all():
             shutil.rmtree(folder, ignore_errors=True)
