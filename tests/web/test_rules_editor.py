@@ -19,11 +19,11 @@ import httpx
 import pytest
 from argon2 import PasswordHasher
 from fastapi import FastAPI
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from advisor import accounts
 from advisor.accounts import ROLES, Role
-from advisor.events import Event, EventKind, EventLog, Scope
+from advisor.events import AdvisorEvent, Event, EventKind, EventLog, Scope
 from catalog.db import create_tables
 from catalog.demo import build_demo_catalog
 from product_rules.drafts import get_draft
@@ -301,6 +301,12 @@ async def test_preview_talks_to_the_draft(app: FastAPI) -> None:
     assert state["channel"] == "preview" and state["question"] == "usage"
     after = answer.json()["state"]
     assert after["answers"]["usage"] == "endurance" and after["question"] == "experience"
+    log = EventLog(app.state.db.engine, background=False)
+    log.ensure_tables()
+    log.close()
+    with Session(app.state.db.engine) as session:
+        seen = session.exec(select(AdvisorEvent).where(AdvisorEvent.channel == "preview")).all()
+    assert seen == [], "the preview is invisible: nothing in the event log"
 
 
 # -- publishing ---------------------------------------------------------------------------------
