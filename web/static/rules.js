@@ -205,7 +205,9 @@
   var staleBox = document.getElementById("stale");
 
   function markDirty() {
-    root.setAttribute("data-dirty", dirty() ? "true" : "false");
+    var unsaved = dirty();
+    root.setAttribute("data-dirty", unsaved ? "true" : "false");
+    if (unsaved) { saveMessage.textContent = saveMessage.getAttribute("data-unsaved") || ""; }
   }
 
   function setRevision(revision) {
