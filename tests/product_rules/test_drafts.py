@@ -257,3 +257,20 @@ def test_rule_field_edits_refuse_what_the_schema_would(files: dict[str, str]) ->
 def test_save_refuses_an_odd_rule_set_id(db: Engine, files: dict[str, str]) -> None:
     with pytest.raises(ValueError, match="not a rule set id"):
         save_draft(db, "..", files, based_on=0, author="anna")
+
+
+def test_move_question_and_ask_if(files: dict[str, str]) -> None:
+    moved = apply_edits(files, [Edit("move_question", "down", question="usage")])
+    assert [q["id"] for q in outline(moved)["questions"]][:2] == ["experience", "usage"]
+    assert check_files(moved) == []
+    assert "# The questions, asked in this order." in moved["questions.yml"], "comments stay"
+    top = apply_edits(files, [Edit("move_question", "up", question="usage")])
+    assert top == files, "the first question cannot move up"
+    asked = apply_edits(files, [Edit("ask_if", "experience != 'beginner'", question="budget")])
+    assert outline(asked)["questions"][2]["ask_if"] == "experience != 'beginner'"
+    assert check_files(asked) == []
+    always = apply_edits(files, [Edit("ask_if", "", question="inseam_cm")])
+    assert "    ask_if:" not in always["questions.yml"]
+    wrong = apply_edits(files, [Edit("ask_if", "experiense == 'racer'", question="budget")])
+    [problem] = check_files(wrong)
+    assert problem.file == "questions.yml" and problem.suggestion == "experience"

@@ -400,3 +400,18 @@ async def test_not_understood_phrase_becomes_a_synonym_in_the_draft(app: FastAPI
     draft = get_draft(engine, "road_bike")
     assert draft is not None and draft.revision == 1
     assert "first time, fresh on wheels]" in draft.files["questions.yml"]
+
+
+async def test_discard_throws_the_draft_away(app: FastAPI) -> None:
+    async with client_for(app, Role.MERCHANDISER) as mia:
+        await mia.post("/admin/rules/road_bike/draft", json={"files": retexted(), "based_on": 0})
+        stale = await mia.post("/admin/rules/road_bike/discard", data={"based_on": "0"})
+        done = await mia.post("/admin/rules/road_bike/discard", data={"based_on": "1"})
+        again = await mia.post("/admin/rules/road_bike/discard", data={"based_on": "2"})
+        page = await mia.get("/admin/rules/road_bike", headers=HTML)
+    assert stale.status_code == 409 and "changed by user-merchandiser" in stale.text
+    assert done.headers["location"].endswith("done=discarded")
+    assert again.headers["location"].endswith("done=nothing")
+    draft = get_draft(app.state.db.engine, "road_bike")
+    assert draft is not None and draft.state == "discarded"
+    assert NEW_TEXT not in page.text and 'data-based-on="2"' in page.text
