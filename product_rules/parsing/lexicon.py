@@ -137,6 +137,7 @@ class Vocabulary:
                 for key in {form} | _deletes(form):
                     self._near.setdefault(key, set()).add(form)
         self._heads = language == "de"
+        _lemma_values(language)  # load the dictionary now, not on the first typo
 
     def resolve(self, doc: Doc) -> Doc:
         """Read the doc's unknown words as phrase words where the rules above allow."""

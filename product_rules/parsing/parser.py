@@ -109,18 +109,26 @@ class AnswerParser:
     One parser reads every language of :data:`~product_rules.parsing.LANGUAGES`; the
     language is given per call (``parse(text, language="de")``), because a conversation
     keeps its language in its state and may switch it, while the rule set stays. The
-    matchers of a language are built on its first use (English at once).
+    matchers of ``languages`` are built at once, any other language's on its first use
+    (German's take about 2.5 s, mostly loading its lemma table, once per process).
 
     Args:
         source: A rule set, or just its questions.
         glossary: Glossary entries for :meth:`find_term`; taken from the rule set when
             ``source`` is one and this is not given.
+        languages: The languages to build matchers for now; a server that will read
+            German passes ``LANGUAGES`` so its first German message is not slow.
+
+    Raises:
+        UnsupportedLanguageError: One of ``languages`` is not one the parser reads.
     """
 
     def __init__(
         self,
         source: RuleSet | Sequence[Question],
         glossary: Sequence[GlossaryEntry] | None = None,
+        *,
+        languages: Sequence[str] = ("en",),
     ) -> None:
         names: list[str] = []
         if isinstance(source, RuleSet):
@@ -138,7 +146,8 @@ class AnswerParser:
             for i, (q, o) in enumerate((q, o) for q in questions for o in q.options)
         }
         self._readers: dict[str, _Reader] = {}
-        self._reader("en")
+        for language in languages:
+            self._reader(language)
         units = [q.unit for q in questions if q.type == "number"]
         # A unit cue names a question only if one question has that unit.
         self._unique_units = {u for u in units if units.count(u) == 1}

@@ -527,3 +527,47 @@ def test_parse_refused_material(road_bike: RuleSet, text: str, kept: str | None)
 def test_parse_negated_option_is_not_an_answer(parser: AnswerParser, text: str) -> None:
     assert parser.parse(text).answers.get("experience") != "racer"
     assert parser.parse(text).answers.get("usage") != "racing"
+
+
+# A topic word ("cycling", a word of the rule set's names) stands in for the pronoun of a
+# synonym ("new to it"); other words do not.
+STAND_INS = [
+    ("I'm new to cycling", "beginner"),
+    ("new to road cycling", "beginner"),
+    ("pretty new to the sport", "beginner"),
+    ("I'm new to road bikes", "beginner"),
+    ("new to it", "beginner"),
+    ("I'm not new to cycling", None),
+    ("new to the area", None),
+    ("anything new to recommend?", None),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), STAND_INS, ids=[t for t, _ in STAND_INS])
+def test_parse_topic_word_stands_in_for_pronoun(
+    parser: AnswerParser, text: str, expected: str | None
+) -> None:
+    assert parser.parse(text, current="experience").answers.get("experience") == expected
+
+
+def test_parse_stand_in_with_other_answers(parser: AnswerParser) -> None:
+    answers = parser.parse("I'm new to cycling and want something for long rides").answers
+    assert answers == {"experience": "beginner", "usage": "endurance"}
+
+
+# One edit in a word of six or more letters that no dictionary knows.
+TYPOS = [
+    ("total beginer", "experience", "beginner"),
+    ("comuting", "usage", "commute"),
+    ("exprienced", "experience", "racer"),
+    ("I'm a complete beginner", "usage", None),  # "complete" is a word, not "compete"
+    ("begginer", "experience", None),  # two edits
+    ("rase", "usage", None),  # short words match exactly or not at all
+]
+
+
+@pytest.mark.parametrize(("text", "question", "expected"), TYPOS, ids=[t for t, *_ in TYPOS])
+def test_parse_one_typo_in_a_long_word(
+    parser: AnswerParser, text: str, question: str, expected: str | None
+) -> None:
+    assert parser.parse(text, current=question).answers.get(question) == expected

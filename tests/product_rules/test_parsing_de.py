@@ -213,8 +213,6 @@ ANSWERS = [
     ("eine blutige Anfängerin", "experience", {"experience": "beginner"}),
     ("Erfahrung habe ich keine", "experience", {"experience": "beginner"}),
     ("ich bin neu beim Radfahren", "experience", {"experience": "beginner"}),
-    ("ganz neu im Radsport", "experience", {}),  # "neu darin" is no synonym
-    ("neu dabei", "experience", {"experience": "beginner"}),
     ("ich fahre gern lange Touren", "usage", {"usage": "endurance"}),
     ("Touren, die lang sind", "usage", {"usage": "endurance"}),
     ("ich pendle zur Arbeit", "usage", {"usage": "commute"}),
@@ -351,67 +349,41 @@ def test_parse_doubt_or_other_clause_de(
     assert parser.parse(text, current=current, language="de").answers.get(question) == option
 
 
-# --- both languages: stand-ins for pronouns, typos ------------------------------------
+# --- stand-ins for pronouns, typos (the English tables are in test_parsing.py) --------
 
 STAND_INS = [
-    ("en", "I'm new to cycling", "beginner"),
-    ("en", "new to road cycling", "beginner"),
-    ("en", "pretty new to the sport", "beginner"),
-    ("en", "I'm new to road bikes", "beginner"),
-    ("en", "new to it", "beginner"),
-    ("en", "I'm not new to cycling", None),
-    ("en", "new to the area", None),
-    ("en", "anything new to recommend?", None),
-    ("de", "ich bin neu beim Radfahren", "beginner"),
-    ("de", "neu beim Rennradfahren", "beginner"),
-    ("de", "neu bei dem Sport", "beginner"),
-    ("de", "neu bei der Arbeit", None),
-    ("de", "nicht neu beim Radfahren", None),
+    ("ich bin neu beim Radfahren", "beginner"),
+    ("neu beim Rennradfahren", "beginner"),
+    ("neu bei dem Sport", "beginner"),
+    ("neu dabei", "beginner"),
+    ("neu bei der Arbeit", None),
+    ("nicht neu beim Radfahren", None),
+    ("ganz neu im Radsport", None),  # "neu darin" is no synonym
 ]
 
 
-@pytest.mark.parametrize(
-    ("language", "text", "expected"), STAND_INS, ids=[f"{lang}-{t}" for lang, t, _ in STAND_INS]
-)
-def test_parse_topic_word_stands_in_for_pronoun(
-    road_bike: RuleSet,
-    german: RuleSet,
-    language: str,
-    text: str,
-    expected: str | None,
+@pytest.mark.parametrize(("text", "expected"), STAND_INS, ids=[t for t, _ in STAND_INS])
+def test_parse_topic_word_stands_in_for_pronoun_de(
+    parser: AnswerParser, text: str, expected: str | None
 ) -> None:
-    parser = AnswerParser(german if language == "de" else road_bike)
-    got = parser.parse(text, current="experience", language=language).answers.get("experience")
+    got = parser.parse(text, current="experience", language="de").answers.get("experience")
     assert got == expected
 
 
 TYPOS = [
-    ("en", "total beginer", "experience", "beginner"),
-    ("en", "comuting", "usage", "commute"),
-    ("en", "I'm a complete beginner", "usage", None),  # "complete" is a word, not "compete"
-    ("en", "exprienced", "experience", "racer"),
-    ("en", "rase", "usage", None),  # short words match exactly or not at all
-    ("de", "Anfänher", "experience", "beginner"),
-    ("de", "Einsteigr", "experience", "beginner"),
-    ("de", "Klickpedahle", "pedals", "clipless"),
+    ("Anfänher", "experience", "beginner"),
+    ("Einsteigr", "experience", "beginner"),
+    ("Klickpedahle", "pedals", "clipless"),
+    ("Profu", "experience", None),  # short words match exactly or not at all
 ]
 
 
-@pytest.mark.parametrize(
-    ("language", "text", "question", "expected"),
-    TYPOS,
-    ids=[f"{lang}-{t}" for lang, t, *_ in TYPOS],
-)
-def test_parse_one_typo_in_a_long_word(
-    road_bike: RuleSet,
-    german: RuleSet,
-    language: str,
-    text: str,
-    question: str,
-    expected: str | None,
+@pytest.mark.parametrize(("text", "question", "expected"), TYPOS, ids=[t for t, *_ in TYPOS])
+def test_parse_one_typo_in_a_long_word_de(
+    parser: AnswerParser, text: str, question: str, expected: str | None
 ) -> None:
-    parser = AnswerParser(german if language == "de" else road_bike)
-    assert parser.parse(text, current=question, language=language).answers.get(question) == expected
+    got = parser.parse(text, current=question, language="de").answers.get(question)
+    assert got == expected
 
 
 # --- API -------------------------------------------------------------------------------
@@ -427,6 +399,13 @@ def test_language_tags_and_unknown_language(parser: AnswerParser) -> None:
 
 def test_english_is_the_default(parser: AnswerParser) -> None:
     assert parser.parse("1.5k", current="budget").answers == {"budget": 1500}
+
+
+def test_languages_built_at_once(german: RuleSet) -> None:
+    parser = AnswerParser(german, languages=("en", "de"))
+    assert parser.parse("Anfänger", language="de").answers == {"experience": "beginner"}
+    with pytest.raises(UnsupportedLanguageError):
+        AnswerParser(german, languages=("fr",))
 
 
 @pytest.mark.parametrize(
