@@ -44,6 +44,7 @@ EDIT_KINDS = {
     "move_question": ("question", "value"),
     "ranking_weight": ("key", "value"),
     "filter_importance": ("index", "value"),
+    "filter_value": ("index", "value"),
     "cross_sell": ("index", "key", "value"),
     "requirement": ("index", "key", "value"),
 }
@@ -167,11 +168,17 @@ def _apply(docs: _Documents, edit: Edit) -> None:
         ranking[edit.key] = _number(edit.value)
         docs.changed.add(name)
         return
-    if edit.kind == "filter_importance":
+    if edit.kind in ("filter_importance", "filter_value"):
         name, filters = docs.section("filters")
         if not isinstance(filters, CommentedSeq) or not 0 <= edit.index < len(filters):
             raise EditError(f"there is no filter number {edit.index + 1}")
-        filters[edit.index]["importance"] = _number(edit.value)
+        target = filters[edit.index]
+        if edit.kind == "filter_importance":
+            target["importance"] = _number(edit.value)
+        elif _is_number(target.get("value")):
+            target["value"] = _number(edit.value)  # a threshold: "weight le 9.0"
+        else:
+            raise EditError(f"filter {target.get('id')!r} has no number to change; edit the source")
         docs.changed.add(name)
         return
     if edit.kind in ("cross_sell", "requirement"):
@@ -294,6 +301,8 @@ def outline(files: Mapping[str, str]) -> dict[str, Any]:
                     "op": str(f.get("op") or ""),
                     "answer": str(f.get("answer") or ""),
                     "importance": f.get("importance", 5),
+                    "value": f.get("value") if _is_number(f.get("value")) else None,
+                    "value_text": "" if f.get("value") is None else str(f.get("value")),
                     "label": str(f.get("label") or f.get("id") or ""),
                 }
                 for i, f in enumerate(section)
@@ -327,3 +336,7 @@ def _text(value: Any) -> str:
 
 def _category(target: Any) -> str:
     return str(target.get("category") or "") if isinstance(target, CommentedMap) else ""
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)

@@ -274,3 +274,15 @@ def test_move_question_and_ask_if(files: dict[str, str]) -> None:
     wrong = apply_edits(files, [Edit("ask_if", "experiense == 'racer'", question="budget")])
     [problem] = check_files(wrong)
     assert problem.file == "questions.yml" and problem.suggestion == "experience"
+
+
+def test_filter_threshold_is_edited_only_where_it_is_a_number() -> None:
+    gravel = read_files(RULES / "gravel_bike")
+    filters = outline(gravel)["filters"]
+    numeric = next(f for f in filters if f["value"] is not None)
+    edited = apply_edits(gravel, [Edit("filter_value", "12", index=numeric["index"])])
+    assert outline(edited)["filters"][numeric["index"]]["value"] == 12
+    assert check_files(edited) == []
+    listed = next(f for f in filters if f["value"] is None and f["value_text"])
+    with pytest.raises(EditError, match="no number to change"):
+        apply_edits(gravel, [Edit("filter_value", "3", index=listed["index"])])

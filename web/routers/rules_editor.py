@@ -163,6 +163,7 @@ def _form_html(request: Request, files: Files) -> str:
         outline=outline(files),
         answer_types={t["name"]: t for t in vocabulary["answer_types"]},
         operators={o["name"]: o for o in vocabulary["operators"]},
+        attributes={a["name"]: a for a in vocabulary["attributes"]},
         prefer=PREFER,
     )
 
