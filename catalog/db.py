@@ -43,8 +43,18 @@ def make_engine(url: str | None = None, *, echo: bool = False) -> Engine:
             cursor.close()
 
         return engine
-    # A server that drops packets must fail fast, not hang a shopper's turn.
-    return create_engine(url, echo=echo, pool_pre_ping=True, connect_args={"connect_timeout": 5})
+    # A server that drops packets must fail fast, not hang a shopper's turn. Ten kept
+    # connections: with SQLAlchemy's five, bursts of staff requests opened new server
+    # sessions (bench/live.py); ten more at most keeps a few processes under a server's
+    # default 100 connections.
+    return create_engine(
+        url,
+        echo=echo,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=10,
+        connect_args={"connect_timeout": 5},
+    )
 
 
 def create_tables(engine: Engine) -> None:
