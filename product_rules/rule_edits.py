@@ -302,7 +302,7 @@ def outline(files: Mapping[str, str]) -> dict[str, Any]:
                     "answer": str(f.get("answer") or ""),
                     "importance": f.get("importance", 5),
                     "value": f.get("value") if _is_number(f.get("value")) else None,
-                    "value_text": "" if f.get("value") is None else str(f.get("value")),
+                    "value_text": _shown(f.get("value")),
                     "label": str(f.get("label") or f.get("id") or ""),
                 }
                 for i, f in enumerate(section)
@@ -340,3 +340,12 @@ def _category(target: Any) -> str:
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _shown(value: Any) -> str:
+    """A filter's value as a merchandiser reads it: lists joined by commas."""
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)

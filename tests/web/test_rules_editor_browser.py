@@ -149,6 +149,7 @@ def test_draft_try_publish_rollback_and_a_new_synonym(
         re.compile(r"        synonyms: \[beginner, new to it, newbie, fresh starter\]\n")
     )
     expect(page.get_by_test_id("findings-count")).to_have_text("0")
+    page.get_by_test_id("rules-form").screenshot(path=str(tmp_path / "rules-form.png"))
     assert first_question(advisor).count(OLD_TEXT) == 1, "a draft is not live"
 
     # A mistake typed in the source is shown at its line, with "did you mean"; then fixed.
