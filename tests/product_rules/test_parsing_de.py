@@ -386,6 +386,26 @@ def test_parse_one_typo_in_a_long_word_de(
     assert got == expected
 
 
+JUNK = [
+    "ääää " * 300,
+    "ß" * 5000,
+    "-" * 3000,
+    "Klick-" * 500,
+    "eins " * 400,
+    "tausendtausendtausend",
+    "nicht " * 500,
+    "<b>Hallo</b> 🚴‍♀️",
+]
+
+
+@pytest.mark.parametrize("current", [None, "usage", "budget", "body_height_cm"])
+@pytest.mark.parametrize("text", JUNK, ids=range(len(JUNK)))
+def test_junk_gives_empty_result_de(parser: AnswerParser, text: str, current: str | None) -> None:
+    result = parser.parse(text, current=current, language="de")
+    assert result.answers == {} and not result.dont_know
+    assert parser.find_term(text, language="de") is None
+
+
 # --- API -------------------------------------------------------------------------------
 
 
