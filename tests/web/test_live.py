@@ -75,6 +75,7 @@ class FakeRasa:
         self.appended: list[tuple[str, list[dict[str, Any]]]] = []
         self.events: dict[str, list[dict[str, Any]]] = {}
         self.paused: set[str] = set()
+        self.slots: dict[str, dict[str, Any]] = {}
 
     def _log(self, sender: str, event: dict[str, Any]) -> None:
         self.events.setdefault(sender, []).append({**event, "timestamp": time.time()})
@@ -115,8 +116,15 @@ class FakeRasa:
                     self.paused.add(sender)
                 elif event["event"] == "resume":
                     self.paused.discard(sender)
+                elif event["event"] == "slot":
+                    self.slots.setdefault(sender, {})[event["name"]] = event["value"]
         return httpx.Response(
-            200, json={"sender_id": sender, "events": self.events.get(sender, [])}
+            200,
+            json={
+                "sender_id": sender,
+                "events": self.events.get(sender, []),
+                "slots": self.slots.get(sender, {}),
+            },
         )
 
     def said_to_bot(self, sender: str) -> list[str]:
@@ -728,3 +736,32 @@ def test_staff_change_an_answer_in_the_bots_state(
     refused = anna.post(path, expect=422, question="usage", text="purple")
     assert "does not answer" in refused["message"]
     anna.post(path, expect=422, question="budgett", text="2k")
+
+
+def test_expert_view_opens_with_the_answers_as_staff_left_them(
+    app: FastAPI, shopper: TestClient, anna: Staff, store: HandoverStore
+) -> None:
+    store.set_presence("anna", status="available")
+    say(shopper, HUMAN)
+    [request] = store.queue()
+    expert = f"/console/live/{request.id}/expert"
+    anna.post(expert, expect=403)  # not in the chat yet
+    anna.post(f"/console/live/{request.id}/accept")
+    anna.post(f"/console/live/{request.id}/answer", question="usage", text="mostly long rides")
+
+    opened = anna.client.post(
+        expert, headers={**HTML, "X-CSRF-Token": anna.csrf}, follow_redirects=False
+    )
+    assert opened.status_code == 303
+    session_id = opened.headers["location"].removeprefix("/console/sessions/")
+    session = get_services_of(app).sessions.get(session_id)
+    answers = session.conversation_state().answers
+    assert answers == {"budget": 1500, "usage": "endurance"}, "the answers as staff left them"
+    assert session.origin_code == request.code
+    page = anna.client.get(opened.headers["location"], headers=HTML)
+    assert page.status_code == 200 and "Long rides and fitness" in page.text
+
+
+def get_services_of(app: FastAPI) -> Any:
+    """The app's services (built by the first request that needed them)."""
+    return app.state.services

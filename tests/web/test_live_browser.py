@@ -228,11 +228,6 @@ def test_expert_view_opens_with_the_shoppers_answers(
     expect(height.get_by_test_id("answer-said")).to_contain_text("182")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the expert view opens with the answers stored with the hand-over code, "
-    "not the ones staff changed in the live chat (web/routers/console.py pickup)",
-)
 def test_expert_view_opens_with_the_answers_staff_changed(
     staff: Watched, shopper: Watched, stack: tuple[str, FakeRasa]
 ) -> None:

@@ -29,6 +29,7 @@ backlog as JSON at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Annotated, Any
 
@@ -54,6 +55,7 @@ from advisor.routing import (
     StaffStatus,
     StaffUnavailableError,
 )
+from advisor.sharing import CodeError
 from advisor.state import STATE_SLOT, ConversationState
 from web.conversation import ExistingConversationDep, history_from_tracker
 from web.deps import (
@@ -422,6 +424,53 @@ async def push_offers(
     except HandoverError as exc:
         return _refused(request, handover_id, exc)
     return _done(request, handover_id, payloads=payloads)
+
+
+@router.post("/{handover_id}/expert")
+async def open_expert_view(
+    request: Request,
+    handover_id: str,
+    live: LiveDep,
+    services: ServicesDep,
+    user: CurrentUser,
+    rasa: RasaDep,
+) -> Response:
+    """Open the chat's conversation as an assisted session, with its answers as they are now.
+
+    The hand-over code's snapshot is from when the shopper asked; staff may have changed
+    answers in the chat since, so the session starts from the bot's state. The code is
+    used up here, so nobody else opens the same conversation from it.
+    """
+    try:
+        record = await _store(live.store.get, handover_id)
+        if record.staff != user.name:
+            raise NotYourChatError(handover_id, user.name)
+        tracker = await rasa.tracker(record.conversation)
+    except HandoverError as exc:
+        return _refused(request, handover_id, exc)
+    except RasaUnavailableError:
+        return _unavailable(request)
+    state = services.assisted.take_over(current_state(tracker, record))
+    if services.advisor.served(state.ruleset) is None:
+        return _refused(
+            request, handover_id, ValueError("the shopper has not chosen a product yet")
+        )
+    try:
+        if record.code:
+            with contextlib.suppress(CodeError):  # used or expired: the chat is proof enough
+                await asyncio.to_thread(
+                    services.codes.claim,
+                    record.code,
+                    client=f"staff:{user.name}",
+                    claimed_by=user.name,
+                )
+        session = await asyncio.to_thread(
+            services.sessions.create, staff=user.name, state=state, origin_code=record.code
+        )
+    except SQLAlchemyError:
+        log.exception("cannot open an assisted session from hand-over %s", handover_id)
+        return _unavailable(request)
+    return RedirectResponse(f"/console/sessions/{session.id}", status_code=303)
 
 
 def current_state(tracker: dict[str, Any] | None, record: HandoverRecord) -> ConversationState:
