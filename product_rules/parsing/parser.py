@@ -18,6 +18,7 @@ from spacy.tokens import Doc
 
 from product_rules.parsing.languages import language_code, tables
 from product_rules.parsing.numbers import (
+    MAX_CHARS,
     has_length_cue,
     has_money_cue,
     parse_length_cm,
@@ -197,10 +198,15 @@ class AnswerParser:
         # is not also read as another answer with the same unit (a body height of 84).
         ordered = sorted(self._questions.values(), key=lambda q: q.id != current)
         taken_units: set[str] = set()
+        scopes = self._scopes(text, reader.language)
         for question in ordered:
-            if question.unit in taken_units:
+            scope = scopes.get(question.id)
+            if question.unit in taken_units and scope is None:
                 continue
-            value = self._number(question, text, current, reader.language)
+            if scope is not None:
+                value = _scoped_number(question, scope, question.id == current)
+            else:
+                value = self._number(question, text, current, reader.language)
             if value is None:
                 continue
             if question.id == current and question.unit is not None:
@@ -261,6 +267,33 @@ class AnswerParser:
             question_id, option_id = m.key.split(_SEP)
             chosen.setdefault(question_id, option_id)
         return chosen
+
+    def _scopes(self, text: str, language: str) -> dict[str, str]:
+        """The part of the text each number question reads, where cues divide it.
+
+        Where several questions share a unit (body height and inseam, both cm) and the
+        text names one by its cue ("1,82 m, Schrittlänge 86"), the clause of the cue
+        belongs to that question and the rest of the text to the first question of that
+        unit without cues. Questions of units no cue divides are not in the result.
+        """
+        lowered = text[:MAX_CHARS].lower()
+        scopes: dict[str, str] = {}
+        numbers = [q for q in self._questions.values() if q.type == "number" and q.unit]
+        for unit in {q.unit for q in numbers} - self._unique_units:
+            same = [q for q in numbers if q.unit == unit]
+            spans = {q.id: _cue_spans(lowered, _cues(q, language)) for q in same if q.cues}
+            if not any(spans.values()):
+                continue
+            rest = lowered
+            for start, end in sorted((sp for v in spans.values() for sp in v), reverse=True):
+                rest = rest[:start] + " ; " + rest[end:]
+            plain = next((q for q in same if not q.cues), None)
+            for question in same:
+                parts = [lowered[a:b] for a, b in spans.get(question.id, [])]
+                scopes[question.id] = " ; ".join(parts)
+                if plain is not None and question.id == plain.id:
+                    scopes[question.id] = rest
+        return scopes
 
     def _claims(self, question: Question, text: str, language: str) -> bool:
         """Whether a number with ``question``'s unit in ``text`` belongs to ``question``.
@@ -346,6 +379,47 @@ def _own(m: Match) -> range | set[int]:
     if m.stand_in is None:
         return range(m.start, m.end)
     return set(range(m.start, m.end)) - set(range(*m.stand_in))
+
+
+# Clause breaks: punctuation (not the comma or point inside "1,82") and joining words.
+_CLAUSE = re.compile(r",(?!\d)|;|!|\?|\.(?!\d)|\s(?:und|and|sowie|but|aber)\s")
+
+
+def _cue_spans(lowered: str, cues: Sequence[str]) -> list[tuple[int, int]]:
+    """The character spans that belong to a question's cues, overlaps merged.
+
+    A cue's span runs from it to the end of its clause when a number follows it there
+    ("Schrittlänge von 86 cm"), else over its clause up to the cue ("86 cm Schrittlänge").
+    """
+    spans: set[tuple[int, int]] = set()
+    breaks = [(m.start(), m.end()) for m in _CLAUSE.finditer(lowered)]
+    for cue in {c.lower() for c in cues}:
+        for found in re.finditer(re.escape(cue), lowered):
+            start, end = found.span()
+            clause_start = max((b for a, b in breaks if b <= start), default=0)
+            clause_end = min((a for a, b in breaks if a >= end), default=len(lowered))
+            if re.search(r"\d", lowered[end:clause_end]):
+                spans.add((start, clause_end))
+            else:
+                spans.add((clause_start, end))
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _scoped_number(question: Question, scope: str, is_current: bool) -> float | None:
+    """A cm number in a question's part of the text (see ``AnswerParser._scopes``)."""
+    if question.type != "number" or not scope.strip():
+        return None
+    cued = bool(question.cues)
+    value = parse_length_cm(scope, bare_ok=cued or is_current)
+    if value is None and (cued or is_current):
+        value = _bare_in_range(scope, question)
+    return value
 
 
 def _bare_in_range(text: str, question: Question) -> float | None:

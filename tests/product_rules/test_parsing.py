@@ -239,6 +239,11 @@ MULTI = [
     ("182", None, {}),
     ("I'm 182", "budget", {"body_height_cm": 182}),
     ("riding for 5 years", "budget", {}),
+    # A cue divides the text between questions of one unit: height, then the inseam.
+    ("I'm 182 cm, inseam 84", None, {"body_height_cm": 182, "inseam_cm": 84}),
+    ("1,82 m, inseam 84 cm", "body_height_cm", {"body_height_cm": 182, "inseam_cm": 84}),
+    ("inseam 84", None, {"inseam_cm": 84}),
+    ("inseam is 84 and I'm 6 foot", "inseam_cm", {"inseam_cm": 84, "body_height_cm": 182.9}),
     # The longest phrase owns its words: "no experience" is not the "no" of shoes.
     ("no experience", "shoes_owned", {"experience": "beginner"}),
 ]

@@ -192,6 +192,14 @@ ANSWERS = [
     ("Schrittlänge 86", None, {"inseam_cm": 86}),
     ("Schrittlänge 86", "body_height_cm", {"inseam_cm": 86}),
     ("86", "inseam_cm", {"inseam_cm": 86}),
+    ("Innenbeinlänge 84", None, {"inseam_cm": 84}),
+    ("1,82 m, Schrittlänge 86", None, {"body_height_cm": 182, "inseam_cm": 86}),
+    (
+        "Ich bin 1,82 m groß und habe eine Schrittlänge von 86 cm",
+        "body_height_cm",
+        {"body_height_cm": 182, "inseam_cm": 86},
+    ),
+    ("86 cm Schrittlänge, 182 cm", None, {"body_height_cm": 182, "inseam_cm": 86}),
     # options: lemmas, compounds, hyphens, typos, word order
     ("Klickpedale", "pedals", {"pedals": "clipless"}),
     ("Klickpedalen", "pedals", {"pedals": "clipless"}),
