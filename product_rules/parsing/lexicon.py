@@ -2,10 +2,11 @@
 
 German gets its own lemmatizer component: spacy-lookups-data's German table is keyed by
 the written case ("Pedalen" → "Pedal") while messages are read lower-cased, and German
-builds words the table cannot hold ("Klickpedalen"). So a German lemma is the table's
-lemma of the word as typed or capitalised, hyphens dropped ("Klick-Pedale"), then lightly
+builds words the table cannot hold ("Klickpedalen"). So the table is read lower-cased
+(:func:`lemmas`), and a German lemma is the table's lemma of the word with hyphens
+dropped ("Klick-Pedale"), the feminine "-in" taken off ("Anfängerin"), then lightly
 stemmed ("klickpedale" and "klickpedalen" both become "klickpedal") and with umlauts
-folded ("Schrittlaenge" is one edit from "schrittlange").
+folded ("Anfaenger" is one edit from "anfanger").
 
 :class:`Vocabulary` then reads, once per message, the words no phrase contains:
 

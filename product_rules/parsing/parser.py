@@ -9,16 +9,16 @@ shared by several questions answer only the current question.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 from spacy.tokens import Doc
 
+from product_rules.parsing.cues import bare_in_range, mentions, scoped_number
+from product_rules.parsing.cues import scopes as number_scopes
 from product_rules.parsing.languages import language_code, tables
 from product_rules.parsing.numbers import (
-    MAX_CHARS,
     has_length_cue,
     has_money_cue,
     parse_length_cm,
@@ -198,13 +198,13 @@ class AnswerParser:
         # is not also read as another answer with the same unit (a body height of 84).
         ordered = sorted(self._questions.values(), key=lambda q: q.id != current)
         taken_units: set[str] = set()
-        scopes = self._scopes(text, reader.language)
+        scopes = number_scopes(self._questions.values(), self._unique_units, text, reader.language)
         for question in ordered:
             scope = scopes.get(question.id)
             if question.unit in taken_units and scope is None:
                 continue
             if scope is not None:
-                value = _scoped_number(question, scope, question.id == current)
+                value = scoped_number(question, scope, question.id == current)
             else:
                 value = self._number(question, text, current, reader.language)
             if value is None:
@@ -268,33 +268,6 @@ class AnswerParser:
             chosen.setdefault(question_id, option_id)
         return chosen
 
-    def _scopes(self, text: str, language: str) -> dict[str, str]:
-        """The part of the text each number question reads, where cues divide it.
-
-        Where several questions share a unit (body height and inseam, both cm) and the
-        text names one by its cue ("1,82 m, Schrittlänge 86"), the clause of the cue
-        belongs to that question and the rest of the text to the first question of that
-        unit without cues. Questions of units no cue divides are not in the result.
-        """
-        lowered = text[:MAX_CHARS].lower()
-        scopes: dict[str, str] = {}
-        numbers = [q for q in self._questions.values() if q.type == "number" and q.unit]
-        for unit in {q.unit for q in numbers} - self._unique_units:
-            same = [q for q in numbers if q.unit == unit]
-            spans = {q.id: _cue_spans(lowered, _cues(q, language)) for q in same if q.cues}
-            if not any(spans.values()):
-                continue
-            rest = lowered
-            for start, end in sorted((sp for v in spans.values() for sp in v), reverse=True):
-                rest = rest[:start] + " ; " + rest[end:]
-            plain = next((q for q in same if not q.cues), None)
-            for question in same:
-                parts = [lowered[a:b] for a, b in spans.get(question.id, [])]
-                scopes[question.id] = " ; ".join(parts)
-                if plain is not None and question.id == plain.id:
-                    scopes[question.id] = rest
-        return scopes
-
     def _claims(self, question: Question, text: str, language: str) -> bool:
         """Whether a number with ``question``'s unit in ``text`` belongs to ``question``.
 
@@ -308,9 +281,9 @@ class AnswerParser:
         same = [
             q for q in self._questions.values() if q.type == "number" and q.unit == question.unit
         ]
-        if _mentions(question, lowered, language):
+        if mentions(question, lowered, language):
             return True
-        if any(_mentions(q, lowered, language) for q in same):
+        if any(mentions(q, lowered, language) for q in same):
             return False
         first_plain = next((q for q in same if not q.cues), None)
         return first_plain is not None and first_plain.id == question.id
@@ -331,11 +304,11 @@ class AnswerParser:
                 if value is None and is_current:
                     # A bare number inside the question's own range (an inseam of 84)
                     # is a length in cm even where a body height would not be.
-                    value = _bare_in_range(text, question)
+                    value = bare_in_range(text, question)
                 return value
-            if claimed and _mentions(question, text.lower(), language):
+            if claimed and mentions(question, text.lower(), language):
                 # The question's own cue marks the number: "Schrittlänge 86", "inseam 84".
-                return _bare_in_range(text, question)
+                return bare_in_range(text, question)
         return None
 
 
@@ -347,19 +320,6 @@ def _option_phrases(option: Option, language: str) -> tuple[str, ...]:
     """
     del language
     return (option.id.replace("_", " "), option.label, *option.synonyms)
-
-
-def _cues(question: Question, language: str) -> tuple[str, ...]:
-    """The question's cues and their words in ``language`` (see ``LanguageTables.cues``)."""
-    translated = tables(language).cues
-    return (
-        *question.cues,
-        *(word for cue in question.cues for word in translated.get(cue.lower(), ())),
-    )
-
-
-def _mentions(question: Question, lowered: str, language: str) -> bool:
-    return any(cue.lower() in lowered for cue in _cues(question, language))
 
 
 def _yes_no_answer(reader: _Reader, doc: Doc, blocked: set[int]) -> bool | None:
@@ -379,55 +339,6 @@ def _own(m: Match) -> range | set[int]:
     if m.stand_in is None:
         return range(m.start, m.end)
     return set(range(m.start, m.end)) - set(range(*m.stand_in))
-
-
-# Clause breaks: punctuation (not the comma or point inside "1,82") and joining words.
-_CLAUSE = re.compile(r",(?!\d)|;|!|\?|\.(?!\d)|\s(?:und|and|sowie|but|aber)\s")
-
-
-def _cue_spans(lowered: str, cues: Sequence[str]) -> list[tuple[int, int]]:
-    """The character spans that belong to a question's cues, overlaps merged.
-
-    A cue's span runs from it to the end of its clause when a number follows it there
-    ("Schrittlänge von 86 cm"), else over its clause up to the cue ("86 cm Schrittlänge").
-    """
-    spans: set[tuple[int, int]] = set()
-    breaks = [(m.start(), m.end()) for m in _CLAUSE.finditer(lowered)]
-    for cue in {c.lower() for c in cues}:
-        for found in re.finditer(re.escape(cue), lowered):
-            start, end = found.span()
-            clause_start = max((b for a, b in breaks if b <= start), default=0)
-            clause_end = min((a for a, b in breaks if a >= end), default=len(lowered))
-            if re.search(r"\d", lowered[end:clause_end]):
-                spans.add((start, clause_end))
-            else:
-                spans.add((clause_start, end))
-    merged: list[tuple[int, int]] = []
-    for start, end in sorted(spans):
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
-        else:
-            merged.append((start, end))
-    return merged
-
-
-def _scoped_number(question: Question, scope: str, is_current: bool) -> float | None:
-    """A cm number in a question's part of the text (see ``AnswerParser._scopes``)."""
-    if question.type != "number" or not scope.strip():
-        return None
-    cued = bool(question.cues)
-    value = parse_length_cm(scope, bare_ok=cued or is_current)
-    if value is None and (cued or is_current):
-        value = _bare_in_range(scope, question)
-    return value
-
-
-def _bare_in_range(text: str, question: Question) -> float | None:
-    numbers = re.findall(r"(?<![\d.,])\d{2,3}(?:[.,]\d)?(?![\d.,])", text[:200])
-    if len(numbers) != 1 or question.min is None or question.max is None:
-        return None
-    value = float(numbers[0].replace(",", "."))
-    return value if question.min <= value <= question.max else None
 
 
 def _specificity(m: Match, current: str | None) -> tuple[int, bool, int, bool, int]:
