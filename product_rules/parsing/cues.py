@@ -10,7 +10,8 @@ that unit without cues, so "1,82 m, Schrittlänge 86" answers both.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence, Set
+from collections.abc import Iterable, Set
+from functools import lru_cache
 
 from product_rules.parsing.languages import tables
 from product_rules.parsing.numbers import MAX_CHARS, parse_length_cm
@@ -21,16 +22,26 @@ __all__ = ["bare_in_range", "cues", "mentions", "scoped_number", "scopes"]
 
 def cues(question: Question, language: str) -> tuple[str, ...]:
     """The question's cues and their words in ``language`` (see ``LanguageTables.cues``)."""
-    translated = tables(language).cues
-    return (
-        *question.cues,
-        *(word for cue in question.cues for word in translated.get(cue.lower(), ())),
-    )
+    return _cue_words(tuple(question.cues), language)
 
 
 def mentions(question: Question, lowered: str, language: str) -> bool:
     """Whether the lower-cased text names the question by one of its cues."""
-    return any(cue.lower() in lowered for cue in cues(question, language))
+    return _cue_pattern(tuple(question.cues), language).search(lowered) is not None
+
+
+@lru_cache(maxsize=256)
+def _cue_words(own: tuple[str, ...], language: str) -> tuple[str, ...]:
+    translated = tables(language).cues
+    words = (*own, *(word for cue in own for word in translated.get(cue.lower(), ())))
+    return tuple(dict.fromkeys(w.lower() for w in words))
+
+
+@lru_cache(maxsize=256)
+def _cue_pattern(own: tuple[str, ...], language: str) -> re.Pattern[str]:
+    words = sorted(_cue_words(own, language), key=len, reverse=True)
+    # A question without cues matches nothing: "(?!)" never matches.
+    return re.compile("|".join(map(re.escape, words)) or "(?!)")
 
 
 def scopes(
@@ -48,7 +59,7 @@ def scopes(
     numbers = [q for q in questions if q.type == "number" and q.unit]
     for unit in {q.unit for q in numbers} - unique_units:
         same = [q for q in numbers if q.unit == unit]
-        spans = {q.id: _cue_spans(lowered, cues(q, language)) for q in same if q.cues}
+        spans = {q.id: _cue_spans(lowered, q, language) for q in same if q.cues}
         if not any(spans.values()):
             continue
         rest = lowered
@@ -67,23 +78,25 @@ def scopes(
 _CLAUSE = re.compile(r",(?!\d)|;|!|\?|\.(?!\d)|\s(?:und|and|sowie|but|aber)\s")
 
 
-def _cue_spans(lowered: str, words: Sequence[str]) -> list[tuple[int, int]]:
+def _cue_spans(lowered: str, question: Question, language: str) -> list[tuple[int, int]]:
     """The character spans that belong to a question's cues, overlaps merged.
 
     A cue's span runs from it to the end of its clause when a number follows it there
     ("Schrittlänge von 86 cm"), else over its clause up to the cue ("86 cm Schrittlänge").
     """
     spans: set[tuple[int, int]] = set()
+    found = list(_cue_pattern(tuple(question.cues), language).finditer(lowered))
+    if not found:
+        return []
     breaks = [(m.start(), m.end()) for m in _CLAUSE.finditer(lowered)]
-    for cue in {w.lower() for w in words}:
-        for found in re.finditer(re.escape(cue), lowered):
-            start, end = found.span()
-            clause_start = max((b for a, b in breaks if b <= start), default=0)
-            clause_end = min((a for a, b in breaks if a >= end), default=len(lowered))
-            if re.search(r"\d", lowered[end:clause_end]):
-                spans.add((start, clause_end))
-            else:
-                spans.add((clause_start, end))
+    for match in found:
+        start, end = match.span()
+        clause_start = max((b for a, b in breaks if b <= start), default=0)
+        clause_end = min((a for a, b in breaks if a >= end), default=len(lowered))
+        if re.search(r"\d", lowered[end:clause_end]):
+            spans.add((start, clause_end))
+        else:
+            spans.add((clause_start, end))
     merged: list[tuple[int, int]] = []
     for start, end in sorted(spans):
         if merged and start <= merged[-1][1]:

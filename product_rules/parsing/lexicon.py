@@ -41,6 +41,7 @@ INEXACT = "parsing_inexact"
 
 MIN_FUZZY = 6
 """Words shorter than this are matched exactly or not at all."""
+_MEMO = 20_000  # unknown words remembered per vocabulary before it starts afresh
 _MIN_HEAD = 4  # a compound's head read on its own has at least this many letters
 _MIN_MODIFIER = 3  # and what comes before it at least this many
 _SUFFIXES = ("ern", "en", "er", "es", "em", "e", "n", "s")
@@ -150,6 +151,8 @@ class Vocabulary:
                 for key in {form} | _deletes(form):
                     self._near.setdefault(key, set()).add(form)
         self._heads = language == "de"
+        # What each unknown (form, lemma) was read as; words recur, reading them does not.
+        self._read: dict[tuple[str, str], tuple[str, int] | None] = {}
         _lemma_values(language)  # load the dictionary now, not on the first typo
 
     def resolve(self, doc: Doc) -> Doc:
@@ -161,16 +164,27 @@ class Vocabulary:
                 continue
             if token.lemma_ in self._lemmas or lower in self._forms:
                 continue
-            target = self._head(lower, token.lemma_) if self._heads else None
+            key = (lower, token.lemma_)
+            if key in self._read:
+                target = self._read[key]
+            else:
+                target = self._unknown(lower, token.lemma_)
+                if len(self._read) >= _MEMO:
+                    self._read.clear()
+                self._read[key] = target
             if target is not None:
                 token.lemma_, marks[i] = target
-                continue
-            fixed = self._typo(lower, token.lemma_)
-            if fixed is not None:
-                token.lemma_, marks[i] = fixed, 0
         if marks:
             doc.user_data[INEXACT] = marks
         return doc
+
+    def _unknown(self, lower: str, lemma: str) -> tuple[str, int] | None:
+        """The phrase word an unknown word is read as, and its compound prefix's length."""
+        target = self._head(lower, lemma) if self._heads else None
+        if target is not None:
+            return target
+        fixed = self._typo(lower, lemma)
+        return None if fixed is None else (fixed, 0)
 
     def _head(self, lower: str, lemma: str) -> tuple[str, int] | None:
         hyphenated = "-" in lower
