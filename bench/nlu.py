@@ -137,6 +137,17 @@ def split(
     return train, held_out
 
 
+def actions_of_intents() -> dict[str, str]:
+    """Intent -> the action its rule runs (``bot/data/rules``): what a misread costs."""
+    actions: dict[str, str] = {}
+    for path in sorted((REPO / "bot" / "data" / "rules").glob("*.yml")):
+        for rule in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("rules") or []:
+            steps = rule.get("steps") or []
+            if len(steps) >= 2 and "intent" in steps[0] and "action" in steps[1]:
+                actions.setdefault(steps[0]["intent"], steps[1]["action"])
+    return actions
+
+
 def write_nlu(examples: list[Example], path: Path) -> None:
     by_intent: dict[str, list[str]] = defaultdict(list)
     for example in examples:
@@ -240,7 +251,10 @@ def scores(pairs: list[tuple[str, str]]) -> dict[str, Any]:
         }
     macro = sum(s["f1"] for s in per_intent.values()) / len(per_intent) if per_intent else 0.0
     accuracy = sum(1 for t, p in pairs if t == p) / len(pairs) if pairs else 0.0
+    actions = actions_of_intents()
+    same_action = sum(1 for t, p in pairs if t == p or actions.get(t, t) == actions.get(p, p))
     return {
+        "right_action": same_action / len(pairs) if pairs else 0.0,
         "intents": per_intent,
         "macro_f1": macro,
         "accuracy": accuracy,
@@ -399,7 +413,9 @@ def print_scores(run: ModelRun) -> None:
     for language, result in run.scores.items():
         print(
             f"\n{run.name}, {language}: {result['n']} held-out examples, "
-            f"accuracy {result['accuracy']:.3f}, {result['fallbacks']} nlu_fallback"
+            f"accuracy {result['accuracy']:.3f}, {result['fallbacks']} nlu_fallback, "
+            f"right action {result['right_action']:.3f} (a misread intent whose rule runs "
+            "the same action, e.g. inform for deny, changes nothing)"
         )
         print(f"  {'intent':<16} {'precision':>9} {'recall':>7} {'F1':>6} {'n':>4}")
         for intent, s in result["intents"].items():
