@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from advisor.events import EventLog
+from advisor.events import EventLog, events_enabled
 from advisor.service import Advisor
 from advisor.sharing import ShareStore
 from catalog.db import make_engine
@@ -54,7 +54,7 @@ def event_log(engine: Engine) -> EventLog | None:
 
     Queued events are written out when the process ends normally.
     """
-    if os.environ.get("ADVISOR_EVENTS", "on").strip().lower() in ("off", "0", "false", "no"):
+    if not events_enabled():
         log.info("analytics events are off (ADVISOR_EVENTS)")
         return None
     events = EventLog(engine)

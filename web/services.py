@@ -22,8 +22,11 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy import Engine, create_engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from advisor.assisted import AssistedAdvisor
+from advisor.events import Event, EventLog, Scope, events_enabled
+from advisor.facts import current_scope
 from advisor.handover import HandoverStore
 from advisor.live import LiveChannel, LiveDesk, make_channel
 from advisor.service import Advisor
@@ -37,6 +40,7 @@ __all__ = ["Live", "LiveDep", "Services", "ServicesDep", "get_live", "get_servic
 
 log = logging.getLogger("web")
 _lock = threading.Lock()
+_events_lock = threading.Lock()
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,10 +53,13 @@ class Services:
     codes: ShareStore
 
     @classmethod
-    def build(cls, db: Engine, rules_dir: Path) -> Services:
-        """The advisor over the rule sets in ``rules_dir`` and the catalogue in ``db``."""
+    def build(cls, db: Engine, rules_dir: Path, *, events: EventLog | None = None) -> Services:
+        """The advisor over the rule sets in ``rules_dir`` and the catalogue in ``db``.
+
+        With ``events``, what the console's sessions do is recorded for the analytics.
+        """
         codes = ShareStore(db)
-        advisor = Advisor(RuleRegistry(rules_dir, db), codes=codes)
+        advisor = Advisor(RuleRegistry(rules_dir, db), codes=codes, events=events)
         log.info(
             "console serves rule sets from %s: %s",
             rules_dir,
@@ -76,6 +83,41 @@ def _engine(request: Request, settings: WebSettings) -> Engine:
     return make_engine(settings.database_url)
 
 
+def app_event_log(request: Request) -> EventLog | None:
+    """The app's analytics event log (one writer thread), made on first use.
+
+    ``None`` when ``ADVISOR_EVENTS=off``. The app's lifespan writes it out at shutdown.
+    """
+    state = request.app.state
+    if not events_enabled():
+        return None
+    events: EventLog | None = getattr(state, "events", None)
+    if events is None:
+        with _events_lock:  # not _lock: get_services holds that one while calling here
+            events = getattr(state, "events", None)
+            if events is None:
+                events = state.events = EventLog(_engine(request, state.settings))
+    return events
+
+
+def record_beside(request: Request, conversation: str, event: Event) -> None:
+    """Record what happened beside a conversation's turns (a click, a hand-over taken).
+
+    Filed under the conversation's current run (its rule set, version, language); a
+    database that does not answer costs the analytics one event, never the request.
+    """
+    events = app_event_log(request)
+    if events is None:
+        return
+    try:
+        with events.engine.connect() as connection:
+            scope = current_scope(connection, conversation)
+    except SQLAlchemyError:
+        log.exception("event %s of conversation %s filed without its run", event.kind, conversation)
+        scope = None
+    events.record(scope or Scope(conversation, None, None, "chat", "en"), [event], turn=False)
+
+
 def get_services(request: Request) -> Services:
     """The app's :class:`Services`, built on first use."""
     state = request.app.state
@@ -85,7 +127,9 @@ def get_services(request: Request) -> Services:
             services = getattr(state, "services", None)
             if services is None:
                 settings: WebSettings = state.settings
-                services = Services.build(_engine(request, settings), settings.rules_dir)
+                services = Services.build(
+                    _engine(request, settings), settings.rules_dir, events=app_event_log(request)
+                )
                 state.services = services
     return services
 

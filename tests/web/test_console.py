@@ -18,7 +18,7 @@ import pytest
 from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, delete
+from sqlalchemy import Engine, create_engine, delete
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
@@ -613,3 +613,29 @@ def test_console_change_database_down_keeps_the_answers(
     assert body["error"] == "unavailable" and "try again" in body["message"]
     monkeypatch.undo()
     assert services.sessions.get(sid).conversation_state().answers == {"usage": "racing"}
+
+
+def test_console_session_is_counted_in_the_analytics_as_console(
+    app: FastAPI, services: Services, console: Console, tmp_path: Path
+) -> None:
+    from advisor import analytics
+    from advisor.analytics import Period
+    from advisor.events import EventLog
+
+    events = EventLog(create_engine(f"sqlite:///{tmp_path / 'events.db'}"), background=False)
+    services.advisor.events = events
+    sid = console.start()
+    console.answer_all(
+        sid,
+        {"usage": "endurance", "experience": "beginner", "budget": "1500", "body_height_cm": "182"},
+    )
+    console.api(sid, "answer", question="shoes_owned", value="none")
+    console.api(sid, "answer", question="budget", value="2000")  # changed after the offers
+    events.flush()
+    summary = analytics.summary(events.engine, Period(channel="console"))
+    assert (summary.started, summary.offered) == (1, 1)
+    assert analytics.summary(events.engine, Period(channel="chat")).started == 0
+    answers = {(a.question, a.value) for a in analytics.answer_counts(events.engine, Period())}
+    assert ("budget", 1500.0) in answers and ("usage", "endurance") in answers
+    funnel = {s.step: s.conversations for s in analytics.funnel(events.engine, Period(), [])}
+    assert funnel["offers"] == 1

@@ -765,3 +765,24 @@ def test_expert_view_opens_with_the_answers_as_staff_left_them(
 def get_services_of(app: FastAPI) -> Any:
     """The app's services (built by the first request that needed them)."""
     return app.state.services
+
+
+def test_accepting_a_chat_is_recorded_for_the_analytics(
+    app: FastAPI, shopper: TestClient, anna: Staff, store: HandoverStore, tmp_path: Path
+) -> None:
+    from sqlalchemy import create_engine
+    from sqlmodel import Session, select
+
+    from advisor.events import AdvisorEvent, EventLog
+
+    app.state.events = EventLog(create_engine(f"sqlite:///{tmp_path / 'ev.db'}"), background=False)
+    store.set_presence("anna", status="available")
+    say(shopper, HUMAN)
+    [request] = store.queue()
+    anna.post(f"/console/live/{request.id}/accept")
+    app.state.events.flush()
+    with Session(app.state.events.engine) as session:
+        rows = session.exec(select(AdvisorEvent)).all()
+    assert [(r.conversation, r.kind, r.data) for r in rows] == [
+        (conversation(shopper), "handover_taken", {"staff": "anna"})
+    ]

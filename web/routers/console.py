@@ -39,10 +39,12 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from sqlalchemy.exc import SQLAlchemyError
 
 from advisor.accounts import Role
-from advisor.assisted import AssistError, Change
+from advisor.assisted import AssistError, Change, Evaluation
 from advisor.handover import HandoverStore
 from advisor.presence import InvalidPresenceError
+from advisor.reply import Reply
 from advisor.routing import Staff
+from advisor.service import Turn
 from advisor.sessions import AssistedSession, UnknownSessionError
 from advisor.sharing import (
     ClaimThrottledError,
@@ -94,10 +96,30 @@ def _record(services: Services, session_id: str) -> AssistedSession:
     return services.sessions.get(session_id)
 
 
-def _view(services: Services, record: AssistedSession) -> ConsoleView:
+def _view(
+    services: Services, record: AssistedSession, *, before: ConversationState | None = None
+) -> ConsoleView:
     state = record.conversation_state()
     evaluation = services.assisted.evaluate(state)
+    if before is not None:
+        _record_events(services, record.id, before, state, evaluation)
     return session_view(record, state, evaluation, services.sessions.audit(record.id))
+
+
+def _record_events(
+    services: Services,
+    session_id: str,
+    before: ConversationState,
+    after: ConversationState,
+    evaluation: Evaluation | None = None,
+) -> None:
+    """What a change did, for the analytics (channel console), with the offers it shows."""
+    reply = Reply()
+    recommendation = evaluation.recommendation if evaluation is not None else None
+    if recommendation is not None and recommendation.offers and evaluation is not None:
+        if evaluation.complete:
+            reply.payloads.append(dict(recommendation.payload()))
+    services.advisor.record(f"console-{session_id}", before, after, reply, Turn())
 
 
 def _panels(request: Request, view: ConsoleView, **extra: Any) -> dict[str, str]:
@@ -168,16 +190,22 @@ def _change(
         log.exception("console change %s failed for session %s", request.url.path, session_id)
         return _unavailable(request)
     if not wants_json(request):
+        _record_events(services, session_id, state, new)
         return RedirectResponse(f"/console/sessions/{session_id}{anchor}", status_code=303)
-    return JSONResponse({"ok": True, "panels": _panels_if_possible(request, services, record)})
+    panels = _panels_if_possible(request, services, record, before=state)
+    return JSONResponse({"ok": True, "panels": panels})
 
 
 def _panels_if_possible(
-    request: Request, services: Services, record: AssistedSession
+    request: Request,
+    services: Services,
+    record: AssistedSession,
+    *,
+    before: ConversationState | None = None,
 ) -> dict[str, str]:
     # A session whose rule set left service cannot be shown; the reload shows why.
     try:
-        return _panels(request, _view(services, record))
+        return _panels(request, _view(services, record, before=before))
     except AssistError:
         return {}
 
@@ -284,6 +312,7 @@ def start_session(
     except SQLAlchemyError:
         log.exception("cannot start an assisted session")
         return _unavailable(request)
+    _record_events(services, record.id, ConversationState(), state)
     return RedirectResponse(f"/console/sessions/{record.id}", status_code=303)
 
 
@@ -380,6 +409,7 @@ def pick_up(
     except SQLAlchemyError:
         log.exception("cannot open a session from hand-over code %s", wanted)
         return _unavailable(request)
+    _record_events(services, record.id, ConversationState(), state)
     return RedirectResponse(f"/console/sessions/{record.id}", status_code=303)
 
 

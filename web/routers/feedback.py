@@ -21,11 +21,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import SQLAlchemyError
 
-from advisor.events import Event, EventKind, EventLog, Scope
-from advisor.facts import current_scope
+from advisor.events import Event, EventKind, EventLog
 from advisor.ratings import MAX_COMMENT, RatingClosedError, RatingStore
 from advisor.render import render
 from web.conversation import ExistingConversationDep
+from web.services import app_event_log, record_beside
 
 __all__ = ["event_log", "rating_store", "router"]
 
@@ -33,13 +33,9 @@ router = APIRouter(prefix="/api/chat", tags=["shop"])
 log = logging.getLogger("web")
 
 
-def event_log(request: Request) -> EventLog:
-    """The app's event log (one writer thread per process), made on first use."""
-    state = request.app.state
-    events: EventLog | None = getattr(state, "events", None)
-    if events is None:
-        events = state.events = EventLog(state.db.engine)
-    return events
+def event_log(request: Request) -> EventLog | None:
+    """The app's event log (``None`` when analytics events are off)."""
+    return app_event_log(request)
 
 
 def rating_store(request: Request) -> RatingStore:
@@ -51,7 +47,7 @@ def rating_store(request: Request) -> RatingStore:
     return store
 
 
-EventLogDep = Annotated[EventLog, Depends(event_log)]
+EventLogDep = Annotated[EventLog | None, Depends(event_log)]
 RatingStoreDep = Annotated[RatingStore, Depends(rating_store)]
 
 
@@ -79,21 +75,12 @@ def _no_conversation() -> JSONResponse:
 
 
 @router.post("/click")
-def click(body: ClickRequest, events: EventLogDep, sender: ExistingConversationDep) -> JSONResponse:
+def click(request: Request, body: ClickRequest, sender: ExistingConversationDep) -> JSONResponse:
     """Record that the shopper opened an offer."""
     if sender is None:
         return _no_conversation()
-    try:
-        with events.engine.connect() as connection:
-            scope = current_scope(connection, sender)
-    except SQLAlchemyError:
-        log.exception("offer click of conversation %s not recorded", sender)
-        scope = None
-    events.record(
-        scope or Scope(sender, None, None, "chat", "en"),
-        [Event(EventKind.OFFER_CLICKED, value=body.rank, data={"sku": body.sku})],
-        turn=False,
-    )
+    offer = Event(EventKind.OFFER_CLICKED, value=body.rank, data={"sku": body.sku})
+    record_beside(request, sender, offer)
     return JSONResponse({"ok": True})
 
 

@@ -41,6 +41,7 @@ from starlette.responses import StreamingResponse
 
 from advisor.accounts import Role
 from advisor.assisted import AssistError
+from advisor.events import Event, EventKind
 from advisor.handover import HandoverRecord, UnknownHandoverError
 from advisor.live import Subscription
 from advisor.live_payloads import LivePayload, for_shopper
@@ -78,7 +79,7 @@ from web.live_view import (
     merge_history,
 )
 from web.rasa import RasaClient, RasaUnavailableError
-from web.services import Live, LiveDep, ServicesDep
+from web.services import Live, LiveDep, ServicesDep, record_beside
 
 __all__ = ["close", "route_periodically", "router", "shopper_router"]
 
@@ -382,6 +383,8 @@ async def accept(
         log.exception("cannot accept hand-over %s", handover_id)
         return _unavailable(request)
     await _pause(rasa, record.conversation)
+    taken = Event(EventKind.HANDOVER_TAKEN, data={"staff": user.name})
+    await asyncio.to_thread(record_beside, request, record.conversation, taken)
     return _done(request, handover_id)
 
 
