@@ -587,3 +587,57 @@ def test_widget_start_over_then_reload_shows_no_old_messages(
     expect(page.get_by_test_id("typing-indicator")).to_be_hidden()
     expect(page.get_by_test_id("msg-user")).to_have_count(0)
     expect(page.get_by_test_id("msg-bot")).to_have_count(0)
+
+
+def test_widget_asks_for_a_rating_after_the_offers_and_reports_a_choice(shopper: Watched) -> None:
+    from sqlalchemy import create_engine, inspect
+    from sqlmodel import Session, col, select
+
+    from advisor.events import AdvisorEvent
+    from advisor.ratings import RatingStore
+    from tests.web.servers import poll_until
+
+    page = shopper.page
+    payload = offers_of(bot_reply(shopper, ROAD_AT_ONCE))
+    rating = page.get_by_test_id("rating-form")
+    expect(rating).to_have_count(1)
+    expect(rating).to_contain_text("How was the advice?")
+    for label in ["Excellent", "Good", "Okay", "Poor", "Frustrated"]:
+        expect(rating).to_contain_text(label)
+    rating.get_by_test_id("rating-step-2").check()
+    rating.get_by_test_id("rating-comment").fill("Clear and quick")
+    rating.get_by_test_id("rating-send").click()
+    expect(rating.get_by_test_id("rating-status")).to_have_text(
+        "Thank you for your rating. You can change it for a few minutes."
+    )
+    conversation = conversation_id(page)
+    stored = RatingStore(create_engine(TEST_DATABASE_URL)).get(conversation, "bot")
+    assert stored is not None and (stored.step, stored.comment) == (2, "Clear and quick")
+
+    first = payload["offers"][0]
+    page.get_by_test_id("offer-card").first.get_by_test_id("offer-choose").click()
+    expect(page.get_by_test_id("offer-chosen")).to_have_text(
+        f"Good choice: {first['title']}. Add it to your basket in the shop, "
+        "or ask me anything about it."
+    )
+    engine = create_engine(TEST_DATABASE_URL)
+
+    def clicked() -> list[AdvisorEvent]:
+        # The app writes its events every half second; the table comes with the first.
+        if not inspect(engine).has_table(AdvisorEvent.__tablename__):
+            return []
+        with Session(engine) as session:
+            return list(
+                session.exec(
+                    select(AdvisorEvent).where(
+                        col(AdvisorEvent.conversation) == conversation,
+                        col(AdvisorEvent.kind) == "offer_clicked",
+                    )
+                )
+            )
+
+    [event] = poll_until(clicked, timeout_s=5, message="the click never reached the event log")
+    assert event.value == "1" and event.data == {"sku": main_item(first)["sku"]}
+    # Once per conversation: a second offers message asks no second time.
+    bot_reply(shopper, "actually my budget is 2000")
+    expect(page.get_by_test_id("rating-form")).to_have_count(1)

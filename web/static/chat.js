@@ -207,6 +207,10 @@
     ]);
   }
 
+  // Set by the widget: what "Choose this one" on a card does (report the click, say so).
+  let onChoose = null;
+  let chooseLabel = "Choose this one";
+
   function renderOfferCard(offer, index) {
     const currency = offer.currency || "EUR";
     const rank = Number.isFinite(offer.rank) ? offer.rank : index + 1;
@@ -244,6 +248,12 @@
           text: `Not an exact match: to find this we loosened ${relaxed.map(humanize).join(", ")}.`,
         }),
       );
+    }
+    const main = items.find((i) => i && i.role === "main") || items[0];
+    if (onChoose && main && main.sku) {
+      const choose = el("button", { type: "button", class: "offer__choose", "data-testid": "offer-choose", text: chooseLabel });
+      choose.addEventListener("click", () => onChoose(rank, main.sku, offer.title || "", choose));
+      card.append(choose);
     }
     return card;
   }
@@ -304,6 +314,12 @@
     const eventsEndpoint = root.dataset.eventsEndpoint || `${endpoint}/events`;
     const leaveEndpoint = root.dataset.leaveEndpoint || `${endpoint}/message-for-staff`;
     const leaveTemplate = root.querySelector("[data-chat-leave-template]");
+    const ratingTemplate = root.querySelector("[data-chat-rating-template]");
+    const ratingEndpoint = root.dataset.ratingEndpoint || `${endpoint}/rating`;
+    const clickEndpoint = root.dataset.clickEndpoint || `${endpoint}/click`;
+    // One rating form per target on the page (the server keeps one rating per conversation).
+    const ratingShown = new Set();
+    chooseLabel = root.dataset.chooseLabel || chooseLabel;
     const introNodes = Array.from(log.children, (n) => n.cloneNode(true));
     let busy = false;
     // The live hand-over: its event stream, and the last payload id shown.
@@ -426,6 +442,69 @@
       scrollToEnd();
     }
 
+    /** A small JSON POST for what the widget reports beside the chat; the answer or null. */
+    async function report(url, body) {
+      try {
+        const response = await fetch(url, {
+          method: "POST",
+          credentials: "same-origin",
+          headers: { "Content-Type": "application/json", Accept: "application/json" },
+          body: JSON.stringify(body),
+        });
+        let data = null;
+        try {
+          data = await response.json();
+        } catch (_err) {
+          data = null;
+        }
+        return { ok: response.ok, data };
+      } catch (_err) {
+        return { ok: false, data: null };
+      }
+    }
+
+    onChoose = async (rank, sku, title, button) => {
+      button.disabled = true;
+      await report(clickEndpoint, { rank, sku });
+      addBubble("bot", liveWords("chosen", { title })).setAttribute("data-testid", "offer-chosen");
+      button.disabled = false;
+    };
+
+    /**
+     * Ask how the advice was: after the offers (the bot) or after a live chat (staff).
+     * Once per target on the page; the answer may be changed while the server allows.
+     */
+    function showRating(target, payload) {
+      if (!ratingTemplate || ratingShown.has(target)) return;
+      ratingShown.add(target);
+      const rating = ratingTemplate.content.firstElementChild.cloneNode(true);
+      rating.dataset.target = target;
+      rating.querySelector("[data-rating-question]").textContent = liveWords(
+        target === "staff" ? "ratingStaff" : "ratingBot",
+        payload || {},
+      );
+      const status = rating.querySelector("[data-rating-status]");
+      const button = rating.querySelector("button[type=submit]");
+      rating.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        const fields = new FormData(rating);
+        button.disabled = true;
+        const { ok, data } = await report(ratingEndpoint, {
+          target,
+          step: Number(fields.get("step")),
+          comment: String(fields.get("comment") || ""),
+        });
+        status.textContent = data && typeof data.message === "string" ? data.message : unavailable;
+        status.hidden = false;
+        // Closed (409): the rating stands, nothing more to send.
+        button.disabled = !ok && Boolean(data && data.error === "rating_closed");
+        if (!ok && data && data.error === "rating_closed") {
+          for (const input of rating.querySelectorAll("input, textarea")) input.disabled = true;
+        }
+      });
+      log.append(rating);
+    }
+
     /**
      * One payload of the hand-over. From the stream each is shown once (by id); from
      * the history (a reload) everything is shown, without the form's second chance.
@@ -465,11 +544,17 @@
           break;
         case "handed_back":
           addBubble("live", liveWords("liveHandedBack", payload)).setAttribute("data-testid", "handed-back");
-          if (!fromHistory) stopLive();
+          if (!fromHistory) {
+            stopLive();
+            showRating("staff", payload);
+          }
           break;
         case "closed":
           addBubble("live", liveWords("liveClosed", payload)).setAttribute("data-testid", "live-closed");
-          if (!fromHistory) stopLive();
+          if (!fromHistory) {
+            stopLive();
+            showRating("staff", payload);
+          }
           break;
         case "nobody_available":
           addBubble(
@@ -517,7 +602,7 @@
       return group;
     }
 
-    function renderBotMessage(message) {
+    function renderBotMessage(message, fromHistory) {
       if (!message || typeof message !== "object") return;
       const hasText = typeof message.text === "string" && message.text !== "";
       const buttons = Array.isArray(message.buttons) ? message.buttons : [];
@@ -526,6 +611,7 @@
       const custom = message.custom;
       if (custom && typeof custom === "object" && custom.type === "offers") {
         log.append(renderOffers(custom));
+        if (!fromHistory && Array.isArray(custom.offers) && custom.offers.length) showRating("bot");
       }
       // Other custom types (e.g. "handoff") have no view in this widget: show nothing.
     }
@@ -607,7 +693,7 @@
             disableChoices();
             if (typeof message.text === "string" && message.text) addBubble("user", message.text);
           } else if (message.from === "bot") {
-            renderBotMessage(message);
+            renderBotMessage(message, true);
           } else if (message.from === "staff") {
             addBubble("staff", message.text, message.staff);
           } else if (message.from === "live") {
@@ -641,7 +727,7 @@
         const data = await post(message);
         if (opts.beforeRender) opts.beforeRender();
         const firstNew = log.children.length;
-        data.messages.forEach(renderBotMessage);
+        data.messages.forEach((m) => renderBotMessage(m, false));
         revealFrom(log.children[firstNew]);
         followLive(data.live, false);
         return true;
