@@ -200,6 +200,9 @@ def test_shopper_and_staff_talk_until_the_hand_back(
     hand_back(desk)
     expect(shop.get_by_test_id("handed-back")).to_contain_text("handed you back")
     assert (sender, "resume") in rasa.appended
+    # The shopper is asked how the chat with Anna was (the bot's own rating is separate).
+    staff_rating = shop.locator('[data-testid="rating-form"][data-target="staff"]')
+    expect(staff_rating).to_contain_text("How was your chat with anna?")
     bot_reply(shopper, "why this one?")
     assert rasa.heard[-1] == {"sender": sender, "message": "why this one?"}
     last = rasa.state(sender).last
