@@ -3,121 +3,43 @@ is served on the next turns, a broken file is refused, and no test leaks its rul
 
 Nothing here sleeps: every wait is a poll of what a shopper would see (or of what the
 action server logs) until a deadline. Every publication a test makes is taken back by
-``no_leaked_publications``, which also waits until the running bot serves the rules it
-served before the test, so later tests (the browser test) meet the shipped rules.
+``no_leaked_publications`` (tests/integration/conftest.py), which also waits until the
+running bot serves the rules it served before the test, so later tests (the browser
+test) meet the shipped rules.
 """
 
 from __future__ import annotations
 
-import inspect
 import shutil
 import threading
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
-from sqlalchemy import delete, func
-from sqlmodel import Session, col, select
 
 from catalog.db import make_engine
 from product_rules.errors import RuleSetError
-from product_rules.publishing import (
-    Publication,
-    RuleVersion,
-    ensure_tables,
-    history,
-    publish,
-    rollback,
-)
-from product_rules.registry import RuleRegistry
+from product_rules.publishing import history, publish, rollback
 from tests.integration.conftest import (
+    IN_SERVICE_WITHIN,
+    RESTORED_WITHIN,
     RunningBot,
     ask,
     buttons,
     check_offers,
+    fresh,
     offers_payload,
+    poll,
+    served_rules,
     texts,
 )
 
-pytestmark = pytest.mark.integration
-
-T = TypeVar("T")
-
-#: How often the action server's registry looks at files and publications at most.
-CHECK_INTERVAL: float = inspect.signature(RuleRegistry).parameters["check_interval"].default
-#: The promise: a file edit or a publish is in service within a second (plus a loaded CI
-#: machine's slack); other waits get longer, as they only guard the next test.
-IN_SERVICE_WITHIN = 2.0
-RESTORED_WITHIN = 15.0
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("no_leaked_publications")]
 
 BUDGET = ask("road_bike", "budget")
 FRIENDLIER_BUDGET = "How much would you like to spend, pedals included?"
-
-
-def fresh() -> str:
-    return f"test-{uuid.uuid4().hex[:12]}"
-
-
-def poll(what: str, probe: Callable[[], T | None], *, within: float) -> T:
-    """``probe()`` again and again (each is a turn with the bot) until it gives a value."""
-    deadline = time.monotonic() + within
-    while True:
-        result = probe()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what}: not within {within} s")
-
-
-def served_rules(bot: RunningBot) -> dict[str, tuple[str, str]]:
-    """What the bot serves, as a shopper sees it: each rule set's button and first question."""
-    listed = buttons(bot.send(fresh(), "hi"))
-    served = {}
-    for button in listed:
-        assert button["payload"].startswith("/request_advice"), listed
-        served[button["payload"]] = (button["title"], texts(bot.send(fresh(), button["payload"])))
-    return served
-
-
-@pytest.fixture(autouse=True)
-def no_leaked_publications(bot: RunningBot) -> Iterator[None]:
-    """Take back every publication the test makes; wait until the bot serves what it did.
-
-    The publication log is append-only for merchandisers; the test run's database is the
-    test's own, so its rows are deleted. The registry sees the deletion (the newest
-    publication id goes down) on a turn at least one check interval later: the poll asks
-    until such a turn shows the rules from before the test.
-    """
-    db = make_engine(bot.database_url)
-    ensure_tables(db)
-    with Session(db) as session:
-        last_publication = session.exec(select(func.max(Publication.id))).one() or 0
-        last_version = session.exec(select(func.max(RuleVersion.id))).one() or 0
-    before = served_rules(bot)
-    mark = len(bot.log.getvalue())
-    try:
-        yield
-    finally:
-        with Session(db) as session:
-            session.exec(delete(Publication).where(col(Publication.id) > last_publication))
-            session.exec(delete(RuleVersion).where(col(RuleVersion.id) > last_version))
-            session.commit()
-        db.dispose()
-        taken_back = time.monotonic()
-        poll(
-            f"the bot serving the rules from before the test again ({sorted(before)})",
-            lambda: time.monotonic() - taken_back > CHECK_INTERVAL and served_rules(bot) == before,
-            within=RESTORED_WITHIN,
-        )
-        logged = bot.log.getvalue()[mark:]
-        if "Traceback" in logged:  # the shopper saw "something went wrong": show why
-            start = logged.index("Traceback")
-            pytest.fail(
-                "the servers logged a stack trace:\n" + logged[max(0, start - 500) : start + 4000]
-            )
 
 
 NEW_QUESTION = """
@@ -218,7 +140,7 @@ def test_converse_shows_relaxation_choices(bot: RunningBot, added_question: None
     other = relaxation["choices"][1]
     buttons = [b for m in reply for b in m.get("buttons", [])]
     assert [b["title"] for b in buttons] == [
-        f"{'; '.join(other['relax'])} ({other['count']} models)"
+        f"{'; '.join(other['relax'])} ({other['count']} model{'' if other['count'] == 1 else 's'})"
     ]
     reply = bot.send(sender, buttons[0]["payload"])
     again = offers_payload(reply)
