@@ -15,22 +15,30 @@ silence must be asked for with ``allow_silence=True``.
 
 from __future__ import annotations
 
+import inspect
 import io
 import os
 import shutil
 import sqlite3
 import sys
-from collections.abc import Iterable, Iterator, Mapping
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
+from sqlalchemy import delete, func
+from sqlmodel import Session, col, select
 
+from catalog.db import make_engine
 from catalog.demo import build_demo_database
 from product_rules.loader import load_all
 from product_rules.offers import offers_in
+from product_rules.publishing import Publication, RuleVersion, ensure_tables
+from product_rules.registry import RuleRegistry
 from product_rules.schema import RuleSet
 from web.stack import MODELS, RASA_BIN, REPO, Stack, action_service, free_port, rasa_service
 
@@ -321,3 +329,80 @@ def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBot]:
     except (RuntimeError, TimeoutError):
         sys.stderr.write(log.getvalue()[-20000:])
         raise
+
+
+# Rules published while the servers run (test_rules_live.py, test_rules_editor_live.py).
+
+T = TypeVar("T")
+
+#: How often the action server's registry looks at files and publications at most.
+CHECK_INTERVAL: float = inspect.signature(RuleRegistry).parameters["check_interval"].default
+#: The promise: a file edit or a publish is in service within a second (plus a loaded CI
+#: machine's slack); other waits get longer, as they only guard the next test.
+IN_SERVICE_WITHIN = 2.0
+RESTORED_WITHIN = 15.0
+
+
+def fresh() -> str:
+    return f"test-{uuid.uuid4().hex[:12]}"
+
+
+def poll(what: str, probe: Callable[[], T | None], *, within: float) -> T:
+    """``probe()`` again and again (each is a turn with the bot) until it gives a value."""
+    deadline = time.monotonic() + within
+    while True:
+        result = probe()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what}: not within {within} s")
+
+
+def served_rules(bot: RunningBot) -> dict[str, tuple[str, str]]:
+    """What the bot serves, as a shopper sees it: each rule set's button and first question."""
+    listed = buttons(bot.send(fresh(), "hi"))
+    served = {}
+    for button in listed:
+        assert button["payload"].startswith("/request_advice"), listed
+        served[button["payload"]] = (button["title"], texts(bot.send(fresh(), button["payload"])))
+    return served
+
+
+@pytest.fixture()
+def no_leaked_publications(bot: RunningBot) -> Iterator[None]:
+    """Take back every publication the test makes; wait until the bot serves what it did.
+
+    Not autouse: a module whose tests publish asks for it (``usefixtures``).
+
+    The publication log is append-only for merchandisers; the test run's database is the
+    test's own, so its rows are deleted. The registry sees the deletion (the newest
+    publication id goes down) on a turn at least one check interval later: the poll asks
+    until such a turn shows the rules from before the test.
+    """
+    db = make_engine(bot.database_url)
+    ensure_tables(db)
+    with Session(db) as session:
+        last_publication = session.exec(select(func.max(Publication.id))).one() or 0
+        last_version = session.exec(select(func.max(RuleVersion.id))).one() or 0
+    before = served_rules(bot)
+    mark = len(bot.log.getvalue())
+    try:
+        yield
+    finally:
+        with Session(db) as session:
+            session.exec(delete(Publication).where(col(Publication.id) > last_publication))
+            session.exec(delete(RuleVersion).where(col(RuleVersion.id) > last_version))
+            session.commit()
+        db.dispose()
+        taken_back = time.monotonic()
+        poll(
+            f"the bot serving the rules from before the test again ({sorted(before)})",
+            lambda: time.monotonic() - taken_back > CHECK_INTERVAL and served_rules(bot) == before,
+            within=RESTORED_WITHIN,
+        )
+        logged = bot.log.getvalue()[mark:]
+        if "Traceback" in logged:  # the shopper saw "something went wrong": show why
+            start = logged.index("Traceback")
+            pytest.fail(
+                "the servers logged a stack trace:\n" + logged[max(0, start - 500) : start + 4000]
+            )
