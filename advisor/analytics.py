@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Engine, Select, case, distinct, func, select
+from sqlalchemy import Connection, Engine, Select, case, distinct, func, select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
@@ -180,25 +180,41 @@ def summary(db: Engine, period: Period) -> Summary:
         flag(ConversationFacts.handover_asked),
         flag(ConversationFacts.handover_taken),
     ).where(*facts)
-    reached = select(
-        col(ConversationFacts.seconds_to_offers), col(ConversationFacts.turns_to_offers)
-    ).where(col(ConversationFacts.offers_at).is_not(None), *facts)
-    seconds: list[float] = []
-    turns: list[int] = []
     with db.connect() as connection:
         started, offered, clicked, asked, taken = connection.execute(totals).one()
-        for seconds_to_offers, turns_to_offers in connection.execute(reached):
-            seconds.append(float(seconds_to_offers or 0.0))
-            turns.append(int(turns_to_offers or 0))
+        reached = [col(ConversationFacts.offers_at).is_not(None), *facts]
+        seconds = _median(connection, ConversationFacts.seconds_to_offers, reached, offered)
+        turns = _median(connection, ConversationFacts.turns_to_offers, reached, offered)
     return Summary(
         started=int(started or 0),
         offered=int(offered or 0),
         clicked=int(clicked or 0),
         handover_asked=int(asked or 0),
         handover_taken=int(taken or 0),
-        median_seconds_to_offers=statistics.median(seconds) if seconds else None,
-        median_turns_to_offers=statistics.median(turns) if turns else None,
+        median_seconds_to_offers=seconds,
+        median_turns_to_offers=turns,
     )
+
+
+def _median(
+    connection: Connection, column: Any, where: list[ColumnElement[bool]], count: int | None
+) -> float | None:
+    """The median of ``column`` over ``count`` rows, read as the one or two middle rows.
+
+    Sorting in the database and reading two values beats fetching every row (60 k runs
+    at a million events) into Python.
+    """
+    if not count:
+        return None
+    middle = (
+        select(func.coalesce(col(column), 0))
+        .where(*where)
+        .order_by(func.coalesce(col(column), 0))
+        .offset((count - 1) // 2)
+        .limit(1 if count % 2 else 2)
+    )
+    values = [float(v) for (v,) in connection.execute(middle)]
+    return statistics.fmean(values) if values else None
 
 
 @dataclass(frozen=True, slots=True)
