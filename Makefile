@@ -11,7 +11,7 @@ export RASA_TELEMETRY_ENABLED := false
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help install run test test-unit test-integration lint format train catalog bench chromium clean
+.PHONY: help install run test test-unit test-integration lint format train catalog bench bench-nlu chromium clean
 
 help:
 	@echo "make run    install what is missing, build the demo catalogue, train if needed, start everything"
@@ -19,6 +19,7 @@ help:
 	@echo "make lint   ruff + mypy"
 	@echo "make train  retrain the Rasa model if config.yml or bot/ changed"
 	@echo "make bench  run the benchmarks (prints figures; builds catalogues up to 1 M products)"
+	@echo "make bench-nlu  intent precision, recall and F1 per language on a held-out split"
 
 $(UV):
 	@test -n "$(PYTHON)" || { echo "Python >= 3.11 is needed (python3.11 on PATH)"; exit 1; }
@@ -75,6 +76,9 @@ lint: .venv/.installed
 format: .venv/.installed
 	.venv/bin/ruff format .
 	.venv/bin/ruff check --fix .
+
+bench-nlu: .venv-rasa/.installed
+	.venv-rasa/bin/python bench/nlu.py
 
 bench: install catalog train
 	.venv/bin/python bench/conversation.py
