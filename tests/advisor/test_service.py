@@ -297,7 +297,9 @@ def test_step_expert_view_only_for_staff(advisor: Advisor) -> None:
     assert chat.payload() == console.payload(), "shoppers and staff see the same offers"
 
 
-@pytest.mark.parametrize(("count", "said"), [(1, "(1 model)"), (2, "(2 models)"), (0, "(0 models)")])
+@pytest.mark.parametrize(
+    ("count", "said"), [(1, "(1 model)"), (2, "(2 models)"), (0, "(0 models)")]
+)
 def test_relax_button_counts_models_in_words(count: int, said: str) -> None:
     from advisor.render import render
 
