@@ -241,6 +241,19 @@ class AdviceEngine:
                     bound=lambda ws, w: self._bound(session, ws, w),
                 )
                 if choices:
+                    # The other ways out become buttons that set the answers they name:
+                    # give their bounds the same room for required items as the applied
+                    # one gets below, so taking one finds offers within what it says.
+                    roomy = [
+                        self._with_room(plan, list(c.wishes), soft, pins)[0] for c in choices[1:]
+                    ]
+                    choices = [
+                        choices[0],
+                        *(
+                            Choice(tuple(w), c.count)
+                            for w, c in zip(roomy, choices[1:], strict=True)
+                        ),
+                    ]
                     wishes = list(choices[0].wishes)
                     relaxation = self._relaxation_payload(choices)
                     for choice in choices:
@@ -252,18 +265,8 @@ class AdviceEngine:
                             )
                         )
                     ranked = self._offers(plan, wishes, soft, pins)
-                # A bound from the catalogue counts the main item only; the required
-                # items cost extra. Give bounded wishes a little room first.
-                for _ in range(3):
-                    if ranked.offers or not any(w.override is not None for w in wishes):
-                        break
-                    wishes = [
-                        w.bounded(math.ceil(w.override * 1.1 / 10) * 10)
-                        if w.override is not None and w.rule.op.spec.bound == "upper"
-                        else w
-                        for w in wishes
-                    ]
-                    ranked = self._offers(plan, wishes, soft, pins)
+                if not ranked.offers:
+                    wishes, ranked = self._with_room(plan, wishes, soft, pins)
                 # Still nothing: loosen further, least important first.
                 for index in sorted(range(len(wishes)), key=lambda i: wishes[i].rule.importance):
                     while not ranked.offers and not wishes[index].dropped:
@@ -340,6 +343,31 @@ class AdviceEngine:
                 raise UnknownItemError("product", main_sku)
             plan = self.bundles.plan(session, values, locks=locks)
             return plan.options(main, requirement, limit=limit)
+
+    def _with_room(
+        self,
+        plan: RequirementPlan,
+        wishes: list[Wish],
+        soft: Sequence[tuple[Filter, Any]],
+        pins: Sequence[Product],
+    ) -> tuple[list[Wish], _Round]:
+        """The wishes with room for required items, and the offers they then give.
+
+        A bound from the catalogue counts the main item only; the required items cost
+        extra. Bounded wishes get 10 % more, up to three times, until offers appear.
+        """
+        ranked = self._offers(plan, wishes, soft, pins)
+        for _ in range(3):
+            if ranked.offers or not any(w.override is not None for w in wishes):
+                break
+            wishes = [
+                w.bounded(math.ceil(w.override * 1.1 / 10) * 10)
+                if w.override is not None and w.rule.op.spec.bound == "upper"
+                else w
+                for w in wishes
+            ]
+            ranked = self._offers(plan, wishes, soft, pins)
+        return wishes, ranked
 
     def _relaxation_payload(self, choices: Sequence[Choice]) -> RelaxationPayload:
         unmet = sorted({w.rule.label for c in choices for w in c.loosened})
