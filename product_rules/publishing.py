@@ -26,10 +26,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Column,
-    DateTime,
-    Dialect,
     Engine,
-    TypeDecorator,
     UniqueConstraint,
     func,
 )
@@ -44,7 +41,6 @@ __all__ = [
     "Publication",
     "PublishResult",
     "RuleVersion",
-    "UTCDateTime",
     "UnknownVersionError",
     "active_versions",
     "ensure_tables",
@@ -74,32 +70,6 @@ class PublishConflictError(ProductRulesError):
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """A UTC timestamp stored without zone and read back as aware UTC (other modules' tables).
-
-    The publishing tables keep SQLModel's ``DateTime(timezone=True)`` (``timestamptz`` on
-    PostgreSQL, tested in any session time zone): switching existing columns to naive UTC
-    would misread the rows already stored by a server in another time zone.
-    """
-
-    impl = DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        """Store aware datetimes as naive UTC."""
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("timestamps must carry a time zone; use datetime.now(UTC)")
-        return value.astimezone(UTC).replace(tzinfo=None)
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        """Read naive UTC back as aware UTC."""
-        if value is None:
-            return None
-        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 class RuleVersion(SQLModel, table=True):
