@@ -56,6 +56,8 @@ def _load_dir(directory: Path) -> tuple[dict[str, LoadedRuleSet], list[RuleProbl
 
 def _check(args: argparse.Namespace) -> int:
     loaded, problems = _load_dir(args.directory)
+    for item in loaded.values():
+        problems.extend(item.missing)  # every text in every language the shops speak
     if not args.no_catalog:
         try:
             db = _db(args)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,13 @@ import yaml
 from pydantic import ValidationError
 
 from product_rules.errors import RuleProblem, RuleSetError, did_you_mean, relative
+from product_rules.localize import (
+    DEFAULT_LANGUAGE,
+    LANGUAGES,
+    localize,
+    missing_translations,
+    translation_problems,
+)
 from product_rules.schema import RuleSet
 
 __all__ = ["LoadedRuleSet", "SourceMap", "load_ruleset", "discover_rulesets", "load_all"]
@@ -70,12 +77,27 @@ class SourceMap:
 
 @dataclass(frozen=True, slots=True)
 class LoadedRuleSet:
-    """A checked rule set with where it came from."""
+    """A checked rule set with where it came from.
+
+    Attributes:
+        ruleset: The rule set in English (the default language).
+        views: The rule set per language (see :mod:`product_rules.localize`).
+        missing: One problem per text without a translation into one of the languages.
+    """
 
     ruleset: RuleSet
     directory: Path
     sources: SourceMap
     fingerprint: str
+    views: dict[str, RuleSet] = field(default_factory=dict)
+    missing: tuple[RuleProblem, ...] = ()
+
+    def localized(self, language: str) -> LoadedRuleSet:
+        """The same rule set with the texts of ``language`` (English where one is missing)."""
+        ruleset = self.views.get(language.split("-")[0].lower())
+        if ruleset is None or ruleset is self.ruleset:
+            return self
+        return replace(self, ruleset=ruleset, views={language: ruleset})
 
 
 def _walk(node: yaml.Node, path: Path_, file: Path, out: dict[Path_, tuple[Path, int, int]]) -> Any:
@@ -194,16 +216,25 @@ def load_ruleset(directory: Path, *, root: Path | None = None) -> LoadedRuleSet:
         if file.name.startswith(("personas", "_")):
             continue  # persona tests and drafts are not part of the rule set
         _read_file(file, sources, merged, problems)
+    problems.extend(translation_problems(merged, sources.problem))
     if problems:
         raise RuleSetError(problems)
-    try:
-        ruleset = RuleSet.model_validate(merged)
-    except ValidationError as exc:
-        raise RuleSetError(list(_schema_problems(exc, sources))) from None
-    problems.extend(validate(ruleset, sources))
+    views: dict[str, RuleSet] = {}
+    for language in LANGUAGES:
+        try:
+            view = RuleSet.model_validate(localize(merged, language))
+        except ValidationError as exc:
+            raise RuleSetError(list(_schema_problems(exc, sources))) from None
+        # A German text can break where the English one does not (a Jinja2 typo).
+        seen = {str(p) for p in problems}
+        problems.extend(p for p in validate(view, sources) if str(p) not in seen)
+        views[language] = view
     if problems:
         raise RuleSetError(problems)
-    return LoadedRuleSet(ruleset, directory, sources, fingerprint(files))
+    missing = tuple(missing_translations(merged, sources.problem))
+    return LoadedRuleSet(
+        views[DEFAULT_LANGUAGE], directory, sources, fingerprint(files), views, missing
+    )
 
 
 def discover_rulesets(rules_dir: Path) -> list[Path]:

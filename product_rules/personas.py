@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, get_args
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
 from pydantic import (
@@ -90,6 +90,9 @@ class Expect(_Model):
     offers: CountExpect = CountExpect()
     relaxed: bool | None = None
     relaxed_mentions: list[str] = []
+    reasons_mention: list[str] = Field(
+        default=[], description="Words every offer's reasons hold (in the persona's language)."
+    )
     each_offer: OfferExpect = OfferExpect()
     first_offer: OfferExpect = OfferExpect()
     cross_sell: CrossSellExpect = CrossSellExpect()
@@ -99,6 +102,9 @@ class Persona(_Model):
     """One persona case; ``file`` and ``line`` say where it is written."""
 
     name: str = Field(min_length=1)
+    language: Literal["en", "de"] = Field(
+        default="en", description="The language the offers are explained in."
+    )
     answers: dict[str, Any]
     expect: Expect = Expect()
     _file: str = PrivateAttr(default="<personas>")
@@ -287,9 +293,14 @@ def run_personas(
     if engine.ruleset.id != loaded.ruleset.id:
         raise ValueError(f"engine runs {engine.ruleset.id!r}, not {loaded.ruleset.id!r}")
     results = []
+    engines = {"en": engine}
     for p in personas:
+        if p.language not in engines:
+            # The German view explains in German; the products and rules are the same.
+            engines[p.language] = AdviceEngine(loaded.localized(p.language).ruleset, engine.db)
+        runner = engines[p.language]
         try:
-            failures = _failures(engine, p)
+            failures = _failures(runner, p)
         except Exception as exc:
             # One persona that breaks the engine must not hide the results of the others.
             failures = [f"error: {type(exc).__name__}: {exc}"]
@@ -312,6 +323,11 @@ def _failures(engine: AdviceEngine, persona: Persona) -> list[str]:
     for word in expect.relaxed_mentions:
         if not any(word.lower() in r.lower() for r in result.relaxed):
             failures.append(f"relaxed does not mention {word!r} ({relaxed or 'nothing relaxed'})")
+    for word in expect.reasons_mention:
+        for offer in result.offers:
+            said = " ".join(offer["reasons"])
+            if word.lower() not in said.lower():
+                failures.append(f"offer {offer['rank']}: reasons do not mention {word!r} ({said})")
     products = _products(engine.db, result.offers)
     checks = [(f"offer {o['rank']}", o, expect.each_offer) for o in result.offers]
     checks += [("first offer", o, expect.first_offer) for o in result.offers[:1]]

@@ -23,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from product_rules.engine import AdviceEngine
 from product_rules.errors import RuleProblem, RuleSetError, UnknownRuleSetError
 from product_rules.loader import LoadedRuleSet, load_all, load_ruleset
+from product_rules.localize import DEFAULT_LANGUAGE, LANGUAGES
 from product_rules.publishing import (
     active_versions,
     ensure_tables,
@@ -46,6 +47,7 @@ class ServedRuleSet:
     engine: AdviceEngine
     parser: Any  # product_rules.parsing.AnswerParser; built lazily, spaCy is slow to import
     source: str  # "files" or "published v<N>"
+    language: str = DEFAULT_LANGUAGE  # the language of the rule set's texts and words
 
     @property
     def ruleset(self) -> RuleSet:
@@ -84,6 +86,8 @@ class RuleRegistry:
         self._from_files: dict[str, ServedRuleSet] = {}
         self._published: dict[str, ServedRuleSet] = {}
         self._served: dict[str, ServedRuleSet] = {}
+        # Language views of the rule sets in service, built on first use.
+        self._views: dict[tuple[int, str], tuple[ServedRuleSet, ServedRuleSet]] = {}
         self._signature: tuple[tuple[str, int, int], ...] | None = None
         self._publication_id: int | None = None
         self._checked_at = float("-inf")
@@ -113,7 +117,7 @@ class RuleRegistry:
             return current
         log.info("rule set %s (%s, %s) in service", item.ruleset.id, source, item.fingerprint)
         return ServedRuleSet(
-            item, AdviceEngine(item.ruleset, self.db), self._parser_factory(item.ruleset), source
+            item, AdviceEngine(item.ruleset, self.db), self._parser(item.ruleset, "en"), source
         )
 
     def _refresh_files(self) -> bool:
@@ -176,27 +180,59 @@ class RuleRegistry:
             changed = self._refresh_published() or changed
             if changed:
                 self._served = {**self._from_files, **self._published}
+                in_service = {id(s) for s in self._served.values()}
+                self._views = {k: v for k, v in self._views.items() if k[0] in in_service}
 
     def _due(self) -> bool:
         return self._clock() - self._checked_at >= self.check_interval
 
-    def get(self, ruleset_id: str) -> ServedRuleSet:
-        """The rule set ``ruleset_id`` as it is in service now."""
+    def get(self, ruleset_id: str, *, language: str | None = None) -> ServedRuleSet:
+        """The rule set ``ruleset_id`` as it is in service now, in ``language`` (default English).
+
+        Raises:
+            UnknownRuleSetError: No rule set of that id is in service.
+        """
         self.refresh()
         served = self._served  # one snapshot: a reload replaces the dict, never edits it
         try:
-            return served[ruleset_id]
+            return self._in_language(served[ruleset_id], language)
         except KeyError:
             raise UnknownRuleSetError(ruleset_id, served) from None
 
-    def all(self) -> list[ServedRuleSet]:
-        """Every rule set in service, by id."""
+    def all(self, *, language: str | None = None) -> list[ServedRuleSet]:
+        """Every rule set in service, by id, in ``language`` (default English)."""
         self.refresh()
         served = self._served
-        return [served[k] for k in sorted(served)]
+        return [self._in_language(served[k], language) for k in sorted(served)]
+
+    def _in_language(self, served: ServedRuleSet, language: str | None) -> ServedRuleSet:
+        code = (language or DEFAULT_LANGUAGE).split("-")[0].split("_")[0].lower()
+        if code == DEFAULT_LANGUAGE or code not in LANGUAGES:
+            return served
+        key = (id(served), code)
+        cached = self._views.get(key)
+        # The identity check keeps a view of a rule set no longer in service from
+        # answering for a new one that happens to get the same id().
+        view = cached[1] if cached is not None and cached[0] is served else None
+        if view is None:
+            loaded = served.loaded.localized(code)
+            view = ServedRuleSet(
+                loaded,
+                AdviceEngine(loaded.ruleset, self.db),
+                self._parser(loaded.ruleset, code),
+                served.source,
+                code,
+            )
+            self._views[key] = (served, view)
+        return view
+
+    def _parser(self, ruleset: RuleSet, language: str) -> Any:
+        if self._parser_factory is _default_parser:
+            return _default_parser(ruleset, language)
+        return self._parser_factory(ruleset)
 
 
-def _default_parser(ruleset: RuleSet) -> Any:
+def _default_parser(ruleset: RuleSet, language: str = DEFAULT_LANGUAGE) -> Any:
     from product_rules.parsing import AnswerParser
 
-    return AnswerParser(ruleset)
+    return AnswerParser(ruleset, languages=(language,))

@@ -16,10 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 
-__all__ = ["LANGUAGES", "LanguageTables", "UnsupportedLanguageError", "language_code", "tables"]
+# The parser reads the languages the rule files are written in.
+from product_rules.localize import LANGUAGES
 
-LANGUAGES = ("en", "de")
-"""The languages the parser reads, as ISO 639-1 codes."""
+__all__ = ["LANGUAGES", "LanguageTables", "UnsupportedLanguageError", "language_code", "tables"]
 
 
 class UnsupportedLanguageError(ValueError):

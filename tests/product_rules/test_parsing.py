@@ -19,6 +19,7 @@ from product_rules.parsing import (
     parse_money,
     rule_set_for,
 )
+from product_rules.localize import localize
 from product_rules.schema import GlossaryEntry, Question, RuleSet
 
 ROAD_BIKE = Path(__file__).resolve().parents[2] / "product_rules" / "rules" / "road_bike"
@@ -41,7 +42,7 @@ def _load(name: str) -> Any:
 @pytest.fixture(scope="module")
 def road_bike() -> RuleSet:
     data = {**_load("ruleset.yml"), **_load("questions.yml"), **_load("glossary.yml")}
-    return RuleSet.model_validate(data)
+    return RuleSet.model_validate(localize(data, "en"))
 
 
 @pytest.fixture(scope="module")
