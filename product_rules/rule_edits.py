@@ -22,6 +22,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
 from product_rules.errors import ProductRulesError, did_you_mean
+from product_rules.localize import DEFAULT_LANGUAGE, LANGUAGES
 from product_rules.schema import CrossSellRule
 
 __all__ = [
@@ -72,6 +73,8 @@ class Edit:
     option: str = ""
     key: str = ""
     index: int = -1
+    #: Which language's text or words the edit changes; the other languages' stay.
+    language: str = "en"
 
 
 def _yaml() -> YAML:
@@ -132,14 +135,56 @@ def _synonyms(value: str) -> list[str]:
     return list(dict.fromkeys(s.strip() for s in value.split(",") if s.strip()))
 
 
-def _set_list(option: CommentedMap, key: str, values: Sequence[str]) -> None:
-    current = option.get(key)
+def _translations(value: Any) -> CommentedMap | None:
+    """The ``{en: …, de: …}`` mapping of a translatable field, if it is written so."""
+    if isinstance(value, CommentedMap) and value and all(k in LANGUAGES for k in value):
+        return value
+    return None
+
+
+def _set_list(option: CommentedMap, key: str, values: Sequence[str], language: str = "en") -> None:
+    mapping = _translations(option.get(key))
+    if mapping is None and language != DEFAULT_LANGUAGE:
+        # The first translation turns the plain (English) list into a mapping.
+        mapping = CommentedMap({DEFAULT_LANGUAGE: option.get(key) or CommentedSeq()})
+        option[key] = mapping
+    holder, slot = (mapping, language) if mapping is not None else (option, key)
+    current = holder.get(slot)
     if isinstance(current, CommentedSeq):
         current[:] = list(values)  # same list object: its flow style stays
     else:
         seq = CommentedSeq(values)
         seq.fa.set_flow_style()
-        option[key] = seq
+        holder[slot] = seq
+
+
+def _set_text(node: CommentedMap, key: str, value: str, language: str = "en") -> None:
+    """Set one language's text of ``node[key]``; the other languages' texts stay."""
+    mapping = _translations(node.get(key))
+    if mapping is not None:
+        mapping[language] = value
+    elif language == DEFAULT_LANGUAGE:
+        node[key] = value
+    else:
+        mapping = CommentedMap({DEFAULT_LANGUAGE: node.get(key) or "", language: value})
+        mapping.fa.set_flow_style()
+        node[key] = mapping
+
+
+def words_in(value: Any, language: str = "en") -> list[str]:
+    """The words of a synonym list as written for ``language`` (plain lists are English)."""
+    mapping = _translations(value)
+    if mapping is not None:
+        return [str(s) for s in mapping.get(language) or []]
+    return [str(s) for s in value or []] if language == DEFAULT_LANGUAGE else []
+
+
+def text_in(value: Any, language: str = "en") -> str:
+    """A translatable text as written for ``language`` ('' when it has none)."""
+    mapping = _translations(value)
+    if mapping is not None:
+        return _text(mapping.get(language))
+    return _text(value) if language == DEFAULT_LANGUAGE else ""
 
 
 def _number(value: str) -> float | int:
@@ -190,7 +235,7 @@ def _apply(docs: _Documents, edit: Edit) -> None:
     if edit.kind == "question_text":
         if not value:
             raise EditError(f"the text of question {edit.question!r} cannot be empty")
-        question["text"] = value
+        _set_text(question, "text", value, edit.language)
     elif edit.kind == "ask_if":
         if value:
             question["ask_if"] = value
@@ -204,13 +249,13 @@ def _apply(docs: _Documents, edit: Edit) -> None:
     else:
         option = _by_id(question.get("options"), edit.option, f"option of {edit.question!r}")
         if edit.kind == "option_label":
-            option["label"] = value
+            _set_text(option, "label", value, edit.language)
         elif edit.kind == "option_synonyms":
-            _set_list(option, "synonyms", _synonyms(edit.value))
+            _set_list(option, "synonyms", _synonyms(edit.value), edit.language)
         else:  # add_synonym
-            have = [str(s) for s in option.get("synonyms") or []]
+            have = words_in(option.get("synonyms"), edit.language)
             if value and value.lower() not in (s.lower() for s in have):
-                _set_list(option, "synonyms", [*have, value])
+                _set_list(option, "synonyms", [*have, value], edit.language)
     docs.changed.add(name)
 
 
@@ -232,6 +277,8 @@ def _set_rule_field(docs: _Documents, section: str, edit: Edit) -> None:
         if value not in PREFER:
             raise EditError(f"{value!r} is not one of {', '.join(PREFER)}")
         rule[edit.key] = value
+    elif value and kind == "text":
+        _set_text(rule, edit.key, value, edit.language)
     elif value:
         rule[edit.key] = value
     elif kind == "condition":
@@ -254,8 +301,10 @@ def apply_edits(files: Mapping[str, str], edits: Sequence[Edit]) -> dict[str, st
     return docs.result()
 
 
-def outline(files: Mapping[str, str]) -> dict[str, Any]:
+def outline(files: Mapping[str, str], language: str = DEFAULT_LANGUAGE) -> dict[str, Any]:
     """What the form shows: questions with their options, the filters and the ranking.
+
+    Texts and synonyms are those of ``language`` (empty where they are not translated yet).
 
     Read from the YAML text as it is (not the checked rule set), so the form works on a
     draft with errors elsewhere. Sections that cannot be read are left empty.
@@ -277,14 +326,14 @@ def outline(files: Mapping[str, str]) -> dict[str, Any]:
             result[key] = [
                 {
                     "id": str(q.get("id")),
-                    "text": str(q.get("text") or ""),
+                    "text": text_in(q.get("text"), language),
                     "type": str(q.get("type") or ""),
                     "ask_if": str(q.get("ask_if") or ""),
                     "options": [
                         {
                             "id": str(o.get("id")),
-                            "label": str(o.get("label") or ""),
-                            "synonyms": [str(s) for s in o.get("synonyms") or []],
+                            "label": text_in(o.get("label"), language),
+                            "synonyms": words_in(o.get("synonyms"), language),
                         }
                         for o in q.get("options") or []
                         if isinstance(o, CommentedMap)
@@ -303,7 +352,7 @@ def outline(files: Mapping[str, str]) -> dict[str, Any]:
                     "importance": f.get("importance", 5),
                     "value": f.get("value") if _is_number(f.get("value")) else None,
                     "value_text": _shown(f.get("value")),
-                    "label": str(f.get("label") or f.get("id") or ""),
+                    "label": text_in(f.get("label"), language) or str(f.get("id") or ""),
                 }
                 for i, f in enumerate(section)
                 if isinstance(f, CommentedMap)
@@ -316,7 +365,10 @@ def outline(files: Mapping[str, str]) -> dict[str, Any]:
                     "index": i,
                     "id": str(rule.get("id") or ""),
                     "category": str(rule.get("category") or _category(rule.get("target"))),
-                    **{f: _text(rule.get(f)) for f in RULE_FIELDS[key]},
+                    **{
+                        f: text_in(rule.get(f), language) if kind == "text" else _text(rule.get(f))
+                        for f, kind in RULE_FIELDS[key].items()
+                    },
                     # A combined condition (all/any/not) is edited in the source.
                     "complex": [
                         f

@@ -83,3 +83,36 @@ def test_an_unknown_language_key_is_refused_where_it_is(tmp_path: Path) -> None:
     with pytest.raises(RuleSetError) as caught:
         load_ruleset(rules / "road_bike", root=tmp_path)
     assert f"ruleset.yml:{at + 1}:8: title: unknown language 'dee'" in str(caught.value)
+
+
+def test_the_rule_editor_edits_one_language_and_keeps_the_other() -> None:
+    from product_rules.rule_edits import Edit, apply_edits, outline
+
+    files = {
+        "questions.yml": (
+            "questions:\n"
+            "  - id: usage\n"
+            "    text: {en: What for?, de: Wofür?}\n"
+            "    type: choice\n"
+            "    options:\n"
+            "      - id: racing\n"
+            "        label: Racing\n"
+            "        synonyms: {en: [race], de: [rennen]}\n"
+        )
+    }
+    edited = apply_edits(
+        files,
+        [
+            Edit("question_text", "Wofür vor allem?", question="usage", language="de"),
+            Edit("option_label", "Rennen fahren", question="usage", option="racing", language="de"),
+            Edit("add_synonym", "wettkampf", question="usage", option="racing", language="de"),
+        ],
+    )
+    text = edited["questions.yml"]
+    assert "{en: What for?, de: Wofür vor allem?}" in text
+    assert "label: {en: Racing, de: Rennen fahren}" in text
+    german = outline(edited, "de")["questions"][0]
+    assert german["options"][0]["synonyms"] == ["rennen", "wettkampf"]
+    english = outline(edited, "en")["questions"][0]
+    assert (english["text"], english["options"][0]["label"]) == ("What for?", "Racing")
+    assert english["options"][0]["synonyms"] == ["race"]

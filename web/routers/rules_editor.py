@@ -22,7 +22,7 @@ preview chat) are :mod:`web.routers.rules_tryout`.
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -43,6 +43,7 @@ from product_rules.drafts import (
     save_draft,
 )
 from product_rules.errors import RuleProblem, RuleSetError, UnknownRuleSetError
+from product_rules.localize import LANGUAGES
 from product_rules.publishing import (
     UnknownVersionError,
     active_versions,
@@ -155,12 +156,12 @@ def render_fragment(request: Request, name: str, **context: Any) -> str:
     return templates.get_template(name).render(context)
 
 
-def _form_html(request: Request, files: Files) -> str:
+def _form_html(request: Request, files: Files, language: str = "en") -> str:
     vocabulary = vocabulary_export()
     return render_fragment(
         request,
         "admin/_rules_form.html",
-        outline=outline(files),
+        outline=outline(files, language),
         answer_types={t["name"]: t for t in vocabulary["answer_types"]},
         operators={o["name"]: o for o in vocabulary["operators"]},
         attributes={a["name"]: a for a in vocabulary["attributes"]},
@@ -354,6 +355,7 @@ class EditIn(FilesIn):
     """The form's edits, applied to the files as typed."""
 
     edits: list[dict[str, Any]] = Field(max_length=500)
+    language: Literal["en", "de"] = "en"
 
 
 def _stale_json(request: Request, exc: StaleDraftError) -> JSONResponse:
@@ -439,6 +441,7 @@ def edit_json(request: Request, ruleset_id: str, body: EditIn) -> Response:
                 option=str(e.get("option", "")),
                 key=str(e.get("key", "")),
                 index=int(e.get("index", -1)),
+                language=body.language if e.get("language") not in LANGUAGES else e["language"],
             )
             for e in body.edits
         ]
@@ -447,4 +450,6 @@ def edit_json(request: Request, ruleset_id: str, body: EditIn) -> Response:
         return JSONResponse(
             status_code=422, content={"ok": False, "error": "edit", "message": str(exc)}
         )
-    return JSONResponse({"ok": True, "files": files, "form_html": _form_html(request, files)})
+    return JSONResponse(
+        {"ok": True, "files": files, "form_html": _form_html(request, files, body.language)}
+    )

@@ -280,6 +280,9 @@
   var form = document.getElementById("rules-form");
   var formFields = document.getElementById("rules-form-fields");
   var formMessage = document.getElementById("form-message");
+  var formLanguage = document.getElementById("rules-form-language");
+
+  function language() { return formLanguage ? formLanguage.value : "en"; }
 
   function setFiles(newFiles) {
     editors.forEach(function (ed) {
@@ -310,7 +313,7 @@
   function applyEdits(edits) {
     formMessage.textContent = "";
     if (!edits.length) { return Promise.resolve(false); }
-    return post("edit", { files: files(), edits: edits }).then(function (result) {
+    return post("edit", { files: files(), edits: edits, language: language() }).then(function (result) {
       if (result.status !== 200) {
         formMessage.textContent = result.data.message || "";
         formMessage.className = "rules__message rules__message--error";
@@ -333,11 +336,20 @@
         option: input.getAttribute("data-option") || "",
         key: input.getAttribute("data-key") || "",
         index: parseInt(input.getAttribute("data-index") || "-1", 10),
-        value: input.value
+        value: input.value,
+        language: language()
       });
     });
     applyEdits(edits);
   });
+  if (formLanguage) {
+    // Another language: the same form with that language's texts and synonyms.
+    formLanguage.addEventListener("change", function () {
+      post("edit", { files: files(), edits: [], language: language() }).then(function (result) {
+        if (result.status === 200) { replaceForm(result.data.form_html); }
+      });
+    });
+  }
   formFields.addEventListener("click", function (event) {
     var button = event.target.closest(".js-move");
     if (!button) { return; }
