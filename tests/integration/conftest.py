@@ -44,18 +44,23 @@ from web.stack import MODELS, RASA_BIN, REPO, Stack, action_service, free_port, 
 
 pytestmark = pytest.mark.integration
 
+_LOADED = load_all(REPO / "product_rules" / "rules")[0]
+
 #: The shipped rule sets, as the tests read the questions' wording and the rules.
-SHIPPED: dict[str, RuleSet] = {
-    key: loaded.ruleset for key, loaded in load_all(REPO / "product_rules" / "rules")[0].items()
+SHIPPED: dict[str, RuleSet] = {key: loaded.ruleset for key, loaded in _LOADED.items()}
+
+#: The same in German.
+SHIPPED_DE: dict[str, RuleSet] = {
+    key: loaded.localized("de").ruleset for key, loaded in _LOADED.items()
 }
 
 #: Pedal cleat systems a shopper's shoes may have (``shoes_owned``).
 CLEATS = frozenset({"spd", "spd_sl", "look_keo"})
 
 
-def ask(ruleset_id: str, question_id: str) -> str:
-    """The wording of a shipped question, as the bot must ask it."""
-    question = SHIPPED[ruleset_id].question(question_id)
+def ask(ruleset_id: str, question_id: str, language: str = "en") -> str:
+    """The wording of a shipped question, as the bot must ask it in ``language``."""
+    question = (SHIPPED_DE if language == "de" else SHIPPED)[ruleset_id].question(question_id)
     assert question is not None, f"{ruleset_id} has no question {question_id!r}"
     return question.text
 
