@@ -201,7 +201,7 @@ def test_converse_publish_changes_next_answer(bot: RunningBot, tmp_path: Path) -
     ruleset_file.write_text(
         ruleset_file.read_text()
         .replace("id: road_bike", "id: spring_road")
-        .replace("title: Road bike", "title: Spring road bike deals")
+        .replace("{en: Road bike,", "{en: Spring road bike deals,")
     )
     db = make_engine(bot.database_url)
     assert publish(db, draft, author="merchandiser", message="spring campaign").version == 1
@@ -268,7 +268,7 @@ def test_converse_20_shoppers_while_rules_reload(bot: RunningBot, tmp_path: Path
     shutil.copytree(bot.rules_dir / "road_bike", draft)
     ruleset_file = draft / "ruleset.yml"
     ruleset_file.write_text(
-        ruleset_file.read_text().replace("title: Road bike", "title: Road bike deals")
+        ruleset_file.read_text().replace("{en: Road bike,", "{en: Road bike deals,")
     )
     gravel = bot.rules_dir / "gravel_bike" / "ruleset.yml"
     original = gravel.read_text()
@@ -289,7 +289,7 @@ def test_converse_20_shoppers_while_rules_reload(bot: RunningBot, tmp_path: Path
     try:
         started.wait()
         publish(db, draft, author="merchandiser", message="while shoppers talk")
-        gravel.write_text(original.replace("title: ", "title: Busy ", 1))
+        gravel.write_text(original.replace("{en: ", "{en: Busy ", 1))
         for thread in threads:
             thread.join(timeout=240)
     finally:

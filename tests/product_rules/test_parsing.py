@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
+from product_rules.localize import localize
 from product_rules.parsing import (
     AnswerParser,
     ParseResult,
@@ -19,7 +20,6 @@ from product_rules.parsing import (
     parse_money,
     rule_set_for,
 )
-from product_rules.localize import localize
 from product_rules.schema import GlossaryEntry, Question, RuleSet
 
 ROAD_BIKE = Path(__file__).resolve().parents[2] / "product_rules" / "rules" / "road_bike"

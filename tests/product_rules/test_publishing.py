@@ -102,7 +102,7 @@ def test_publish_refuses_broken_ruleset(db: Engine, rules_copy: Path) -> None:
 def test_rollback_to_earlier_version(db: Engine, rules_copy: Path) -> None:
     folder = rules_copy / "road_bike"
     publish(db, folder, author="mia")
-    _edit(folder, "ruleset.yml", "title: Road bike", "title: Racing bike")
+    _edit(folder, "ruleset.yml", "{en: Road bike,", "{en: Racing bike,")
     publish(db, folder, author="mia")
     assert rollback(db, "road_bike", 1, author="lead", note="title confused shoppers") == 1
     latest = history(db)[0]
@@ -133,7 +133,7 @@ def test_registry_serves_publication_without_restart(
     draft = tmp_path / "draft" / "road_bike"
     draft.parent.mkdir()
     shutil.copytree(folder, draft)
-    _edit(draft, "ruleset.yml", "title: Road bike", "title: Racing bike")
+    _edit(draft, "ruleset.yml", "{en: Road bike,", "{en: Racing bike,")
     publish(db, draft, author="mia")
     clock.advance(0.2)
     assert registry.get("road_bike").ruleset.title == "Road bike", "looked again too soon"
@@ -155,7 +155,7 @@ def test_registry_serves_file_edit_after_interval(rules_copy: Path, tmp_path: Pa
     registry = RuleRegistry(
         rules_copy, db, check_interval=0.25, parser_factory=lambda rs: None, clock=clock
     )
-    _edit(rules_copy / "road_bike", "ruleset.yml", "title: Road bike", "title: Racing bike")
+    _edit(rules_copy / "road_bike", "ruleset.yml", "{en: Road bike,", "{en: Racing bike,")
     assert registry.get("road_bike").ruleset.title == "Road bike"
     clock.advance(0.25)
     assert registry.get("road_bike").ruleset.title == "Racing bike"
@@ -224,7 +224,7 @@ def drafts(rules_copy: Path, tmp_path: Path, titles: list[str]) -> list[Path]:
     for index, title in enumerate(titles):
         draft = tmp_path / f"draft{index}" / "road_bike"
         shutil.copytree(rules_copy / "road_bike", draft)
-        _edit(draft, "ruleset.yml", "title: Road bike", f"title: {title}")
+        _edit(draft, "ruleset.yml", "{en: Road bike,", f"{{en: {title},")
         folders.append(draft)
     return folders
 
@@ -253,7 +253,7 @@ def check_publish_race_takes_next_version(db: Engine, rules_copy: Path, tmp_path
         (1, "publish"),
     ]
     titles = {"mia": "Racing bike", "tom": "Endurance bike"}
-    assert f"title: {titles[log[0]['author']]}" in stored[2].files["ruleset.yml"]
+    assert f"{{en: {titles[log[0]['author']]}," in stored[2].files["ruleset.yml"]
 
 
 def check_publish_race_same_files_stores_one_version(
@@ -382,7 +382,7 @@ def test_registry_reload_loses_no_conversation(
         ):
             seen[wanted].clear()
             publish(catalog_db, draft, author="mia")
-            gravel.write_text(original.replace("title: ", f"title: Round {round_} ", 1))
+            gravel.write_text(original.replace("{en: ", f"{{en: Round {round_} ", 1))
             assert seen[wanted].wait(timeout=20), f"no shopper was served {wanted!r}"
             for registry in registries:
                 assert registry.get("road_bike").ruleset.title == wanted
@@ -416,7 +416,7 @@ def test_registry_keeps_serving_when_files_vanish_mid_read(
         return real_load_all(rules_dir)
 
     monkeypatch.setattr(registry_module, "load_all", vanishing)
-    _edit(rules_copy / "road_bike", "ruleset.yml", "title: Road bike", "title: Racing bike")
+    _edit(rules_copy / "road_bike", "ruleset.yml", "{en: Road bike,", "{en: Racing bike,")
     clock.advance(0.25)
     assert registry.get("road_bike").ruleset.title == "Road bike", "previous keeps serving"
     clock.advance(0.25)
@@ -435,7 +435,7 @@ def test_publish_gives_up_cleanly_when_always_outrun(
         raise IntegrityError("INSERT INTO rule_version", {}, Exception("uq_rule_version"))
 
     monkeypatch.setattr(publishing, "_store", outrun)
-    _edit(rules_copy / "road_bike", "ruleset.yml", "title: Road bike", "title: Racing bike")
+    _edit(rules_copy / "road_bike", "ruleset.yml", "{en: Road bike,", "{en: Racing bike,")
     with pytest.raises(PublishConflictError, match="road_bike: other publishes took version 1"):
         publish(db, rules_copy / "road_bike", author="tom")
     assert [e["version"] for e in history(db)] == [1]

@@ -83,9 +83,7 @@ def test_publish_stores_files_as_json_on_postgres(pg_db: Engine, rules_copy: Pat
     folder = rules_copy / "road_bike"
     ruleset_file = folder / "ruleset.yml"
     ruleset_file.write_text(
-        ruleset_file.read_text().replace(
-            "title: Road bike", 'title: "Rennrad für Einsteiger – 56 cm"'
-        )
+        ruleset_file.read_text().replace("de: Rennrad}", 'de: "Rennrad für Einsteiger – 56 cm"}')
     )
     assert publish(pg_db, folder, author="mia", message="Umlaute ✓").version == 1
     columns = {c["name"]: c for c in inspect(pg_db).get_columns("rule_version")}
@@ -177,7 +175,7 @@ def test_registry_serves_publication_from_postgres(
     for path in folder.iterdir():
         (draft / path.name).write_text(path.read_text())
     ruleset_file = draft / "ruleset.yml"
-    ruleset_file.write_text(ruleset_file.read_text().replace("title: Road bike", "title: Racing"))
+    ruleset_file.write_text(ruleset_file.read_text().replace("{en: Road bike,", "{en: Racing,"))
     publish(pg_db, draft, author="mia")
     publish(pg_db, folder, author="mia")
     clock.advance(1)
