@@ -115,7 +115,12 @@ def read_examples() -> list[Example]:
                 # entity annotations [value](entity) count as their value
                 text = re.sub(r"\[([^\]]+)\]\([^)]*\)|\[([^\]]+)\]\{[^}]*\}", r"\1\2", text[2:])
                 examples.append(Example(text.strip(), block["intent"], language))
-    return examples
+    # No leakage: a text (case and spaces aside) counts once, so a held-out example is
+    # never also a training one (in either language: the bilingual model sees both).
+    unique: dict[str, Example] = {}
+    for example in examples:
+        unique.setdefault(re.sub(r"\s+", " ", example.text.lower()), example)
+    return list(unique.values())
 
 
 def split(
