@@ -51,6 +51,8 @@ class Script:
 
     name: str
     messages: tuple[str, ...]
+    #: The page language the widget sends as message metadata.
+    language: str = "en"
 
 
 SCRIPTS: tuple[Script, ...] = (
@@ -102,6 +104,60 @@ SCRIPTS: tuple[Script, ...] = (
             "long rides",
             "no cleats",
         ),
+    ),
+    # The same paths in German, as a shopper on /de/ writes them: German and English
+    # per-turn figures are printed side by side.
+    Script(
+        "de-beginner-free-text",
+        (
+            "Hallo",
+            "ich suche ein Rennrad",
+            "meistens lange Touren am Wochenende",
+            "totaler Anfänger",
+            "so ca. 1.500 €",
+            "1,82 m",
+            "nein",
+        ),
+        "de",
+    ),
+    Script(
+        "de-racer-look-keo",
+        (
+            "Ich suche ein Rennrad für Wettkämpfe, Budget 4000 Euro",
+            '/inform{"choice":"racing"}',
+            '/inform{"choice":"racer"}',
+            "1,85 m",
+            "ich habe Look Keo Cleats",
+            "Schrittlänge 84",
+        ),
+        "de",
+    ),
+    Script(
+        "de-budget-too-low",
+        ("Rennrad bitte", "Fitness", "Anfänger", "300 Euro", "175 cm", "nein"),
+        "de",
+    ),
+    Script(
+        "de-buttons-only",
+        (
+            "Hallo",
+            '/request_advice{"ruleset":"road_bike"}',
+            '/inform{"choice":"commute"}',
+            '/inform{"choice":"intermediate"}',
+            "2000",
+            "170 cm",
+            '/inform{"choice":"spd"}',
+        ),
+        "de",
+    ),
+    Script(
+        "de-all-in-one",
+        (
+            "Ich bin Anfänger und suche ein Rennrad für etwa 1.500 €, ich bin 1,82 m",
+            "lange Touren",
+            "keine Klickschuhe",
+        ),
+        "de",
     ),
 )
 
@@ -380,7 +436,11 @@ async def converse(
             start = time.perf_counter()
             response = await client.post(
                 f"{rasa_url}/webhooks/rest/webhook",
-                json={"sender": result.sender, "message": message},
+                json={
+                    "sender": result.sender,
+                    "message": message,
+                    "metadata": {"language": script.language},
+                },
             )
             response.raise_for_status()
             reply = response.json()
@@ -667,6 +727,13 @@ def level_report(
     """Figures of one concurrency level."""
     turns = [s for r in results for s in r.turn_seconds]
     final = [r.turn_seconds[-1] for r in results if r.ok]
+    language_of = {script.name: script.language for script in SCRIPTS}
+    by_language = {
+        language: latency_summary(
+            [s for r in results if language_of.get(r.script) == language for s in r.turn_seconds]
+        )
+        for language in sorted(set(language_of.values()))
+    }
     failed = [r for r in results if not r.ok and not r.aborted]
     aborted = [r for r in results if r.aborted]
     report: dict[str, Any] = {
@@ -681,6 +748,7 @@ def level_report(
         "msg_per_s": round(len(turns) / wall, 2) if wall > 0 else None,
         "turn": latency_summary(turns),
         "offers_turn": latency_summary(final),
+        "turn_by_language": by_language,
         "cpu_s": {name: round(value, 2) for name, value in cpu.items()},
         "cpu_ms_per_turn": {
             name: round(1000 * value / len(turns), 1) if turns else None
@@ -748,6 +816,18 @@ def print_report(result: dict[str, Any], out: IO[str] = sys.stdout) -> None:
             f"{_ms(level['offers_turn']['p50_ms']):>10} "
             f"{_ms(cpu.get('rasa')):>14} {_ms(cpu.get('actions')):>8} "
             f"{_ms(cpu.get('bench')):>6} {level['other_cpu_percent_of_machine'] or 0:>10.0f}%\n"
+        )
+
+    w("\nPer turn by language (same run, same scripts in German and English):\n")
+    w(f"{'clients':>7} {'en p50':>8} {'en p95':>8} {'de p50':>8} {'de p95':>8} {'de/en p50':>10}\n")
+    for level in result["levels"]:
+        en, de = (level["turn_by_language"].get(k, {}) for k in ("en", "de"))
+        ratio = (
+            f"{de['p50_ms'] / en['p50_ms']:.2f}x" if en.get("p50_ms") and de.get("p50_ms") else "-"
+        )
+        w(
+            f"{level['concurrency']:>7} {_ms(en.get('p50_ms')):>8} {_ms(en.get('p95_ms')):>8} "
+            f"{_ms(de.get('p50_ms')):>8} {_ms(de.get('p95_ms')):>8} {ratio:>10}\n"
         )
 
     busy = [lv for lv in result["levels"] if (lv["other_cpu_percent_of_machine"] or 0) > 15]
