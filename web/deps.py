@@ -43,6 +43,8 @@ from web.auth import (
     same_origin,
     staff_session,
 )
+from web.i18n import install as install_i18n
+from web.i18n import staff_language
 from web.rasa import RasaClient
 from web.settings import WebSettings
 
@@ -70,14 +72,19 @@ WEB_DIR = Path(__file__).resolve().parent
 
 
 def _staff_context(request: Request) -> dict[str, Any]:
+    # A shop page sets its language (its path says it); any other page follows the
+    # staff member's choice (?lang=, the lang cookie, Accept-Language).
+    lang = getattr(request.state, "lang", None) or staff_language(request)
     return {
         "staff_user": getattr(request.state, "staff_user", None),
         "csrf_token": lambda: staff_session(request).csrf_token(),
+        "lang": lang,
     }
 
 
 # One environment for every area (shop, console, rules) so they share base.html.
 templates = Jinja2Templates(directory=WEB_DIR / "templates", context_processors=[_staff_context])
+install_i18n(templates.env)
 
 
 def get_web_settings(connection: HTTPConnection) -> WebSettings:

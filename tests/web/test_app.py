@@ -98,7 +98,7 @@ def raise_(exc: Exception) -> Handler:
 
 
 async def test_get_shop_page_renders(client: httpx.AsyncClient) -> None:
-    response = await client.get("/")
+    response = await client.get("/en/")
 
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
@@ -111,7 +111,7 @@ async def test_get_shop_page_renders(client: httpx.AsyncClient) -> None:
 
 
 async def test_get_shop_page_loads_nothing_from_elsewhere(client: httpx.AsyncClient) -> None:
-    html = (await client.get("/")).text
+    html = (await client.get("/en/")).text
 
     assert "http://" not in html and "https://" not in html
 
@@ -313,7 +313,7 @@ async def test_get_healthz(client: httpx.AsyncClient) -> None:
     assert (await client.get("/healthz")).json() == {"status": "ok"}
 
 
-@pytest.mark.parametrize("path", ["/", "/healthz"])
+@pytest.mark.parametrize("path", ["/de/", "/en/", "/healthz"])
 async def test_head_answers_for_uptime_checks(client: httpx.AsyncClient, path: str) -> None:
     assert (await client.head(path)).status_code == 200
 

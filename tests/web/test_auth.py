@@ -129,7 +129,7 @@ async def test_session_cookie_secure_when_settings_say_so(settings: WebSettings)
 
 
 async def test_shop_page_sets_no_cookie(client: httpx.AsyncClient) -> None:
-    response = await client.get("/", headers=HTML)
+    response = await client.get("/de/", headers=HTML)
 
     assert response.status_code == 200
     assert "set-cookie" not in response.headers

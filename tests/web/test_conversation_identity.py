@@ -187,7 +187,7 @@ async def test_two_clients_get_different_ids(rasa: TrackerRasa) -> None:
 
 async def test_shop_page_sets_no_cookie(client: httpx.AsyncClient) -> None:
     # A shared cache keeping the page with its Set-Cookie would give everyone one id.
-    response = await client.get("/")
+    response = await client.get("/de/")
 
     assert response.headers.get_list("set-cookie") == []
 

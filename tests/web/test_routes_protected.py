@@ -41,7 +41,10 @@ CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 #: Routes anyone may open, each with its reason. Add a route here only with a reason.
 PUBLIC = {
-    "/": "the shop page",
+    "/": "sends a browser to the shop page in its language",
+    "/de/": "the shop page in German",
+    "/en/": "the shop page in English",
+    "/api/chat/strings": "the chat widget's own words in a language",
     "/api/chat": "the shopper's chat (same-origin JSON, no login)",
     "/api/chat/history": "the shopper's own conversation, for its cookie's holder only",
     "/api/chat/events": "the live chat of the cookie holder's own hand-over",

@@ -19,8 +19,9 @@ import logging
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from advisor.handover import HandoverRecord
@@ -30,6 +31,7 @@ from advisor.sharing import CodeError, ShareStore
 from advisor.state import ConversationState
 from web.conversation import ConversationDep, ExistingConversationDep
 from web.deps import RasaDep, templates
+from web.i18n import LANGUAGES, negotiate, normalize, widget_strings
 from web.live_view import merge_history, shopper_view
 from web.services import Live, LiveDep
 
@@ -92,12 +94,103 @@ class HistoryResponse(BaseModel):
     live: dict[str, Any] | None = None
 
 
-@router.api_route("/", methods=["GET", "HEAD"], response_class=HTMLResponse)
-async def shop_page(request: Request) -> HTMLResponse:
-    """Render the shop landing page with the advisor chat open."""
-    response = templates.TemplateResponse(request, "shop/index.html")
-    response.headers["Content-Security-Policy"] = SHOP_CSP
+@router.api_route("/", methods=["GET", "HEAD"], response_class=RedirectResponse)
+async def shop_root(request: Request) -> RedirectResponse:
+    """Send the browser to ``/de/`` or ``/en/`` as its Accept-Language prefers (default German)."""
+    language = negotiate(request.headers.get("accept-language"))
+    response = RedirectResponse(f"/{language}/", status_code=307)
+    response.headers["Vary"] = "Accept-Language"
     return response
+
+
+#: The shop page's category tiles and the catalogue category each one's "from" price is of.
+TILE_CATEGORIES = {
+    "road": "road_bike",
+    "gravel": "gravel_bike",
+    "city": "city_bike",
+    "mountain": "e_bike",
+}
+
+
+def _prices_from(engine: Any) -> dict[str, float]:
+    """The lowest price of each tile's category; empty when the catalogue cannot be read."""
+    query = text(
+        "SELECT category, MIN(price) FROM product WHERE category IN "
+        "(:road, :gravel, :city, :mountain) GROUP BY category"
+    )
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(query, TILE_CATEGORIES).all()
+    except SQLAlchemyError:
+        return {}
+    lowest = {str(category): float(price) for category, price in rows if price is not None}
+    return {slug: lowest[c] for slug, c in TILE_CATEGORIES.items() if c in lowest}
+
+
+async def _shop_page(request: Request, language: str) -> HTMLResponse:
+    request.state.lang = language
+    prices = await asyncio.to_thread(_prices_from, request.app.state.db.engine)
+    response = templates.TemplateResponse(
+        request,
+        "shop/index.html",
+        {"lang": language, "shop_page": True, "prices_from": prices},
+    )
+    response.headers["Content-Security-Policy"] = SHOP_CSP
+    response.headers["Content-Language"] = language
+    return response
+
+
+@router.api_route("/de/", methods=["GET", "HEAD"], response_class=HTMLResponse)
+async def shop_page_de(request: Request) -> HTMLResponse:
+    """The shop landing page in German, with the advisor chat open."""
+    return await _shop_page(request, "de")
+
+
+@router.api_route("/en/", methods=["GET", "HEAD"], response_class=HTMLResponse)
+async def shop_page_en(request: Request) -> HTMLResponse:
+    """The shop landing page in English, with the advisor chat open."""
+    return await _shop_page(request, "en")
+
+
+@router.get("/api/chat/strings")
+async def chat_strings(request: Request, lang: str | None = None) -> JSONResponse:
+    """The chat widget's own words in ``lang`` (else as Accept-Language prefers)."""
+    language = normalize(lang) or negotiate(request.headers.get("accept-language"))
+    response = JSONResponse(widget_strings(language))
+    response.headers["Content-Language"] = language
+    response.headers["Vary"] = "Accept-Language"
+    return response
+
+
+def page_language(request: Request) -> str | None:
+    """The language of the page a chat request comes from, when anything says so.
+
+    The page it was sent from (``Referer: …/de/``) first, then Accept-Language; a
+    request naming neither (a script) gets ``None``: the advisor keeps its own.
+    """
+    referer = request.headers.get("referer", "")
+    path = referer.split("://", 1)[-1].partition("/")[2]
+    first = path.split("/", 1)[0].split("?", 1)[0]
+    if first in LANGUAGES:
+        return first
+    header = request.headers.get("accept-language")
+    if header and normalize_any(header):
+        return negotiate(header)
+    return None
+
+
+def normalize_any(header: str) -> bool:
+    """Whether an Accept-Language header names any of our languages."""
+    return any(normalize(part.split(";", 1)[0]) for part in header.split(","))
+
+
+def with_language(metadata: dict[str, Any] | None, language: str | None) -> dict[str, Any] | None:
+    """The message metadata with ``language`` (a valid one the widget sent wins)."""
+    if isinstance(metadata, dict) and normalize(str(metadata.get("language") or "")):
+        return {**metadata, "language": normalize(str(metadata["language"]))}
+    if language is None:
+        return metadata
+    return {**(metadata or {}), "language": language}
 
 
 async def _latest(live: Live, sender: str) -> HandoverRecord | None:
@@ -181,7 +274,8 @@ async def chat(
         except HandoverError:
             pass  # it ended meanwhile: the bot answers
         current = await _latest(live, sender)
-    messages = await rasa.send_message(sender=sender, message=text, metadata=body.metadata)
+    metadata = with_language(body.metadata, page_language(request))
+    messages = await rasa.send_message(sender=sender, message=text, metadata=metadata)
     code = _handoff_code(messages)
     if code is not None:
         current = await _request_person(request, live, sender, code) or current

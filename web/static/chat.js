@@ -17,6 +17,12 @@
  * go to them through the same POST /api/chat. The words are the widget's data-live-*
  * attributes, so they live in the template.
  *
+ * Language: the widget's data-lang (the shop page's language; else the page's
+ * <html lang>, else the browser's), sent with every message as metadata
+ * {"language": "de"}. The widget's own words are the server's, in that language: the
+ * JSON blob <script type="application/json" id="chat-strings"> the page carries, else
+ * GET /api/chat/strings?lang=… (see web/i18n.py); this file holds no sentence of its own.
+ *
  * Every piece of text from the bot or the shopper is put on the page with textContent
  * (or append(string)), never innerHTML: whatever anyone types is shown literally.
  */
@@ -30,17 +36,60 @@
   // Longer than the server's own 30 s wait for Rasa, so its friendly 503 arrives first;
   // this only catches a proxy or network that never answers.
   const REQUEST_TIMEOUT_MS = 45000;
-  const DEFAULT_UNAVAILABLE =
-    "Our advisor is not reachable right now. Please try again in a moment.";
-  const ROLE_LABELS = { main: "main", required: "added: required", option: "option" };
+  const ROLE_KEYS = { main: "roleMain", required: "roleRequired", option: "roleOption" };
   // Escaped so the file stays ASCII whatever charset it is served with.
   const EM_DASH = "\u2014";
-  const CLEAT_LABELS = {
-    flat: "Flat pedals (no cleats)",
-    spd: "SPD cleats",
-    spd_sl: "SPD-SL cleats",
-    look_keo: "Look Keo cleats",
-  };
+  const CLEAT_KEYS = { flat: "cleatFlat", spd: "cleatSpd", spd_sl: "cleatSpdSl", look_keo: "cleatLookKeo" };
+  const LANGUAGES = ["de", "en"];
+  // The widget's words (the server's, in the widget's language): set before a widget starts.
+  let STRINGS = {};
+
+  /** One of the widget's words, with {name} fields filled in from `values`. */
+  function t(key, values) {
+    return String(STRINGS[key] || "").replace(/\{(\w+)\}/g, (_m, name) =>
+      values && values[name] !== undefined && values[name] !== null ? String(values[name]) : "",
+    );
+  }
+
+  /** "de-AT" -> "de"; null for a language the shop does not speak. */
+  function shortLanguage(value) {
+    const code = String(value || "").trim().toLowerCase().split(/[-_]/)[0];
+    return LANGUAGES.includes(code) ? code : null;
+  }
+
+  /** The widget's language: its data-lang, the page's lang, the browser's, else German. */
+  function widgetLanguage(root) {
+    return (
+      shortLanguage(root.dataset.lang) ||
+      shortLanguage(document.documentElement.lang) ||
+      shortLanguage(navigator.language) ||
+      "de"
+    );
+  }
+
+  /** The words from the page's JSON blob, else from the server; {} when neither answers. */
+  async function loadStrings(root, language) {
+    const blob = document.getElementById(root.dataset.strings || "chat-strings");
+    if (blob) {
+      try {
+        const parsed = JSON.parse(blob.textContent || "{}");
+        if (parsed && typeof parsed === "object" && shortLanguage(parsed.lang) === language) return parsed;
+      } catch (_err) {
+        // a broken blob: ask the server instead
+      }
+    }
+    try {
+      const endpoint = root.dataset.stringsEndpoint || "/api/chat/strings";
+      const response = await fetch(`${endpoint}?lang=${encodeURIComponent(language)}`, {
+        credentials: "same-origin",
+        headers: { Accept: "application/json" },
+      });
+      if (response.ok) return await response.json();
+    } catch (_err) {
+      // offline: the widget still works, with fewer words
+    }
+    return {};
+  }
 
   class ChatError extends Error {}
 
@@ -68,25 +117,16 @@
   }
 
   function pageLocale() {
-    return document.documentElement.lang || "en";
+    return STRINGS.locale || document.documentElement.lang || "de-DE";
   }
 
-  /** Format as "1,479.00 EUR": Intl picks digits and grouping, the code goes last. */
+  /** A price as the widget's language writes it: "1.479,00 €" (de-DE), "€1,479.00" (en-GB). */
   function formatPrice(amount, currency) {
     const value = Number(amount);
     if (amount === null || amount === undefined || !Number.isFinite(value)) return "";
     const code = typeof currency === "string" && currency ? currency : "EUR";
     try {
-      const parts = new Intl.NumberFormat(pageLocale(), {
-        style: "currency",
-        currency: code,
-        currencyDisplay: "code",
-      }).formatToParts(value);
-      const number = parts
-        .filter((p) => p.type !== "currency" && p.type !== "literal")
-        .map((p) => p.value)
-        .join("");
-      return `${number} ${code}`;
+      return new Intl.NumberFormat(pageLocale(), { style: "currency", currency: code }).format(value);
     } catch (_err) {
       return `${value.toFixed(2)} ${code}`; // unknown currency code
     }
@@ -116,19 +156,20 @@
     const tags = [];
     if (!attributes || typeof attributes !== "object") return tags;
     if (attributes.frame_size_cm !== undefined && attributes.frame_size_cm !== null) {
-      tags.push(`Frame ${attributes.frame_size_cm} cm`);
+      tags.push(t("frame", { size: attributes.frame_size_cm }));
     }
     if (typeof attributes.cleat_system === "string") {
-      tags.push(CLEAT_LABELS[attributes.cleat_system] || `${humanize(attributes.cleat_system)} cleats`);
+      const key = CLEAT_KEYS[attributes.cleat_system];
+      tags.push(key ? t(key) : t("cleatOther", { name: humanize(attributes.cleat_system) }));
     }
-    if (attributes.pedals_included === false) tags.push("Ships without pedals");
+    if (attributes.pedals_included === false) tags.push(t("noPedals"));
     return tags;
   }
 
   function renderItem(item, currency) {
-    const role = ROLE_LABELS[item.role] ? item.role : "option";
+    const role = ROLE_KEYS[item.role] ? item.role : "option";
     const meta = el("div", { class: "offer-item__meta" }, [
-      el("span", { class: `tag tag--role-${role}`, "data-testid": "item-role", text: ROLE_LABELS[role] }),
+      el("span", { class: `tag tag--role-${role}`, "data-testid": "item-role", text: t(ROLE_KEYS[role]) }),
       ...attributeTags(item.attributes).map((t) =>
         el("span", { class: "tag", "data-testid": "item-attribute", text: t }),
       ),
@@ -138,7 +179,7 @@
         el("span", {
           class: item.in_stock ? "tag tag--stock" : "tag tag--no-stock",
           "data-testid": "stock-badge",
-          text: item.in_stock ? "In stock" : "Not in stock",
+          text: item.in_stock ? t("inStock") : t("notInStock"),
         }),
       );
     }
@@ -165,7 +206,7 @@
   function renderAlerts(alerts) {
     const titleId = nextId("offer-alerts");
     return el("div", { class: "offer__alerts", role: "note", "data-testid": "offer-alerts", "aria-labelledby": titleId }, [
-      el("p", { class: "offer__alerts-title", id: titleId, text: "Please note" }),
+      el("p", { class: "offer__alerts-title", id: titleId, text: t("pleaseNote") }),
       el("ul", { class: "offer__alerts-list" }, alerts.map((a) => el("li", { text: a }))),
     ]);
   }
@@ -173,7 +214,7 @@
   function modelCount(count) {
     const n = Number(count);
     if (count === null || count === undefined || !Number.isInteger(n) || n < 0) return "";
-    return n === 1 ? "1 model" : `${n} models`;
+    return n === 1 ? t("modelOne") : t("modelMany", { count: n });
   }
 
   /**
@@ -192,16 +233,16 @@
     if (!choices.length) return null;
     const leadId = nextId("relaxation");
     return el("section", { class: "relaxation", "data-testid": "relaxation", "aria-labelledby": leadId }, [
-      el("p", { class: "relaxation__lead", id: leadId, text: "Nothing matches all your wishes. Ways out:" }),
+      el("p", { class: "relaxation__lead", id: leadId, text: t("relaxationLead") }),
       el("ul", { class: "relaxation__choices" }, choices.map((c) =>
         el("li", {
           class: c.applied ? "relaxation__choice relaxation__choice--applied" : "relaxation__choice",
           "data-testid": "relaxation-choice",
         }, [
-          c.count ? `${c.phrases.join(" and ")} ${EM_DASH} ${c.count}` : c.phrases.join(" and "),
+          c.count ? `${c.phrases.join(t("relaxationAnd"))} ${EM_DASH} ${c.count}` : c.phrases.join(t("relaxationAnd")),
           // The mark is a word, not just a colour, so it is read out and survives high contrast.
           c.applied ? " " : null,
-          c.applied ? el("span", { class: "tag tag--shown", text: "shown" }) : null,
+          c.applied ? el("span", { class: "tag tag--shown", text: t("relaxationShown") }) : null,
         ]),
       )),
     ]);
@@ -209,7 +250,6 @@
 
   // Set by the widget: what "Choose this one" on a card does (report the click, say so).
   let onChoose = null;
-  let chooseLabel = "Choose this one";
 
   function renderOfferCard(offer, index) {
     const currency = offer.currency || "EUR";
@@ -225,15 +265,15 @@
         el("span", { text: offer.title || "" }),
       ]),
       el("p", { class: "offer__total", "data-testid": "offer-total" }, [
-        "Total ",
+        `${t("total")} `,
         el("strong", { text: formatPrice(offer.total_price, currency) }),
       ]),
-      el("ul", { class: "offer__items", "aria-label": "What is included" },
+      el("ul", { class: "offer__items", "aria-label": t("included") },
         items.filter((i) => i && typeof i === "object").map((i) => renderItem(i, currency))),
     ]);
     if (reasons.length) {
       card.append(
-        el("h4", { class: "offer__subtitle", text: "Why this one" }),
+        el("h4", { class: "offer__subtitle", text: t("whyThis") }),
         el("ul", { class: "offer__reasons", "data-testid": "offer-reasons" },
           reasons.map((r) => el("li", { text: r }))),
       );
@@ -245,13 +285,13 @@
           class: "offer__relaxed",
           role: "note",
           "data-testid": "relaxed-note",
-          text: `Not an exact match: to find this we loosened ${relaxed.map(humanize).join(", ")}.`,
+          text: t("relaxedNote", { wishes: relaxed.map(humanize).join(", ") }),
         }),
       );
     }
     const main = items.find((i) => i && i.role === "main") || items[0];
     if (onChoose && main && main.sku) {
-      const choose = el("button", { type: "button", class: "offer__choose", "data-testid": "offer-choose", text: chooseLabel });
+      const choose = el("button", { type: "button", class: "offer__choose", "data-testid": "offer-choose", text: t("chooseLabel") });
       choose.addEventListener("click", () => onChoose(rank, main.sku, offer.title || "", choose));
       card.append(choose);
     }
@@ -261,7 +301,7 @@
   function renderCrossSell(entries, currency) {
     const headingId = nextId("cross-sell");
     return el("section", { class: "cross-sell", "data-testid": "cross-sell", "aria-labelledby": headingId }, [
-      el("h3", { class: "cross-sell__title", id: headingId, text: "You might also need" }),
+      el("h3", { class: "cross-sell__title", id: headingId, text: t("crossSell") }),
       el("ul", { class: "cross-sell__list" }, entries.map((entry) =>
         el("li", { "data-testid": "cross-sell-item" }, [
           el("div", { class: "cross-sell__head" }, [
@@ -284,7 +324,7 @@
     // The ways out come first: they explain why the cards below are not an exact match.
     const relaxation =
       custom.relaxation && typeof custom.relaxation === "object" ? renderRelaxation(custom.relaxation) : null;
-    const section = el("section", { class: "offers", "data-testid": "offers", "aria-label": "Offers for you" },
+    const section = el("section", { class: "offers", "data-testid": "offers", "aria-label": t("offersLabel") },
       [relaxation, ...offers.map(renderOfferCard)]);
     if (crossSell.length) {
       section.append(renderCrossSell(crossSell, offers.length ? offers[0].currency : "EUR"));
@@ -310,7 +350,8 @@
     const restart = root.querySelector("[data-chat-restart]");
     const endpoint = root.dataset.endpoint || "/api/chat";
     const historyEndpoint = root.dataset.historyEndpoint || `${endpoint}/history`;
-    const unavailable = root.dataset.unavailableMessage || DEFAULT_UNAVAILABLE;
+    const language = widgetLanguage(root);
+    const unavailable = t("unavailable");
     const eventsEndpoint = root.dataset.eventsEndpoint || `${endpoint}/events`;
     const leaveEndpoint = root.dataset.leaveEndpoint || `${endpoint}/message-for-staff`;
     const leaveTemplate = root.querySelector("[data-chat-leave-template]");
@@ -319,7 +360,6 @@
     const clickEndpoint = root.dataset.clickEndpoint || `${endpoint}/click`;
     // One rating form per target on the page (the server keeps one rating per conversation).
     const ratingShown = new Set();
-    chooseLabel = root.dataset.chooseLabel || chooseLabel;
     const introNodes = Array.from(log.children, (n) => n.cloneNode(true));
     let busy = false;
     // The live hand-over: its event stream, and the last payload id shown.
@@ -352,11 +392,9 @@
       return bubble;
     }
 
-    /** A data-live-* sentence with the payload's fields put in ("{staff} joined"). */
+    /** One of the widget's sentences with the payload's fields put in ("{staff} joined"). */
     function liveWords(name, payload) {
-      return String(root.dataset[name] || "").replace(/\{(\w+)\}/g, (_m, key) =>
-        payload && payload[key] !== undefined && payload[key] !== null ? String(payload[key]) : "",
-      );
+      return t(name, payload || {});
     }
 
     function stopLive() {
@@ -580,7 +618,7 @@
     }
 
     function renderChoices(buttons) {
-      const group = el("div", { class: "choices", role: "group", "aria-label": "Suggested answers" });
+      const group = el("div", { class: "choices", role: "group", "aria-label": t("suggested") });
       for (const button of buttons) {
         if (!button || typeof button.payload !== "string") continue;
         const title = typeof button.title === "string" && button.title ? button.title : button.payload;
@@ -668,7 +706,8 @@
       return request(endpoint, {
         method: "POST",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ message }),
+        // The page's language goes with every message: the advisor answers in it.
+        body: JSON.stringify({ message, metadata: { language } }),
       });
     }
 
@@ -745,14 +784,14 @@
       body.hidden = false;
       root.classList.remove("chat--collapsed");
       toggle.setAttribute("aria-expanded", "true");
-      toggle.textContent = "Minimise";
+      toggle.textContent = t("minimise");
     }
 
     function collapse() {
       body.hidden = true;
       root.classList.add("chat--collapsed");
       toggle.setAttribute("aria-expanded", "false");
-      toggle.textContent = "Open advisor";
+      toggle.textContent = t("open");
     }
 
     form.addEventListener("submit", (event) => {
@@ -803,9 +842,12 @@
     return RESUME_CODE_PATTERN.test(code) ? code : "";
   }
 
-  function init() {
+  async function init() {
     forgetLegacySenderId();
-    for (const root of document.querySelectorAll("[data-chat-widget]")) createWidget(root);
+    for (const root of document.querySelectorAll("[data-chat-widget]")) {
+      STRINGS = await loadStrings(root, widgetLanguage(root));
+      createWidget(root);
+    }
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
