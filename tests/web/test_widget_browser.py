@@ -59,8 +59,8 @@ INTRO = "I help you find a bike"
 
 
 def price(amount: float) -> str:
-    """A price as the widget shows it (en locale, currency code)."""
-    return f"{amount:,.2f} EUR"
+    """A price as the widget shows it on /en/ (en-GB: the euro sign first)."""
+    return f"€{amount:,.2f}"
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +100,7 @@ def shop_url(rasa: FakeRasa) -> Iterator[str]:
 def shopper(browser: Any, shop_url: str, rasa: FakeRasa) -> Iterator[Watched]:
     # A fresh context per test: its own cookies, so its own conversation.
     watched = Watched(browser, width=1280, height=900, rasa=rasa)
-    watched.page.goto(shop_url + "/")
+    watched.page.goto(shop_url + "/en/")
     expect(watched.page.get_by_test_id("chat-log")).to_contain_text(INTRO)
     yield watched
     watched.close()
@@ -552,7 +552,7 @@ def test_widget_reload_shows_the_conversation_so_far(
     # Another browser has a conversation of its own and sees nothing of this one.
     stranger = Watched(browser, rasa=rasa)
     try:
-        stranger.page.goto(shop_url + "/")
+        stranger.page.goto(shop_url + "/en/")
         expect(stranger.page.get_by_test_id("chat-log")).to_contain_text(INTRO)
         expect(stranger.page.get_by_test_id("typing-indicator")).to_be_hidden()
         expect(stranger.page.get_by_test_id("msg-user")).to_have_count(0)
