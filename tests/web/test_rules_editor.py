@@ -231,11 +231,26 @@ async def test_save_draft_and_a_stale_save_names_the_other(app: FastAPI) -> None
     body = stale.json()
     assert body["error"] == "stale" and body["authors"] == [USERS[Role.ADMIN]]
     assert f"changed by {USERS[Role.ADMIN]} since you opened it" in body["html"]
-    assert f"+    text: {NEW_TEXT}" in body["html"], "the other's change is shown"
+    assert f"+      en: {NEW_TEXT}" in body["html"], "the other's change is shown"
     draft = get_draft(app.state.db.engine, "road_bike")
     assert draft is not None and draft.revision == 2 and NEW_TEXT in draft.files["questions.yml"]
     assert active_versions(app.state.db.engine) == {}, "a draft is never live"
     assert 'data-based-on="2"' in page.text and NEW_TEXT in page.text
+
+
+async def test_edit_in_german_keeps_the_english_and_shows_the_german_form(app: FastAPI) -> None:
+    edits = [{"kind": "question_text", "question": "usage", "value": "Wofür fährst du?"}]
+    async with client_for(app, Role.MERCHANDISER) as client:
+        done = await client.post(
+            "/admin/rules/road_bike/edit",
+            json={"files": files(), "edits": edits, "language": "de"},
+        )
+    assert done.status_code == 200, done.text
+    questions = done.json()["files"]["questions.yml"]
+    assert "      de: Wofür fährst du?" in questions
+    assert "      en: What will you mostly use the bike for?" in questions
+    form = done.json()["form_html"]
+    assert 'value="Wofür fährst du?"' in form and "Ich bin neu dabei" in form
 
 
 async def test_edit_applies_the_form_to_the_files(app: FastAPI) -> None:
@@ -257,8 +272,8 @@ async def test_edit_applies_the_form_to_the_files(app: FastAPI) -> None:
             json={"files": files(), "edits": [{"kind": "question_text", "question": "usag"}]},
         )
     questions = done.json()["files"]["questions.yml"]
-    assert f"    text: {NEW_TEXT}" in questions
-    assert "        synonyms: [beginner, newbie, fresh on a bike]" in questions
+    assert f"      en: {NEW_TEXT}" in questions
+    assert "          en: [beginner, newbie, fresh on a bike]" in questions
     assert f'value="{NEW_TEXT}"' in done.json()["form_html"]
     assert wrong.status_code == 422 and "did you mean 'usage'" in wrong.json()["message"]
 
@@ -331,7 +346,7 @@ async def test_merchandiser_cannot_publish_an_admin_can(app: FastAPI) -> None:
     assert NEW_TEXT in active_versions(engine)["road_bike"].files["questions.yml"]
     assert "Published as version 1" in after.text and "friendlier" in after.text
     assert 'data-testid="in-service">published version 1' in after.text
-    assert f"text: {NEW_TEXT}" in after.text, "the editor opens the version just published"
+    assert f"en: {NEW_TEXT}" in after.text, "the editor opens the version just published"
 
 
 async def test_merchandiser_publishes_when_the_setting_allows(settings: WebSettings) -> None:
