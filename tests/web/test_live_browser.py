@@ -204,7 +204,11 @@ def test_shopper_and_staff_talk_until_the_hand_back(
     staff_rating = shop.locator('[data-testid="rating-form"][data-target="staff"]')
     expect(staff_rating).to_contain_text("How was your chat with anna?")
     bot_reply(shopper, "why this one?")
-    assert rasa.heard[-1] == {"sender": sender, "message": "why this one?"}
+    assert rasa.heard[-1] == {
+        "sender": sender,
+        "message": "why this one?",
+        "metadata": {"language": "en"},  # the page's language, with every message
+    }
     last = rasa.state(sender).last
     assert last is not None and last.offers
     expect(shop.get_by_test_id("msg-bot").last).to_contain_text(last.offers[0]["title"])

@@ -144,9 +144,9 @@ def test_draft_try_publish_rollback_and_a_new_synonym(
     page.get_by_test_id("form-apply").click()
     expect(page.get_by_test_id("draft-revision")).to_have_text("1")
     source = page.get_by_test_id("source-questions.yml")
-    expect(source).to_have_value(re.compile(re.escape(f"    text: {NEW_TEXT}\n")))
+    expect(source).to_have_value(re.compile(re.escape(f"      en: {NEW_TEXT}\n")))
     expect(source).to_have_value(
-        re.compile(r"        synonyms: \[beginner, new to it, newbie, fresh starter\]\n")
+        re.compile(r"          en: \[beginner, new to it, newbie, fresh starter\]\n")
     )
     expect(page.get_by_test_id("findings-count")).to_have_text("0")
     page.get_by_test_id("rules-form").screenshot(path=str(tmp_path / "rules-form.png"))

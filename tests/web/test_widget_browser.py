@@ -176,7 +176,11 @@ def test_widget_runs_a_conversation_to_offers(
     assert COOKIE_NAME not in page.evaluate("document.cookie")
     assert page.evaluate("localStorage.getItem('bikeAdvisor.senderId')") is None
     sender = conversation_id(page)
-    assert rasa.heard[-1] == {"sender": sender, "message": "I want a gravel bike"}
+    assert rasa.heard[-1] == {
+        "sender": sender,
+        "message": "I want a gravel bike",
+        "metadata": {"language": "en"},  # the page is /en/
+    }
 
     # Buttons and typed answers, each followed by the next question of the rule set.
     steps: list[tuple[Any, str]] = [
@@ -461,7 +465,11 @@ def test_widget_start_over_clears_the_conversation(
     expect(page.get_by_test_id("msg-bot")).to_have_count(0)
     expect(page.get_by_test_id("msg-user")).to_have_count(0)
     expect(page.get_by_test_id("chat-log")).to_contain_text(INTRO)
-    assert rasa.heard[-1] == {"sender": sender, "message": "/restart"}
+    assert rasa.heard[-1] == {
+        "sender": sender,
+        "message": "/restart",
+        "metadata": {"language": "en"},
+    }
     assert rasa.state(sender).answers == {}
     # The next message starts from the first question again.
     bot_reply(
