@@ -39,8 +39,10 @@ def turn_of(tracker: Tracker, intent: str | None) -> Turn:
         for e in message.get("entities") or []
         if e.get("entity") and e.get("value") is not None
     }
+    language = (message.get("metadata") or {}).get("language")
     return Turn(
         text=message.get("text") or "",
+        language=str(language) if isinstance(language, str) and language else None,
         intent=intent,
         entities=entities,
         conversation=tracker.sender_id,

@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from advisor.answers import button_answer, describe, question_named
 from advisor.events import EventLog, Scope, events_of
 from advisor.questions import ask, question_buttons, ruleset_buttons
-from advisor.render import render
+from advisor.render import language_of, render
 from advisor.reply import Button, Reply
 from advisor.sharing import CodeError, ExpiredCodeError, ShareStore, code_in
 from advisor.state import ConversationState, LastOffers
@@ -31,6 +31,7 @@ from product_rules.locks import Locks
 from product_rules.parsing import rule_set_for
 from product_rules.registry import RuleRegistry, ServedRuleSet
 from product_rules.schema import Question
+from product_rules.text import speaking
 
 __all__ = ["Advisor", "RELAX_PREFIX", "Turn"]
 
@@ -58,12 +59,30 @@ class Turn:
             as an answer.
         entities: Entities of the message; buttons carry ``choice`` and ``ruleset``.
         conversation: The server-issued conversation id (for hand-over records only).
+        language: The page's language (message metadata), if the channel sent one.
     """
 
     text: str = ""
     intent: str | None = None
     entities: Mapping[str, str] = field(default_factory=dict)
     conversation: str | None = None
+    language: str | None = None
+
+
+#: Phrases that switch the chat's language, whatever intent the classifier saw.
+SWITCH_PHRASES: dict[str, tuple[str, ...]] = {
+    "de": ("auf deutsch", "deutsch bitte", "kannst du deutsch", "sprichst du deutsch", "in german"),
+    "en": ("english please", "in english", "speak english", "auf englisch", "englisch bitte"),
+}
+
+
+def language_asked(text: str) -> str | None:
+    """The language a message asks for ("auf Deutsch bitte" -> ``de``), if any."""
+    lowered = " ".join(text.lower().split())
+    for language, phrases in SWITCH_PHRASES.items():
+        if any(phrase in lowered for phrase in phrases):
+            return language
+    return None
 
 
 def early_answers(served: ServedRuleSet, text: str) -> dict[str, Any]:
@@ -114,7 +133,11 @@ class Advisor:
         With an event log and a conversation id, what the turn did is recorded there.
         """
         before = state
-        state, reply = self._step(ConversationState.from_dict(state.to_dict()), turn)
+        state = ConversationState.from_dict(state.to_dict())
+        if turn.language and not state.language_chosen:
+            state.language = language_of(turn.language)
+        with speaking(state.language):
+            state, reply = self._step(state, turn)
         if self.events is not None and turn.conversation:
             self.record(turn.conversation, before, state, reply, turn)
         return state, reply
@@ -149,6 +172,10 @@ class Advisor:
     def _step(self, state: ConversationState, turn: Turn) -> tuple[ConversationState, Reply]:
         reply = Reply()
         intent = turn.intent
+        asked = language_asked(turn.text)
+        if intent == "switch_language" or (asked is not None and len(turn.text.split()) <= 6):
+            self._switch_language(state, asked, reply)
+            return state, reply
         if intent == "resume_shared":
             self._resume(state, turn.entities.get("code") or code_in(turn.text), reply)
         elif intent == "greet":
@@ -172,6 +199,18 @@ class Advisor:
             reply.say(render("not_understood", question=self._open_question(state)))
         return state, reply
 
+    def _switch_language(self, state: ConversationState, asked: str | None, reply: Reply) -> None:
+        """Speak the language asked for (or the other one), and ask the open question in it."""
+        state.language = asked or ("en" if state.language == "de" else "de")
+        state.language_chosen = True
+        with speaking(state.language):
+            question = self._open_question(state)
+            if question is not None:
+                ask(reply, question, acknowledgement=render("language_switched"))
+            else:
+                reply.say(render("language_switched"))
+                self._offer_rulesets(reply)
+
     # -- rule sets and questions ---------------------------------------------------
 
     def served(self, ruleset_id: str | None) -> ServedRuleSet | None:
@@ -179,7 +218,7 @@ class Advisor:
         if not ruleset_id:
             return None
         try:
-            return self.registry.get(ruleset_id)
+            return self.registry.get(ruleset_id, language=_language())
         except UnknownRuleSetError:
             return None
 
@@ -196,18 +235,20 @@ class Advisor:
     def _offer_rulesets(
         self, reply: Reply, *, template: str = "which_product", **context: Any
     ) -> None:
-        rulesets = [s.ruleset for s in self.registry.all()]
+        rulesets = [s.ruleset for s in self.registry.all(language=_language())]
         context.setdefault("greeting", False)
         context.setdefault("heard", "")
         reply.say(render(template, rulesets=rulesets, **context), ruleset_buttons(rulesets))
 
     def _choose_ruleset(self, state: ConversationState, turn: Turn) -> ServedRuleSet | None:
-        served = {s.ruleset.id: s for s in self.registry.all()}
+        served = {s.ruleset.id: s for s in self.registry.all(language=_language())}
         wanted = turn.entities.get("ruleset")
         if wanted is None and (state.ruleset is None or turn.intent == "request_advice"):
             # Only a request for advice switches an advice under way: "a bit of gravel" is
             # an answer in a road-bike conversation, not a wish to start over with gravel.
-            wanted = rule_set_for(turn.text, [s.ruleset for s in served.values()])
+            wanted = rule_set_for(
+                turn.text, [s.ruleset for s in served.values()], language=_language()
+            )
         if wanted is None:
             wanted = state.ruleset
         if wanted is None and len(served) == 1:
@@ -243,7 +284,8 @@ class Advisor:
     def _explain(self, state: ConversationState, turn: Turn, reply: Reply) -> None:
         served = self.served(state.ruleset)
         question = self._open_question(state)
-        for candidate in [served] if served is not None else self.registry.all():
+        candidates = [served] if served is not None else self.registry.all(language=_language())
+        for candidate in candidates:
             entry = candidate.parser.find_term(turn.text)
             if entry is not None:
                 reply.say(
@@ -393,7 +435,7 @@ class Advisor:
         """No rule set yet: keep an answer for later and ask what they are looking for."""
         heard = ""
         if turn.entities.get("choice") is None and any(
-            early_answers(served, turn.text) for served in self.registry.all()
+            early_answers(served, turn.text) for served in self.registry.all(language=_language())
         ):
             # Said back in the shopper's words: which question it answers depends on the
             # product, and "long rides" is a road bike's "endurance" but a city bike's "tours".
@@ -516,3 +558,10 @@ class Advisor:
             relaxed=list(recommendation.relaxed),
             relax_choices=[c["answers"] for c in choices],
         )
+
+
+def _language() -> str:
+    """The language of the step under way (set by :meth:`Advisor.step`)."""
+    from product_rules.text import current_language
+
+    return current_language()

@@ -47,6 +47,8 @@ class ConversationState:
         notes: Staff notes on confirmed rule breaks, by violation key.
         last: The last offers presented, if any.
         language: ``en`` or ``de``.
+        language_chosen: Whether the shopper chose the language in the chat ("auf Deutsch
+            bitte"); until then the page's language applies.
         channel: Which face runs the conversation.
     """
 
@@ -60,6 +62,7 @@ class ConversationState:
     last: LastOffers | None = None
     language: str = "en"
     channel: Channel = "chat"
+    language_chosen: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """The state as JSON-friendly data."""
@@ -95,11 +98,14 @@ class ConversationState:
             else None,
             language=str(data.get("language") or "en"),
             channel=channel if channel in ("chat", "console", "preview") else "chat",
+            language_chosen=data.get("language_chosen") is True,
         )
 
     def restart(self) -> ConversationState:
         """A fresh state for the same person: language and channel are kept."""
-        return ConversationState(language=self.language, channel=self.channel)
+        return ConversationState(
+            language=self.language, channel=self.channel, language_chosen=self.language_chosen
+        )
 
     def keep_pending(self, text: str) -> None:
         """Remember a message to read once a rule set is chosen."""

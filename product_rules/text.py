@@ -2,27 +2,71 @@
 
 Merchandisers write reasons like ``Within your budget of {{ answer | money }}``; the
 sandbox keeps a rule file from reaching into Python.
+
+Language: product_rules stays pure Python and imports nothing from the advisor, so the
+language a text is shown in travels as a context variable (:func:`speaking`): the advisor
+sets it around an engine call, and :func:`money`, :func:`render_text` and
+:meth:`product_rules.wishes.Wish.describe` read it. An explicit ``language`` argument wins.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import cache
 from typing import Any
 
+from babel.numbers import format_currency
 from jinja2 import StrictUndefined, Template, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
-__all__ = ["CLEAT_NAMES", "compile_text", "money", "render_text", "TemplateError"]
+__all__ = [
+    "CLEAT_NAMES",
+    "compile_text",
+    "current_language",
+    "money",
+    "render_text",
+    "speaking",
+    "TemplateError",
+]
 
 CLEAT_NAMES = {"flat": "Flat", "spd": "SPD", "spd_sl": "SPD-SL", "look_keo": "Look Keo"}
 
+#: The language texts are shown in now (``en`` or ``de``).
+_LANGUAGE: ContextVar[str] = ContextVar("product_rules_language", default="en")
 
-def money(value: Any, currency: str = "EUR") -> str:
-    """Format an amount the way the shop shows prices: ``1,479 EUR`` or ``49.90 EUR``."""
+
+def current_language() -> str:
+    """The language set by :func:`speaking` (English by default)."""
+    return _LANGUAGE.get()
+
+
+@contextmanager
+def speaking(language: str | None) -> Iterator[None]:
+    """Show texts in ``language`` inside the block."""
+    token = _LANGUAGE.set((language or "en").split("-")[0].lower())
+    try:
+        yield
+    finally:
+        _LANGUAGE.reset(token)
+
+
+def money(value: Any, currency: str = "EUR", language: str | None = None) -> str:
+    """Format an amount the way the shop shows prices.
+
+    English keeps the shop's established form (``1,479 EUR``, ``49.90 EUR``); German uses
+    Babel's de_DE currency format without cents on whole amounts (``1.479 €``, ``49,90 €``).
+    """
     try:
         amount = float(value)
     except (TypeError, ValueError):
         return str(value)
+    if (language or current_language()) == "de":
+        pattern = "#,##0\xa0¤" if amount == int(amount) else "#,##0.00\xa0¤"
+        return str(
+            format_currency(amount, currency, format=pattern, locale="de_DE", currency_digits=False)
+        ).replace("\xa0", " ")
     if amount == int(amount):
         return f"{int(amount):,} {currency}"
     return f"{amount:,.2f} {currency}"
@@ -46,10 +90,14 @@ def compile_text(source: str) -> Template:
     return _environment().from_string(source)
 
 
-def render_text(source: str, **context: Any) -> str:
-    """Render a rule text; a name the text needs but the context lacks renders the raw text."""
+def render_text(source: str, *, language: str | None = None, **context: Any) -> str:
+    """Render a rule text; a name the text needs but the context lacks renders the raw text.
+
+    ``language`` (default: the one set by :func:`speaking`) decides how prices are shown.
+    """
     try:
-        return compile_text(source).render(**context).strip()
+        with speaking(language or current_language()):
+            return compile_text(source).render(**context).strip()
     except TemplateError:
         # The checker refuses texts that do not compile; a missing value at run time
         # (an optional answer) should not cost the shopper the offer.

@@ -14,10 +14,38 @@ from sqlalchemy import ColumnElement, true
 
 from product_rules.query import compare
 from product_rules.schema import Filter
-from product_rules.text import money
+from product_rules.text import current_language, money
 from product_rules.vocabulary import Operator, attributes
 
 __all__ = ["Wish", "number"]
+
+#: The shopper-visible wording of a loosened wish per language. product_rules has no
+#: gettext domain of its own (it must not import the advisor's catalogues): these few
+#: phrases live here, keyed by language, English where a language lacks one.
+WORDING: dict[str, dict[str, str]] = {
+    "en": {
+        "closest": "{label}: nothing within {asked}, showing the closest",
+        "without": "without {label}",
+        "range": "{label}: {low} to {high} instead of exactly {asked}",
+        "upper": "{label}: up to {value} instead of {asked}",
+        "lower": "{label}: from {value} instead of {asked}",
+        "other": "{label}: {value} instead of {asked}",
+        "or": " or ",
+    },
+    "de": {
+        "closest": "{label}: nichts bis {asked}, ich zeige das Nächstgelegene",
+        "without": "ohne {label}",
+        "range": "{label}: {low} bis {high} statt genau {asked}",
+        "upper": "{label}: bis {value} statt {asked}",
+        "lower": "{label}: ab {value} statt {asked}",
+        "other": "{label}: {value} statt {asked}",
+        "or": " oder ",
+    },
+}
+
+
+def _wording(key: str) -> str:
+    return WORDING.get(current_language(), WORDING["en"]).get(key, WORDING["en"][key])
 
 
 def number(value: Any) -> float | None:
@@ -97,21 +125,18 @@ class Wish:
         return compare(self.rule.attribute, self.rule.op, value)
 
     def describe(self) -> str:
-        """What loosening this wish means, in the shopper's words."""
+        """What loosening this wish means, in the shopper's words and language."""
         label, asked = self.rule.label, self._show(self.value)
         if self.dropped:
             if self.rule.op.spec.bound == "upper" and number(self.value) is not None:
-                return f"{label}: nothing within {asked}, showing the closest"
-            return f"without {label}"
+                return _wording("closest").format(label=label, asked=asked)
+            return _wording("without").format(label=label)
         value = self.effective
         if isinstance(value, tuple):
             low, high = self._show(value[1]).split(" ")[0], self._show(value[2])
-            return f"{label}: {low} to {high} instead of exactly {asked}"
-        if self.rule.op.spec.bound == "upper":
-            return f"{label}: up to {self._show(value)} instead of {asked}"
-        if self.rule.op.spec.bound == "lower":
-            return f"{label}: from {self._show(value)} instead of {asked}"
-        return f"{label}: {self._show(value)} instead of {asked}"
+            return _wording("range").format(label=label, low=low, high=high, asked=asked)
+        key = {"upper": "upper", "lower": "lower"}.get(str(self.rule.op.spec.bound), "other")
+        return _wording(key).format(label=label, value=self._show(value), asked=asked)
 
     def cost(self) -> int:
         """How much loosening this wish weighs: importance, scaled by how far it went."""
@@ -130,7 +155,7 @@ class Wish:
         if self.rule.attribute == "price" and amount is not None:
             return money(value)
         if isinstance(value, list):
-            return " or ".join(str(v) for v in value)
+            return _wording("or").join(str(v) for v in value)
         if amount is not None:
             spec = attributes().get(self.rule.attribute)
             # Shoppers read "from 500 Wh", not "from 500.0" or "from 50.48".
