@@ -31,6 +31,13 @@ GERMAN_PRICE = re.compile(r"\d{1,3}(?:\.\d{3})*(?:,\d{2})? €")
 ENGLISH = ("Got it", "Here are", "Here is", "instead of", "Ways out", "I'm sorry", "budget of")
 
 
+#: Known gaps of issue 9, kept visible: strict, so a test that starts to pass fails until
+#: its marker goes (the German templates for these turns are not all translated yet).
+GERMAN_GAP = pytest.mark.xfail(
+    strict=True, reason="issue 9 open: answer/question/why templates still English"
+)
+
+
 def _sender() -> str:
     return f"test-de-{uuid.uuid4().hex[:12]}"
 
@@ -85,6 +92,7 @@ def test_german_beginner_from_hello_to_offers(bot: RunningBot) -> None:
     assert GERMAN_PRICE.search(text), text
 
 
+@GERMAN_GAP
 def test_german_racer_with_look_keo_shoes_and_inseam(bot: RunningBot) -> None:
     sender = _sender()
     _send(bot, sender, "Ich brauche ein Rennrad für Wettkämpfe, Budget 4.000 Euro", expect=USAGE)
@@ -104,6 +112,7 @@ def test_german_racer_with_look_keo_shoes_and_inseam(bot: RunningBot) -> None:
             assert [p["attributes"]["cleat_system"] for p in pedals] == ["look_keo"]
 
 
+@GERMAN_GAP
 def test_german_budget_too_low_offers_ways_out_in_german(bot: RunningBot) -> None:
     sender = _sender()
     _send(bot, sender, "Ich suche ein Rennrad", expect=USAGE)
@@ -155,6 +164,7 @@ def test_german_answer_changed_after_offers(bot: RunningBot) -> None:
     check_offers(bot, changed)
 
 
+@GERMAN_GAP
 @pytest.mark.parametrize(
     ("message", "wanted"),
     [

@@ -77,6 +77,7 @@ def test_german_message_carries_language_de(shopper: Watched, rasa: FakeRasa) ->
     assert sent.value.post_data_json["metadata"] == {"language": "de"}
 
 
+@pytest.mark.xfail(strict=True, reason="issue 9 open: some chat templates still English")
 def test_german_conversation_to_offer_cards(shopper: Watched) -> None:
     """Through to offers in German: needs the German advisor (other parts of issue 9)."""
     page = shopper.page
