@@ -197,7 +197,7 @@ def test_admin_publishes_and_rolls_back_and_the_shop_chat_follows(
         page.get_by_test_id("form-apply").click()
         expect(page.get_by_test_id("draft-revision")).to_have_text("1")
         expect(page.get_by_test_id("source-questions.yml")).to_have_value(
-            re.compile(re.escape(f"    text: {NEW_TEXT}\n"))
+            re.compile(re.escape(f"      en: {NEW_TEXT}\n"))
         )
         expect(page.get_by_test_id("findings-count")).to_have_text("0")
         assert OLD_TEXT in shop_first_question(browser, web_url), "a draft is not live"

@@ -82,8 +82,8 @@ def _typed(page: Any, text: str) -> Any:
 
 
 def _price(amount: float) -> str:
-    """A total as the English shop page shows it: ``1,423.90 EUR``."""
-    return f"{amount:,.2f} EUR"
+    """A total as the English shop page shows it (en-GB: ``€1,423.90``)."""
+    return f"€{amount:,.2f}"
 
 
 def test_shopper_gets_offer_cards_from_the_real_bot(bot: RunningBot, shop_url: str) -> None:
@@ -93,7 +93,7 @@ def test_shopper_gets_offer_cards_from_the_real_bot(bot: RunningBot, shop_url: s
         page.set_default_timeout(30_000)
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.goto(shop_url + "/")
+        page.goto(shop_url + "/en/")
         for text, question in [
             ("I want a road bike", USAGE),
             ("mostly long weekend rides", EXPERIENCE),

@@ -424,12 +424,14 @@ def test_show_no_conversations_in_an_empty_period(mia: TestClient) -> None:
 
 
 def test_keep_the_filter_in_the_form_and_the_csv_links(mia: TestClient) -> None:
-    response = mia.get("/admin/analytics?from=2026-11-01&to=2026-11-30&language=de", headers=HTML)
-    assert 'name="from" value="2026-11-01"' in response.text
+    # A period around the scripted conversations, whatever day the test runs on.
+    start, end = (BASE - timedelta(days=7)).date().isoformat(), TODAY.isoformat()
+    response = mia.get(f"/admin/analytics?from={start}&to={end}&language=de", headers=HTML)
+    assert f'name="from" value="{start}"' in response.text
     assert '<option value="de" selected>German</option>' in response.text
     assert (
-        'href="/admin/analytics/funnel.csv?from=2026-11-01&amp;to=2026-11-30&amp;language=de"'
-        in (response.text)
+        f'href="/admin/analytics/funnel.csv?from={start}&amp;to={end}&amp;language=de"'
+        in response.text
     )
 
 
