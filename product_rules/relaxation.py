@@ -68,7 +68,7 @@ def relax(
             catalogue); the search itself needs no more. Defaults to ``count > 0``.
         bound: Finds the bound a numeric wish needs when its steps are not enough (the
             cheapest price that matches the other wishes), so the shopper hears "up to
-            2,499 EUR" rather than "no budget".
+            €2,499" rather than "no budget".
         max_choices: How many alternatives to return at most.
     """
     base = tuple(wishes)

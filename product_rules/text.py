@@ -52,24 +52,41 @@ def speaking(language: str | None) -> Iterator[None]:
         _LANGUAGE.reset(token)
 
 
-def money(value: Any, currency: str = "EUR", language: str | None = None) -> str:
-    """Format an amount the way the shop shows prices.
+#: The Babel locale each chat language formats numbers in.
+LOCALES = {"en": "en_GB", "de": "de_DE"}
 
-    English keeps the shop's established form (``1,479 EUR``, ``49.90 EUR``); German uses
-    Babel's de_DE currency format without cents on whole amounts (``1.479 €``, ``49,90 €``).
+
+def money(
+    value: Any, currency: str = "EUR", language: str | None = None, *, cents: bool | None = None
+) -> str:
+    """Format an amount the way the language writes prices, with Babel.
+
+    English ``€1,479`` and ``€49.90``, German ``1.479 €`` and ``49,90 €``. ``cents=None``
+    drops the cents of a whole amount (a budget reads better as ``€1,500``); ``True`` always
+    shows them, as a price list does (``€1,500.00``, ``1.500,00 €``).
     """
     try:
         amount = float(value)
     except (TypeError, ValueError):
         return str(value)
-    if (language or current_language()) == "de":
-        pattern = "#,##0\xa0¤" if amount == int(amount) else "#,##0.00\xa0¤"
-        return str(
-            format_currency(amount, currency, format=pattern, locale="de_DE", currency_digits=False)
-        ).replace("\xa0", " ")
-    if amount == int(amount):
-        return f"{int(amount):,} {currency}"
-    return f"{amount:,.2f} {currency}"
+    locale = LOCALES.get(language or current_language(), LOCALES["en"])
+    whole = cents is not True and amount == int(amount)
+    # Babel's standard pattern of the locale; a whole amount drops its fraction digits.
+    pattern = _whole_pattern(locale) if whole else None
+    text = format_currency(
+        amount, currency, format=pattern, locale=locale, currency_digits=not whole
+    )
+    # A plain space: the chat and the tests compare text, and a no-break space looks the same.
+    return str(text).replace("\xa0", " ").replace("\u202f", " ")
+
+
+@cache
+def _whole_pattern(locale: str) -> str:
+    """The locale's currency pattern without fraction digits (``¤#,##0``, ``#,##0 ¤``)."""
+    from babel import Locale
+
+    pattern = Locale.parse(locale).currency_formats["standard"].pattern
+    return pattern.split(";")[0].replace(".00", "")
 
 
 def _cleat(value: Any) -> str:

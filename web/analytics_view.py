@@ -34,6 +34,7 @@ from advisor.analytics import (
 )
 from catalog.models import Product
 from product_rules.schema import Question, RuleSet
+from product_rules.text import money
 from web.charts import BarChart, ColumnChart, bar_chart, column_chart
 
 __all__ = [
@@ -200,8 +201,10 @@ def describe(question: Question | None, value: Any) -> Answer:
         if option is not None:
             return Answer("option", option.label, value)
     if isinstance(value, int | float):
-        number = f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
         unit = question.unit if question is not None else None
+        if unit is not None and len(unit) == 3 and unit.isupper():  # a currency code
+            return Answer("number", money(value, unit), value)
+        number = f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
         return Answer("number", f"{number} {unit}" if unit else number, value)
     return Answer("other", str(value), value)
 

@@ -27,6 +27,8 @@ from jinja2 import pass_context
 from jinja2.runtime import Context
 from starlette.requests import HTTPConnection
 
+from product_rules.text import money as text_money
+
 __all__ = [
     "DEFAULT_SHOP_LANGUAGE",
     "DEFAULT_STAFF_LANGUAGE",
@@ -119,15 +121,12 @@ def install(env: Any) -> None:
 
 
 def money(amount: float, language: str, currency: str = "EUR") -> str:
-    """A price as the language writes it: ``1.499,00 €`` (de) or ``€1,499.00`` (en)."""
-    try:
-        from babel.numbers import format_currency
-    except ImportError:  # pragma: no cover - Babel is a dependency; this is for a bare checkout
-        if language == "de":
-            text = f"{amount:,.2f}".replace(",", " ").replace(".", ",").replace(" ", ".")
-            return f"{text} €" if currency == "EUR" else f"{text} {currency}"
-        return f"€{amount:,.2f}" if currency == "EUR" else f"{amount:,.2f} {currency}"
-    return str(format_currency(amount, currency, locale=LOCALES.get(language, "en_GB")))
+    """A price as the language writes it: ``1.499,00 €`` (de) or ``€1,499.00`` (en).
+
+    The chat's formatting (:func:`product_rules.text.money`) with the cents always shown, as
+    a price list does, and a no-break space so a page never wraps between amount and sign.
+    """
+    return text_money(amount, currency, language, cents=True).replace(" ", "\xa0")
 
 
 @pass_context

@@ -35,7 +35,7 @@ def test_answer_in_any_order_by_text_and_value(assisted: AssistedAdvisor) -> Non
     state = assisted.start("road_bike")
     state, change = assisted.answer(state, "budget", text="about 1.5k")
     assert state.answers == {"budget": 1500.0}
-    assert change.action == "answer" and change.detail["said"] == "budget 1,500 EUR"
+    assert change.action == "answer" and change.detail["said"] == "budget €1,500"
     state, _ = assisted.answer(state, "body_height_cm", text="1,82 m")
     state, _ = assisted.answer(state, "usage", value="endurance")
     assert state.answers == {"budget": 1500.0, "body_height_cm": 182.0, "usage": "endurance"}

@@ -76,7 +76,7 @@ def test_step_bare_amount_with_the_product_is_the_budget(
     assert talk.state.answers == kept
     assert talk.state.question == "usage"
     if kept:
-        assert "Got it: " in talk.reply.text and "budget 2,000 EUR" in talk.reply.text
+        assert "Got it: " in talk.reply.text and "budget €2,000" in talk.reply.text
     else:
         assert "Got it" not in talk.reply.text
         assert "budget" not in talk.reply.text.lower()
@@ -122,7 +122,7 @@ def test_step_out_of_range_budget_reasks(advisor: Advisor) -> None:
     )
     talk = Talk(advisor, state)
     talk("my budget is 50 euros")
-    assert "between 200 EUR and 20,000 EUR" in talk.reply.text
+    assert "between €200 and €20,000" in talk.reply.text
     assert talk.state.question == "budget"
     assert "budget" not in talk.state.answers
 
@@ -303,5 +303,5 @@ def test_step_expert_view_only_for_staff(advisor: Advisor) -> None:
 def test_relax_button_counts_models_in_words(count: int, said: str) -> None:
     from advisor.render import render
 
-    choice = {"relax": ["your budget: up to 629 EUR instead of 400 EUR"], "count": count}
+    choice = {"relax": ["your budget: up to €629 instead of €400"], "count": count}
     assert render("relax_button", choice=choice).endswith(said)

@@ -185,7 +185,7 @@ def test_sell_some_sizes_out_of_stock(products: list[Product]) -> None:
 
 
 def test_find_beginner_endurance_bikes_in_size_56(products: list[Product]) -> None:
-    # A beginner at 182 cm rides a 56 cm frame; with 1500 EUR and about 50 EUR for
+    # A beginner at 182 cm rides a 56 cm frame; with 1500 EUR and about €50 for
     # pedals, the bike itself may cost up to 1450 EUR.
     matches = {
         p.group_sku

@@ -49,7 +49,7 @@ def test_converse_beginner_wants_road_bike(bot: RunningBot) -> None:
             ("I want a road bike", USAGE),
             ("mostly long weekend rides", "Got it: Long rides and fitness.\n" + EXPERIENCE),
             ("total newbie", "Got it: I'm new to it.\n" + BUDGET),
-            ("about 1.5k", "Got it: budget 1,500 EUR.\n" + HEIGHT),
+            ("about 1.5k", "Got it: budget €1,500.\n" + HEIGHT),
             # A beginner is not asked for the inseam: straight on to the shoes.
             ("1,82 m", "Got it: 182 cm tall.\n" + SHOES),
         ],
@@ -92,7 +92,7 @@ def test_converse_racer_with_look_keo_shoes(bot: RunningBot) -> None:
         [
             (
                 "I'm looking for a racing bike, budget 4000 euros",
-                "Got it: budget 4,000 EUR.\n" + USAGE,
+                "Got it: budget €4,000.\n" + USAGE,
             ),
             ('/inform{"choice":"racing"}', "Got it: Racing and fast group rides.\n" + EXPERIENCE),
             ('/inform{"choice":"racer"}', "Got it: I race or train hard.\n" + HEIGHT),
@@ -127,7 +127,7 @@ def test_converse_racer_without_shoes_gets_matching_shoes(bot: RunningBot) -> No
             ("I want a road bike", USAGE),
             ("racing", "Got it: Racing and fast group rides.\n" + EXPERIENCE),
             ("I race or train hard", "Got it: I race or train hard.\n" + BUDGET),
-            ("3000", "Got it: budget 3,000 EUR.\n" + HEIGHT),
+            ("3000", "Got it: budget €3,000.\n" + HEIGHT),
             ("175 cm", INSEAM),
             ("I'm not sure", SHOES),
         ],
@@ -156,7 +156,7 @@ def test_converse_budget_too_low_relaxes(bot: RunningBot) -> None:
             ("road bike please", USAGE),
             ("fitness", EXPERIENCE),
             ("beginner", BUDGET),
-            ("300 euros", "Got it: budget 300 EUR.\n" + HEIGHT),
+            ("300 euros", "Got it: budget €300.\n" + HEIGHT),
             ("175 cm", SHOES),
         ],
     )
@@ -172,7 +172,7 @@ def test_converse_budget_too_low_relaxes(bot: RunningBot) -> None:
     applied = [c for c in relaxation["choices"] if c["applied"]]
     assert len(applied) == 1 and set(applied[0]["answers"]) == {"budget"}
     bound = applied[0]["answers"]["budget"]
-    loosened = f"your budget: up to {money(bound)} instead of 300 EUR"
+    loosened = f"your budget: up to {money(bound)} instead of €300"
     assert applied[0]["relax"] == [loosened]
     assert min(offer["total_price"] for offer in payload["offers"]) > 300
     for offer in payload["offers"]:
@@ -191,7 +191,7 @@ def test_converse_changes_answer_after_offers(bot: RunningBot) -> None:
         [
             (
                 "I'm a beginner looking for a road bike for about 1.5k, I'm 1,82 m",
-                "Got it: I'm new to it, budget 1,500 EUR, 182 cm tall.\n" + USAGE,
+                "Got it: I'm new to it, budget €1,500, 182 cm tall.\n" + USAGE,
             ),
             ("long rides", "Got it: Long rides and fitness.\n" + SHOES),
         ],
@@ -199,7 +199,7 @@ def test_converse_changes_answer_after_offers(bot: RunningBot) -> None:
     first = _offers(bot.send(sender, "no cleats", expect_offers=True))
     check_offers(bot, first)
     assert all(offer["total_price"] <= 1500 for offer in first["offers"])
-    reply = bot.send(sender, "actually my budget is 3000 euros", expect="Got it: budget 3,000 EUR.")
+    reply = bot.send(sender, "actually my budget is 3000 euros", expect="Got it: budget €3,000.")
     second = _offers(reply)
     check_offers(bot, second)
     # Only the budget changed; the offers are new ones, within the new budget.
@@ -220,7 +220,7 @@ def test_converse_changes_answer_after_offers(bot: RunningBot) -> None:
         assert line is not None, why
         for reason in offer["reasons"]:
             assert reason in line, (reason, line)
-    assert "Within your budget of 3,000 EUR" in why
+    assert "Within your budget of €3,000" in why
 
 
 @pytest.mark.parametrize(

@@ -190,7 +190,7 @@ def test_recommend_excludes_bike_over_budget_only_with_its_pedals(
     results: dict[str, Recommendation],
 ) -> None:
     result = results["beginner"]
-    # A bike within 1,500 EUR that needs pedals cannot be offered: the reason says the
+    # A bike within €1,500 that needs pedals cannot be offered: the reason says the
     # ready-to-ride total, not the bike's price.
     bundled = [
         (e, r)
@@ -221,7 +221,7 @@ def test_recommend_excluded_follow_the_relaxed_wishes(
     results: dict[str, Recommendation],
 ) -> None:
     result = results["budget-relaxed"]
-    assert result.relaxed == ["your budget: up to 629 EUR instead of 250 EUR"]
+    assert result.relaxed == ["your budget: up to €629 instead of €250"]
     assert result.excluded
     assert all(r["wanted"] == 629 for r in _reasons(result, "fits_budget"))
 

@@ -17,7 +17,7 @@ from tests.product_rules.test_expert import BEGINNER, add_compatibility
 
 RULES = Path(__file__).resolve().parents[2] / "product_rules" / "rules"
 PEDALS = "pedals_for_bike_without"
-#: A 56 cm race bike at 1,599 EUR: over a beginner's 1,500 EUR budget.
+#: A 56 cm race bike at €1,599: over a beginner's €1,500 budget.
 OVER_BUDGET = "BRW-RIP-3-56"
 #: A 52 cm bike within budget: too small for 182 cm.
 TOO_SMALL = "BRW-CST-3-52"
@@ -275,7 +275,7 @@ def test_recommend_chosen_pedals_on_bike_with_pedals_report_not_needed(
     result = engine.recommend(answers, locks)
     assert [i["sku"] for i in result.offers[0]["items"]] == [bike["sku"], "TGR-PED-CMT"]
     kinds = {v["kind"]: v for v in result.violations}
-    assert set(kinds) == {"requirement", "budget"}, "and the pedals push it over 700 EUR"
+    assert set(kinds) == {"requirement", "budget"}, "and the pedals push it over €700"
     detail = kinds["requirement"]["detail"]
     assert (detail["attribute"], detail["wanted"], detail["actual"]) == (
         "pedals_included",

@@ -72,11 +72,11 @@ def test_relax_nothing_when_wishes_can_be_met() -> None:
 
 def test_relax_prefers_gentlest_step_of_cheapest_wish() -> None:
     choices = relax([BUDGET, CARBON, SIZE], count, bound=bound)
-    # Titanium costs 1,300 EUR, over budget too: the carbon wish must go entirely, which
+    # Titanium costs €1,300, over budget too: the carbon wish must go entirely, which
     # weighs less than more than doubling the budget.
     assert [c.describe() for c in choices] == [
         ["without carbon"],
-        ["budget: up to 2,500 EUR instead of 1,200 EUR"],
+        ["budget: up to €2,500 instead of €1,200"],
     ]
     assert [c.count for c in choices] == [1, 1]
 
@@ -99,8 +99,8 @@ def test_relax_beyond_exhaustive_limit_uses_linear_search() -> None:
 @pytest.mark.parametrize(
     ("wish", "level", "text"),
     [
-        (BUDGET, 1, "budget: up to 1,380 EUR instead of 1,200 EUR"),
-        (BUDGET, 2, "budget: nothing within 1,200 EUR, showing the closest"),
+        (BUDGET, 1, "budget: up to €1,380 instead of €1,200"),
+        (BUDGET, 2, "budget: nothing within €1,200, showing the closest"),
         (SIZE, 1, "size: 54 to 58 cm instead of exactly 56 cm"),
         (CARBON, 2, "without carbon"),
     ],

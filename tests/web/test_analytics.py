@@ -341,10 +341,10 @@ def test_show_drop_off_answers_gaps_and_not_understood(mia: TestClient) -> None:
         ["Don't know / no preference", "1", "25.0 %"],
     ]
     assert [r[:2] for r in view.rows("table-answers-road_bike-budget")] == [
-        ["1,500 EUR", "2"],
-        ["400 EUR", "1"],
+        ["€1,500", "2"],
+        ["€400", "1"],
     ]
-    assert view.text("analytics-gaps") == "your budget, asked 400 EUR: 1 shopper"
+    assert view.text("analytics-gaps") == "your budget, asked €400: 1 shopper"
     assert view.rows("table-not-understood") == [
         ["What will you mostly use the bike for? usage", "“something purple”", "2"]
     ]
@@ -458,7 +458,7 @@ def test_download_every_table_as_csv_with_the_pages_numbers(mia: TestClient) -> 
         {
             "unmet": "your budget",
             "asked": '{"budget": 400.0}',
-            "asked_labels": "400 EUR",
+            "asked_labels": "€400",
             "conversations": "1",
         }
     ]

@@ -256,7 +256,7 @@ def test_answer_in_any_order_updates_offers(console: Console, services: Services
     body = console.api(sid, "answer", question="budget", text="about 1.5k")
 
     assert body["ok"] is True
-    assert "budget 1,500 EUR" in body["panels"]["questions"]
+    assert "budget €1,500" in body["panels"]["questions"]
     assert services.sessions.get(sid).conversation_state().answers == {"budget": 1500.0}
 
     body = console.api(sid, "answer", question="usage", value="endurance")
@@ -489,7 +489,7 @@ def test_pickup_handoff_code_loads_the_answers(console: Console, services: Servi
 
     assert response.status_code == 200
     assert "from the chat with the code" in response.text and code in response.text
-    assert "budget 2,500 EUR" in response.text
+    assert "budget €2,500" in response.text
     sid = str(response.url).rsplit("/", 1)[1]
     record = services.sessions.get(sid)
     assert record.origin_code == code

@@ -66,7 +66,7 @@ def customer(browser: Any, rasa: FakeRasa) -> Iterator[Watched]:
 
 
 def money(text: str) -> float:
-    """``Total 1,423.90 EUR`` -> 1423.9."""
+    """``Total €1,423.90`` -> 1423.9."""
     return float(re.sub(r"[^0-9.]", "", text.replace(",", "")))
 
 
@@ -113,7 +113,7 @@ def test_assisted_session_to_shared_configuration(
     budget = question(page, "budget")
     budget.get_by_test_id("answer-text").fill("about 1.5k")
     budget.get_by_test_id("answer-text").press("Enter")
-    expect(question(page, "budget").get_by_test_id("answer-said")).to_have_text("budget 1,500 EUR")
+    expect(question(page, "budget").get_by_test_id("answer-said")).to_have_text("budget €1,500")
     question(page, "usage").get_by_role("button", name="Long rides and fitness", exact=True).click()
     expect(
         question(page, "usage").get_by_role("button", name="Long rides and fitness", exact=True)

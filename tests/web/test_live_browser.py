@@ -32,7 +32,7 @@ from web.app import create_app
 from web.settings import WebSettings
 
 RASA_TOKEN = "live-browser-rasa-token"
-# A 182 cm beginner on 1,500 EUR in normal shoes, all in one message.
+# A 182 cm beginner on €1,500 in normal shoes, all in one message.
 ROAD_AT_ONCE = (
     "I want a road bike for long rides, I'm a beginner, budget 1500 EUR, 182 cm tall, normal shoes"
 )
@@ -230,7 +230,7 @@ def test_expert_view_opens_with_the_shoppers_answers(
 
     expect(desk).to_have_url(re.compile(r"/console/sessions/[^/]+$"))
     budget = desk.locator('[data-testid="question"][data-question="budget"]')
-    expect(budget.get_by_test_id("answer-said")).to_have_text("budget 1,500 EUR")
+    expect(budget.get_by_test_id("answer-said")).to_have_text("budget €1,500")
     height = desk.locator('[data-testid="question"][data-question="body_height_cm"]')
     expect(height.get_by_test_id("answer-said")).to_contain_text("182")
 
@@ -254,7 +254,7 @@ def test_expert_view_opens_with_the_answers_staff_changed(
 
     expect(desk).to_have_url(re.compile(r"/console/sessions/[^/]+$"))
     budget = desk.locator('[data-testid="question"][data-question="budget"]')
-    expect(budget.get_by_test_id("answer-said")).to_have_text("budget 2,000 EUR", timeout=2_000)
+    expect(budget.get_by_test_id("answer-said")).to_have_text("budget €2,000", timeout=2_000)
 
 
 def test_outside_opening_hours_the_shopper_leaves_a_message(

@@ -38,7 +38,7 @@ pytestmark = needs_chromium
 sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright package")
 expect = sync_api.expect
 
-# A 205 cm beginner with SPD shoes and 1,200 EUR: no gravel bike that cheap has a frame
+# A 205 cm beginner with SPD shoes and €1,200: no gravel bike that cheap has a frame
 # big enough, so the engine loosens the frame and offers raising the budget instead.
 GRAVEL_AT_ONCE = (
     "I want a gravel bike for a bit of everything on smooth roads, "
@@ -46,12 +46,12 @@ GRAVEL_AT_ONCE = (
 )
 FRAME_LOOSENED = "a frame not too small for your height: from 58 cm instead of 61 cm"
 # The way out's budget leaves room for the pedals the bikes need (the cheapest such bike
-# alone costs 3,299 EUR), so taking it gives offers within it, loosened no further.
-BUDGET_WAY_OUT = "your budget: up to 3,630 EUR instead of 1,200 EUR"
+# alone costs €3,299), so taking it gives offers within it, loosened no further.
+BUDGET_WAY_OUT = "your budget: up to €3,630 instead of €1,200"
 SPD_ALERT = (
     "This bike comes with flat pedals; to ride in your SPD shoes, add matching clip-in pedals."
 )
-# A 182 cm beginner on 1,500 EUR in normal shoes: 56 cm frames, flat pedals added.
+# A 182 cm beginner on €1,500 in normal shoes: 56 cm frames, flat pedals added.
 ROAD_AT_ONCE = (
     "I want a road bike for long rides, I'm a beginner, budget 1500 EUR, 182 cm tall, normal shoes"
 )
@@ -294,7 +294,7 @@ def test_widget_runs_a_conversation_to_offers(
     expect(page.get_by_test_id("msg-user").last).to_contain_text(BUDGET_WAY_OUT)
     assert rasa.state(sender).answers["budget"] == 3630.0
     assert rasa.heard[-1]["message"] == '/inform{"choice":"relax-1"}'
-    expect(page.get_by_test_id("msg-bot").last).to_contain_text("budget 3,630 EUR")
+    expect(page.get_by_test_id("msg-bot").last).to_contain_text("budget €3,630")
     payload = offers_of(messages)
     latest = page.get_by_test_id("offers").last
     expect(latest.get_by_test_id("offer-card")).to_have_count(len(payload["offers"]))
