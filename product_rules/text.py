@@ -17,6 +17,7 @@ from contextvars import ContextVar
 from functools import cache
 from typing import Any
 
+from babel import Locale
 from babel.numbers import format_currency
 from jinja2 import StrictUndefined, Template, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
@@ -83,9 +84,7 @@ def money(
 @cache
 def _whole_pattern(locale: str) -> str:
     """The locale's currency pattern without fraction digits (``¤#,##0``, ``#,##0 ¤``)."""
-    from babel import Locale
-
-    pattern = Locale.parse(locale).currency_formats["standard"].pattern
+    pattern = str(Locale.parse(locale).currency_formats["standard"].pattern)
     return pattern.split(";")[0].replace(".00", "")
 
 
