@@ -23,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, select
 
 from advisor.answers import DONT_KNOW, button_answer, describe
+from advisor.render import gettext
 from advisor.service import Advisor
 from advisor.state import ConversationState
 from catalog.models import Product
@@ -46,6 +47,27 @@ __all__ = [
 log = logging.getLogger("advisor.assisted")
 
 
+def _suggestion(hint: str | None, kind: str, known: list[str]) -> str:
+    """What to say after a refusal: "did you mean 'x'?" or the ids there are."""
+    if hint:
+        return gettext("; did you mean %(hint)r?", hint=hint)
+    listed = ", ".join(known)
+    if kind == "questions":
+        return gettext("; questions: %(known)s", known=listed)
+    if kind == "in service":
+        return gettext("; in service: %(known)s", known=listed)
+    return gettext("; requirements: %(known)s", known=listed)
+
+
+def _outside(value: str, low: float | None, high: float | None) -> str:
+    """A number out of a question's bounds, say so: "90 is outside 120 to 220"."""
+    bounds = {
+        name: "" if bound is None else f"{bound:g}"
+        for name, bound in (("low", low), ("high", high))
+    }
+    return gettext("%(value)s is outside %(low)s to %(high)s", value=value, **bounds)
+
+
 class AssistError(Exception):
     """An operation staff asked for cannot be done; the message says why."""
 
@@ -56,10 +78,10 @@ class UnknownQuestionError(AssistError):
     def __init__(self, question_id: str, ruleset: RuleSet) -> None:
         ids = [q.id for q in ruleset.questions]
         hint = did_you_mean(question_id, ids)
-        super().__init__(
-            f"{ruleset.title} has no question {question_id!r}"
-            + (f"; did you mean {hint!r}?" if hint else f"; questions: {', '.join(ids)}")
+        found = gettext(
+            "%(ruleset)s has no question %(question)r", ruleset=ruleset.title, question=question_id
         )
+        super().__init__(found + _suggestion(hint, "questions", ids))
 
 
 class InvalidAnswerError(AssistError):
@@ -116,7 +138,9 @@ class AssistedAdvisor:
     def _served(self, state: ConversationState) -> ServedRuleSet:
         served = self.advisor.served(state.ruleset)
         if served is None:
-            raise AssistError(f"the rule set {state.ruleset!r} is not in service")
+            raise AssistError(
+                gettext("the rule set %(ruleset)r is not in service", ruleset=state.ruleset)
+            )
         return served
 
     @staticmethod
@@ -132,8 +156,8 @@ class AssistedAdvisor:
             known = [s.ruleset.id for s in self.advisor.registry.all()]
             hint = did_you_mean(ruleset_id, known)
             raise AssistError(
-                f"no rule set {ruleset_id!r} in service"
-                + (f"; did you mean {hint!r}?" if hint else f"; in service: {', '.join(known)}")
+                gettext("no rule set %(ruleset)r in service", ruleset=ruleset_id)
+                + _suggestion(hint, "in service", known)
             )
         return ConversationState(ruleset=ruleset_id, channel="console", language=language)
 
@@ -169,7 +193,7 @@ class AssistedAdvisor:
         if question is None:
             raise UnknownQuestionError(question_id, served.ruleset)
         if text is not None and text.strip():
-            read = self._read_text(served, question, text)
+            read = self._read_text(served, question, text, state.language)
         else:
             read = self._read_value(question, value)
         new = self._copy(state)
@@ -180,8 +204,11 @@ class AssistedAdvisor:
             "answer", {"question": question.id, "value": read, "said": describe(question, read)}
         )
 
-    def _read_text(self, served: ServedRuleSet, question: Question, text: str) -> Any:
-        result = served.parser.parse(text, current=question.id)
+    def _read_text(
+        self, served: ServedRuleSet, question: Question, text: str, language: str
+    ) -> Any:
+        # Read in the conversation's language: the German tables know the English words too.
+        result = served.parser.parse(text, current=question.id, language=language)
         if question.id in result.answers:
             return result.answers[question.id]
         if result.dont_know:
@@ -189,11 +216,15 @@ class AssistedAdvisor:
         if question.id in result.rejected:
             low, high = question.min, question.max
             raise InvalidAnswerError(
-                f"{result.rejected_values.get(question.id)} is outside {low:g} to {high:g}"
+                _outside(str(result.rejected_values.get(question.id)), low, high)
                 if low is not None and high is not None
-                else f"{text!r} is out of range for {question.id}"
+                else gettext(
+                    "%(text)r is out of range for %(question)s", text=text, question=question.id
+                )
             )
-        raise InvalidAnswerError(f"{text!r} does not answer {question.text!r}")
+        raise InvalidAnswerError(
+            gettext("%(text)r does not answer %(question)r", text=text, question=question.text)
+        )
 
     @staticmethod
     def _read_value(question: Question, value: Any) -> Any:
@@ -202,19 +233,26 @@ class AssistedAdvisor:
             if (question.min is not None and number < question.min) or (
                 question.max is not None and number > question.max
             ):
-                raise InvalidAnswerError(
-                    f"{number:g} is outside {question.min:g} to {question.max:g}"
-                )
+                raise InvalidAnswerError(_outside(f"{number:g}", question.min, question.max))
             return number
         if question.type == "number" and isinstance(value, str) and value != DONT_KNOW:
             try:
                 return AssistedAdvisor._read_value(question, float(value.replace(",", ".")))
             except ValueError:
-                raise InvalidAnswerError(f"{value!r} is not a number") from None
+                raise InvalidAnswerError(
+                    gettext("%(value)r is not a number", value=value)
+                ) from None
         valid, read = button_answer(question, str(value))
         if not valid:
             choices = ", ".join(o.id for o in question.options) or "true, false"
-            raise InvalidAnswerError(f"{value!r} is not an answer to {question.id}: {choices}")
+            raise InvalidAnswerError(
+                gettext(
+                    "%(value)r is not an answer to %(question)s: %(choices)s",
+                    value=value,
+                    question=question.id,
+                    choices=choices,
+                )
+            )
         return read
 
     def clear(self, state: ConversationState, question_id: str) -> tuple[ConversationState, Change]:
@@ -230,7 +268,7 @@ class AssistedAdvisor:
         with Session(self.advisor.registry.db) as session:
             product = session.exec(select(Product).where(Product.sku == sku)).first()
         if product is None:
-            raise UnknownProductError(f"no product with SKU {sku!r}")
+            raise UnknownProductError(gettext("no product with SKU %(sku)r", sku=sku))
         return product
 
     def _with_locks(
@@ -288,7 +326,8 @@ class AssistedAdvisor:
         if not any(r.id == requirement_id for r in served.ruleset.requirements):
             known = [r.id for r in served.ruleset.requirements]
             raise AssistError(
-                f"no requirement {requirement_id!r}; requirements: {', '.join(known)}"
+                gettext("no requirement %(requirement)r", requirement=requirement_id)
+                + _suggestion(None, "requirements", known)
             )
         main, part = self._product(main_sku), self._product(sku)
         locks = Locks.from_dict(state.locks)
@@ -325,7 +364,9 @@ class AssistedAdvisor:
         """Accept a rule a lock breaks, with the reason staff give."""
         note = " ".join(note.split())
         if not note:
-            raise AssistError("a confirmation needs a note saying why the rule may be broken")
+            raise AssistError(
+                gettext("a confirmation needs a note saying why the rule may be broken")
+            )
         new, change = self._with_locks(
             state,
             Locks.from_dict(state.locks).confirm(key),

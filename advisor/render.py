@@ -18,7 +18,15 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from product_rules.text import current_language, money, speaking
 
-__all__ = ["LANGUAGES", "LOCALE_DIR", "TEMPLATES", "language_of", "render", "with_article"]
+__all__ = [
+    "LANGUAGES",
+    "LOCALE_DIR",
+    "TEMPLATES",
+    "gettext",
+    "language_of",
+    "render",
+    "with_article",
+]
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
@@ -37,6 +45,16 @@ def translations(language: str) -> NullTranslations:
     if language == "en":
         return NullTranslations()
     return Translations.load(str(LOCALE_DIR), [language], domain="messages")
+
+
+def gettext(message: str, **variables: Any) -> str:
+    """``message`` from the advisor's catalogue in the current language, ``%(name)s`` filled.
+
+    For the few sentences the advisor's Python makes itself (the console's refusals);
+    everything longer is a template.
+    """
+    text = translations(language_of(current_language())).gettext(message)
+    return text % variables if variables else text
 
 
 @cache

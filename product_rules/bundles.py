@@ -21,6 +21,7 @@ from product_rules.breaches import (
     filter_breaches,
     wish_breach,
 )
+from product_rules.i18n import gettext
 from product_rules.locks import Locks, violation, violation_key
 from product_rules.offers import (
     BreachPayload,
@@ -225,7 +226,9 @@ class BundleBuilder:
                 remaining = None if budget is None else budget - total
                 picked = plan.pick(requirement, remaining, chosen)
                 if picked is None:
-                    note = f"{main.sku}: no fitting {requirement.label}, skipped"
+                    note = gettext("{sku}: no fitting {label}, skipped").format(
+                        sku=main.sku, label=requirement.label
+                    )
                     trace.append(trace_entry(requirement.id, "requirement", note))
                     if not pinned:
                         return Bundle(None, note)
@@ -237,14 +240,18 @@ class BundleBuilder:
                     trace_entry(
                         requirement.id,
                         "requirement",
-                        f"{main.sku}: added {product.sku} ({requirement.label})",
+                        gettext("{sku}: added {item} ({label})").format(
+                            sku=main.sku, item=product.sku, label=requirement.label
+                        ),
                     )
                 )
             chosen.append(product)
             items.append(self.item(product, "required"))
             total += product.price
         if budget_wish is not None and budget is not None and total > budget + 0.005:
-            note = f"{main.sku}: total {money(total)} exceeds {money(budget)}"
+            note = gettext("{sku}: total {total} exceeds {budget}").format(
+                sku=main.sku, total=money(total), budget=money(budget)
+            )
             trace.append(trace_entry("budget", "bundle", note))
             if not (pinned or locked_any):
                 return Bundle(None, note)
@@ -254,7 +261,11 @@ class BundleBuilder:
                 violations.append(violation(plan.locks, key, main.sku, main.sku, over))
         plan.products.update((p.sku, p) for p in chosen)
         names = [p.name for p in chosen]
-        title = " with ".join(names[:2]) + (" and more" if len(names) > 2 else "")
+        title = names[0]
+        if len(names) > 1:
+            title = gettext("{main} with {item}").format(main=names[0], item=names[1])
+        if len(names) > 2:
+            title = gettext("{title} and more").format(title=title)
         broken = {v["rule"] for v in violations}
         offer: OfferPayload = {
             "rank": 0,

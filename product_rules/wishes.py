@@ -12,40 +12,29 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, true
 
+from product_rules.i18n import N_, gettext, quantity
 from product_rules.query import compare
 from product_rules.schema import Filter
-from product_rules.text import current_language, money
+from product_rules.text import money
 from product_rules.vocabulary import Operator, attributes
 
 __all__ = ["Wish", "number"]
 
-#: The shopper-visible wording of a loosened wish per language. product_rules has no
-#: gettext domain of its own (it must not import the advisor's catalogues): these few
-#: phrases live here, keyed by language, English where a language lacks one.
-WORDING: dict[str, dict[str, str]] = {
-    "en": {
-        "closest": "{label}: nothing within {asked}, showing the closest",
-        "without": "without {label}",
-        "range": "{label}: {low} to {high} instead of exactly {asked}",
-        "upper": "{label}: up to {value} instead of {asked}",
-        "lower": "{label}: from {value} instead of {asked}",
-        "other": "{label}: {value} instead of {asked}",
-        "or": " or ",
-    },
-    "de": {
-        "closest": "{label}: nichts bis {asked}, ich zeige das Nächstgelegene",
-        "without": "ohne {label}",
-        "range": "{label}: {low} bis {high} statt genau {asked}",
-        "upper": "{label}: bis {value} statt {asked}",
-        "lower": "{label}: ab {value} statt {asked}",
-        "other": "{label}: {value} statt {asked}",
-        "or": " oder ",
-    },
+#: The shopper-visible wording of a loosened wish, by kind: gettext messages of
+#: product_rules' own domain (:mod:`product_rules.i18n`), in the current language.
+WORDING: dict[str, str] = {
+    "closest": N_("{label}: nothing within {asked}, showing the closest"),
+    "without": N_("without {label}"),
+    "range": N_("{label}: {low} to {high} instead of exactly {asked}"),
+    "upper": N_("{label}: up to {value} instead of {asked}"),
+    "lower": N_("{label}: from {value} instead of {asked}"),
+    "other": N_("{label}: {value} instead of {asked}"),
+    "or": N_(" or "),
 }
 
 
 def _wording(key: str) -> str:
-    return WORDING.get(current_language(), WORDING["en"]).get(key, WORDING["en"][key])
+    return gettext(WORDING[key])
 
 
 def number(value: Any) -> float | None:
@@ -158,11 +147,8 @@ class Wish:
             return _wording("or").join(str(v) for v in value)
         if amount is not None:
             spec = attributes().get(self.rule.attribute)
-            # Shoppers read "from 500 Wh", not "from 500.0" or "from 50.48".
-            shown = (
-                f"{round(amount):d}"
-                if spec is None or spec.type == "int" or amount >= 100
-                else f"{amount:.1f}".removesuffix(".0")
-            )
-            return f"{shown} {spec.unit}" if spec is not None and spec.unit else shown
+            # Shoppers read "from 500 Wh", not "from 500.0" or "from 50.48"; "8,5 kg" in German.
+            whole = spec is None or spec.type == "int" or amount >= 100
+            unit = spec.unit if spec is not None else None
+            return quantity(round(amount) if whole else amount, unit, digits=0 if whole else 1)
         return str(value)

@@ -63,7 +63,7 @@ def test_relaxation_in_german() -> None:
         cross_sell=[],
         title="R",
     )
-    assert text.startswith("Nichts passt gleichzeitig zu Budget und Rahmen. Auswege:")
+    assert text.startswith("Nicht alles lässt sich zugleich erfüllen: Budget und Rahmen. Auswege:")
     assert "1 Modell" in text
 
 
