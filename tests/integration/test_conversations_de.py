@@ -10,10 +10,12 @@ from __future__ import annotations
 import re
 import uuid
 from typing import Any
+from unittest import mock
 
 import pytest
 
-from tests.integration.conftest import RunningBot, ask, check_offers, offers_payload, texts
+from tests.integration import conftest
+from tests.integration.conftest import RunningBot, ask, offers_payload, texts
 
 pytestmark = pytest.mark.integration
 
@@ -28,13 +30,29 @@ SHOES = ask("road_bike", "shoes_owned", "de")
 #: A German price: "1.500,00 €" or "1.500 €".
 GERMAN_PRICE = re.compile(r"\d{1,3}(?:\.\d{3})*(?:,\d{2})? €")
 #: Sentences the English templates say; none may reach a German shopper.
-ENGLISH = ("Got it", "Here are", "Here is", "instead of", "Ways out", "I'm sorry", "budget of")
+ENGLISH = (
+    "Got it",
+    "Here are",
+    "Here is",
+    "instead of",
+    "Ways out",
+    "I'm sorry",
+    "budget of",
+    "Sorry",
+    "cm tall",
+    "no preference",
+    "loosened",
+    "Back to your bike",
+    " with ",
+)
 
 
-#: Known gaps of issue 9, kept visible: strict, so a test that starts to pass fails until
-#: its marker goes (the German templates for these turns are not all translated yet).
+#: Known gap of issue 9, kept visible: strict, so a test that starts to pass fails until
+#: its marker goes. The advisor reads every message with the parser's English tables
+#: (``advisor/service.py`` calls ``parser.parse`` without ``language=``): "nicht so
+#: erfahren" is not negated and "für Wettkämpfe" reads as English "racing".
 GERMAN_GAP = pytest.mark.xfail(
-    strict=True, reason="issue 9 open: answer/question/why templates still English"
+    strict=True, reason="issue 9 open: the service parses German messages as English"
 )
 
 
@@ -53,6 +71,13 @@ def _send(bot: RunningBot, sender: str, message: str, **checks: Any) -> list[dic
     reply = bot.send(sender, message, **DE, **checks)
     _german(reply)
     return reply
+
+
+def check_offers(bot: RunningBot, payload: dict[str, Any]) -> dict[str, Any]:
+    """:func:`conftest.check_offers` against the German rule sets: a loosened wish says so
+    in German ("dein Budget: bis 629 € statt 300 €"), by its German label."""
+    with mock.patch.dict(conftest.SHIPPED, conftest.SHIPPED_DE):
+        return conftest.check_offers(bot, payload)
 
 
 def _offers(reply: list[dict[str, Any]]) -> dict[str, Any]:
@@ -112,7 +137,6 @@ def test_german_racer_with_look_keo_shoes_and_inseam(bot: RunningBot) -> None:
             assert [p["attributes"]["cleat_system"] for p in pedals] == ["look_keo"]
 
 
-@GERMAN_GAP
 def test_german_budget_too_low_offers_ways_out_in_german(bot: RunningBot) -> None:
     sender = _sender()
     _send(bot, sender, "Ich suche ein Rennrad", expect=USAGE)
