@@ -26,7 +26,10 @@ from advisor.reply import Reply
 from advisor.service import ANSWER_INTENTS, Turn
 from advisor.state import STATE_SLOT, ConversationState
 
-__all__ = ["STATE_SLOT", "AdvisorAction", "send", "turn_of"]
+__all__ = ["LANGUAGE_SLOT", "STATE_SLOT", "AdvisorAction", "send", "slots_of", "turn_of"]
+
+#: The slot the domain's responses (``utter_goodbye`` ...) pick their language variation by.
+LANGUAGE_SLOT = "language"
 
 log = logging.getLogger("actions")
 
@@ -47,6 +50,11 @@ def turn_of(tracker: Tracker, intent: str | None) -> Turn:
         entities=entities,
         conversation=tracker.sender_id,
     )
+
+
+def slots_of(state: ConversationState) -> list[EventType]:
+    """The slots that carry a state: the whole state, and its language for the responses."""
+    return [SlotSet(STATE_SLOT, state.to_dict()), SlotSet(LANGUAGE_SLOT, state.language)]
 
 
 def send(dispatcher: CollectingDispatcher, reply: Reply) -> None:
@@ -97,7 +105,7 @@ class AdvisorAction(Action, metaclass=ABCMeta):
             dispatcher.utter_message(text=render("failure"))
             return []
         send(dispatcher, reply)
-        return [SlotSet(STATE_SLOT, new_state.to_dict())]
+        return slots_of(new_state)
 
 
 class ActionAdvise(AdvisorAction):
@@ -110,7 +118,33 @@ class ActionAdvise(AdvisorAction):
     def step_intent(self, tracker: Tracker) -> str | None:
         """Rasa's intent when it carries an answer (or a code); otherwise an answer."""
         intent = super().step_intent(tracker)
-        return intent if intent in ANSWER_INTENTS or intent == "resume_shared" else "inform"
+        passed = intent in ANSWER_INTENTS or intent in ("resume_shared", "switch_language")
+        return intent if passed else "inform"
+
+
+class ActionSettleLanguage(Action):
+    """Settles the turn's language before a domain response (``utter_goodbye``) is uttered.
+
+    The page's language, the shopper's choice or their first words (as
+    :meth:`advisor.service.Advisor.settle_language` decides) go into the ``language``
+    slot, which picks the response's variation. It says nothing itself.
+    """
+
+    def name(self) -> str:
+        """Action name used in the domain."""
+        return "action_settle_language"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """The state with this turn's language; on any failure, the slots as they were."""
+        try:
+            state = ConversationState.from_dict(tracker.get_slot(STATE_SLOT))
+            advisor().settle_language(state, turn_of(tracker, None))
+        except Exception:  # noqa: BLE001 - the response follows in any case
+            log.exception("cannot settle the language of conversation %s", tracker.sender_id)
+            return []
+        return slots_of(state)
 
 
 class ActionGreet(AdvisorAction):

@@ -20,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from advisor.answers import button_answer, describe, question_named
 from advisor.events import EventLog, Scope, events_of
+from advisor.language import DETECT_MARGIN, detect_language, exclusive_words, language_asked
 from advisor.questions import ask, question_buttons, ruleset_buttons
 from advisor.render import language_of, render
 from advisor.reply import Button, Reply
@@ -33,7 +34,7 @@ from product_rules.registry import RuleRegistry, ServedRuleSet
 from product_rules.schema import Question
 from product_rules.text import speaking
 
-__all__ = ["Advisor", "RELAX_PREFIX", "Turn"]
+__all__ = ["ANSWER_INTENTS", "Advisor", "RELAX_PREFIX", "Turn", "language_asked"]
 
 log = logging.getLogger("advisor")
 
@@ -67,22 +68,6 @@ class Turn:
     entities: Mapping[str, str] = field(default_factory=dict)
     conversation: str | None = None
     language: str | None = None
-
-
-#: Phrases that switch the chat's language, whatever intent the classifier saw.
-SWITCH_PHRASES: dict[str, tuple[str, ...]] = {
-    "de": ("auf deutsch", "deutsch bitte", "kannst du deutsch", "sprichst du deutsch", "in german"),
-    "en": ("english please", "in english", "speak english", "auf englisch", "englisch bitte"),
-}
-
-
-def language_asked(text: str) -> str | None:
-    """The language a message asks for ("auf Deutsch bitte" -> ``de``), if any."""
-    lowered = " ".join(text.lower().split())
-    for language, phrases in SWITCH_PHRASES.items():
-        if any(phrase in lowered for phrase in phrases):
-            return language
-    return None
 
 
 def early_answers(served: ServedRuleSet, text: str) -> dict[str, Any]:
@@ -124,6 +109,7 @@ class Advisor:
         self.codes = codes
         #: Where each turn's events go (the workbench's analytics); ``None``: nowhere.
         self.events = events
+        self._vocabulary: tuple[tuple[int, ...], dict[str, frozenset[str]]] | None = None
 
     # -- the step ------------------------------------------------------------------
 
@@ -134,13 +120,61 @@ class Advisor:
         """
         before = state
         state = ConversationState.from_dict(state.to_dict())
-        if turn.language and not state.language_chosen:
-            state.language = language_of(turn.language)
+        self.settle_language(state, turn)
         with speaking(state.language):
             state, reply = self._step(state, turn)
         if self.events is not None and turn.conversation:
             self.record(turn.conversation, before, state, reply, turn)
         return state, reply
+
+    def settle_language(self, state: ConversationState, turn: Turn) -> None:
+        """Set the language of this turn in ``state`` (changed in place).
+
+        The shopper's explicit choice ("auf Deutsch bitte") wins; then the page's language
+        (message metadata); without either, a chat reads it from the shopper's first
+        messages, those before any answer is taken (:func:`advisor.language.detect_language`):
+        on a fresh conversation one clear word decides ("Hallo", "tschüss", "Rennrad"), once
+        advice is under way only a clear lead does, and once a message has decided, or an
+        answer was taken, nothing flips it ("ja", "Rennrad" mid-conversation).
+        """
+        if state.language_chosen:
+            return
+        if turn.language:
+            state.language = language_of(turn.language)
+            return
+        if (
+            state.channel != "chat"
+            or state.language_heard
+            or state.answers
+            or not turn.text
+            or turn.text.startswith("/")  # a button's payload, not the shopper's words
+        ):
+            return
+        found = detect_language(
+            turn.text,
+            margin=1 if state.pristine else DETECT_MARGIN,
+            vocabulary=self.vocabulary(),
+        )
+        if found is not None:
+            state.language, state.language_heard = found, True
+
+    def vocabulary(self) -> dict[str, frozenset[str]]:
+        """Words only one language's rule sets use (labels, synonyms, question texts)."""
+        served = {lang: self.registry.all(language=lang) for lang in ("en", "de")}
+        key = tuple(id(s) for views in served.values() for s in views)
+        if self._vocabulary is None or self._vocabulary[0] != key:
+            phrases: dict[str, list[str]] = {}
+            for lang, views in served.items():
+                words = phrases.setdefault(lang, [])
+                for view in views:
+                    ruleset = view.ruleset
+                    words += [ruleset.title, *ruleset.synonyms]
+                    for question in ruleset.questions:
+                        words.append(question.text)
+                        for option in question.options:
+                            words += [option.label, *option.synonyms]
+            self._vocabulary = (key, exclusive_words(phrases))
+        return self._vocabulary[1]
 
     def record(
         self,

@@ -50,6 +50,8 @@ class ConversationState:
         language_chosen: Whether the shopper chose the language in the chat ("auf Deutsch
             bitte"); until then the page's language applies.
         channel: Which face runs the conversation.
+        language_heard: Whether the language was read from the shopper's own words (a chat
+            without a page language, :mod:`advisor.language`); then it stays.
     """
 
     ruleset: str | None = None
@@ -63,6 +65,7 @@ class ConversationState:
     language: str = "en"
     channel: Channel = "chat"
     language_chosen: bool = False
+    language_heard: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """The state as JSON-friendly data."""
@@ -99,12 +102,24 @@ class ConversationState:
             language=str(data.get("language") or "en"),
             channel=channel if channel in ("chat", "console", "preview") else "chat",
             language_chosen=data.get("language_chosen") is True,
+            language_heard=data.get("language_heard") is True,
         )
 
     def restart(self) -> ConversationState:
         """A fresh state for the same person: language and channel are kept."""
         return ConversationState(
             language=self.language, channel=self.channel, language_chosen=self.language_chosen
+        )
+
+    @property
+    def pristine(self) -> bool:
+        """Whether nothing has happened yet: no rule set, no answer, nothing heard or offered."""
+        return (
+            self.ruleset is None
+            and not self.answers
+            and not self.pending
+            and self.question is None
+            and self.last is None
         )
 
     def keep_pending(self, text: str) -> None:

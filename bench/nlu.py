@@ -7,8 +7,8 @@ in ``.venv-rasa``, Rasa's environment).
 1. Reads the NLU examples of ``bot/data/nlu/``: files under ``nlu/de/`` are German, the
    others English. Splits every (intent, language) group into train and held-out
    (``--held-out 0.2``, shuffled with ``--seed 42``: stratified, the same split each run).
-2. Trains a model on the train split with ``config.yml``, the domain and the rules, as
-   ``scripts/train.sh`` does, into a temporary directory (never ``bot/models``):
+2. Trains a model on the train split with ``config.yml`` (or ``--config FILE``, to try a
+   pipeline before changing it), the domain and the rules, as ``scripts/train.sh`` does, into a temporary directory (never ``bot/models``):
    ``bilingual`` is one model on both languages, ``per-language`` one model per language.
    Training time, the trainer's peak RSS and the model's size are kept.
 3. Loads each model in this process (``rasa.core.agent.Agent``) and parses every held-out
@@ -164,8 +164,8 @@ def write_nlu(examples: list[Example], path: Path) -> None:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def write_config(path: Path, epochs: int | None) -> None:
-    config = yaml.safe_load((REPO / "config.yml").read_text(encoding="utf-8"))
+def write_config(path: Path, epochs: int | None, source: Path | None = None) -> None:
+    config = yaml.safe_load((source or REPO / "config.yml").read_text(encoding="utf-8"))
     if epochs is not None:
         for component in config["pipeline"]:
             if component.get("name") == "DIETClassifier":
@@ -183,7 +183,13 @@ def rasa_env() -> dict[str, str]:
     }
 
 
-def train(run: ModelRun, examples: list[Example], work: Path, epochs: int | None) -> Path:
+def train(
+    run: ModelRun,
+    examples: list[Example],
+    work: Path,
+    epochs: int | None,
+    source: Path | None = None,
+) -> Path:
     """``rasa train`` on the examples (plus domain and rules) into ``work``; the model file."""
     data = work / "data"
     (data / "rules").mkdir(parents=True)
@@ -191,7 +197,7 @@ def train(run: ModelRun, examples: list[Example], work: Path, epochs: int | None
     for rules in (REPO / "bot" / "data" / "rules").glob("*.yml"):
         shutil.copy(rules, data / "rules" / rules.name)
     config = work / "config.yml"
-    write_config(config, epochs)
+    write_config(config, epochs, source)
     log_path = work / "train.log"
     argv = [
         str(REPO / ".venv-rasa" / "bin" / "rasa"),
@@ -469,6 +475,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=42, help="split seed")
     parser.add_argument("--held-out", type=float, default=0.2, help="held-out fraction")
     parser.add_argument("--epochs", type=int, help="DIET epochs (default: config.yml's)")
+    parser.add_argument(
+        "--config", type=Path, help="a Rasa config to try instead of config.yml (its pipeline)"
+    )
     parser.add_argument("--serve", action="store_true", help="also measure rasa run")
     parser.add_argument("--parse-requests", type=int, default=200, help="with --serve")
     parser.add_argument("--keep", type=Path, help="work here and keep the models")
@@ -502,7 +511,8 @@ def main(argv: list[str] | None = None) -> int:
             if work.exists():
                 shutil.rmtree(work)
             work.mkdir(parents=True)
-            model = train(run, [e for e in train_set if e.language in languages], work, opts.epochs)
+            chosen = [e for e in train_set if e.language in languages]
+            model = train(run, chosen, work, opts.epochs, opts.config)
             misread += asyncio.run(evaluate(run, model, held_out))
             if opts.serve:
                 texts = [e.text for e in held_out if e.language in languages]

@@ -13,12 +13,14 @@ from sqlalchemy import Engine
 
 import actions.runtime as runtime
 from actions.adapter import (
+    LANGUAGE_SLOT,
     STATE_SLOT,
     ActionAdvise,
     ActionExplain,
     ActionGreet,
     ActionHandoff,
     ActionRestartAdvice,
+    ActionSettleLanguage,
 )
 from advisor.service import Advisor
 from advisor.sharing import ShareStore
@@ -39,6 +41,7 @@ def tracker(
     intent: str = "inform",
     state: dict[str, Any] | None = None,
     entities: list[dict[str, Any]] | None = None,
+    metadata: dict[str, Any] | None = None,
 ) -> Tracker:
     return Tracker(
         sender_id="unit-conversation",
@@ -47,6 +50,7 @@ def tracker(
             "text": text,
             "intent": {"name": intent, "confidence": 0.9},
             "entities": entities or [],
+            "metadata": metadata or {},
         },
         events=[],
         paused=False,
@@ -66,7 +70,8 @@ async def test_advise_sets_one_state_slot_and_rasa_buttons() -> None:
     messages, events = await run(
         ActionAdvise(), tracker("I want a road bike", intent="request_advice")
     )
-    assert [e["name"] for e in events] == [STATE_SLOT]
+    assert [e["name"] for e in events] == [STATE_SLOT, LANGUAGE_SLOT]
+    assert events[1]["value"] == "en"
     state = events[0]["value"]
     assert state["ruleset"] == "road_bike" and state["question"] == "usage"
     assert "What will you mostly use the bike for?" in messages[0]["text"]
@@ -100,6 +105,38 @@ async def test_advise_answer_intent_from_other_intent() -> None:
     messages, events = await run(ActionAdvise(), tracker("road bike please", intent="goodbye"))
     assert events[0]["value"]["ruleset"] == "road_bike"
     assert messages
+
+
+async def test_advise_switches_language_on_its_intent() -> None:
+    state = {"ruleset": "road_bike", "question": "experience", "answers": {"usage": "racing"}}
+    messages, events = await run(
+        ActionAdvise(), tracker("auf Deutsch bitte", intent="switch_language", state=state)
+    )
+    assert events[0]["value"]["language"] == "de" and events[0]["value"]["language_chosen"]
+    assert events[0]["value"]["answers"] == {"usage": "racing"}
+    assert (events[1]["name"], events[1]["value"]) == (LANGUAGE_SLOT, "de")
+    assert "Wie viel Erfahrung hast du mit dem Rennrad?" in messages[0]["text"]
+
+
+@pytest.mark.parametrize(
+    ("text", "metadata", "state", "language"),
+    [
+        ("tschüss", None, None, "de"),  # the first message, no page language
+        ("bye", None, None, "en"),
+        ("bye", {"language": "de"}, None, "de"),  # the page's language
+        ("danke", None, {"language": "en", "language_heard": True, "messages": 4}, "en"),
+        ("thanks", {"language": "en"}, {"language": "de", "language_chosen": True}, "de"),
+    ],
+    ids=["german-first", "english-first", "page", "settled", "chosen"],
+)
+async def test_settle_language_sets_the_slot_and_says_nothing(
+    text: str, metadata: dict[str, Any] | None, state: dict[str, Any] | None, language: str
+) -> None:
+    track = tracker(text, intent="goodbye", state=state, metadata=metadata)
+    messages, events = await run(ActionSettleLanguage(), track)
+    assert messages == []
+    assert [e["name"] for e in events] == [STATE_SLOT, LANGUAGE_SLOT]
+    assert events[0]["value"]["language"] == events[1]["value"] == language
 
 
 async def test_any_failure_gives_a_polite_sentence_and_keeps_the_state(
