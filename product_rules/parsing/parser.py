@@ -147,28 +147,33 @@ class AnswerParser:
             for i, (q, o) in enumerate((q, o) for q in questions for o in q.options)
         }
         self._readers: dict[str, _Reader] = {}
+        # A parser built for German rule texts reads German unless told otherwise.
+        self.language = language_code(languages[0]) if languages else "en"
         for language in languages:
             self._reader(language)
         units = [q.unit for q in questions if q.type == "number"]
         # A unit cue names a question only if one question has that unit.
         self._unique_units = {u for u in units if units.count(u) == 1}
 
-    def _reader(self, language: str) -> _Reader:
-        code = language_code(language)
+    def _reader(self, language: str | None) -> _Reader:
+        code = language_code(language) if language else self.language
         reader = self._readers.get(code)
         if reader is None:
             reader = _Reader(code, list(self._questions.values()), self._glossary, self._names)
             self._readers[code] = reader
         return reader
 
-    def parse(self, text: str, *, current: str | None = None, language: str = "en") -> ParseResult:
+    def parse(
+        self, text: str, *, current: str | None = None, language: str | None = None
+    ) -> ParseResult:
         """Read every answer the message gives.
 
         Args:
             text: The shopper's message, any length or content; never raises on junk.
             current: Id of the question just asked, if any.
             language: The conversation's language, "en" or "de" (a tag such as "de-DE"
-                is read as its language).
+                is read as its language); by default the first language the parser was
+                built for.
 
         Returns:
             The answers, a don't-know flag and answers rejected as out of range.
@@ -221,7 +226,7 @@ class AnswerParser:
         answered = current in answers if current else bool(answers)
         return ParseResult(answers, bool(unsure) and not answered, rejected, rejected_values)
 
-    def find_term(self, text: str, *, language: str = "en") -> GlossaryEntry | None:
+    def find_term(self, text: str, *, language: str | None = None) -> GlossaryEntry | None:
         """Return the glossary entry the text asks about ("what is SPD?"), if any.
 
         The longest term found wins ("SPD-SL" over "SPD"), then the first in the text.
