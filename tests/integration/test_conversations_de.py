@@ -47,15 +47,6 @@ ENGLISH = (
 )
 
 
-#: Known gap of issue 9, kept visible: strict, so a test that starts to pass fails until
-#: its marker goes. The advisor reads every message with the parser's English tables
-#: (``advisor/service.py`` calls ``parser.parse`` without ``language=``): "nicht so
-#: erfahren" is not negated and "für Wettkämpfe" reads as English "racing".
-GERMAN_GAP = pytest.mark.xfail(
-    strict=True, reason="issue 9 open: the service parses German messages as English"
-)
-
-
 def _sender() -> str:
     return f"test-de-{uuid.uuid4().hex[:12]}"
 
@@ -117,7 +108,6 @@ def test_german_beginner_from_hello_to_offers(bot: RunningBot) -> None:
     assert GERMAN_PRICE.search(text), text
 
 
-@GERMAN_GAP
 def test_german_racer_with_look_keo_shoes_and_inseam(bot: RunningBot) -> None:
     sender = _sender()
     _send(bot, sender, "Ich brauche ein Rennrad für Wettkämpfe, Budget 4.000 Euro", expect=USAGE)
@@ -188,7 +178,6 @@ def test_german_answer_changed_after_offers(bot: RunningBot) -> None:
     check_offers(bot, changed)
 
 
-@GERMAN_GAP
 @pytest.mark.parametrize(
     ("message", "wanted"),
     [
