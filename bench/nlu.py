@@ -8,7 +8,8 @@ in ``.venv-rasa``, Rasa's environment).
    others English. Splits every (intent, language) group into train and held-out
    (``--held-out 0.2``, shuffled with ``--seed 42``: stratified, the same split each run).
 2. Trains a model on the train split with ``config.yml`` (or ``--config FILE``, to try a
-   pipeline before changing it), the domain and the rules, as ``scripts/train.sh`` does, into a temporary directory (never ``bot/models``):
+   pipeline before changing it), the domain and the rules, as ``scripts/train.sh`` does,
+   into a temporary directory (never ``bot/models``):
    ``bilingual`` is one model on both languages, ``per-language`` one model per language.
    Training time, the trainer's peak RSS and the model's size are kept.
 3. Loads each model in this process (``rasa.core.agent.Agent``) and parses every held-out
