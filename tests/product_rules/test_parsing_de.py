@@ -215,6 +215,7 @@ ANSWERS = [
     ("nur normale Schuhe", "shoes_owned", {"shoes_owned": "none"}),
     ("nein", "shoes_owned", {"shoes_owned": "none"}),
     ("ich bin Anfänger", None, {"experience": "beginner"}),
+    ("ich suche ein neues Rennrad", None, {}),
     ("Anfängerin", "experience", {"experience": "beginner"}),
     ("Rennradanfänger", None, {"experience": "beginner"}),
     ("Anfaenger", "experience", {"experience": "beginner"}),

@@ -157,3 +157,16 @@ def test_typical_persona_gets_offers_of_the_rulesets_category(
         assert offer["total_price"] <= answers["budget"]
         assert offer["reasons"], "every offer says why"
     assert result.cross_sell, "accessories are suggested beside the offers"
+
+
+@pytest.mark.parametrize("ruleset_id", ["road_bike", "gravel_bike"])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("ich bin neu", "beginner"), ("bin noch neu", "beginner"), ("ich suche ein neues Rad", None)],
+)
+def test_german_i_am_new_is_a_beginner_but_a_new_bike_is_not(
+    loaded: dict[str, LoadedRuleSet], ruleset_id: str, text: str, expected: str | None
+) -> None:
+    german = loaded[ruleset_id].localized("de").ruleset
+    parser = AnswerParser(german, languages=("de",))
+    assert parser.parse(text, current="experience").answers.get("experience") == expected
