@@ -25,14 +25,12 @@ from babel.numbers import format_decimal
 from babel.support import NullTranslations, Translations
 from babel.units import format_unit
 
-from product_rules.text import current_language
+from product_rules.text import LOCALES, current_language
 
 __all__ = ["DOMAIN", "LOCALES", "LOCALE_DIR", "N_", "decimal", "gettext", "ngettext", "quantity"]
 
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 DOMAIN = "product_rules"
-#: The Babel locale each language writes numbers in.
-LOCALES = {"en": "en_GB", "de": "de_DE"}
 #: Vocabulary units Babel knows by their CLDR name; others are written after the number.
 _CLDR_UNITS = {
     "cm": "length-centimeter",

@@ -24,6 +24,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 __all__ = [
     "CLEAT_NAMES",
+    "LOCALES",
     "compile_text",
     "current_language",
     "money",
@@ -53,7 +54,7 @@ def speaking(language: str | None) -> Iterator[None]:
         _LANGUAGE.reset(token)
 
 
-#: The Babel locale each chat language formats numbers in.
+#: The Babel (and Intl) locale of each language: German as in Germany, English as in the UK.
 LOCALES = {"en": "en_GB", "de": "de_DE"}
 
 

@@ -27,6 +27,7 @@ from jinja2 import pass_context
 from jinja2.runtime import Context
 from starlette.requests import HTTPConnection
 
+from product_rules.text import LOCALES
 from product_rules.text import money as text_money
 
 __all__ = [
@@ -48,8 +49,6 @@ LANGUAGES = ("de", "en")
 DEFAULT_SHOP_LANGUAGE = "de"
 DEFAULT_STAFF_LANGUAGE = "en"
 LANG_COOKIE = "lang"
-#: The Babel / Intl locale of each language: German as in Germany, English as in the UK.
-LOCALES = {"de": "de_DE", "en": "en_GB"}
 
 
 def normalize(value: str | None) -> str | None:
