@@ -43,10 +43,14 @@ def turn_of(tracker: Tracker, intent: str | None) -> Turn:
         if e.get("entity") and e.get("value") is not None
     }
     language = (message.get("metadata") or {}).get("language")
+    classified = message.get("intent") or {}
+    # The classifier's confidence, only for the intent it chose (not one an action names).
+    confidence = classified.get("confidence") if classified.get("name") == intent else None
     return Turn(
         text=message.get("text") or "",
         language=str(language) if isinstance(language, str) and language else None,
         intent=intent,
+        confidence=float(confidence) if isinstance(confidence, int | float) else None,
         entities=entities,
         conversation=tracker.sender_id,
     )

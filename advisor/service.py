@@ -44,6 +44,10 @@ RELAX_PREFIX = "relax-"
 #: Messages up to this many words may be answers the classifier mistook for a request.
 SHORT_ANSWER_WORDS = 3
 
+#: Starting over discards every answer: below this classifier confidence a "start over"
+#: is read as not understood ("NULL" came out as start_over at 0.45), never obeyed.
+RESTART_CONFIDENCE = 0.8
+
 #: Intents that carry an answer (or may): they go to :meth:`Advisor._advise`.
 ANSWER_INTENTS = frozenset(
     {"request_advice", "inform", "affirm", "deny", "change_answer", "nlu_fallback"}
@@ -61,6 +65,7 @@ class Turn:
         entities: Entities of the message; buttons carry ``choice`` and ``ruleset``.
         conversation: The server-issued conversation id (for hand-over records only).
         language: The page's language (message metadata), if the channel sent one.
+        confidence: The classifier's confidence in ``intent``, if a classifier chose it.
     """
 
     text: str = ""
@@ -68,6 +73,7 @@ class Turn:
     entities: Mapping[str, str] = field(default_factory=dict)
     conversation: str | None = None
     language: str | None = None
+    confidence: float | None = None
 
 
 def early_answers(served: ServedRuleSet, text: str) -> dict[str, Any]:
@@ -217,7 +223,7 @@ class Advisor:
         elif intent in ("ask_why", "explain_term"):
             self._explain(state, turn, reply)
         elif intent in ("start_over", "out_of_scope", "human_handoff") and not (
-            self._answers_open_question(state, turn.text)
+            self._answers_open_question(state, turn.text) or self._doubtful_restart(state, turn)
         ):
             if intent == "start_over":
                 state = state.restart()
@@ -288,6 +294,15 @@ class Advisor:
         if wanted is None and len(served) == 1:
             wanted = next(iter(served))
         return served.get(str(wanted)) if wanted is not None else None
+
+    def _doubtful_restart(self, state: ConversationState, turn: Turn) -> bool:
+        """Whether a "start over" would throw answers away on a guess of the classifier."""
+        return (
+            turn.intent == "start_over"
+            and bool(state.answers)
+            and turn.confidence is not None
+            and turn.confidence < RESTART_CONFIDENCE
+        )
 
     def _answers_open_question(self, state: ConversationState, text: str) -> bool:
         """Whether a message the classifier took for a request answers the open question.

@@ -201,6 +201,20 @@ def test_step_greet_restart_out_of_scope(advisor: Advisor) -> None:
     assert "start over" in talk.reply.text
 
 
+@pytest.mark.parametrize(("confidence", "restarted"), [(0.45, False), (0.99, True), (None, True)])
+def test_step_restarts_only_on_a_confident_start_over(
+    advisor: Advisor, confidence: float | None, restarted: bool
+) -> None:
+    state = ConversationState(ruleset="road_bike", question="budget", answers={"usage": "racing"})
+    after, reply = advisor.step(state, Turn("NULL", "start_over", confidence=confidence))
+    if restarted:
+        assert after == ConversationState() and "start over" in reply.text
+    else:
+        assert after.answers == {"usage": "racing"} and after.question == "budget"
+        assert reply.text.startswith("Sorry, I didn't quite get that."), reply.text
+        assert "budget" in reply.text
+
+
 @pytest.mark.parametrize(
     ("text", "intent", "answer"),
     [

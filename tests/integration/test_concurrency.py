@@ -123,7 +123,7 @@ def test_answer_many_conversations_at_once_without_mixing(bot: RunningBot) -> No
     replies = _at_once(bot, [(s, f"{b} euros") for s, b in zip(senders, budgets, strict=True)])
 
     for sender, budget, reply in zip(senders, budgets, replies, strict=True):
-        assert f"Got it: budget {budget:,} EUR.\n{HEIGHT}" in texts(reply), texts(reply)
+        assert f"Got it: budget €{budget:,}.\n{HEIGHT}" in texts(reply), texts(reply)
         assert bot.state(sender)["answers"] == {
             "usage": "endurance",
             "experience": "beginner",
