@@ -27,6 +27,7 @@ from product_rules.bundles import BundleBuilder, bundle_budget, trace_entry
 from product_rules.conditions import Condition, answer_types, compile_condition, condition_source
 from product_rules.errors import UnknownItemError
 from product_rules.expert import Exclusions, Ranked, candidates
+from product_rules.i18n import gettext, ngettext
 from product_rules.locks import Locks, load_pinned
 from product_rules.offers import (
     CandidatePayload,
@@ -209,7 +210,12 @@ class AdviceEngine:
                     trace_entry(
                         derived.id,
                         "derived",
-                        f"{derived.label} = {values[derived.id]} from {used} = {values[used]}",
+                        gettext("{label} = {value} from {source} = {given}").format(
+                            label=derived.label,
+                            value=values[derived.id],
+                            source=used,
+                            given=values[used],
+                        ),
                     )
                 )
         wishes, soft = self._active(values)
@@ -224,7 +230,9 @@ class AdviceEngine:
                 trace_entry(
                     rule.id,
                     "preference",
-                    f"{rule.attribute} {rule.op} {value!r} (weight {rule.weight:g})",
+                    gettext("{attribute} {op} {value!r} (weight {weight:g})").format(
+                        attribute=rule.attribute, op=rule.op, value=value, weight=rule.weight
+                    ),
                 )
             )
         relaxation: RelaxationPayload | None = None
@@ -261,7 +269,11 @@ class AdviceEngine:
                             trace_entry(
                                 "relaxation",
                                 "choice",
-                                f"{'; '.join(choice.describe())}: {choice.count} products",
+                                ngettext(
+                                    "{wishes}: {count} product",
+                                    "{wishes}: {count} products",
+                                    choice.count,
+                                ).format(wishes="; ".join(choice.describe()), count=choice.count),
                             )
                         )
                     ranked = self._offers(plan, wishes, soft, pins)
@@ -576,7 +588,11 @@ class AdviceEngine:
                 if misfit is not None:
                     trace.append(
                         trace_entry(
-                            rule.id, "compatibility", f"{product.sku} does not fit {misfit.sku}"
+                            rule.id,
+                            "compatibility",
+                            gettext("{sku} does not fit {other}").format(
+                                sku=product.sku, other=misfit.sku
+                            ),
                         )
                     )
                     continue
@@ -591,7 +607,11 @@ class AdviceEngine:
                         "reason": render_text(rule.reason, item=product, answers=values),
                     }
                 )
-                trace.append(trace_entry(rule.id, "cross_sell", f"suggested {product.sku}"))
+                trace.append(
+                    trace_entry(
+                        rule.id, "cross_sell", gettext("suggested {sku}").format(sku=product.sku)
+                    )
+                )
                 added += 1
                 if added == rule.limit:
                     break

@@ -21,6 +21,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from catalog.models import Product
+from product_rules.i18n import gettext
 from product_rules.offers import BreachPayload, TraceEntry, ViolationPayload
 
 __all__ = ["Locks", "load_components", "load_pinned", "lock_entry", "violation", "violation_key"]
@@ -178,20 +179,40 @@ def load_pinned(
 ) -> list[Product]:
     """The pinned products that will be offered, in order (one query; traced)."""
     for sku in locks.excluded:
-        trace.append(lock_entry("excluded", f"{sku} excluded by staff"))
+        trace.append(lock_entry("excluded", gettext("{sku} excluded by staff").format(sku=sku)))
     found = _by_sku(session, locks.pinned)
     pinned: list[Product] = []
     for sku in locks.pinned:
         product = found.get(sku)
         if sku in locks.excluded:
-            trace.append(lock_entry("pinned", f"{sku} is pinned and excluded: excluded"))
+            trace.append(
+                lock_entry(
+                    "pinned", gettext("{sku} is pinned and excluded: excluded").format(sku=sku)
+                )
+            )
         elif product is None:
-            trace.append(lock_entry("pinned", f"{sku} pinned but not in the catalogue"))
+            trace.append(
+                lock_entry(
+                    "pinned", gettext("{sku} pinned but not in the catalogue").format(sku=sku)
+                )
+            )
         elif len(pinned) == max_offers:
-            trace.append(lock_entry("pinned", f"{sku} pinned, not shown: {max_offers} offers"))
+            trace.append(
+                lock_entry(
+                    "pinned",
+                    gettext("{sku} pinned, not shown: {count} offers").format(
+                        sku=sku, count=max_offers
+                    ),
+                )
+            )
         else:
             pinned.append(product)
-            trace.append(lock_entry("pinned", f"{sku} pinned as offer {len(pinned)}"))
+            trace.append(
+                lock_entry(
+                    "pinned",
+                    gettext("{sku} pinned as offer {place}").format(sku=sku, place=len(pinned)),
+                )
+            )
     return pinned
 
 

@@ -21,6 +21,7 @@ from sqlmodel import Session, col, select
 from catalog.models import Product
 from product_rules.breaches import derived_sources
 from product_rules.clauses import ProductFilter
+from product_rules.i18n import gettext
 from product_rules.locks import Locks, load_components, lock_entry
 from product_rules.offers import ComponentOptionPayload, TraceEntry, WishSourcePayload
 from product_rules.query import indicator, matches_item, product_filter
@@ -275,11 +276,26 @@ class RequirementPlan:
             return None
         product = self._chosen.get(sku)
         if sku in self._excluded:
-            self.note(requirement.id, f"{main.sku}: {sku} chosen by staff but excluded")
+            self.note(
+                requirement.id,
+                gettext("{main}: {sku} chosen by staff but excluded").format(
+                    main=main.sku, sku=sku
+                ),
+            )
         elif product is None:
-            self.note(requirement.id, f"{main.sku}: {sku} chosen by staff, not in the catalogue")
+            self.note(
+                requirement.id,
+                gettext("{main}: {sku} chosen by staff, not in the catalogue").format(
+                    main=main.sku, sku=sku
+                ),
+            )
         else:
-            self.note(requirement.id, f"{main.sku}: {sku} chosen by staff ({requirement.label})")
+            self.note(
+                requirement.id,
+                gettext("{main}: {sku} chosen by staff ({label})").format(
+                    main=main.sku, sku=sku, label=requirement.label
+                ),
+            )
             return product
         return None
 

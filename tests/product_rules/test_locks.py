@@ -13,6 +13,7 @@ from product_rules.engine import AdviceEngine, Recommendation
 from product_rules.errors import UnknownItemError
 from product_rules.loader import load_all
 from product_rules.locks import Locks
+from product_rules.text import speaking
 from tests.product_rules.test_expert import BEGINNER, add_compatibility
 
 RULES = Path(__file__).resolve().parents[2] / "product_rules" / "rules"
@@ -318,3 +319,17 @@ def test_recommend_without_locks_is_unchanged(engine: AdviceEngine, plain: Recom
     result = engine.recommend(BEGINNER, Locks())
     assert result.payload() == plain.payload() and result.trace == plain.trace
     assert _locks(result) == []
+
+
+def test_recommend_traces_staff_locks_in_the_step_language(
+    engine: AdviceEngine, plain: Recommendation
+) -> None:
+    pins = (OVER_BUDGET, "NO-SUCH-SKU")
+    with speaking("de"):
+        result = engine.recommend(BEGINNER, Locks(pinned=pins, excluded=(_mains(plain)[0],)))
+    messages = _locks(result)
+    assert f"{OVER_BUDGET} als Angebot 1 festgelegt" in messages
+    assert "NO-SUCH-SKU festgelegt, aber nicht im Katalog" in messages
+    assert f"{_mains(plain)[0]} vom Personal ausgeschlossen" in messages
+    preferences = [e["message"] for e in result.trace if e["kind"] == "preference"]
+    assert preferences == ["geometry in ['endurance'] (Gewicht 3)"], preferences
