@@ -508,9 +508,18 @@ async def run_level(
 
 
 async def measure_parse(
-    rasa_url: str, texts: Sequence[str], requests: int, deadline: Deadline, timeout: float
+    rasa_url: str,
+    texts: Sequence[str],
+    requests: int,
+    deadline: Deadline,
+    timeout: float,
+    token: str = "",
 ) -> tuple[list[float], list[str]]:
-    """``/model/parse`` latency at concurrency 1 (NLU alone), after a short warm-up."""
+    """``/model/parse`` latency at concurrency 1 (NLU alone), after a short warm-up.
+
+    ``/model/parse`` is part of Rasa's HTTP API: it wants the stack's token.
+    """
+    params = {"token": token} if token else None
     seconds: list[float] = []
     errors: list[str] = []
     async with _client(1, timeout) as client:
@@ -521,7 +530,9 @@ async def measure_parse(
             text = texts[index % len(texts)]
             start = time.perf_counter()
             try:
-                response = await client.post(f"{rasa_url}/model/parse", json={"text": text})
+                response = await client.post(
+                    f"{rasa_url}/model/parse", json={"text": text}, params=params
+                )
                 response.raise_for_status()
                 response.json()
             except (httpx.HTTPError, ValueError) as exc:
@@ -914,7 +925,7 @@ def print_report(result: dict[str, Any], out: IO[str] = sys.stdout) -> None:
 
 
 async def measure(
-    opts: Options, rasa_url: str, sampler: RssSampler, deadline: Deadline
+    opts: Options, rasa_url: str, sampler: RssSampler, deadline: Deadline, token: str = ""
 ) -> dict[str, Any]:
     """Warm-up, /model/parse baseline, then each concurrency level."""
     run_id = uuid.uuid4().hex[:8]
@@ -933,7 +944,7 @@ async def measure(
     sampler.phase = "parse"
     texts = [m for s in SCRIPTS for m in s.messages if not m.startswith("/")]
     parse_s, parse_errors = await measure_parse(
-        rasa_url, texts, opts.parse_requests, deadline, opts.request_timeout
+        rasa_url, texts, opts.parse_requests, deadline, opts.request_timeout, token
     )
 
     levels: list[dict[str, Any]] = []
@@ -1040,7 +1051,7 @@ def run(opts: Options) -> dict[str, Any]:
                     sys.stderr.write("\n".join(["could not start:", str(exc), *problems, *tail]))
                     raise SystemExit(2) from exc
                 print(f"stack ready in {time.monotonic() - t0:.0f} s", flush=True)
-                rasa_url = rasa.url
+                rasa_url, token = rasa.url, rasa.token
                 roots: dict[str, int | None] = {
                     "rasa": rasa.process.pid if rasa.process else None,
                     "actions": actions.process.pid if actions.process else None,
@@ -1070,7 +1081,7 @@ def run(opts: Options) -> dict[str, Any]:
             with RssSampler(roots) as sampler:
                 time.sleep(0.5)  # an idle sample after start-up, before any traffic
                 sampler.sample()
-                measured = asyncio.run(measure(opts, rasa_url, sampler, deadline))
+                measured = asyncio.run(measure(opts, rasa_url, sampler, deadline, token))
             peaks = {n: round(v, 1) for n in roots if (v := sampler.overall_peak(n)) is not None}
             result: dict[str, Any] = {
                 "started": opts.start,
