@@ -64,6 +64,9 @@ class LanguageTables:
         short_negations: Negations that, as an interjection, reach only two tokens.
         after_interjection: Words after which a short negation answers on its own
             ("no I want racing", "nein ich will Rennen").
+        negating_determiners: Negations that, as an option's whole phrase ("no",
+            "keine"), answer only alone or before the question's own words: "no carbon"
+            and "keine Rennen" negate the word after them.
         copula: Verbs linking an option to a refusal after it ("carbon is not for me").
         scope_ends: Words that end a negation's clause ("but", "sondern").
         doubt: Words that make a negation doubt, not refusal ("not sure", "keine Ahnung").
@@ -88,6 +91,7 @@ class LanguageTables:
     negations: frozenset[str]
     short_negations: frozenset[str]
     after_interjection: frozenset[str]
+    negating_determiners: frozenset[str]
     copula: frozenset[str]
     scope_ends: frozenset[str]
     doubt: frozenset[str]
@@ -124,7 +128,8 @@ _EN = LanguageTables(
         "dont doesnt didnt isnt arent wasnt wont wouldnt cant couldnt havent hardly"
     ),
     short_negations=_words("no none"),
-    after_interjection=_words("i i'm im we you it that this thanks thank please"),
+    after_interjection=_words("i i'm im we you it that this thanks thank please really yet sorry"),
+    negating_determiners=_words("no none"),
     copula=_words("is 's are be"),
     scope_ends=_words("but just only rather instead more though although however"),
     doubt=_words("sure certain know idea clue"),
@@ -178,6 +183,7 @@ _DE = LanguageTables(
     | _EN.negations,
     short_negations=_words("nein") | _EN.short_negations,
     after_interjection=_words("ich wir du es das danke bitte lieber doch") | _EN.after_interjection,
+    negating_determiners=_words("nein kein keine keinen keins keines") | _EN.negating_determiners,
     copula=_words("ist sind ist's wäre") | _EN.copula,
     # Not "mehr": "nicht mehr Anfänger" is no beginner any more.
     scope_ends=_words("aber sondern nur eher lieber stattdessen doch jedoch obwohl")

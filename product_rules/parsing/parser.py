@@ -24,7 +24,14 @@ from product_rules.parsing.numbers import (
     parse_length_cm,
     parse_money,
 )
-from product_rules.parsing.phrases import Match, PhraseIndex, Vocabulary, make_doc, negated
+from product_rules.parsing.phrases import (
+    BREAKS,
+    Match,
+    PhraseIndex,
+    Vocabulary,
+    make_doc,
+    negated,
+)
 from product_rules.schema import GlossaryEntry, Option, Question, RuleSet
 
 __all__ = ["AnswerParser", "AnswerValue", "ParseResult", "rule_set_for"]
@@ -78,6 +85,15 @@ class _Reader:
                 key = f"{question.id}{_SEP}{option.id}"
                 phrases.extend((key, p) for p in _option_phrases(option, language))
         self.options = PhraseIndex(phrases, language=language, topic=names)
+        # The words each question's options are made of: a bare "no" before one of them
+        # ("no shoes") answers, before any other word ("no carbon") it is a determiner.
+        self.question_words: dict[str, frozenset[str]] = {}
+        for question in questions:
+            said: set[str] = set()
+            for option in question.options:
+                for phrase in _option_phrases(option, language):
+                    said.update(w for t in make_doc(phrase, language) for w in (t.lower_, t.lemma_))
+            self.question_words[question.id] = frozenset(said)
         self.dont_know = PhraseIndex(
             [("?", p) for p in words.dont_know], loose=False, language=language
         )
@@ -249,7 +265,9 @@ class AnswerParser:
         candidates = [
             m
             for m in reader.options.matches(doc)
-            if not blocked.intersection(_own(m)) and not negated(doc, m.start, m.end)
+            if not blocked.intersection(_own(m))
+            and not negated(doc, m.start, m.end)
+            and not _determiner_no(reader, doc, m)
         ]
         claims: dict[tuple[int, int], set[str]] = {}
         for m in candidates:
@@ -337,6 +355,24 @@ def _yes_no_answer(reader: _Reader, doc: Doc, blocked: set[int]) -> bool | None:
     if not matches:
         return None
     return min(matches, key=lambda m: (m.start, -m.size)).key == "yes"
+
+
+def _determiner_no(reader: _Reader, doc: Doc, m: Match) -> bool:
+    """Whether a bare "no" option match ("no carbon") negates the next word instead.
+
+    "no" answers a question on its own, or before its own words ("no shoes", "no, I
+    don't"); before any other word of its clause it says nothing about the question:
+    "no carbon" at the shoes question is not "no shoes", "keine Rennen" not "keine".
+    """
+    words = tables(doc.lang_)
+    if m.end - m.start != 1 or doc[m.start].lower_ not in words.negating_determiners:
+        return False
+    if m.end >= len(doc) or doc[m.end].text in BREAKS:
+        return False
+    following = doc[m.end]
+    if following.lower_ in words.after_interjection:
+        return False
+    return not {following.lower_, following.lemma_} & reader.question_words[_question(m)]
 
 
 def _own(m: Match) -> range | set[int]:
