@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import time
 from pathlib import Path
 from typing import Any
 
@@ -422,15 +421,6 @@ def test_rule_set_for(road_bike: RuleSet, text: str, expected: str | None) -> No
         }
     )
     assert rule_set_for(text, [road_bike, mtb]) == expected
-
-
-def test_parse_time(parser: AnswerParser) -> None:
-    messages = [t for t, *_ in SINGLE + MULTI] + [NEWBIE]
-    start = time.perf_counter()
-    for i in range(1000):
-        # Vary the text so no cache makes this cheaper than real traffic.
-        parser.parse(f"{messages[i % len(messages)]} {i}", current="usage")
-    assert time.perf_counter() - start < 5.0  # a sanity bound, not a benchmark
 
 
 # Negated phrasings, each answered to the question it concerns: the negated option is
