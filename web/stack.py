@@ -42,6 +42,7 @@ __all__ = [
     "main",
     "new_rasa_token",
     "rasa_env",
+    "trained_model",
 ]
 
 REPO = Path(__file__).resolve().parent.parent
@@ -127,6 +128,16 @@ class Service:
     def url(self) -> str:
         """Base URL of the service."""
         return f"http://127.0.0.1:{self.port}"
+
+
+def trained_model(model: Path = MODELS) -> Path | None:
+    """The model Rasa would load from ``model`` (a file, or the newest in a folder)."""
+    if model.is_file():
+        return model if model.name.endswith(".tar.gz") else None
+    found = (
+        sorted(model.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime) if model.is_dir() else []
+    )
+    return found[-1] if found else None
 
 
 def rasa_service(
@@ -357,16 +368,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rasa-port", type=int, default=5005)
     parser.add_argument("--action-port", type=int, default=5055)
     parser.add_argument("--web-port", type=int, default=8000)
+    parser.add_argument(
+        "--model", type=Path, default=MODELS, help="model file or folder (bot/models)"
+    )
     args = parser.parse_args(argv)
     if not RASA_BIN.exists():
         print("Rasa is not installed: run `make run` (it installs .venv-rasa).", file=sys.stderr)
+        return 1
+    if trained_model(args.model) is None:
+        # Rasa starts without a model and then answers every message with nothing.
+        print(
+            f"no trained Rasa model in {args.model}: run `make train` first "
+            "(about 6 minutes on 2 cores), or `make run`, which trains when the model is missing.",
+            file=sys.stderr,
+        )
         return 1
     admin_notice = ensure_admin()
     if admin_notice is None:
         return 1
     # Only Rasa and the web app know the token: a new one per start unless one is given.
     token = os.environ.get("RASA_TOKEN", "").strip() or new_rasa_token()
-    rasa = rasa_service(args.rasa_port, args.action_port, token=token)
+    rasa = rasa_service(args.rasa_port, args.action_port, token=token, model=args.model)
     web = web_service(args.web_port, rasa.url, rasa_token=token)
     stack = Stack([action_service(args.action_port), rasa, web])
     stop = threading.Event()
