@@ -18,7 +18,12 @@ def test_refuses_to_start_without_a_trained_model(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     started: list[str] = []
-    monkeypatch.setattr(stack, "ensure_admin", lambda: started.append("admin") or [])
+
+    def ensure_admin() -> list[str]:
+        started.append("admin")
+        return []
+
+    monkeypatch.setattr(stack, "ensure_admin", ensure_admin)
     monkeypatch.setattr(stack.Stack, "start", lambda self, timeout: started.append("stack"))
     # Rasa's interpreter is checked first; give it one so the model check is reached.
     fake_bin = tmp_path / "rasa"
