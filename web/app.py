@@ -39,6 +39,7 @@ from web.auth import (
     wants_html,
 )
 from web.deps import WEB_DIR, require_role, templates
+from web.i18n import N_, LanguageCookieMiddleware, staff_language, translations
 from web.rasa import RasaClient, RasaUnavailableError
 from web.routers import admin, analytics, auth, console, feedback, health, live, share, shop
 from web.settings import WebSettings, get_settings
@@ -47,11 +48,13 @@ __all__ = ["create_app"]
 
 logger = logging.getLogger("web")
 
-UNAVAILABLE_MESSAGE = "Our advisor is not reachable right now. Please try again in a moment."
-INVALID_REQUEST_MESSAGE = "We could not read that message. Please reload the page and try again."
-LOGIN_REQUIRED_MESSAGE = "Please sign in first."
-FORBIDDEN_MESSAGE = "Your account's role does not include this page."
-CSRF_MESSAGE = "This request lacks a valid CSRF token. Reload the page and try again."
+UNAVAILABLE_MESSAGE = N_("Our advisor is not reachable right now. Please try again in a moment.")
+INVALID_REQUEST_MESSAGE = N_(
+    "We could not read that message. Please reload the page and try again."
+)
+LOGIN_REQUIRED_MESSAGE = N_("Please sign in first.")
+FORBIDDEN_MESSAGE = N_("Your account's role does not include this page.")
+CSRF_MESSAGE = N_("This request lacks a valid CSRF token. Reload the page and try again.")
 
 #: Every staff area and the lowest role that may open it; protected at inclusion.
 PROTECTED_AREAS: tuple[tuple[APIRouter, Role], ...] = (
@@ -120,6 +123,7 @@ def create_app(
         secret_key=settings.secret_key,
         always_secure=settings.cookie_secure,
     )
+    app.add_middleware(LanguageCookieMiddleware, always_secure=settings.cookie_secure)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     app.include_router(shop.router)
     app.include_router(feedback.router)
@@ -145,6 +149,11 @@ def _ensure_log_handler() -> None:
     logger.setLevel(logging.INFO)
 
 
+def _said(request: Request, message: str) -> str:
+    """An API message in the caller's language (``?lang=``, cookie, Accept-Language)."""
+    return translations(staff_language(request)).gettext(message)
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RasaUnavailableError)
     async def rasa_unavailable(request: Request, exc: RasaUnavailableError) -> JSONResponse:
@@ -152,7 +161,10 @@ def _install_error_handlers(app: FastAPI) -> None:
         logger.error("Rasa unavailable for sender %s: %s", exc.sender, exc.cause)
         return JSONResponse(
             status_code=503,
-            content={"error": "assistant_unavailable", "message": UNAVAILABLE_MESSAGE},
+            content={
+                "error": "assistant_unavailable",
+                "message": _said(request, UNAVAILABLE_MESSAGE),
+            },
         )
 
     @app.exception_handler(LoginRequiredError)
@@ -162,7 +174,11 @@ def _install_error_handlers(app: FastAPI) -> None:
             return RedirectResponse(target, status_code=303)
         return JSONResponse(
             status_code=401,
-            content={"error": "login_required", "message": LOGIN_REQUIRED_MESSAGE, "login": target},
+            content={
+                "error": "login_required",
+                "message": _said(request, LOGIN_REQUIRED_MESSAGE),
+                "login": target,
+            },
         )
 
     @app.exception_handler(RoleForbiddenError)
@@ -176,7 +192,11 @@ def _install_error_handlers(app: FastAPI) -> None:
             )
         return JSONResponse(
             status_code=403,
-            content={"error": "forbidden", "message": FORBIDDEN_MESSAGE, "required": exc.required},
+            content={
+                "error": "forbidden",
+                "message": _said(request, FORBIDDEN_MESSAGE),
+                "required": exc.required,
+            },
         )
 
     @app.exception_handler(CsrfError)
@@ -184,7 +204,8 @@ def _install_error_handlers(app: FastAPI) -> None:
         if wants_html(request):
             return templates.TemplateResponse(request, "auth/csrf_failed.html", status_code=403)
         return JSONResponse(
-            status_code=403, content={"error": "csrf_failed", "message": CSRF_MESSAGE}
+            status_code=403,
+            content={"error": "csrf_failed", "message": _said(request, CSRF_MESSAGE)},
         )
 
     @app.exception_handler(RequestValidationError)
@@ -198,7 +219,7 @@ def _install_error_handlers(app: FastAPI) -> None:
             status_code=422,
             content={
                 "error": "invalid_request",
-                "message": INVALID_REQUEST_MESSAGE,
+                "message": _said(request, INVALID_REQUEST_MESSAGE),
                 "details": details,
             },
         )

@@ -114,6 +114,7 @@ class ConsoleView:
     names: dict[str, str]  # SKU to product name, for the locks and the audit
     audit: list[AuditEntry] = field(default_factory=list)
     share: Mapping[str, Any] | None = None
+    language: str = "en"  # the customer's: questions, answers and offers are in it
 
 
 def _requirement_for(ruleset: RuleSet, item: Mapping[str, Any]) -> str | None:
@@ -217,4 +218,5 @@ def session_view(
         names=names,
         audit=audit,
         share=latest_share(audit),
+        language=state.language,
     )

@@ -19,23 +19,35 @@ are served by ``GET /api/chat/strings?lang=…``.
 from __future__ import annotations
 
 import gettext
+from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
+from babel.dates import format_date, format_time
+from babel.numbers import format_decimal
 from jinja2 import pass_context
 from jinja2.runtime import Context
+from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from product_rules.text import LOCALES
 from product_rules.text import money as text_money
+from web.auth import safe_next
 
 __all__ = [
     "DEFAULT_SHOP_LANGUAGE",
     "DEFAULT_STAFF_LANGUAGE",
     "LANGUAGES",
     "LANG_COOKIE",
+    "LanguageCookieMiddleware",
     "LOCALES",
+    "N_",
+    "format_day",
+    "format_moment",
+    "language_url",
     "money",
     "negotiate",
     "normalize",
@@ -49,6 +61,8 @@ LANGUAGES = ("de", "en")
 DEFAULT_SHOP_LANGUAGE = "de"
 DEFAULT_STAFF_LANGUAGE = "en"
 LANG_COOKIE = "lang"
+#: How long a staff member's language choice is kept: a year.
+LANG_COOKIE_MAX_AGE = 365 * 24 * 3600
 
 
 def normalize(value: str | None) -> str | None:
@@ -92,6 +106,41 @@ def staff_language(connection: HTTPConnection) -> str:
     )
 
 
+class LanguageCookieMiddleware:
+    """Keep a ``?lang=de|en`` choice in the ``lang`` cookie, so the next page follows it.
+
+    The cookie says nothing secret, but it is HttpOnly (no script reads it), ``SameSite=Lax``
+    and ``Secure`` on HTTPS (or always, with ``always_secure``), like the session cookie.
+    """
+
+    def __init__(self, app: ASGIApp, *, always_secure: bool = False) -> None:
+        self.app = app
+        self.always_secure = always_secure
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on; add the cookie to the response when ``?lang=`` changes it."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        connection = HTTPConnection(scope)
+        chosen = normalize(connection.query_params.get("lang"))
+        if chosen is None or connection.cookies.get(LANG_COOKIE) == chosen:
+            await self.app(scope, receive, send)
+            return
+        secure = self.always_secure or connection.url.scheme == "https"
+        cookie = (
+            f"{LANG_COOKIE}={chosen}; Max-Age={LANG_COOKIE_MAX_AGE}; Path=/; HttpOnly; "
+            "SameSite=Lax" + ("; Secure" if secure else "")
+        )
+
+        async def send_with_cookie(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message).append("set-cookie", cookie)
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)
+
+
 @cache
 def translations(language: str) -> gettext.NullTranslations:
     """The web catalogue of ``language`` (English is the source: its catalogue is identity)."""
@@ -117,6 +166,11 @@ def install(env: Any) -> None:
     env.globals["money"] = _money_filter
     env.globals["widget_strings"] = widget_strings
     env.filters["money"] = _money_filter
+    env.filters["day"] = _day_filter
+    env.filters["moment"] = _moment_filter
+    env.filters["clock"] = _clock_filter
+    env.filters["number"] = _number_filter
+    env.globals["language_url"] = language_url
 
 
 def money(amount: float, language: str, currency: str = "EUR") -> str:
@@ -131,6 +185,76 @@ def money(amount: float, language: str, currency: str = "EUR") -> str:
 @pass_context
 def _money_filter(context: Context, amount: float, currency: str = "EUR") -> str:
     return money(float(amount), str(context.get("lang") or "en"), currency)
+
+
+def _as_datetime(value: date | datetime | str) -> datetime:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if not isinstance(value, datetime):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+#: How a staff page writes a day (Babel patterns): ISO in English, as staff pages always
+#: did; the German day as Germans write it.
+DAY_PATTERNS = {"en": "yyyy-MM-dd", "de": "dd.MM.yyyy"}
+
+
+def format_day(value: date | datetime | str, language: str) -> str:
+    """A day as the language writes it: ``2026-12-04`` (en) or ``04.12.2026`` (de)."""
+    pattern = DAY_PATTERNS.get(language, DAY_PATTERNS["en"])
+    return str(format_date(_as_datetime(value).date(), pattern, locale=LOCALES[language]))
+
+
+def format_moment(value: date | datetime | str, language: str, *, seconds: bool = False) -> str:
+    """A day and a time (UTC, as the pages say): ``2026-12-04 10:05`` or ``04.12.2026, 10:05``."""
+    moment = _as_datetime(value)
+    clock = format_time(
+        moment, "medium" if seconds else "short", tzinfo=UTC, locale=LOCALES[language]
+    )
+    return f"{format_day(moment, language)}{',' if language == 'de' else ''} {clock}"
+
+
+def _language(context: Context) -> str:
+    language = str(context.get("lang") or "en")
+    return language if language in LANGUAGES else "en"
+
+
+@pass_context
+def _day_filter(context: Context, value: date | datetime | str | None) -> str:
+    return "" if not value else format_day(value, _language(context))
+
+
+@pass_context
+def _moment_filter(context: Context, value: datetime | str | None) -> str:
+    return "" if not value else format_moment(value, _language(context))
+
+
+@pass_context
+def _clock_filter(context: Context, value: datetime | None, seconds: bool = False) -> str:
+    if value is None:
+        return ""
+    moment = _as_datetime(value)
+    pattern = "medium" if seconds else "short"
+    return str(format_time(moment, pattern, tzinfo=UTC, locale=LOCALES[_language(context)]))
+
+
+@pass_context
+def _number_filter(context: Context, value: float, digits: int = 0) -> str:
+    pattern = "#,##0" + ("." + "0" * digits if digits else "")
+    return str(format_decimal(value, format=pattern, locale=LOCALES[_language(context)]))
+
+
+def language_url(connection: HTTPConnection, language: str) -> str:
+    """This page's address with ``?lang=`` set to ``language``.
+
+    The page's other parameters are kept, except a ``next`` that is no path on this site
+    (the login page never links anywhere else).
+    """
+    url = connection.url
+    params = [(k, v) for k, v in connection.query_params.multi_items() if k != "lang"]
+    params = [(k, v) for k, v in params if k != "next" or safe_next(v) is not None]
+    return f"{url.path}?{urlencode([*params, ('lang', language)])}"
 
 
 def N_(message: str) -> str:  # noqa: N802 - the gettext convention for "mark only"

@@ -450,7 +450,7 @@ def test_share_page_unknown_code_is_a_polite_404(client: TestClient) -> None:
     page = client.get("/s/ZZZZZ9")
     assert page.status_code == 404
     assert "We can't find this configuration" in page.text
-    assert 'href="/#advisor"' in page.text
+    assert 'href="/en/#advisor"' in page.text
 
 
 def test_share_page_expired_code_is_a_polite_410(client: TestClient, services: Services) -> None:

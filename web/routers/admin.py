@@ -21,6 +21,7 @@ from product_rules.publishing import active_versions
 from product_rules.registry import RuleRegistry
 from product_rules.schema import RuleSet
 from web.deps import CurrentUser, SettingsDep, staff_page
+from web.i18n import staff_language
 from web.routers import rules_editor, rules_tryout
 from web.settings import WebSettings
 
@@ -52,7 +53,7 @@ def served_registry(request: Request, settings: WebSettings) -> RuleRegistry:
 def rules_page(request: Request, user: CurrentUser, settings: SettingsDep) -> Response:
     """The rule sets in service, their source and draft, and the rule files refused."""
     registry = served_registry(request, settings)
-    served = registry.all()
+    served = registry.all(language=staff_language(request))
     db = request.app.state.db.engine
     versions = active_versions(db)
     return staff_page(

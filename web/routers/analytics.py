@@ -19,10 +19,12 @@ from sqlalchemy import Engine
 
 from product_rules.registry import RuleRegistry
 from product_rules.schema import RuleSet
+from product_rules.text import speaking
 from web import analytics_view
 from web.analytics_csv import TABLES, render
 from web.analytics_view import Report, build_report, read_filters
 from web.deps import CurrentUser, SettingsDep, staff_page
+from web.i18n import staff_language
 
 __all__ = ["router"]
 
@@ -49,14 +51,16 @@ def _database(request: Request, settings: SettingsDep) -> tuple[Engine, list[Rul
                 settings.rules_dir, engine, parser_factory=_no_parser
             )
     registry: RuleRegistry = state.analytics_rule_registry
-    return engine, [served.ruleset for served in registry.all()]
+    # Titles, questions and option labels in the page's language.
+    return engine, [served.ruleset for served in registry.all(language=staff_language(request))]
 
 
 def _report(request: Request, settings: SettingsDep) -> Report:
     engine, served = _database(request, settings)
     today = datetime.now(UTC).date()
     filters = read_filters(request.query_params, today=today)
-    return build_report(engine, filters, served)
+    with speaking(staff_language(request)):  # answers in words (prices) as the page writes them
+        return build_report(engine, filters, served)
 
 
 @router.get("/analytics", response_class=HTMLResponse)

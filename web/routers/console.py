@@ -20,6 +20,11 @@ page (or show it with the problem), so the console works without JavaScript too.
 ``GET …/components`` lists what may replace a required item and ``GET
 …/share/{code}.svg`` is a share link's QR code.
 
+Languages: the page's words follow the staff member's language (``?lang=``, the ``lang``
+cookie, Accept-Language); what the advisor says for the customer (questions, answers,
+offers, reasons) follows the session's language, chosen when it starts (default: the
+page's) or carried over from the shopper's chat.
+
 The whole router needs the role ``staff`` (and a CSRF token on every POST): the
 dependency is declared on the router itself, so no route here can be left open.
 """
@@ -55,9 +60,11 @@ from advisor.sharing import (
 )
 from advisor.state import ConversationState
 from product_rules.errors import ProductRulesError
+from product_rules.text import speaking
 from web.auth import staff_session
 from web.console_view import ConsoleView, install_filters, session_view
 from web.deps import CurrentUser, SettingsDep, require_role, staff_page, templates, wants_json
+from web.i18n import normalize, staff_language
 from web.services import Services, ServicesDep
 
 __all__ = ["PANELS", "router"]
@@ -89,6 +96,7 @@ def _fragment(request: Request, name: str, **context: Any) -> str:
     # processor gives a page (the CSRF token for their forms' no-script fallback).
     context.setdefault("csrf_token", lambda: staff_session(request).csrf_token())
     context.setdefault("request", request)
+    context.setdefault("lang", staff_language(request))
     return templates.get_template(name).render(context)
 
 
@@ -100,10 +108,11 @@ def _view(
     services: Services, record: AssistedSession, *, before: ConversationState | None = None
 ) -> ConsoleView:
     state = record.conversation_state()
-    evaluation = services.assisted.evaluate(state)
-    if before is not None:
-        _record_events(services, record.id, before, state, evaluation)
-    return session_view(record, state, evaluation, services.sessions.audit(record.id))
+    with speaking(state.language):  # the customer's language: questions, answers, offers
+        evaluation = services.assisted.evaluate(state)
+        if before is not None:
+            _record_events(services, record.id, before, state, evaluation)
+        return session_view(record, state, evaluation, services.sessions.audit(record.id))
 
 
 def _record_events(
@@ -175,7 +184,8 @@ def _change(
         record = _record(services, session_id)
         state = record.conversation_state()
         try:
-            new, change = operation(state)
+            with speaking(state.language):  # free text is read in the customer's language
+                new, change = operation(state)
         except (AssistError, ProductRulesError) as exc:
             problem = str(exc)
             if wants_json(request):
@@ -190,7 +200,8 @@ def _change(
         log.exception("console change %s failed for session %s", request.url.path, session_id)
         return _unavailable(request)
     if not wants_json(request):
-        _record_events(services, session_id, state, new)
+        with speaking(new.language):
+            _record_events(services, session_id, state, new)
         return RedirectResponse(f"/console/sessions/{session_id}{anchor}", status_code=303)
     panels = _panels_if_possible(request, services, record, before=state)
     return JSONResponse({"ok": True, "panels": panels})
@@ -271,7 +282,8 @@ def _index(
     except SQLAlchemyError:
         log.exception("cannot list recent assisted sessions")
         recent, context["recent_unavailable"] = [], True
-    rulesets = [s.ruleset for s in services.advisor.registry.all()]
+    page_language = staff_language(request)  # the product names as the page speaks
+    rulesets = [s.ruleset for s in services.advisor.registry.all(language=page_language)]
     return staff_page(
         request,
         "console/index.html",
@@ -299,11 +311,22 @@ def start_session(
     ruleset: FormText,
     customer_name: Annotated[str, Form(max_length=120)] = "",
     note: Annotated[str, Form(max_length=1000)] = "",
+    language: Annotated[str, Form(max_length=8)] = "",
 ) -> Response:
-    """Start an assisted session for one rule set; go to its page."""
-    form = {"ruleset": ruleset, "customer_name": customer_name, "note": note}
+    """Start an assisted session for one rule set in the customer's language; go to its page.
+
+    ``language`` (``de`` or ``en``) is the customer's; without it, the page's.
+    """
+    customer_language = normalize(language) or staff_language(request)
+    form = {
+        "ruleset": ruleset,
+        "customer_name": customer_name,
+        "note": note,
+        "language": customer_language,
+    }
     try:
-        state = services.assisted.start(ruleset)
+        with speaking(customer_language):
+            state = services.assisted.start(ruleset, language=customer_language)
         record = services.sessions.create(
             staff=user.name, state=state, customer_name=customer_name, note=note
         )
@@ -312,7 +335,8 @@ def start_session(
     except SQLAlchemyError:
         log.exception("cannot start an assisted session")
         return _unavailable(request)
-    _record_events(services, record.id, ConversationState(), state)
+    with speaking(state.language):
+        _record_events(services, record.id, ConversationState(), state)
     return RedirectResponse(f"/console/sessions/{record.id}", status_code=303)
 
 
@@ -397,7 +421,9 @@ def pick_up(
         log.exception("cannot claim hand-over code %s", wanted)
         return _unavailable(request)
     state = services.assisted.take_over(shared.conversation_state())
-    if services.advisor.served(state.ruleset) is None:
+    with speaking(state.language):
+        served = services.advisor.served(state.ruleset)
+    if served is None:
         # The shopper asked for a person before naming a product: nothing to carry over.
         return _index(
             request, services, code_problem="no_product", code=wanted, form=form, status_code=422
@@ -409,7 +435,8 @@ def pick_up(
     except SQLAlchemyError:
         log.exception("cannot open a session from hand-over code %s", wanted)
         return _unavailable(request)
-    _record_events(services, record.id, ConversationState(), state)
+    with speaking(state.language):
+        _record_events(services, record.id, ConversationState(), state)
     return RedirectResponse(f"/console/sessions/{record.id}", status_code=303)
 
 
@@ -453,7 +480,8 @@ def _components(
     problem: str | None = None
     options: list[dict[str, Any]] = []
     try:
-        options = services.assisted.component_options(state, main, requirement)
+        with speaking(state.language):
+            options = services.assisted.component_options(state, main, requirement)
     except (AssistError, ProductRulesError) as exc:
         problem = str(exc)
     chosen = (state.locks.get("components") or {}).get(main, {}).get(requirement)
@@ -682,7 +710,8 @@ def _share(
     try:
         record = _record(services, session_id)
         state = record.conversation_state()
-        evaluation = services.assisted.evaluate(state)
+        with speaking(state.language):
+            evaluation = services.assisted.evaluate(state)
         if evaluation.recommendation is None:
             return _unavailable(request)
         shared = services.codes.issue(
@@ -708,7 +737,8 @@ def _share(
         return _unavailable(request)
     if not wants_json(request):
         return RedirectResponse(f"/console/sessions/{session_id}#share", status_code=303)
-    view = session_view(record, state, evaluation, services.sessions.audit(session_id))
+    with speaking(state.language):
+        view = session_view(record, state, evaluation, services.sessions.audit(session_id))
     return JSONResponse(
         {
             "ok": True,

@@ -58,6 +58,7 @@ from advisor.routing import (
 )
 from advisor.sharing import CodeError
 from advisor.state import STATE_SLOT, ConversationState
+from product_rules.text import speaking
 from web.conversation import ExistingConversationDep, history_from_tracker
 from web.deps import (
     CurrentUser,
@@ -68,6 +69,7 @@ from web.deps import (
     templates,
     wants_json,
 )
+from web.i18n import N_, staff_language, translations
 from web.live_view import (
     LIVE_STATUSES,
     SSE_HEADERS,
@@ -132,6 +134,8 @@ async def close(app: FastAPI) -> None:
 def _wants_stream(request: Request) -> bool:
     return "text/event-stream" in request.headers.get("accept", "")
 
+
+NO_PRODUCT_YET = N_("The shopper has not chosen a product yet.")
 
 _PROBLEMS: dict[type[Exception], tuple[int, str]] = {
     UnknownHandoverError: (404, "unknown"),
@@ -345,7 +349,8 @@ async def chatstaff_page(
         log.error("cannot read the transcript of hand-over %s: %s", handover_id, exc)
         tracker = None
     state = current_state(tracker, record)
-    served = services.advisor.served(state.ruleset)
+    with speaking(state.language):  # the questions as the shopper reads them
+        served = services.advisor.served(state.ruleset)
     offers = last_offers(tracker) if tracker is not None else None
     return staff_page(
         request,
@@ -454,10 +459,11 @@ async def open_expert_view(
     except RasaUnavailableError:
         return _unavailable(request)
     state = services.assisted.take_over(current_state(tracker, record))
-    if services.advisor.served(state.ruleset) is None:
-        return _refused(
-            request, handover_id, ValueError("the shopper has not chosen a product yet")
-        )
+    with speaking(state.language):
+        served = services.advisor.served(state.ruleset)
+    if served is None:
+        said = translations(staff_language(request)).gettext(NO_PRODUCT_YET)
+        return _refused(request, handover_id, ValueError(said))
     try:
         if record.code:
             with contextlib.suppress(CodeError):  # used or expired: the chat is proof enough
@@ -509,17 +515,18 @@ async def change_answer(
     except RasaUnavailableError:
         return _unavailable(request)
     state = current_state(tracker, record)
-    try:
-        new, _ = await asyncio.to_thread(services.assisted.answer, state, question, text=text)
-    except AssistError as exc:
-        return _refused(request, handover_id, exc)
-    new.channel = "chat"  # still the shopper's conversation, not an assisted session
-    served = services.advisor.served(new.ruleset)
-    following = served.engine.next_question(new.answers) if served is not None else None
-    new.question = following.id if following is not None else None
-    reply = Reply()
-    if served is not None and following is None:
-        await asyncio.to_thread(services.advisor.present, new, served, reply)
+    with speaking(state.language):  # read and answered in the shopper's language
+        try:
+            new, _ = await asyncio.to_thread(services.assisted.answer, state, question, text=text)
+        except AssistError as exc:
+            return _refused(request, handover_id, exc)
+        new.channel = "chat"  # still the shopper's conversation, not an assisted session
+        served = services.advisor.served(new.ruleset)
+        following = served.engine.next_question(new.answers) if served is not None else None
+        new.question = following.id if following is not None else None
+        reply = Reply()
+        if served is not None and following is None:
+            await asyncio.to_thread(services.advisor.present, new, served, reply)
     try:
         await rasa.append_events(
             record.conversation, [{"event": "slot", "name": STATE_SLOT, "value": new.to_dict()}]

@@ -56,6 +56,7 @@ from product_rules.rule_edits import PREFER, Edit, EditError, apply_edits, outli
 from product_rules.vocabulary import export as vocabulary_export
 from web.auth import RoleForbiddenError, staff_session
 from web.deps import CurrentUser, SettingsDep, staff_page, templates
+from web.i18n import staff_language
 from web.settings import WebSettings
 
 __all__ = [
@@ -153,6 +154,7 @@ def render_fragment(request: Request, name: str, **context: Any) -> str:
     """A template rendered outside a page response, with what the page context gives."""
     context.setdefault("csrf_token", lambda: staff_session(request).csrf_token())
     context.setdefault("request", request)
+    context.setdefault("lang", staff_language(request))
     return templates.get_template(name).render(context)
 
 

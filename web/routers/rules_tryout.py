@@ -37,6 +37,7 @@ from product_rules.personas import PersonaResult, load_personas, run_personas
 from product_rules.publishing import files_fingerprint
 from product_rules.registry import RuleRegistry
 from web.deps import SettingsDep
+from web.i18n import staff_language
 from web.routers.rules_editor import FilesIn, engine_of, finding_of, render_fragment, served_of
 
 __all__ = ["DIFF_SAMPLES", "PREVIEWS_KEPT", "router"]
@@ -152,12 +153,12 @@ def preview_json(request: Request, ruleset_id: str, body: PreviewIn) -> Response
         return _problems_json(request, exc.problems)
     state = ConversationState.from_dict(body.state or {})
     state.channel = "preview"
+    language = staff_language(request)  # the preview speaks the workbench page's language
     if body.state is None:
-        turn = Turn(
-            "", "request_advice", {"ruleset": next(s.ruleset.id for s in advisor.registry.all())}
-        )
+        first = next(s.ruleset.id for s in advisor.registry.all())
+        turn = Turn("", "request_advice", {"ruleset": first}, language=language)
     else:
-        turn = Turn(body.text, body.intent, dict(body.entities))
+        turn = Turn(body.text, body.intent, dict(body.entities), language=language)
     after, reply = advisor.step(state, turn)
     offers = next((p for p in reply.payloads if p.get("type") == "offers"), None)
     html = render_fragment(request, "admin/_rules_preview.html", reply=reply, offers=offers)

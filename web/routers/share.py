@@ -7,6 +7,10 @@ stock may move, but the customer sees what they were shown. The chat widget on t
 page continues from that configuration: it sends ``/resume_shared{"code": …}`` as its
 first message. Codes are read case-insensitively and with spaces or dashes
 (``ab3-k7q``). An unknown code answers 404, an expired one 410, each with a page.
+
+The page speaks the shared conversation's language (``?lang=`` overrides it); a page
+without a conversation (unknown, expired) follows ``?lang=``, the ``lang`` cookie and
+``Accept-Language``.
 """
 
 from __future__ import annotations
@@ -19,8 +23,10 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy.exc import SQLAlchemyError
 
 from advisor.sharing import ExpiredCodeError, UnknownCodeError, normalise_code
+from product_rules.text import speaking
 from web.console_view import install_filters
 from web.deps import templates
+from web.i18n import normalize, staff_language
 from web.routers.shop import SHOP_CSP
 from web.services import ServicesDep
 
@@ -62,7 +68,11 @@ def share_page(request: Request, services: ServicesDep, code: str) -> HTMLRespon
         log.exception("cannot read shared configuration %s", wanted)
         return _page(request, "share/unavailable.html", {}, status_code=503)
     offers = record.offers or {}
-    served = services.advisor.served(record.conversation_state().ruleset)
+    state = record.conversation_state()
+    language = normalize(request.query_params.get("lang")) or normalize(state.language)
+    request.state.lang = language or staff_language(request)
+    with speaking(request.state.lang):
+        served = services.advisor.served(state.ruleset)
     return _page(
         request,
         "share/page.html",
