@@ -1,0 +1,55 @@
+"""Rasa's own environment (.venv-rasa) holds the dependency choices that make a turn cheap.
+
+jsonschema 4.17 re-checks the action-response schema against its metaschema on every
+action call (about half of Rasa's CPU per turn); 3.2.0, inside Rasa 3.6's own range
+(``>=3.2,<4.18``), does not. The lock (bot/rasa-requirements.lock) pins it; this checks
+that the installed environment has it and that Rasa's validation of an action server's
+response still accepts a good one and rejects a broken one with it.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+from web.stack import REPO
+
+RASA_PYTHON = REPO / ".venv-rasa" / "bin" / "python"
+
+CHECK = """
+import json, sys
+from importlib.metadata import version
+from jsonschema import ValidationError, validate
+from rasa.core.actions.action import RemoteAction
+
+spec = RemoteAction.action_response_format_spec()
+good = {"events": [{"event": "slot", "name": "ruleset", "value": "road_bike"}],
+        "responses": [{"text": "How tall are you?", "buttons": []}]}
+validate(good, spec)
+try:
+    validate({"events": "not a list"}, spec)
+    broken = "accepted"
+except ValidationError:
+    broken = "rejected"
+print(json.dumps({"jsonschema": version("jsonschema"), "rasa": version("rasa"), "broken": broken}))
+"""
+
+
+def test_rasa_environment_pins_jsonschema_3_2_and_still_validates() -> None:
+    done = subprocess.run(
+        [str(RASA_PYTHON), "-W", "ignore", "-c", CHECK],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin"},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert found == {"jsonschema": "3.2.0", "rasa": "3.6.21", "broken": "rejected"}, found
+
+
+def test_lock_pins_jsonschema_within_rasas_range() -> None:
+    lock = (REPO / "bot" / "rasa-requirements.lock").read_text(encoding="utf-8")
+    assert "\njsonschema==3.2.0\n" in lock
+    assert "\nrasa==3.6.21\n" in lock
