@@ -18,13 +18,14 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +39,10 @@ __all__ = [
     "Stack",
     "ensure_admin",
     "free_port",
+    "guarded_actions",
     "listening_socket",
+    "action_guard_service",
+    "haproxy_config",
     "main",
     "new_rasa_token",
     "rasa_env",
@@ -186,6 +190,76 @@ def rasa_service(
         ready=lambda r: r.status_code == 200 and bool(r.json().get("model_id")),
         token=token,
     )
+
+
+#: How long Rasa may wait for one action call before the guard answers 504 (Rasa's own
+#: timeout is five minutes and cannot be configured in 3.6): the shopper then gets
+#: "please try again in a moment" within 2 s instead of waiting on a hung action server.
+ACTION_TIMEOUT_MS = 1500
+HAPROXY = Path(shutil.which("haproxy") or "/usr/sbin/haproxy")
+
+
+def haproxy_config(port: int, backends: Sequence[int], *, timeout_ms: int) -> str:
+    """HAProxy in front of the action server(s): a bounded call, health checks, balance.
+
+    ``timeout server`` bounds a hung action server; ``retries``/``redispatch`` only move
+    a call whose connection was refused (a dead worker) to another worker, never one an
+    action server has started on (POSTs are not replayed).
+    """
+    servers = "\n".join(
+        f"    server actions{i} 127.0.0.1:{p} check inter 1s fall 2 rise 1"
+        for i, p in enumerate(backends, 1)
+    )
+    return f"""global
+    maxconn 4096
+
+defaults
+    mode http
+    option httplog
+    timeout connect 500ms
+    timeout client 30s
+    timeout server {timeout_ms}ms
+    timeout queue {timeout_ms}ms
+    retries 1
+    option redispatch
+
+frontend action_guard
+    bind 127.0.0.1:{port}
+    default_backend action_servers
+
+backend action_servers
+    balance leastconn
+    option httpchk GET /health
+{servers}
+"""
+
+
+def action_guard_service(
+    port: int, backends: Sequence[int], *, timeout_ms: int = ACTION_TIMEOUT_MS
+) -> Service:
+    """HAProxy on ``port`` (where Rasa sends action calls) in front of ``backends``.
+
+    The config goes to ``var/`` (one file per port); ``-db`` keeps HAProxy in the
+    foreground, so the stack supervises it like any other process.
+    """
+    config = REPO / "var" / f"action-guard-{port}.cfg"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(haproxy_config(port, backends, timeout_ms=timeout_ms), encoding="utf-8")
+    argv = [str(HAPROXY), "-db", "-f", str(config)]
+    return Service("guard", argv, port, "/health")
+
+
+def guarded_actions(port: int, *, env: Mapping[str, str] | None = None) -> list[Service]:
+    """The action server behind its guard on ``port``, or alone there without HAProxy."""
+    if not HAPROXY.exists():
+        print(
+            "HAProxy is not installed (make haproxy): action calls are not bounded, "
+            "a hung action server keeps shoppers waiting",
+            file=sys.stderr,
+        )
+        return [action_service(port, env=env)]
+    inner = free_port()
+    return [action_service(inner, env=env), action_guard_service(port, [inner])]
 
 
 def action_service(port: int, *, env: Mapping[str, str] | None = None) -> Service:
@@ -390,7 +464,7 @@ def main(argv: list[str] | None = None) -> int:
     token = os.environ.get("RASA_TOKEN", "").strip() or new_rasa_token()
     rasa = rasa_service(args.rasa_port, args.action_port, token=token, model=args.model)
     web = web_service(args.web_port, rasa.url, rasa_token=token)
-    stack = Stack([action_service(args.action_port), rasa, web])
+    stack = Stack([*guarded_actions(args.action_port), rasa, web])
     stop = threading.Event()
     # Handle both explicitly: a shell that starts us in the background ignores SIGINT,
     # and the services run in their own sessions, so we are the one who stops them.

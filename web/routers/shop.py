@@ -285,7 +285,8 @@ async def chat(
     in_chat = current is not None and current.status == RequestStatus.ACCEPTED
     if not messages and body.message.strip() != RASA_RESTART and not in_chat:
         logger.error("Rasa sent no reply for sender %s; the action call likely failed", sender)
-        messages = [{"recipient_id": sender, "text": render("failure")}]
+        language = (metadata or {}).get("language")
+        messages = [{"recipient_id": sender, "text": render("failure", language=language)}]
     return ChatResponse(messages=messages, live=await _live_view(live, current))
 
 
