@@ -20,7 +20,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.runtime import advisor
+from actions.runtime import advisor, warm_up, warm_up_requested
 from advisor.render import render
 from advisor.reply import Reply
 from advisor.service import ANSWER_INTENTS, Turn
@@ -199,3 +199,12 @@ class ActionHandoff(AdvisorAction):
     def name(self) -> str:
         """Action name used in the domain."""
         return "action_handoff"
+
+
+if warm_up_requested():
+    # The action server imports this module before it listens: warm up then. A database
+    # that is not up yet must not keep the server from starting: the first call retries.
+    try:
+        warm_up()
+    except Exception:  # noqa: BLE001 - logged with its traceback, nothing is lost
+        logging.getLogger("actions").exception("warm-up failed; the first action call retries")

@@ -1,7 +1,11 @@
 """What the actions share: the rule registry and the advisor, created on first use.
 
-Nothing is created at import time, so importing the actions package (as the action
-server and the tests do) touches no database.
+Nothing is created at import time, so importing the actions package (as the tests do)
+touches no database, unless ``ADVISOR_WARM_UP=1`` (set by ``web.stack.action_service``):
+then the action server builds the advisor and every rule set's parser in every language
+before it listens, so the first shopper's call is not the one that pays for it (about a
+second: spaCy's German pipeline and the rule sets), which the action guard's 1.5 s would
+cut off on a busy machine.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ import atexit
 import logging
 import os
 import threading
+import time
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -18,9 +23,10 @@ from advisor.events import EventLog, events_enabled
 from advisor.service import Advisor
 from advisor.sharing import ShareStore
 from catalog.db import make_engine
+from product_rules.localize import LANGUAGES
 from product_rules.registry import DEFAULT_RULES_DIR, RuleRegistry
 
-__all__ = ["advisor", "registry", "rules_dir", "reset"]
+__all__ = ["advisor", "registry", "reset", "rules_dir", "warm_up", "warm_up_requested"]
 
 log = logging.getLogger("actions")
 _lock = threading.Lock()
@@ -60,6 +66,23 @@ def event_log(engine: Engine) -> EventLog | None:
     events = EventLog(engine)
     atexit.register(events.close)
     return events
+
+
+def warm_up_requested() -> bool:
+    """Whether this process should warm up at start (``ADVISOR_WARM_UP=1``)."""
+    return os.environ.get("ADVISOR_WARM_UP", "") == "1"
+
+
+def warm_up() -> float:
+    """Build the advisor and each rule set's parser per language; the seconds it took."""
+    start = time.perf_counter()
+    served = advisor()
+    for language in LANGUAGES:
+        for ruleset in served.registry.all(language=language):
+            ruleset.parser.parse("about 1500, 1,82 m, no", language=language)
+    seconds = time.perf_counter() - start
+    log.info("warmed up in %.2f s (languages: %s)", seconds, ", ".join(LANGUAGES))
+    return seconds
 
 
 def registry() -> RuleRegistry:

@@ -265,7 +265,13 @@ def guarded_actions(port: int, *, env: Mapping[str, str] | None = None) -> list[
 def action_service(port: int, *, env: Mapping[str, str] | None = None) -> Service:
     """The rasa_sdk action server running our ``actions`` package."""
     argv = [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "-p", str(port)]
-    merged = {"SANIC_HOST": "127.0.0.1", "ACTION_SERVER_SANIC_WORKERS": "1", **(env or {})}
+    merged = {
+        "SANIC_HOST": "127.0.0.1",
+        "ACTION_SERVER_SANIC_WORKERS": "1",
+        # Ready means warm: /health answers once the parsers are built (actions.runtime).
+        "ADVISOR_WARM_UP": "1",
+        **(env or {}),
+    }
     return Service("actions", argv, port, "/health", merged)
 
 
