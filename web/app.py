@@ -42,6 +42,7 @@ from web.deps import WEB_DIR, require_role, templates
 from web.i18n import N_, LanguageCookieMiddleware, staff_language, translations
 from web.rasa import RasaClient, RasaUnavailableError
 from web.routers import admin, analytics, auth, console, feedback, health, live, share, shop
+from web.security import SecurityHeadersMiddleware
 from web.settings import WebSettings, get_settings
 
 __all__ = ["create_app"]
@@ -124,6 +125,7 @@ def create_app(
         always_secure=settings.cookie_secure,
     )
     app.add_middleware(LanguageCookieMiddleware, always_secure=settings.cookie_secure)
+    app.add_middleware(SecurityHeadersMiddleware, https=settings.cookie_secure)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     app.include_router(shop.router)
     app.include_router(feedback.router)
