@@ -13,14 +13,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from jinja2 import Environment
+from babel.numbers import format_decimal
+from jinja2 import Environment, pass_context
+from jinja2.runtime import Context
 
 from advisor.assisted import Evaluation, QuestionView
 from advisor.sessions import AssistedSession, AuditEntry
 from advisor.state import ConversationState
 from product_rules.locks import Locks
 from product_rules.schema import Option, RuleSet
-from product_rules.text import money
+from product_rules.text import LOCALES, money
 
 __all__ = [
     "ComponentLock",
@@ -36,16 +38,22 @@ __all__ = [
 def install_filters(env: Environment) -> None:
     """Add the filters the console and share templates use to the shared environment."""
     env.filters.setdefault("money", money)
-    env.filters["points"] = points
+    env.filters["points"] = _points_filter
 
 
-def points(value: Any) -> str:
-    """A score or part as the expert view prints it: ``+3.00``, ``-0.50``."""
+def points(value: Any, language: str = "en") -> str:
+    """A score or part as the expert view prints it: ``+3.00``, ``-0.50`` (``+3,00`` in de)."""
     try:
         number = float(value)
     except (TypeError, ValueError):
         return str(value)
-    return f"{number:+.2f}"
+    locale = LOCALES.get(language, LOCALES["en"])
+    return str(format_decimal(number, format="+#,##0.00;-#,##0.00", locale=locale))
+
+
+@pass_context
+def _points_filter(context: Context, value: Any) -> str:
+    return points(value, str(context.get("lang") or "en"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,8 +2,17 @@
 
 The shop pages are ``/de/`` and ``/en/``; ``/`` sends a browser to the one its
 ``Accept-Language`` prefers (German when it names neither: the shops are German). Staff
-pages follow ``?lang=de|en`` (kept in a ``lang`` cookie), then ``Accept-Language``, then
-English.
+pages follow ``?lang=de|en`` (kept in a ``lang`` cookie by :class:`LanguageCookieMiddleware`:
+a year, HttpOnly, SameSite=Lax, Secure on HTTPS), then ``Accept-Language``, then English;
+every page's language switch links to :func:`language_url`. The share page speaks its
+conversation's language. In the console the page's words follow the staff member, while
+what the advisor says for the customer (questions, answers, offers) follows the session's
+language (``product_rules.text.speaking`` around the advisor's calls).
+
+Jinja filters: ``money`` (``1.499,00 €`` / ``€1,499.00``), ``number`` (``1.234`` /
+``1,234``; ``number(1)`` with a decimal), ``day`` (``04.12.2026`` / ``2026-12-04``),
+``moment`` (day and time) and ``clock`` (time), each in the page's ``lang``. Macros that
+translate are imported ``with context``, or they speak English.
 
 Page texts are Jinja2 ``{{ _("…") }}`` / ``{% trans %}`` (``jinja2.ext.i18n``) looked up in
 ``web/locale/<lang>/LC_MESSAGES/messages.mo``; extraction and compilation::

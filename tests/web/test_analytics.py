@@ -293,6 +293,26 @@ def download(client: TestClient, table: str, query: str = "") -> list[dict[str, 
     return list(csv.DictReader(io.StringIO(response.text.removeprefix("\ufeff"))))
 
 
+def test_show_headline_figures_in_german(mia: TestClient) -> None:
+    view = page(mia, "?lang=de")
+    assert view.text("figure-started") == "Begonnene Gespräche 7"
+    assert view.text("figure-offered") == "Angebote erreicht 3"
+    assert view.text("figure-completion") == "Abschlussquote 42,9 % Richtwert 65,0 %: darunter"
+    assert view.text("figure-clicked") == (
+        "Angebot angeklickt 1 Klickrate 33,3 % derer mit Angeboten"
+    )
+    assert view.text("figure-handover") == (
+        "Nach einer Person gefragt 14,3 % 1 gefragt, 1 vom Verkauf übernommen"
+    )
+    assert view.text("figure-median") == "Median bis zu den Angeboten 50 s 6 Schritte"
+    assert view.rows("table-funnel-road_bike")[1][2] == "71,4 %"
+    assert view.text("analytics-gaps").endswith("gefragt 400 €: 1 Kundin/Kunde")
+    answers = view.rows("table-answers-road_bike-experience")
+    assert answers[1] == ["Weiß nicht / egal", "1", "25,0 %"]
+    assert answers[0][0] == "Ich bin neu dabei", "option labels in the page's language"
+    assert view.rows("table-ratings")[0][0] == "Ausgezeichnet"
+
+
 def test_show_headline_figures_of_the_last_30_days(mia: TestClient) -> None:
     view = page(mia)
     assert view.text("figure-started") == "Conversations started 7"

@@ -339,7 +339,7 @@ def test_expert_view_lists_candidates_whose_parts_add_up(console: Console) -> No
     # Products left out are explained in words, from the structured reasons.
     excluded = body["panels"]["expert"]
     assert 'data-testid="excluded-product"' in excluded
-    assert re.search(r"[\d,.]+ EUR over budget", excluded) or "does not fit 182 cm" in excluded
+    assert re.search(r"€[\d,.]+ over budget", excluded) or "does not fit 182 cm" in excluded
 
 
 def test_overrides_shape_offers_and_land_in_the_audit(console: Console, services: Services) -> None:

@@ -27,7 +27,7 @@ from sqlalchemy import Engine, create_engine
 from sqlalchemy.pool import StaticPool
 
 from advisor import accounts
-from advisor.handover import HandoverStore
+from advisor.handover import HandoverRecord, HandoverStore
 from advisor.live import InProcessChannel, RedisChannel
 from advisor.live_payloads import QUEUE_TOPIC, chat_topic
 from advisor.routing import OpeningHours
@@ -303,14 +303,20 @@ def test_request_is_offered_to_available_staff(
 # -- the live chat ---------------------------------------------------------------------
 
 
-def test_live_chat_from_accept_to_hand_back(
-    shopper: TestClient, anna: Staff, store: HandoverStore, rasa: FakeRasa
-) -> None:
+def asks_for_anna(shopper: TestClient, store: HandoverStore) -> HandoverRecord:
+    """Anna is available; the shopper gets offers, then asks for a person: the request."""
     store.set_presence("anna", status="available")
     say(shopper, "offers please")
     say(shopper, HUMAN)
-    sender = conversation(shopper)
     [request] = store.queue()
+    return request
+
+
+def test_live_chat_from_accept_to_hand_back(
+    shopper: TestClient, anna: Staff, store: HandoverStore, rasa: FakeRasa
+) -> None:
+    request = asks_for_anna(shopper, store)
+    sender = conversation(shopper)
 
     accepted = anna.post(f"/console/live/{request.id}/accept")
     assert accepted["redirect"] == f"/console/live/{request.id}"
@@ -357,6 +363,24 @@ def test_live_chat_from_accept_to_hand_back(
     ]
     assert rasa.said_to_bot(sender)[-1] == "thanks, back to the bot"
     assert reply["live"]["streaming"] is False
+
+
+def test_live_chat_page_in_german(
+    shopper: TestClient, anna: Staff, store: HandoverStore, rasa: FakeRasa
+) -> None:
+    request = asks_for_anna(shopper, store)
+    queue = anna.client.get("/console/live?lang=de", headers=HTML)
+    assert '<html lang="de">' in queue.text and "Wartende Kundschaft" in queue.text
+    assert "Kundin/Kunde wartet seit" in queue.text
+    anna.post(f"/console/live/{request.id}/accept")
+    anna.post(f"/console/live/{request.id}/offers")
+    page = anna.client.get(f"/console/live/{request.id}", headers=HTML)  # the lang cookie
+    assert '<html lang="de">' in page.text
+    assert "anna hat eine Angebotskarte geschickt (1 Angebot)." in page.text
+    assert 'data-status="accepted">angenommen · anna</span>' in page.text
+    for label in ("An den Bot zurückgeben", "Chat beenden", "Ihre Nachricht an die Kundin"):
+        assert label in page.text, label
+    assert 'data-text-closed="Der Chat wurde von {by} beendet."' in page.text, "for live.js"
 
 
 def test_first_to_accept_wins(

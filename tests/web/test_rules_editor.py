@@ -201,6 +201,27 @@ async def test_merchandiser_opens_the_editor(app: FastAPI) -> None:
     assert missing.status_code == 404 and "road_bike" in missing.text
 
 
+async def test_merchandiser_reads_the_workbench_in_german(app: FastAPI) -> None:
+    async with client_for(app, Role.MERCHANDISER) as client:
+        listing = await client.get("/admin/rules?lang=de", headers=HTML)
+        page = await client.get("/admin/rules/road_bike", headers=HTML)  # the lang cookie
+        missing = await client.get("/admin/rules/road_bik", headers=HTML)
+        personas = await client.post("/admin/rules/road_bike/personas", json={"files": files()})
+    assert '<html lang="de">' in listing.text and '<html lang="de">' in page.text
+    assert "Regelwerke in Betrieb" in listing.text and "Abgelehnte Regeldateien" in listing.text
+    assert "Regeldateien" in listing.text and "Regeln ändern" in listing.text
+    assert 'data-testid="in-service">die Regeldateien</strong>' in page.text
+    assert "Kein Entwurf: Ihr erstes Speichern legt einen an" in page.text
+    for label in ("Alltägliche Änderungen", "Fragetext", "Entwurf speichern", "Veröffentlichen"):
+        assert label in page.text, label
+    assert 'data-testid="save">Entwurf speichern</button>' in page.text
+    assert "Nie veröffentlicht: Die Kundschaft bekommt die Regeldateien." in page.text
+    assert "Kein Regelwerk „road_bik“ ist in Betrieb" in missing.text
+    body = personas.json()
+    assert f"{body['passed']} von {body['total']} Persona-Tests bestanden." in body["html"]
+    assert ">bestanden</span>" in body["html"]
+
+
 # -- checks, drafts and stale saves ----------------------------------------------------------
 
 
