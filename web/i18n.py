@@ -18,7 +18,7 @@ Page texts are Jinja2 ``{{ _("…") }}`` / ``{% trans %}`` (``jinja2.ext.i18n``)
 ``web/locale/<lang>/LC_MESSAGES/messages.mo``; extraction and compilation::
 
     pybabel extract -F web/babel.cfg -o web/locale/messages.pot web
-    pybabel update -i web/locale/messages.pot -d web/locale
+    pybabel update -N -i web/locale/messages.pot -d web/locale   # -N: no fuzzy guesses
     pybabel compile -d web/locale
 
 The chat widget's own words (:data:`WIDGET_STRINGS`) go to the page as a JSON blob and

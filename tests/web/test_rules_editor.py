@@ -215,6 +215,9 @@ async def test_merchandiser_reads_the_workbench_in_german(app: FastAPI) -> None:
     for label in ("Alltägliche Änderungen", "Fragetext", "Entwurf speichern", "Veröffentlichen"):
         assert label in page.text, label
     assert 'data-testid="save">Entwurf speichern</button>' in page.text
+    assert '<option value="de" selected>Deutsch</option>' in page.text, "the form in German"
+    assert '<h1 id="rules-title" class="staff-card__title">Rennrad <code>' in page.text
+    assert 'value="Wofür willst du das Rad hauptsächlich nutzen?"' in page.text
     assert "Nie veröffentlicht: Die Kundschaft bekommt die Regeldateien." in page.text
     assert "Kein Regelwerk „road_bik“ ist in Betrieb" in missing.text
     body = personas.json()

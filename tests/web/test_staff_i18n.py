@@ -51,7 +51,7 @@ def test_login_page_follows_accept_language_german(client: TestClient) -> None:
     assert page.status_code == 200
     assert html_lang(page.text) == "de"
     seen = words(page.text)
-    assert "Anmeldung für Mitarbeiter" in seen
+    assert "Anmeldung für Mitarbeitende" in seen
     assert "Benutzername" in seen and "Passwort" in seen
     assert 'data-testid="login-submit">Anmelden</button>' in page.text
     assert "Noch kein Konto? Bitten Sie einen Admin, eines anzulegen." in seen
@@ -60,7 +60,7 @@ def test_login_page_follows_accept_language_german(client: TestClient) -> None:
 
 def test_login_page_in_german_by_query_sets_the_cookie(client: TestClient) -> None:
     page = client.get("/login?lang=de", headers=HTML)
-    assert html_lang(page.text) == "de" and "Anmeldung für Mitarbeiter" in page.text
+    assert html_lang(page.text) == "de" and "Anmeldung für Mitarbeitende" in page.text
     cookie = lang_cookie(page)
     assert cookie.startswith("lang=de;")
     assert "httponly" in cookie.lower() and "samesite=lax" in cookie.lower()

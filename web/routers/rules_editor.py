@@ -200,17 +200,23 @@ def _page(
             status_code=404,
         )
     files, based_on, draft = _working(db, served)
+    from web.routers.admin import served_registry
+
+    # The title as the page speaks; the files and the form stay the rule set's own.
+    title = served_registry(request, settings).get(ruleset_id, language=staff_language(request))
     return staff_page(
         request,
         "admin/rules_set.html",
         {
             "served": served,
+            "title": title.ruleset.title,
             "files": files,
             "based_on": based_on,
             "draft": draft,
             "published": _published_version(db, ruleset_id),
             "findings": [finding_of(p) for p in check_files(files)],
-            "form_html": _form_html(request, files),
+            # The form starts in the page's language (its switch shows the other one).
+            "form_html": _form_html(request, files, staff_language(request)),
             "history": history(db, ruleset_id),
             "not_understood": _not_understood(db, ruleset_id),
             "questions": outline(files)["questions"],
@@ -348,9 +354,10 @@ class FilesIn(BaseModel):
 
 
 class SaveIn(FilesIn):
-    """A save: the files and the revision the editor opened."""
+    """A save: the files, the revision the editor opened and the form's language."""
 
     based_on: int = Field(ge=0)
+    language: Literal["en", "de"] = "en"
 
 
 class EditIn(FilesIn):
@@ -420,7 +427,7 @@ def save_json(
                 draft=draft,
                 published=_published_version(db, ruleset_id),
             ),
-            "form_html": _form_html(request, draft.files),
+            "form_html": _form_html(request, draft.files, body.language),
             "publish_html": render_fragment(
                 request,
                 "admin/_rules_publish.html",

@@ -219,7 +219,7 @@
   function save() {
     saveMessage.textContent = "";
     var sending = files();
-    return post("draft", { files: sending, based_on: basedOn }).then(function (result) {
+    return post("draft", { files: sending, based_on: basedOn, language: language() }).then(function (result) {
       if (result.status === 200) {
         savedFiles = sending;
         setRevision(result.data.revision);
