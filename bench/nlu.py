@@ -6,7 +6,10 @@ in ``.venv-rasa``, Rasa's environment).
 
 1. Reads the NLU examples of ``bot/data/nlu/``: files under ``nlu/de/`` are German, the
    others English. Splits every (intent, language) group into train and held-out
-   (``--held-out 0.2``, shuffled with ``--seed 42``: stratified, the same split each run).
+   (``--held-out 0.2``, shuffled with ``--seed 42``: stratified, the same split each run;
+   ``--seeds 42,7,2026`` repeats everything below once per seed and prints the mean).
+   Regexes and lookup tables (``nlu/patterns.yml``) are features, not examples: they go
+   to every training as they are.
 2. Trains a model on the train split with ``config.yml`` (or ``--config FILE``, to try a
    pipeline before changing it), the domain and the rules, as ``scripts/train.sh`` does,
    into a temporary directory (never ``bot/models``):
@@ -20,7 +23,8 @@ in ``.venv-rasa``, Rasa's environment).
    port, a random token) and measures start-up to ``/status`` with a model, the server's
    RSS once ready (VmRSS of its process tree) and ``/model/parse`` p50/p95 at one client.
 
-Exit code 1 when a language misses the target (for the models trained).
+Exit code 1 when a language misses the target (for the models trained; with several
+seeds, in any seed or in the mean).
 """
 
 from __future__ import annotations
@@ -154,6 +158,15 @@ def actions_of_intents() -> dict[str, str]:
     return actions
 
 
+def pattern_blocks() -> list[dict[str, Any]]:
+    """The NLU data's regexes, lookup tables and synonyms: features, not examples to split."""
+    blocks: list[dict[str, Any]] = []
+    for path in sorted(NLU_DIR.rglob("*.yml")):
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        blocks += [b for b in document.get("nlu") or [] if "intent" not in b]
+    return blocks
+
+
 def write_nlu(examples: list[Example], path: Path) -> None:
     by_intent: dict[str, list[str]] = defaultdict(list)
     for example in examples:
@@ -163,6 +176,11 @@ def write_nlu(examples: list[Example], path: Path) -> None:
         lines += [f"  - intent: {intent}", "    examples: |"]
         lines += [f"      - {text}" for text in by_intent[intent]]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    if blocks := pattern_blocks():
+        patterns = {"version": "3.1", "nlu": blocks}
+        (path.parent / "patterns.yml").write_text(
+            yaml.safe_dump(patterns, sort_keys=False, allow_unicode=True), encoding="utf-8"
+        )
 
 
 def write_config(path: Path, epochs: int | None, source: Path | None = None) -> None:
@@ -474,6 +492,11 @@ def main(argv: list[str] | None = None) -> int:
         help="one model on both languages (shipped), one per language, or both",
     )
     parser.add_argument("--seed", type=int, default=42, help="split seed")
+    parser.add_argument(
+        "--seeds",
+        help="comma-separated split seeds (e.g. 42,7,2026): one split and training per seed, "
+        "the figures per seed and their mean (overrides --seed)",
+    )
     parser.add_argument("--held-out", type=float, default=0.2, help="held-out fraction")
     parser.add_argument("--epochs", type=int, help="DIET epochs (default: config.yml's)")
     parser.add_argument(
@@ -486,14 +509,16 @@ def main(argv: list[str] | None = None) -> int:
     opts = parser.parse_args(argv)
     if not 0 < opts.held_out < 1:
         parser.error("--held-out is a fraction between 0 and 1")
+    try:
+        seeds = [int(s) for s in opts.seeds.split(",")] if opts.seeds else [opts.seed]
+    except ValueError:
+        parser.error("--seeds is a comma-separated list of integers")
 
     examples = read_examples()
-    train_set, held_out = split(examples, opts.held_out, opts.seed)
     counts = Counter(e.language for e in examples)
     print(
         f"{len(examples)} examples ({', '.join(f'{n} {lang}' for lang, n in counts.items())}), "
-        f"{len({e.intent for e in examples})} intents; train {len(train_set)}, "
-        f"held-out {len(held_out)} (seed {opts.seed}, {opts.held_out:.0%} per intent and language)",
+        f"{len({e.intent for e in examples})} intents; seeds {', '.join(map(str, seeds))}",
         flush=True,
     )
     plans: list[tuple[str, tuple[str, ...]]] = []
@@ -503,42 +528,100 @@ def main(argv: list[str] | None = None) -> int:
         plans += [(f"only-{lang}", (lang,)) for lang in LANGUAGES]
 
     base = opts.keep or Path(tempfile.mkdtemp(prefix="bench-nlu-"))
-    runs: list[ModelRun] = []
-    misread: list[str] = []
+    by_seed: dict[int, list[ModelRun]] = {}
     try:
-        for name, languages in plans:
-            run = ModelRun(name, languages)
-            work = base / name
-            if work.exists():
-                shutil.rmtree(work)
-            work.mkdir(parents=True)
-            chosen = [e for e in train_set if e.language in languages]
-            model = train(run, chosen, work, opts.epochs, opts.config)
-            misread += asyncio.run(evaluate(run, model, held_out))
-            if opts.serve:
-                texts = [e.text for e in held_out if e.language in languages]
-                serve(run, model, texts, opts.parse_requests, work)
-            runs.append(run)
+        for seed in seeds:
+            train_set, held_out = split(examples, opts.held_out, seed)
+            print(
+                f"seed {seed}: train {len(train_set)}, held-out {len(held_out)} "
+                f"({opts.held_out:.0%} per intent and language)",
+                flush=True,
+            )
+            runs: list[ModelRun] = []
+            misread: list[str] = []
+            for name, languages in plans:
+                run = ModelRun(name, languages)
+                work = base / f"seed-{seed}" / name
+                if work.exists():
+                    shutil.rmtree(work)
+                work.mkdir(parents=True)
+                chosen = [e for e in train_set if e.language in languages]
+                model = train(run, chosen, work, opts.epochs, opts.config)
+                misread += asyncio.run(evaluate(run, model, held_out))
+                if opts.serve:
+                    texts = [e.text for e in held_out if e.language in languages]
+                    serve(run, model, texts, opts.parse_requests, work)
+                runs.append(run)
+            by_seed[seed] = runs
+            if len(seeds) > 1:
+                print(f"\n=== seed {seed} ===")
+            for run in runs:
+                print_scores(run)
+            if misread:
+                print(f"\nmisread held-out examples, seed {seed} ({len(misread)}):")
+                print("\n".join(misread))
+            print_summary(runs, opts.serve)
     finally:
         if opts.keep is None:
             shutil.rmtree(base, ignore_errors=True)
 
-    for run in runs:
-        print_scores(run)
-    if misread:
-        print(f"\nmisread held-out examples ({len(misread)}):")
-        print("\n".join(misread))
-    print_summary(runs, opts.serve)
+    # The mean macro F1 per model and language over the seeds (one seed: that seed's).
+    means: dict[str, dict[str, float]] = defaultdict(dict)
+    for name, languages in plans:
+        for lang in languages:
+            values = [
+                run.scores[lang]["macro_f1"]
+                for runs in by_seed.values()
+                for run in runs
+                if run.name == name and lang in run.scores
+            ]
+            if values:
+                means[name][lang] = sum(values) / len(values)
+    if len(seeds) > 1:
+        print("\nmacro F1 per seed")
+        print(
+            f"  {'model':<10} {'seed':>6} " + " ".join(f"{'F1 ' + lang:>6}" for lang in LANGUAGES)
+        )
+        for seed, runs in by_seed.items():
+            for run in runs:
+                line = f"  {run.name:<10} {seed:6d} "
+                line += " ".join(
+                    f"{run.scores[lang]['macro_f1']:6.3f}" if lang in run.scores else f"{'-':>6}"
+                    for lang in LANGUAGES
+                )
+                print(line)
+        for name, mean_f1 in means.items():
+            line = f"  {name:<10} {'mean':>6} "
+            line += " ".join(
+                f"{mean_f1[lang]:6.3f}" if lang in mean_f1 else f"{'-':>6}" for lang in LANGUAGES
+            )
+            print(line)
     if opts.out:
         opts.out.parent.mkdir(parents=True, exist_ok=True)
-        opts.out.write_text(json.dumps([asdict(r) for r in runs], indent=2), encoding="utf-8")
+        figures: Any = [asdict(r) for r in by_seed[seeds[0]]]
+        if len(seeds) > 1:
+            figures = {
+                "seeds": {str(seed): [asdict(r) for r in runs] for seed, runs in by_seed.items()},
+                "mean_macro_f1": means,
+            }
+        opts.out.write_text(json.dumps(figures, indent=2), encoding="utf-8")
         print(f"\nwritten: {opts.out}")
-    missed = [
-        f"{run.name}/{lang}"
-        for run in runs
-        for lang, result in run.scores.items()
-        if result["macro_f1"] < TARGET_F1
-    ]
+    # Target: every seed's macro F1 and their mean, in each language.
+    missed = sorted(
+        {
+            f"{run.name}/{lang}" + (f" (seed {seed})" if len(seeds) > 1 else "")
+            for seed, runs in by_seed.items()
+            for run in runs
+            for lang, result in run.scores.items()
+            if result["macro_f1"] < TARGET_F1
+        }
+        | {
+            f"{name}/{lang} (mean)"
+            for name, mean_f1 in means.items()
+            for lang, f1 in mean_f1.items()
+            if len(seeds) > 1 and f1 < TARGET_F1
+        }
+    )
     print(
         f"\ntarget macro F1 >= {TARGET_F1} in each language: "
         + (f"NOT met ({', '.join(missed)})" if missed else "met")
