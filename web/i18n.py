@@ -207,11 +207,17 @@ def _as_datetime(value: date | datetime | str) -> datetime:
 #: How a staff page writes a day (Babel patterns): ISO in English, as staff pages always
 #: did; the German day as Germans write it.
 DAY_PATTERNS = {"en": "yyyy-MM-dd", "de": "dd.MM.yyyy"}
+#: A day without its year, as a chart's axis writes it: ``12-04`` or ``04.12.``
+SHORT_DAY_PATTERNS = {"en": "MM-dd", "de": "dd.MM."}
 
 
-def format_day(value: date | datetime | str, language: str) -> str:
-    """A day as the language writes it: ``2026-12-04`` (en) or ``04.12.2026`` (de)."""
-    pattern = DAY_PATTERNS.get(language, DAY_PATTERNS["en"])
+def format_day(value: date | datetime | str, language: str, *, short: bool = False) -> str:
+    """A day as the language writes it: ``2026-12-04`` (en) or ``04.12.2026`` (de).
+
+    ``short`` leaves the year out: ``12-04`` or ``04.12.``
+    """
+    patterns = SHORT_DAY_PATTERNS if short else DAY_PATTERNS
+    pattern = patterns.get(language, patterns["en"])
     return str(format_date(_as_datetime(value).date(), pattern, locale=LOCALES[language]))
 
 
@@ -230,8 +236,8 @@ def _language(context: Context) -> str:
 
 
 @pass_context
-def _day_filter(context: Context, value: date | datetime | str | None) -> str:
-    return "" if not value else format_day(value, _language(context))
+def _day_filter(context: Context, value: date | datetime | str | None, short: bool = False) -> str:
+    return "" if not value else format_day(value, _language(context), short=short)
 
 
 @pass_context
