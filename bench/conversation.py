@@ -1,14 +1,19 @@
-"""Whole-conversation benchmark of the real stack: Rasa server + action server + rule engine.
+"""Whole-conversation benchmark of the real stack, beside a standard Rasa form bot.
 
 Run ``.venv/bin/python bench/conversation.py [--conversations N] [--concurrency 1 20]
-[--out FILE]``. It builds a demo catalogue in a temporary SQLite file, starts the action
-server and Rasa on free 127.0.0.1 ports (tracker store: a temporary SQLite file), drives
-scripted shopper conversations over the REST channel until they end in offers, and prints
-per-turn latency, throughput, failed conversations, CPU per turn and peak RSS per service,
-next to ``/model/parse`` (NLU alone) and the FIELD_NOTES figures of a standard form bot.
+[--out FILE] [--no-baseline]``. It builds a demo catalogue in a temporary SQLite file,
+starts our action server and Rasa, and the baseline's (``bench/baseline/``: a standard
+Rasa 3.6 form bot for the same road-bike questions, plain ``rasa==3.6.21`` in its own
+venv, created and trained here when missing), all on free 127.0.0.1 ports (tracker
+stores: temporary SQLite files). It drives scripted shopper conversations over the REST
+channel until they end in offers, the two bots taking turns level by level, and prints
+per-turn latency, throughput, failed conversations, CPU per turn and peak RSS per
+service, ``/model/parse`` (NLU alone), and ours as ratios of the baseline's figures of the
+same run against the targets (p50 <= 0.25x, messages/s per Rasa process >= 4x).
 
-``--no-start`` (or ``--rasa-url``) measures a stack that already runs, e.g. ``make run``
-(start it with ``RASA_TOKEN=…`` and give the bench the same: ``/status`` wants it).
+``--no-start`` (or ``--rasa-url``) measures a stack of ours that already runs, e.g. ``make
+run`` (start it with ``RASA_TOKEN=…`` and give the bench the same: ``/status`` wants it);
+the baseline is still started here unless ``--no-baseline``.
 Only loopback addresses are accepted; request counts and the run time are bounded.
 """
 
@@ -23,12 +28,13 @@ import os
 import platform
 import re
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +46,17 @@ import httpx
 from _stats import summary
 
 from product_rules.offers import offers_in
-from web.stack import MODELS, REPO, Stack, action_service, free_port, rasa_service
+from web.stack import (
+    MODELS,
+    REPO,
+    Service,
+    Stack,
+    action_service,
+    free_port,
+    new_rasa_token,
+    rasa_service,
+    trained_model,
+)
 
 # --- what the shoppers say ----------------------------------------------------------------
 
@@ -161,20 +177,67 @@ SCRIPTS: tuple[Script, ...] = (
     ),
 )
 
-# --- the reference: measured elsewhere, printed beside ours, never mixed with them ---------
+# The same shoppers for the baseline, a standard Rasa 3.6 form bot (bench/baseline/): the
+# same information, adapted to a form that asks usage, experience, budget, height and
+# shoes one by one (no inseam question; English only, as the form bot is). Its buttons
+# send '/inform{"<slot>":"<value>"}'. A form bot fills one slot per answer, so where
+# ours takes several answers from one message the form needs more turns.
+BASELINE_SCRIPTS: tuple[Script, ...] = (
+    Script(
+        "beginner-free-text",
+        (
+            "hi",
+            "I want a road bike",
+            "mostly long weekend rides",
+            "total newbie",
+            "about 1.5k",
+            "1,82 m",
+            "no",
+        ),
+    ),
+    Script(
+        "racer-look-keo",
+        (
+            "I'm looking for a racing bike, budget 4000 euros",
+            '/inform{"usage":"racing"}',
+            '/inform{"experience":"racer"}',
+            "4000 euros",
+            "6 foot 1",
+            "I have Look Keo cleats",
+        ),
+    ),
+    Script(
+        "budget-too-low",
+        ("road bike please", "fitness", "beginner", "300 euros", "175 cm", "no"),
+    ),
+    Script(
+        "buttons-only",
+        (
+            "hi",
+            "/request_bike",
+            '/inform{"usage":"commute"}',
+            '/inform{"experience":"intermediate"}',
+            "2000",
+            "170 cm",
+            '/inform{"shoes":"spd"}',
+        ),
+    ),
+    Script(
+        "all-in-one",
+        (
+            "I'm a beginner looking for a road bike for about 1.5k, I'm 1,82 m",
+            "long rides",
+            "beginner",
+            "1.5k",
+            "1,82 m",
+            "no cleats",
+        ),
+    ),
+)
 
-# From /work/shared/FIELD_NOTES.md ("Figures of a standard form bot"): a 2-core machine of
-# this kind, another run, another (smaller) bot. Not measured by this script.
-REFERENCE_LABEL = "from FIELD_NOTES, other machine run, not measured now (standard form bot)"
-REFERENCE: dict[str, Any] = {
-    "label": REFERENCE_LABEL,
-    "levels": {
-        "1": {"p50_ms": 75.0, "p95_ms": 130.0, "msg_per_s": 13.3},
-        "20": {"p50_ms": 1370.0, "p95_ms": 2500.0, "msg_per_s": 13.9},
-    },
-    "parse_p50_ms": 18.0,
-    "rasa_rss_mb": 1250.0,
-}
+#: Targets of the issue "Production-grade", ours as a ratio of the baseline, same run.
+TARGET_P50_RATIO = 0.25
+TARGET_THROUGHPUT_RATIO = 4.0
 
 # --- processes: trees, RSS and CPU from /proc (psutil is not a dependency) -----------------
 
@@ -466,6 +529,7 @@ def _client(concurrency: int, timeout: float) -> httpx.AsyncClient:
 
 async def run_level(
     rasa_url: str,
+    scripts: Sequence[Script],
     concurrency: int,
     conversations: int,
     run_id: str,
@@ -478,7 +542,7 @@ async def run_level(
     """
     queue: asyncio.Queue[tuple[int, Script]] = asyncio.Queue()
     for index in range(conversations):
-        queue.put_nowait((index, SCRIPTS[index % len(SCRIPTS)]))
+        queue.put_nowait((index, scripts[index % len(scripts)]))
     results: list[ConversationResult] = []
 
     async def client_loop(client: httpx.AsyncClient) -> None:
@@ -543,7 +607,9 @@ async def measure_parse(
     return seconds, errors
 
 
-async def warm_up(rasa_url: str, run_id: str, timeout: float) -> list[ConversationResult]:
+async def warm_up(
+    rasa_url: str, scripts: Sequence[Script], run_id: str, timeout: float
+) -> list[ConversationResult]:
     """One uncounted conversation per script: first calls load models and caches."""
     async with _client(1, timeout) as client:
         return [
@@ -553,7 +619,7 @@ async def warm_up(rasa_url: str, run_id: str, timeout: float) -> list[Conversati
                 script,
                 ConversationResult(f"bench-{run_id}-warmup-{i}", script.name),
             )
-            for i, script in enumerate(SCRIPTS)
+            for i, script in enumerate(scripts)
         ]
 
 
@@ -626,6 +692,183 @@ def log_problems(
     return len(hits), hits[:limit]
 
 
+# --- the baseline: a standard Rasa 3.6 form bot, installed as its users get it -------------
+
+BASELINE = REPO / "bench" / "baseline"
+BASELINE_VENV = BASELINE / ".venv"
+BASELINE_MODELS = BASELINE / "models"
+#: What its users install: plain `pip install rasa==3.6.21`, no lock or pins of ours.
+BASELINE_REQUIREMENT = "rasa==3.6.21"
+UV = REPO / ".tools" / "bin" / "uv"
+_BASELINE_ENV = {
+    "RASA_TELEMETRY_ENABLED": "false",
+    "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+    # The same as ours gets (rasa_env): it only hides start-up noise.
+    "PYTHONWARNINGS": "ignore::DeprecationWarning,ignore::PendingDeprecationWarning",
+}
+
+
+def _run_shown(
+    argv: Sequence[Any],
+    *,
+    cwd: Path = REPO,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 900.0,
+) -> None:
+    """Run a command with its output on our terminal (progress); stop if it fails."""
+    print(f"  $ {' '.join(str(a) for a in argv)}", flush=True)
+    try:
+        done = subprocess.run(
+            [str(a) for a in argv],
+            cwd=cwd,
+            env={**os.environ, **(env or {})},
+            check=False,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired as exc:  # the child is killed by subprocess.run
+        raise SystemExit(f"gave up after {timeout:.0f} s: {' '.join(map(str, argv))}") from exc
+    if done.returncode != 0:
+        raise SystemExit(f"failed (exit code {done.returncode}): {' '.join(map(str, argv))}")
+
+
+def ensure_baseline_env() -> Path:
+    """The baseline's own venv (``bench/baseline/.venv``), created when missing; its Python."""
+    python = BASELINE_VENV / "bin" / "python"
+    stamp = BASELINE_VENV / ".installed"
+    if stamp.exists() and python.exists():
+        return python
+    print(
+        f"baseline: creating {BASELINE_VENV.relative_to(REPO)} with plain "
+        f"`{BASELINE_REQUIREMENT}` (Python 3.10, uv; about a minute)…",
+        flush=True,
+    )
+    if not UV.exists():
+        raise SystemExit(f"{UV} is missing: run `make install` first")
+    found = subprocess.run(
+        [str(REPO / "scripts" / "find-python310.sh")],
+        env={**os.environ, "UV": str(UV)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if found.returncode != 0:
+        raise SystemExit(found.stderr.strip() or "no Python 3.10 found")
+    _run_shown(
+        [
+            UV,
+            "venv",
+            "--no-project",
+            "--allow-existing",
+            "--python",
+            found.stdout.strip(),
+            BASELINE_VENV,
+        ]
+    )
+    _run_shown([UV, "pip", "install", "--python", python, BASELINE_REQUIREMENT])
+    stamp.touch()
+    return python
+
+
+def _baseline_inputs() -> list[Path]:
+    return [
+        BASELINE / "config.yml",
+        BASELINE / "domain.yml",
+        *sorted((BASELINE / "data").glob("*.yml")),
+    ]
+
+
+def ensure_baseline_model() -> Path:
+    """The baseline's model, trained (``rasa train``, its default config) when missing or stale."""
+    newest_input = max(p.stat().st_mtime for p in _baseline_inputs())
+    model = trained_model(BASELINE_MODELS)
+    if model is not None and model.stat().st_mtime >= newest_input:
+        return model
+    print(
+        "baseline: training its model (`rasa train`, Rasa's default pipeline and policies: "
+        "DIET, TED and UnexpecTED 100 epochs each; a few minutes on 2 cores)…",
+        flush=True,
+    )
+    start = time.monotonic()
+    _run_shown(
+        [BASELINE_VENV / "bin" / "rasa", "train", "--out", "models"],
+        cwd=BASELINE,
+        env=_BASELINE_ENV,
+        timeout=3600.0,
+    )
+    model = trained_model(BASELINE_MODELS)
+    if model is None:
+        raise SystemExit("baseline: `rasa train` wrote no model")
+    print(f"baseline: trained {model.name} in {time.monotonic() - start:.0f} s", flush=True)
+    return model
+
+
+def baseline_services(tmp: Path, catalogue: Path) -> tuple[Service, Service]:
+    """The baseline's action server and Rasa on free 127.0.0.1 ports, run in its folder."""
+    python = BASELINE_VENV / "bin" / "python"
+    action_port, rasa_port = free_port(), free_port()
+    # `env --chdir`: a Rasa project runs from its folder (its `actions` package, its
+    # models/, endpoints.yml); env execs the command, so the PID stays the server's.
+    chdir = ["env", f"--chdir={BASELINE}"]
+    actions = Service(
+        "base-actions",
+        [*chdir, str(python), "-m", "rasa_sdk", "--actions", "actions", "-p", str(action_port)],
+        action_port,
+        "/health",
+        {**_BASELINE_ENV, "SANIC_HOST": "127.0.0.1", "CATALOGUE_DB": str(catalogue)},
+    )
+    token = new_rasa_token()
+    rasa = Service(
+        "base-rasa",
+        [
+            *chdir,
+            str(BASELINE_VENV / "bin" / "rasa"),
+            "run",
+            "--enable-api",
+            f"--auth-token={token}",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            str(rasa_port),
+            "--model",
+            "models",
+            "--endpoints",
+            "endpoints.yml",
+            "--credentials",
+            "credentials.yml",
+        ],
+        rasa_port,
+        f"/status?token={token}",
+        {
+            **_BASELINE_ENV,
+            "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{action_port}/webhook",
+            "BASELINE_TRACKER_DB": str(tmp / "baseline-tracker.db"),
+        },
+        ready=lambda r: r.status_code == 200 and bool(r.json().get("model_id")),
+        token=token,
+    )
+    return actions, rasa
+
+
+@dataclass
+class Target:
+    """One bot under measurement: where it listens, what its shoppers say, its processes."""
+
+    name: str
+    rasa_url: str
+    token: str
+    scripts: Sequence[Script]
+    #: Keys of its Rasa and action-server trees in the sampler's roots.
+    rasa_key: str
+    actions_key: str
+
+    def own_cpu(self, cpu: dict[str, float]) -> dict[str, float]:
+        """CPU of a level as its own services, the bench, the idle other bot, and others."""
+        own = {"rasa": cpu.get(self.rasa_key, 0.0), "actions": cpu.get(self.actions_key, 0.0)}
+        mine = {self.rasa_key, self.actions_key, "bench", "other"}
+        idle = sum(v for k, v in cpu.items() if k not in mine)
+        return {**own, "bench": cpu["bench"], "other_bot": idle, "other": cpu["other"]}
+
+
 # --- the run ------------------------------------------------------------------------------
 
 
@@ -646,6 +889,7 @@ class Options:
     wait_model: float
     wait_quiet: float
     server_log: Path
+    baseline: bool = True
 
 
 def parse_args(argv: Sequence[str] | None) -> Options:
@@ -675,7 +919,17 @@ def parse_args(argv: Sequence[str] | None) -> Options:
     )
     parser.add_argument("--time-limit", type=float, default=360.0, help="seconds for all measuring")
     parser.add_argument("--request-timeout", type=float, default=30.0)
-    parser.add_argument("--start-timeout", type=float, default=180.0)
+    parser.add_argument(
+        "--start-timeout",
+        type=float,
+        default=300.0,
+        help="seconds for the servers to start (two Rasa servers load their models at once)",
+    )
+    parser.add_argument(
+        "--no-baseline",
+        action="store_true",
+        help="do not run the standard form bot of bench/baseline beside ours",
+    )
     parser.add_argument(
         "--wait-model",
         type=float,
@@ -725,6 +979,7 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         wait_model=args.wait_model,
         wait_quiet=args.wait_quiet,
         server_log=args.server_log,
+        baseline=not args.no_baseline,
     )
 
 
@@ -734,11 +989,12 @@ def level_report(
     wall: float,
     not_started: int,
     cpu: dict[str, float],
+    scripts: Sequence[Script] = SCRIPTS,
 ) -> dict[str, Any]:
-    """Figures of one concurrency level."""
+    """Figures of one concurrency level; ``cpu`` as :func:`Target.own_cpu` gives it."""
     turns = [s for r in results for s in r.turn_seconds]
     final = [r.turn_seconds[-1] for r in results if r.ok]
-    language_of = {script.name: script.language for script in SCRIPTS}
+    language_of = {script.name: script.language for script in scripts}
     by_language = {
         language: latency_summary(
             [s for r in results if language_of.get(r.script) == language for s in r.turn_seconds]
@@ -793,31 +1049,13 @@ def _mb(value: float | None) -> str:
     return "-" if value is None else f"{value:,.0f} MB"
 
 
-def print_report(result: dict[str, Any], out: IO[str] = sys.stdout) -> None:
-    """The readable tables."""
-    w = out.write
-    w("\n== Conversation benchmark ==\n")
+def _turn_table(w: Callable[[str], object], levels: list[dict[str, Any]]) -> None:
     w(
-        f"model: {result['model']}   scripts: {len(SCRIPTS)} "
-        f"({', '.join(s.name for s in SCRIPTS)})   cpus: {os.cpu_count()}\n"
-    )
-    w(
-        f"stack: {'started by this run' if result['started'] else 'already running'}   "
-        f"load average before measuring: {result['machine']['load_average_at_start']}\n\n"
-    )
-
-    header = (
         f"{'clients':>7} {'convs':>5} {'ok':>4} {'fail':>4} {'cut':>5} {'turns':>5} "
         f"{'msg/s':>6} {'p50':>8} {'p95':>8} {'p99':>8} {'max':>8} {'offers p50':>10} "
         f"{'CPU/turn: rasa':>14} {'actions':>8} {'bench':>6} {'others busy':>11}\n"
     )
-    w(
-        "Per turn (POST /webhooks/rest/webhook, client side, whole conversations, no pause;\n"
-        "cut: stopped or never started by the time limit; CPU/turn from /proc;\n"
-        "'others busy': CPU used by processes not ours, in % of the whole machine):\n"
-    )
-    w(header)
-    for level in result["levels"]:
+    for level in levels:
         turn, cpu = level["turn"], level["cpu_ms_per_turn"]
         w(
             f"{level['concurrency']:>7} {level['conversations']:>5} {level['completed']:>4} "
@@ -829,7 +1067,44 @@ def print_report(result: dict[str, Any], out: IO[str] = sys.stdout) -> None:
             f"{_ms(cpu.get('bench')):>6} {level['other_cpu_percent_of_machine'] or 0:>10.0f}%\n"
         )
 
-    w("\nPer turn by language (same run, same scripts in German and English):\n")
+
+def _x(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}×"
+
+
+def print_report(result: dict[str, Any], out: IO[str] = sys.stdout) -> None:
+    """The readable tables."""
+    w = out.write
+    baseline = result.get("baseline")
+    w("\n== Conversation benchmark ==\n")
+    w(
+        f"ours: model {result['model']}   scripts: {len(SCRIPTS)} "
+        f"({', '.join(s.name for s in SCRIPTS)})   cpus: {os.cpu_count()}\n"
+    )
+    if baseline:
+        versions = ", ".join(f"{k} {v}" for k, v in baseline["versions"].items())
+        w(
+            f"baseline: {baseline['what']}\n  model {baseline['model']}   "
+            f"scripts: {len(BASELINE_SCRIPTS)} (the English paths, adapted to its form)   "
+            f"installed: {versions}\n"
+        )
+    w(
+        f"stack: {'started by this run' if result['started'] else 'already running'}   "
+        f"load average before measuring: {result['machine']['load_average_at_start']}\n\n"
+    )
+
+    w(
+        "Per turn (POST /webhooks/rest/webhook, client side, whole conversations, no pause;\n"
+        "cut: stopped or never started by the time limit; CPU/turn from /proc;\n"
+        "'others busy': CPU used by processes not ours, in % of the whole machine):\n"
+    )
+    w("ours:\n")
+    _turn_table(w, result["levels"])
+    if baseline:
+        w("baseline (standard form bot, same run; the two bots took turns, level by level):\n")
+        _turn_table(w, baseline["levels"])
+
+    w("\nOurs per turn by language (same run, same scripts in German and English):\n")
     w(f"{'clients':>7} {'en p50':>8} {'en p95':>8} {'de p50':>8} {'de p95':>8} {'de/en p50':>10}\n")
     for level in result["levels"]:
         en, de = (level["turn_by_language"].get(k, {}) for k in ("en", "de"))
@@ -841,74 +1116,93 @@ def print_report(result: dict[str, Any], out: IO[str] = sys.stdout) -> None:
             f"{_ms(de.get('p50_ms')):>8} {_ms(de.get('p95_ms')):>8} {ratio:>10}\n"
         )
 
-    busy = [lv for lv in result["levels"] if (lv["other_cpu_percent_of_machine"] or 0) > 15]
-    for level in busy:
-        w(
-            f"  ! at {level['concurrency']} clients other processes kept "
-            f"{level['other_cpu_percent_of_machine']:.0f}% of the machine busy: "
-            "our figures are pessimistic (rerun on a quiet machine, see --wait-quiet)\n"
-        )
-
-    parse = result["parse"]
-    w(
-        f"\n/model/parse (NLU alone), 1 client, {parse['n']} calls: p50 {_ms(parse['p50_ms'])}, "
-        f"p95 {_ms(parse['p95_ms'])}, p99 {_ms(parse['p99_ms'])}"
-        + (f"  ({len(result['parse_errors'])} errors)" if result["parse_errors"] else "")
-        + "\n"
-    )
-    ratio = result.get("turn_to_parse_ratio")
-    if ratio is not None:
-        ref = REFERENCE["levels"]["1"]["p50_ms"] / REFERENCE["parse_p50_ms"]
-        w(
-            f"turn p50 / parse p50 at 1 client: {ratio:.1f}×  "
-            f"(reference bot: {ref:.1f}×, {REFERENCE_LABEL})\n"
-        )
-
-    w(f"\nReference figures — {REFERENCE_LABEL}:\n")
-    w(f"{'clients':>7} {'':>12} {'p50':>9} {'p95':>9} {'msg/s':>7}\n")
-    levels = {str(level["concurrency"]): level for level in result["levels"]}
-    for key, ref in REFERENCE["levels"].items():
-        w(
-            f"{key:>7} {'FIELD_NOTES':>12} {_ms(ref['p50_ms']):>9} {_ms(ref['p95_ms']):>9} "
-            f"{ref['msg_per_s']:>7.1f}\n"
-        )
-        if key in levels:
-            ours = levels[key]
+    all_levels = [("ours", lv) for lv in result["levels"]]
+    all_levels += [("baseline", lv) for lv in (baseline or {}).get("levels", [])]
+    for who, level in all_levels:
+        if (level["other_cpu_percent_of_machine"] or 0) > 15:
             w(
-                f"{key:>7} {'ours, now':>12} {_ms(ours['turn']['p50_ms']):>9} "
-                f"{_ms(ours['turn']['p95_ms']):>9} {ours['msg_per_s'] or 0:>7.1f}\n"
+                f"  ! {who} at {level['concurrency']} clients: other processes kept "
+                f"{level['other_cpu_percent_of_machine']:.0f}% of the machine busy: "
+                "figures are pessimistic (rerun on a quiet machine, see --wait-quiet)\n"
             )
-    w(
-        f"{'':>7} {'FIELD_NOTES':>12} /model/parse p50 {_ms(REFERENCE['parse_p50_ms'])}, "
-        f"Rasa RSS {_mb(REFERENCE['rasa_rss_mb'])}\n"
-    )
+
+    w("\n/model/parse (NLU alone), 1 client:\n")
+    for who, measured in [("ours", result), ("baseline", baseline)]:
+        if not measured:
+            continue
+        parse = measured["parse"]
+        errors = measured["parse_errors"]
+        ratio = measured.get("turn_to_parse_ratio")
+        w(
+            f"  {who:<8} {parse['n']} calls: p50 {_ms(parse['p50_ms'])}, "
+            f"p95 {_ms(parse['p95_ms'])}, p99 {_ms(parse['p99_ms'])}"
+            + (f"; turn p50 / parse p50 at 1 client: {ratio:.1f}×" if ratio else "")
+            + (f"  ({len(errors)} errors)" if errors else "")
+            + "\n"
+        )
+
+    comparison = result.get("comparison")
+    if comparison:
+        w(
+            "\nOurs as a ratio of the baseline, measured in the same run "
+            f"(targets: p50 ≤ {TARGET_P50_RATIO}×, msg/s per Rasa process ≥ "
+            f"{TARGET_THROUGHPUT_RATIO:g}×; one Rasa process each):\n"
+        )
+        w(
+            f"{'clients':>7} {'p50':>7} {'p95':>7} {'p50 en':>7} {'msg/s':>7} "
+            f"{'rasa CPU':>9} {'act. CPU':>9}   targets\n"
+        )
+        for row in comparison["levels"]:
+            verdict = (
+                f"p50 {'met' if row['p50_target_met'] else 'NOT met'}, "
+                f"throughput {'met' if row['throughput_target_met'] else 'NOT met'}"
+            )
+            w(
+                f"{row['concurrency']:>7} {_x(row['p50']):>7} {_x(row['p95']):>7} "
+                f"{_x(row['p50_english_only']):>7} {_x(row['msg_per_s_per_rasa_process']):>7} "
+                f"{_x(row['rasa_cpu_per_turn']):>9} {_x(row['actions_cpu_per_turn']):>9}   "
+                f"{verdict}\n"
+            )
+        w(
+            f"  /model/parse p50: {_x(comparison['parse_p50'])}   (p50 en: our English turns "
+            "only; CPU: per turn, of the Rasa / action-server process trees)\n"
+        )
 
     rss = result["rss"]
     phases = list(rss["by_phase"])
     w("\nPeak RSS per service (sum of VmRSS over its process tree, sampled every 0.25 s):\n")
-    w(f"{'service':<8} {'procs':>5} " + "".join(f"{p:>11}" for p in phases) + f"{'peak':>11}\n")
-    for name in ("rasa", "actions"):
+    w(f"{'service':<16} {'procs':>5} " + "".join(f"{p:>9}" for p in phases) + f"{'peak':>9}\n")
+    for name in ("rasa", "actions", "baseline_rasa", "baseline_actions"):
+        if name not in rss["processes"]:
+            continue
         values = [rss["by_phase"][p].get(name) for p in phases]
         w(
-            f"{name:<8} {rss['processes'].get(name, '-'):>5} "
-            + "".join(f"{_mb(v):>11}" for v in values)
-            + f"{_mb(rss['peak'].get(name)):>11}\n"
+            f"{name:<16} {rss['processes'].get(name, '-'):>5} "
+            + "".join(f"{_mb(v):>9}" for v in values)
+            + f"{_mb(rss['peak'].get(name)):>9}\n"
         )
     if not rss["peak"]:
         w("  (processes not found: RSS not sampled)\n")
 
-    warm = result["warmup"]
-    w(
-        f"\nwarm-up (uncounted): {warm['conversations']} conversations, {warm['ok']} with offers, "
-        f"{warm['seconds']:.1f} s\n"
-    )
-    failures = [f for level in result["levels"] for f in level["failures"]]
-    failures += result["warmup_failures"]
+    for who, measured in [("ours", result), ("baseline", baseline)]:
+        if not measured:
+            continue
+        warm = measured["warmup"]
+        w(
+            f"\n{who} warm-up (uncounted): {warm['conversations']} conversations, "
+            f"{warm['ok']} with offers, {warm['seconds']:.1f} s"
+        )
+    w("\n")
+    failures = [("ours", f) for lv in result["levels"] for f in lv["failures"]]
+    failures += [("ours", f) for f in result["warmup_failures"]]
+    if baseline:
+        failures += [("baseline", f) for lv in baseline["levels"] for f in lv["failures"]]
+        failures += [("baseline", f) for f in baseline["warmup_failures"]]
     if failures:
         w(f"\nFailed or aborted conversations ({len(failures)}; first 10):\n")
-        for f in failures[:10]:
+        for who, f in failures[:10]:
             w(
-                f"  {f['sender']} [{f['script']}] after {f['turns_done']} turns, "
+                f"  {who}: {f['sender']} [{f['script']}] after {f['turns_done']} turns, "
                 f"last message {f['last_message']!r}: "
                 f"{f['error'] or 'no offers'}\n    last reply: {f['last_reply'] or '(empty)'}\n"
             )
@@ -924,82 +1218,148 @@ def print_report(result: dict[str, Any], out: IO[str] = sys.stdout) -> None:
     out.flush()
 
 
-async def measure(
-    opts: Options, rasa_url: str, sampler: RssSampler, deadline: Deadline, token: str = ""
-) -> dict[str, Any]:
-    """Warm-up, /model/parse baseline, then each concurrency level."""
-    run_id = uuid.uuid4().hex[:8]
-    print("warming up (one conversation per script, not counted)…", flush=True)
-    sampler.phase = "warm-up"
-    start = time.perf_counter()
-    warm = await asyncio.wait_for(
-        warm_up(rasa_url, run_id, opts.request_timeout), timeout=max(1.0, deadline.left())
-    )
-    warm_s = time.perf_counter() - start
-    for r in warm:
-        if not r.ok:
-            print(f"  ! warm-up {r.script}: {r.error or 'no offers'} — {r.last_reply[:200]}")
-
-    print(f"measuring /model/parse ({opts.parse_requests} calls, 1 client)…", flush=True)
-    sampler.phase = "parse"
-    texts = [m for s in SCRIPTS for m in s.messages if not m.startswith("/")]
-    parse_s, parse_errors = await measure_parse(
-        rasa_url, texts, opts.parse_requests, deadline, opts.request_timeout, token
-    )
-
-    levels: list[dict[str, Any]] = []
-    for concurrency in opts.concurrency:
-        count = opts.conversations or max(20, 3 * concurrency)
-        if deadline.left() <= 0:
-            print(f"  ! no time left for concurrency {concurrency}")
-            break
-        print(
-            f"concurrency {concurrency}: {count} conversations "
-            f"({deadline.left():.0f} s of the time limit left)…",
-            flush=True,
-        )
-        sampler.phase = f"c={concurrency}"
-        cpu_before = cpu_snapshot(sampler.roots)
-        results, wall, not_started = await run_level(
-            rasa_url, concurrency, count, run_id, deadline, opts.request_timeout
-        )
-        cpu = cpu_delta(cpu_before, cpu_snapshot(sampler.roots))
-        level = level_report(concurrency, results, wall, not_started, cpu)
-        levels.append(level)
-        print(
-            f"  done in {wall:.1f} s: {level['completed']}/{count} with offers, "
-            f"turn p50 {_ms(level['turn']['p50_ms'])}, {level['msg_per_s']} msg/s",
-            flush=True,
-        )
-    sampler.sample()
-
-    parse = latency_summary(parse_s)
-    ratio = None
-    first = next((lv for lv in levels if lv["concurrency"] == 1), None)
-    if first and first["turn"]["p50_ms"] and parse["p50_ms"]:
-        ratio = round(first["turn"]["p50_ms"] / parse["p50_ms"], 2)
+def _failure(r: ConversationResult) -> dict[str, Any]:
     return {
-        "warmup": {
+        "sender": r.sender,
+        "script": r.script,
+        "turns_done": len(r.turn_seconds),
+        "last_message": r.last_message,
+        "error": r.error,
+        "last_reply": r.last_reply,
+    }
+
+
+async def measure(
+    opts: Options, targets: Sequence[Target], sampler: RssSampler, deadline: Deadline
+) -> dict[str, dict[str, Any]]:
+    """Warm-up, /model/parse, then each concurrency level, for every target in turn.
+
+    The targets take turns at each step (who goes first alternates by level), so a
+    change in the machine's load during the run falls on both.
+    """
+    run_id = uuid.uuid4().hex[:8]
+    found: dict[str, dict[str, Any]] = {t.name: {"levels": []} for t in targets}
+    for target in targets:
+        print(f"[{target.name}] warming up (one conversation per script, not counted)…", flush=True)
+        sampler.phase = "warm-up"
+        start = time.perf_counter()
+        warm = await asyncio.wait_for(
+            warm_up(target.rasa_url, target.scripts, run_id, opts.request_timeout),
+            timeout=max(1.0, deadline.left()),
+        )
+        for r in warm:
+            if not r.ok:
+                print(f"  ! warm-up {r.script}: {r.error or 'no offers'} — {r.last_reply[:200]}")
+        found[target.name]["warmup"] = {
             "conversations": len(warm),
             "ok": sum(r.ok for r in warm),
-            "seconds": round(warm_s, 2),
-        },
-        "warmup_failures": [
+            "seconds": round(time.perf_counter() - start, 2),
+        }
+        found[target.name]["warmup_failures"] = [_failure(r) for r in warm if not r.ok]
+
+    for target in targets:
+        print(
+            f"[{target.name}] measuring /model/parse ({opts.parse_requests} calls, 1 client)…",
+            flush=True,
+        )
+        sampler.phase = "parse"
+        texts = [m for s in target.scripts for m in s.messages if not m.startswith("/")]
+        parse_s, parse_errors = await measure_parse(
+            target.rasa_url,
+            texts,
+            opts.parse_requests,
+            deadline,
+            opts.request_timeout,
+            target.token,
+        )
+        found[target.name]["parse"] = latency_summary(parse_s)
+        found[target.name]["parse_errors"] = parse_errors[:10]
+
+    for index, concurrency in enumerate(opts.concurrency):
+        count = opts.conversations or max(20, 3 * concurrency)
+        for target in targets if index % 2 == 0 else list(reversed(targets)):
+            if deadline.left() <= 0:
+                print(f"  ! no time left for {target.name} at concurrency {concurrency}")
+                continue
+            print(
+                f"[{target.name}] concurrency {concurrency}: {count} conversations "
+                f"({deadline.left():.0f} s of the time limit left)…",
+                flush=True,
+            )
+            sampler.phase = f"c={concurrency}"
+            cpu_before = cpu_snapshot(sampler.roots)
+            results, wall, not_started = await run_level(
+                target.rasa_url,
+                target.scripts,
+                concurrency,
+                count,
+                run_id,
+                deadline,
+                opts.request_timeout,
+            )
+            cpu = target.own_cpu(cpu_delta(cpu_before, cpu_snapshot(sampler.roots)))
+            level = level_report(concurrency, results, wall, not_started, cpu, target.scripts)
+            found[target.name]["levels"].append(level)
+            print(
+                f"  done in {wall:.1f} s: {level['completed']}/{count} with offers, "
+                f"turn p50 {_ms(level['turn']['p50_ms'])}, {level['msg_per_s']} msg/s",
+                flush=True,
+            )
+    sampler.sample()
+
+    for measured in found.values():
+        parse = measured["parse"]
+        first = next((lv for lv in measured["levels"] if lv["concurrency"] == 1), None)
+        ratio = None
+        if first and first["turn"]["p50_ms"] and parse["p50_ms"]:
+            ratio = round(first["turn"]["p50_ms"] / parse["p50_ms"], 2)
+        measured["turn_to_parse_ratio"] = ratio
+    return found
+
+
+def _ratio(ours: float | None, base: float | None) -> float | None:
+    return round(ours / base, 3) if ours is not None and base else None
+
+
+def compare(ours: dict[str, Any], baseline: dict[str, Any]) -> dict[str, Any]:
+    """Ours as ratios of the baseline's figures of the same run, per level, with the targets.
+
+    Throughput is per Rasa process: each side runs one Rasa server process here.
+    """
+    base_levels = {lv["concurrency"]: lv for lv in baseline["levels"]}
+    levels = []
+    for lv in ours["levels"]:
+        base = base_levels.get(lv["concurrency"])
+        if base is None:
+            continue
+        en = lv["turn_by_language"].get("en", {})
+        p50 = _ratio(lv["turn"]["p50_ms"], base["turn"]["p50_ms"])
+        throughput = _ratio(lv["msg_per_s"], base["msg_per_s"])
+        levels.append(
             {
-                "sender": r.sender,
-                "script": r.script,
-                "turns_done": len(r.turn_seconds),
-                "last_message": r.last_message,
-                "error": r.error,
-                "last_reply": r.last_reply,
+                "concurrency": lv["concurrency"],
+                "p50": p50,
+                "p95": _ratio(lv["turn"]["p95_ms"], base["turn"]["p95_ms"]),
+                "p50_english_only": _ratio(en.get("p50_ms"), base["turn"]["p50_ms"]),
+                "msg_per_s_per_rasa_process": throughput,
+                "rasa_cpu_per_turn": _ratio(
+                    lv["cpu_ms_per_turn"].get("rasa"), base["cpu_ms_per_turn"].get("rasa")
+                ),
+                "actions_cpu_per_turn": _ratio(
+                    lv["cpu_ms_per_turn"].get("actions"), base["cpu_ms_per_turn"].get("actions")
+                ),
+                "p50_target_met": p50 is not None and p50 <= TARGET_P50_RATIO,
+                "throughput_target_met": throughput is not None
+                and throughput >= TARGET_THROUGHPUT_RATIO,
             }
-            for r in warm
-            if not r.ok
-        ],
-        "parse": parse,
-        "parse_errors": parse_errors[:10],
+        )
+    return {
+        "targets": {
+            "p50_at_most": TARGET_P50_RATIO,
+            "throughput_at_least": TARGET_THROUGHPUT_RATIO,
+        },
+        "parse_p50": _ratio(ours["parse"]["p50_ms"], baseline["parse"]["p50_ms"]),
         "levels": levels,
-        "turn_to_parse_ratio": ratio,
     }
 
 
@@ -1008,37 +1368,63 @@ def _raise_on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+def baseline_versions() -> dict[str, str]:
+    """Versions of the packages in the baseline's venv that decide its speed."""
+    wanted = {"rasa", "rasa_sdk", "jsonschema", "tensorflow", "sanic", "sqlalchemy"}
+    versions: dict[str, str] = {}
+    for info in BASELINE_VENV.glob("lib/python*/site-packages/*.dist-info"):
+        name, _, version = info.name.removesuffix(".dist-info").partition("-")
+        if name.lower() in wanted:
+            versions[name.lower()] = version
+    return dict(sorted(versions.items()))
+
+
 def run(opts: Options) -> dict[str, Any]:
-    """Start the stack if asked, measure, stop what was started; the results."""
+    """Start the stacks if asked, measure, stop what was started; the results."""
     began = time.monotonic()
     model: Path | None = None
+    baseline_model: Path | None = None
+    if opts.baseline:
+        ensure_baseline_env()
+        baseline_model = ensure_baseline_model()
+        print(f"baseline model: {baseline_model.name}", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-conversation-") as tmp:
         base = Path(tmp)
         stack: Stack | None = None
         log_file: IO[str] | None = None
         stop_offset: int | None = None
         try:
+            services: list[Service] = []
+            catalogue = base / "catalog.db"
+            if opts.start or opts.baseline:
+                print("building the demo catalogue in a temporary SQLite file…", flush=True)
+                build_catalogue(f"sqlite:///{catalogue}")
             if opts.start:
                 model = wait_for_model(opts.wait_model)
                 if model is None:
                     raise SystemExit(f"no trained model in {MODELS}: run `make train` first")
                 print(f"model: {model.name}", flush=True)
-                database_url = f"sqlite:///{base / 'catalog.db'}"
-                print("building the demo catalogue in a temporary SQLite file…", flush=True)
-                build_catalogue(database_url)
                 action_port, rasa_port = free_port(), free_port()
-                actions = action_service(action_port, env={"DATABASE_URL": database_url})
+                actions = action_service(
+                    action_port, env={"DATABASE_URL": f"sqlite:///{catalogue}"}
+                )
                 rasa = rasa_service(
                     rasa_port,
                     action_port,
                     env={"TRACKER_STORE_URL": f"sqlite:///{base / 'tracker.db'}"},
                 )
+                services += [actions, rasa]
+            if opts.baseline:
+                base_actions, base_rasa = baseline_services(base, catalogue)
+                services += [base_actions, base_rasa]
+            if services:
                 opts.server_log.parent.mkdir(parents=True, exist_ok=True)
                 log_file = opts.server_log.open("w", buffering=1)
-                stack = Stack([actions, rasa], log=log_file)
+                stack = Stack(services, log=log_file)
                 print(
-                    f"starting the action server (:{action_port}) and Rasa (:{rasa_port}; "
-                    f"model load ~50 s)… server output: {opts.server_log}",
+                    "starting "
+                    + ", ".join(f"{s.name} (:{s.port})" for s in services)
+                    + f" (model loads ~50 s each)… server output: {opts.server_log}",
                     flush=True,
                 )
                 t0 = time.monotonic()
@@ -1050,12 +1436,14 @@ def run(opts: Options) -> dict[str, Any]:
                     tail = opts.server_log.read_text(errors="replace").splitlines()[-30:]
                     sys.stderr.write("\n".join(["could not start:", str(exc), *problems, *tail]))
                     raise SystemExit(2) from exc
-                print(f"stack ready in {time.monotonic() - t0:.0f} s", flush=True)
-                rasa_url, token = rasa.url, rasa.token
-                roots: dict[str, int | None] = {
-                    "rasa": rasa.process.pid if rasa.process else None,
-                    "actions": actions.process.pid if actions.process else None,
-                }
+                print(f"servers ready in {time.monotonic() - t0:.0f} s", flush=True)
+
+            targets: list[Target] = []
+            roots: dict[str, int | None] = {}
+            if opts.start:
+                roots["rasa"] = rasa.process.pid if rasa.process else None
+                roots["actions"] = actions.process.pid if actions.process else None
+                targets.append(Target("ours", rasa.url, rasa.token, SCRIPTS, "rasa", "actions"))
             else:
                 rasa_url = opts.rasa_url
                 with httpx.Client(timeout=5, trust_env=False) as client:
@@ -1067,11 +1455,25 @@ def run(opts: Options) -> dict[str, Any]:
                     )
                     status.raise_for_status()
                     model = Path(str(status.json().get("model_file", "?")))
-                roots = {
-                    "rasa": listener_root(urlsplit(rasa_url).port or 80),
-                    "actions": listener_root(urlsplit(opts.action_url).port or 80),
-                }
+                roots["rasa"] = listener_root(urlsplit(rasa_url).port or 80)
+                roots["actions"] = listener_root(urlsplit(opts.action_url).port or 80)
+                targets.append(Target("ours", rasa_url, token, SCRIPTS, "rasa", "actions"))
                 print(f"measuring the running stack at {rasa_url} (processes {roots})", flush=True)
+            if opts.baseline:
+                roots["baseline_rasa"] = base_rasa.process.pid if base_rasa.process else None
+                roots["baseline_actions"] = (
+                    base_actions.process.pid if base_actions.process else None
+                )
+                targets.append(
+                    Target(
+                        "baseline",
+                        base_rasa.url,
+                        base_rasa.token,
+                        BASELINE_SCRIPTS,
+                        "baseline_rasa",
+                        "baseline_actions",
+                    )
+                )
 
             if opts.wait_quiet > 0:
                 print(f"waiting up to {opts.wait_quiet:.0f} s for a quiet machine…", flush=True)
@@ -1081,7 +1483,7 @@ def run(opts: Options) -> dict[str, Any]:
             with RssSampler(roots) as sampler:
                 time.sleep(0.5)  # an idle sample after start-up, before any traffic
                 sampler.sample()
-                measured = asyncio.run(measure(opts, rasa_url, sampler, deadline, token))
+                measured = asyncio.run(measure(opts, targets, sampler, deadline))
             peaks = {n: round(v, 1) for n in roots if (v := sampler.overall_peak(n)) is not None}
             result: dict[str, Any] = {
                 "started": opts.start,
@@ -1098,7 +1500,7 @@ def run(opts: Options) -> dict[str, Any]:
                     "python": platform.python_version(),
                     "load_average_at_start": load_at_start,
                 },
-                **measured,
+                **measured["ours"],
                 "rss": {
                     "by_phase": {
                         p: {n: round(v, 1) for n, v in d.items()} for p, d in sampler.peaks.items()
@@ -1106,8 +1508,19 @@ def run(opts: Options) -> dict[str, Any]:
                     "peak": peaks,
                     "processes": sampler.procs,
                 },
-                "reference": REFERENCE,
+                "baseline": None,
+                "comparison": None,
             }
+            if opts.baseline:
+                result["baseline"] = {
+                    "what": "standard Rasa 3.6 form bot (bench/baseline), plain "
+                    f"`{BASELINE_REQUIREMENT}` in its own venv, same machine, same run",
+                    "model": baseline_model.name if baseline_model else None,
+                    "versions": baseline_versions(),
+                    "scripts": {s.name: list(s.messages) for s in BASELINE_SCRIPTS},
+                    **measured["baseline"],
+                }
+                result["comparison"] = compare(measured["ours"], measured["baseline"])
         finally:
             if stack is not None:
                 if log_file is not None:
@@ -1119,7 +1532,7 @@ def run(opts: Options) -> dict[str, Any]:
                 stack.stop()
             if log_file is not None:
                 log_file.close()
-    if opts.start:
+    if stack is not None:
         count, first = log_problems(opts.server_log, end=stop_offset)
         at_stop, _ = log_problems(opts.server_log, start=stop_offset or 0)
         result["server_log"] = {
@@ -1146,7 +1559,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         opts.out.parent.mkdir(parents=True, exist_ok=True)
         opts.out.write_text(json.dumps(result, indent=2) + "\n")
         print(f"JSON written to {opts.out}")
-    failed = sum(lv["failed"] + lv["aborted"] for lv in result["levels"])
+    levels = result["levels"] + (result["baseline"] or {}).get("levels", [])
+    failed = sum(lv["failed"] + lv["aborted"] for lv in levels)
     return 1 if failed else 0
 
 
