@@ -11,7 +11,7 @@ export RASA_TELEMETRY_ENABLED := false
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help install run test test-unit test-integration lint format train catalog bench bench-nlu chromium haproxy clean
+.PHONY: help install run test test-unit test-integration lint format train catalog bench bench-nlu chromium haproxy run-prod clean
 
 help:
 	@echo "make run    install what is missing, build the demo catalogue, train if needed, start everything"
@@ -68,6 +68,11 @@ haproxy:
 
 run: install catalog train haproxy
 	.venv/bin/python -m web.stack
+
+# The production profile on this machine: PostgreSQL, Redis, several Rasa instances,
+# action servers and web processes behind HAProxy, under supervisord (web/production.py).
+run-prod: install train haproxy
+	.venv/bin/python -m web.production
 
 test: install train chromium haproxy lint
 	.venv/bin/pytest -p no:cacheprovider

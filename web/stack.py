@@ -222,6 +222,7 @@ defaults
     timeout queue {timeout_ms}ms
     retries 1
     option redispatch
+    http-reuse never
 
 frontend action_guard
     bind 127.0.0.1:{port}
