@@ -20,16 +20,28 @@ from sqlalchemy import ColumnElement, literal
 from sqlmodel import col
 
 from catalog.models import Product
+from product_rules.i18n import N_, gettext
 from product_rules.offers import ScorePartPayload
 from product_rules.query import column, compare, distance, indicator
 from product_rules.schema import Filter, Ranking
 from product_rules.vocabulary import Operator
 from product_rules.wishes import Wish, number
 
-__all__ = ["RANKING_LABELS", "ScorePart", "points", "score_parts", "total"]
+__all__ = ["RANKING_LABELS", "ScorePart", "points", "ranking_label", "score_parts", "total"]
 
-#: Fallback labels of the parts that no filter names.
-RANKING_LABELS = {"in_stock": "in stock", "margin": "margin", "price_fit": "uses the budget"}
+#: Fallback labels of the parts that no filter names (English msgids of product_rules'
+#: catalogue: shown in the language of the step, see :func:`ranking_label`).
+RANKING_LABELS = {
+    "in_stock": N_("in stock"),
+    "margin": N_("margin"),
+    "price_fit": N_("uses the budget"),
+}
+
+
+def ranking_label(part: str) -> str:
+    """The label of a ranking part in the current language."""
+    return gettext(RANKING_LABELS[part])
+
 
 #: Points are rounded to this many decimals; the score is the sum of the rounded parts.
 DECIMALS = 3
@@ -58,9 +70,9 @@ def score_parts(
         matches = indicator(compare(rule.attribute, rule.op, value))
         parts.append(ScorePart(rule.id, rule.label, matches * rule.weight))
     in_stock = indicator(col(Product.stock) > 0) * ranking.in_stock
-    parts.append(ScorePart("in_stock", RANKING_LABELS["in_stock"], in_stock))
+    parts.append(ScorePart("in_stock", ranking_label("in_stock"), in_stock))
     margin = col(Product.margin_pct) / 10.0 * ranking.margin
-    parts.append(ScorePart("margin", RANKING_LABELS["margin"], margin))
+    parts.append(ScorePart("margin", ranking_label("margin"), margin))
     for wish in wishes:
         asked = number(wish.value)
         rule = wish.rule
@@ -79,9 +91,7 @@ def score_parts(
                     if all(p.id != "price_fit" for p in parts)
                     else f"price_fit:{rule.id}"
                 )
-                parts.append(
-                    ScorePart(part, RANKING_LABELS["price_fit"], share * ranking.price_fit)
-                )
+                parts.append(ScorePart(part, ranking_label("price_fit"), share * ranking.price_fit))
     return parts
 
 

@@ -333,3 +333,16 @@ def test_recommend_traces_staff_locks_in_the_step_language(
     assert f"{_mains(plain)[0]} vom Personal ausgeschlossen" in messages
     preferences = [e["message"] for e in result.trace if e["kind"] == "preference"]
     assert preferences == ["geometry in ['endurance'] (Gewicht 3)"], preferences
+
+
+def test_score_parts_are_labelled_in_the_step_language(engine: AdviceEngine) -> None:
+    with speaking("de"):
+        german = engine.recommend(BEGINNER)
+    english = engine.recommend(BEGINNER)
+
+    def labels(result: Recommendation) -> dict[str, str]:
+        return {p["part"]: p["label"] for c in result.candidates for p in c["parts"]}
+
+    assert labels(english)["in_stock"] == "in stock"
+    assert labels(german)["in_stock"] == "vorrätig"
+    assert labels(german)["margin"] == "Marge"
