@@ -11,6 +11,7 @@ shopper would see nothing at all.
 
 from __future__ import annotations
 
+import json
 import logging
 from abc import ABCMeta, abstractmethod
 from typing import Any
@@ -56,9 +57,24 @@ def turn_of(tracker: Tracker, intent: str | None) -> Turn:
     )
 
 
-def slots_of(state: ConversationState) -> list[EventType]:
-    """The slots that carry a state: the whole state, and its language for the responses."""
-    return [SlotSet(STATE_SLOT, state.to_dict()), SlotSet(LANGUAGE_SLOT, state.language)]
+def slots_of(state: ConversationState, tracker: Tracker | None = None) -> list[EventType]:
+    """The slots that carry a state: the whole state, and its language for the responses.
+
+    With ``tracker``, only the slots whose value changed: every event is stored, replayed
+    on each later turn and sent along with every later action call, so a turn that
+    changes nothing ("why this one?", "what is SPD?") adds no slot event.
+    """
+    wanted = {STATE_SLOT: _as_json(state.to_dict()), LANGUAGE_SLOT: state.language}
+    return [
+        SlotSet(name, value)
+        for name, value in wanted.items()
+        if tracker is None or tracker.get_slot(name) != value
+    ]
+
+
+def _as_json(value: Any) -> Any:
+    """``value`` as it comes back from the tracker (tuples as lists, keys as strings)."""
+    return json.loads(json.dumps(value))
 
 
 def send(dispatcher: CollectingDispatcher, reply: Reply) -> None:
@@ -109,7 +125,7 @@ class AdvisorAction(Action, metaclass=ABCMeta):
             dispatcher.utter_message(text=render("failure"))
             return []
         send(dispatcher, reply)
-        return slots_of(new_state)
+        return slots_of(new_state, tracker)
 
 
 class ActionAdvise(AdvisorAction):
@@ -148,7 +164,7 @@ class ActionSettleLanguage(Action):
         except Exception:  # noqa: BLE001 - the response follows in any case
             log.exception("cannot settle the language of conversation %s", tracker.sender_id)
             return []
-        return slots_of(state)
+        return slots_of(state, tracker)
 
 
 class ActionGreet(AdvisorAction):

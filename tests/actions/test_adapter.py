@@ -179,3 +179,26 @@ def test_registered_actions_match_domain() -> None:
     executor = ActionExecutor()
     executor.register_package("actions")
     assert set(executor.actions) == domain_actions
+
+
+async def test_a_turn_that_changes_nothing_sets_no_slot() -> None:
+    _, first = await run(ActionAdvise(), tracker("I want a road bike", intent="request_advice"))
+    state = first[0]["value"]
+    asked = tracker("what is SPD?", intent="explain_term", state=state)
+    asked.slots[LANGUAGE_SLOT] = "en"
+
+    messages, events = await run(ActionExplain(), asked)
+
+    assert "SPD" in messages[0]["text"]
+    assert events == [], "an unchanged state and language add no events to the tracker"
+
+
+async def test_a_changed_language_alone_sets_only_the_language_slot() -> None:
+    _, first = await run(ActionAdvise(), tracker("I want a road bike", intent="request_advice"))
+    state = first[0]["value"]
+    again = tracker("what is SPD?", intent="explain_term", state=state)
+    again.slots[LANGUAGE_SLOT] = None  # e.g. a tracker from before the language slot
+
+    _, events = await run(ActionExplain(), again)
+
+    assert [(e["name"], e["value"]) for e in events] == [(LANGUAGE_SLOT, "en")]
