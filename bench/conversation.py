@@ -535,13 +535,14 @@ async def run_level(
     run_id: str,
     deadline: Deadline,
     request_timeout: float,
+    first: int = 0,
 ) -> tuple[list[ConversationResult], float, int]:
     """``concurrency`` clients play ``conversations`` scripts back to back, without pause.
 
     Returns the results, the wall time and how many conversations never started.
     """
     queue: asyncio.Queue[tuple[int, Script]] = asyncio.Queue()
-    for index in range(conversations):
+    for index in range(first, first + conversations):
         queue.put_nowait((index, scripts[index % len(scripts)]))
     results: list[ConversationResult] = []
 
@@ -890,6 +891,7 @@ class Options:
     wait_quiet: float
     server_log: Path
     baseline: bool = True
+    rounds: int = 3
 
 
 def parse_args(argv: Sequence[str] | None) -> Options:
@@ -926,6 +928,12 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         help="seconds for the servers to start (two Rasa servers load their models at once)",
     )
     parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="split each level into this many rounds, the bots taking turns (default 3)",
+    )
+    parser.add_argument(
         "--no-baseline",
         action="store_true",
         help="do not run the standard form bot of bench/baseline beside ours",
@@ -956,6 +964,8 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         parser.error("--conversations must be between 1 and 1000")
     if not all(1 <= c <= 100 for c in args.concurrency):
         parser.error("--concurrency values must be between 1 and 100")
+    if not 1 <= args.rounds <= 20:
+        parser.error("--rounds must be between 1 and 20")
     if not 1 <= args.parse_requests <= 2000:
         parser.error("--parse-requests must be between 1 and 2000")
     if not 10 <= args.time_limit <= 3600:
@@ -980,6 +990,7 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         wait_quiet=args.wait_quiet,
         server_log=args.server_log,
         baseline=not args.no_baseline,
+        rounds=args.rounds,
     )
 
 
@@ -1277,32 +1288,61 @@ async def measure(
 
     for index, concurrency in enumerate(opts.concurrency):
         count = opts.conversations or max(20, 3 * concurrency)
-        for target in targets if index % 2 == 0 else list(reversed(targets)):
-            if deadline.left() <= 0:
-                print(f"  ! no time left for {target.name} at concurrency {concurrency}")
-                continue
-            print(
-                f"[{target.name}] concurrency {concurrency}: {count} conversations "
-                f"({deadline.left():.0f} s of the time limit left)…",
-                flush=True,
-            )
-            sampler.phase = f"c={concurrency}"
-            cpu_before = cpu_snapshot(sampler.roots)
-            results, wall, not_started = await run_level(
-                target.rasa_url,
-                target.scripts,
+        # Rounds of at least `concurrency` conversations each, the bots taking turns
+        # (who goes first alternates), so a change of the machine's load falls on both.
+        rounds = max(1, min(opts.rounds, count // concurrency))
+        sizes = [count // rounds + (1 if r < count % rounds else 0) for r in range(rounds)]
+        print(
+            f"concurrency {concurrency}: {count} conversations per bot in {rounds} rounds, "
+            f"the bots taking turns ({deadline.left():.0f} s of the time limit left)…",
+            flush=True,
+        )
+        sampler.phase = f"c={concurrency}"
+        acc: dict[str, dict[str, Any]] = {
+            t.name: {"results": [], "wall": 0.0, "not_started": 0, "cpu": {}} for t in targets
+        }
+        offset = 0
+        for round_no, size in enumerate(sizes):
+            order = list(targets) if (index + round_no) % 2 == 0 else list(reversed(targets))
+            for target in order:
+                part = acc[target.name]
+                if deadline.left() <= 0:
+                    part["not_started"] += size
+                    continue
+                cpu_before = cpu_snapshot(sampler.roots)
+                results, wall, not_started = await run_level(
+                    target.rasa_url,
+                    target.scripts,
+                    concurrency,
+                    size,
+                    run_id,
+                    deadline,
+                    opts.request_timeout,
+                    first=offset,
+                )
+                cpu = target.own_cpu(cpu_delta(cpu_before, cpu_snapshot(sampler.roots)))
+                part["results"].extend(results)
+                part["wall"] += wall
+                part["not_started"] += not_started
+                for key, value in cpu.items():
+                    part["cpu"][key] = part["cpu"].get(key, 0.0) + value
+            offset += size
+        for target in targets:
+            part = acc[target.name]
+            level = level_report(
                 concurrency,
-                count,
-                run_id,
-                deadline,
-                opts.request_timeout,
+                part["results"],
+                part["wall"],
+                part["not_started"],
+                part["cpu"],
+                target.scripts,
             )
-            cpu = target.own_cpu(cpu_delta(cpu_before, cpu_snapshot(sampler.roots)))
-            level = level_report(concurrency, results, wall, not_started, cpu, target.scripts)
+            level["rounds"] = rounds
             found[target.name]["levels"].append(level)
             print(
-                f"  done in {wall:.1f} s: {level['completed']}/{count} with offers, "
-                f"turn p50 {_ms(level['turn']['p50_ms'])}, {level['msg_per_s']} msg/s",
+                f"  [{target.name}] {part['wall']:.1f} s: {level['completed']}/{count} with "
+                f"offers, turn p50 {_ms(level['turn']['p50_ms'])}, {level['msg_per_s']} msg/s, "
+                f"others busy {level['other_cpu_percent_of_machine']}%",
                 flush=True,
             )
     sampler.sample()
@@ -1494,6 +1534,8 @@ def run(opts: Options) -> dict[str, Any]:
                     "concurrency": opts.concurrency,
                     "parse_requests": opts.parse_requests,
                     "time_limit_s": opts.time_limit,
+                    "rounds": opts.rounds,
+                    "baseline": opts.baseline,
                 },
                 "machine": {
                     "cpus": os.cpu_count(),
