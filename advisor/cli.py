@@ -1,4 +1,8 @@
-"""The ``advisor`` command: staff accounts.
+"""The ``advisor`` command: staff accounts and the database schema.
+
+``advisor db upgrade`` applies the schema migrations (``advisor/migrations``) to
+``DATABASE_URL``; ``advisor db check`` says whether the database matches the models
+(exit status 1 if not); ``advisor db current`` prints the migration it is at.
 
 ``advisor users add NAME --role ROLE`` asks for the password twice on a terminal, or
 reads one line from standard input otherwise (``echo "$PW" | advisor users add anna
@@ -141,7 +145,39 @@ def _parser() -> argparse.ArgumentParser:
             "ensure-admin", help="create `admin` with a random password unless an admin exists"
         )
     )
+    db = commands.add_parser("db", help="the database schema (Alembic migrations)")
+    db.set_defaults(help_for=db)
+    db_actions = db.add_subparsers(dest="action", metavar="ACTION")
+    database_option(db_actions.add_parser("upgrade", help="apply the migrations"))
+    database_option(db_actions.add_parser("check", help="compare the database with the models"))
+    database_option(db_actions.add_parser("current", help="print the migration applied"))
     return parser
+
+
+def _db(action: str, url: str) -> int:
+    from advisor import schema
+
+    engine = make_engine(url)
+    try:
+        if action == "upgrade":
+            print(f"database {_shown_url(url)}: {schema.upgrade(engine, url)}", flush=True)
+            return 0
+        if action == "current":
+            print(schema.current(engine) or "none", flush=True)
+            return 0
+        differences = schema.check(engine)
+        for line in differences:
+            print(line, flush=True)
+        if differences:
+            _say(f"{len(differences)} differences: run `advisor db upgrade`")
+            return 1
+        print("the database matches the models", flush=True)
+        return 0
+    except RuntimeError as error:
+        _say(str(error))
+        return 1
+    finally:
+        engine.dispose()
 
 
 def main(argv: list[str] | None = None, *, stdin: TextIO | None = None) -> int:
@@ -167,6 +203,8 @@ def main(argv: list[str] | None = None, *, stdin: TextIO | None = None) -> int:
     url: str = args.database_url or get_settings().database_url
     db: AdvisorDatabase | None = None
     try:
+        if args.command == "db":
+            return _db(args.action, url)
         db = AdvisorDatabase(make_engine(url))
         if args.action == "add":
             return _add(db, args.name, args.role, stdin)

@@ -343,6 +343,14 @@ def prepare(plan: ProductionPlan) -> list[str]:
     """Databases, the demo catalogue when empty, the admin account; the admin's lines."""
     ensure_databases(plan)
     env = {**os.environ, "DATABASE_URL": plan.database_url}
+    # The schema first, by one process: several starting at once would race to create
+    # the same tables (seen: a duplicate pg_type on the first chat of two web processes).
+    subprocess.run(
+        [sys.executable, "-m", "advisor.cli", "db", "upgrade", "--database-url", plan.database_url],
+        cwd=REPO,
+        env=env,
+        check=True,
+    )
     subprocess.run(
         [sys.executable, "-m", "catalog.cli", "build-demo", "--database-url", plan.database_url],
         cwd=REPO,

@@ -464,6 +464,11 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+    migrated = subprocess.run(
+        [sys.executable, "-m", "advisor.cli", "db", "upgrade"], cwd=REPO, check=False
+    )
+    if migrated.returncode != 0:
+        return 1
     admin_notice = ensure_admin()
     if admin_notice is None:
         return 1
