@@ -31,7 +31,6 @@ import random
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -43,7 +42,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from _stats import summary
-from conversation import SCRIPTS
+from conversation import SCRIPTS, machine_busy_seconds, tree_cpu_seconds
 
 from advisor.render import render
 from web.stack import REPO, free_port
@@ -233,52 +232,93 @@ def _drop_databases(names: Sequence[str]) -> None:
 
 
 @contextmanager
-def production(rasa_instances: int, action_workers: int, web_workers: int) -> Iterator[str]:
-    """The production profile on free ports and databases of its own; its web URL."""
+def production(
+    rasa_instances: int, action_workers: int, web_workers: int
+) -> Iterator[tuple[str, Path]]:
+    """The production profile on free ports and databases of its own; its URL and state."""
     suffix = uuid.uuid4().hex[:8]
     names = (f"load_advisor_{suffix}", f"load_tracker_{suffix}")
     web_port = free_port()
-    with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
-        log_path = Path(tmp) / "launcher.log"
-        with log_path.open("wb") as log:
-            launcher = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "web.production",
-                    *("--rasa-instances", str(rasa_instances)),
-                    *("--action-workers", str(action_workers)),
-                    *("--web-workers", str(web_workers)),
-                    *("--web-port", str(web_port)),
-                    *("--rasa-port", str(free_port())),
-                    *("--action-port", str(free_port())),
-                    *("--database-url", _db_url(names[0], "psycopg")),
-                    *("--tracker-store-url", _db_url(names[1])),
-                    *("--state-dir", tmp),
-                ],
-                cwd=REPO,
-                env={**os.environ, "WEB_COOKIE_SECURE": "false"},
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
+    # The processes' logs stay for reading after the run (bench/results is not in git).
+    tmp = str(REPO / "bench" / "results" / f"load-{time.strftime('%Y%m%d-%H%M%S')}-{suffix}")
+    Path(tmp).mkdir(parents=True, exist_ok=True)
+    log_path = Path(tmp) / "launcher.log"
+    with log_path.open("wb") as log:
+        launcher = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "web.production",
+                *("--rasa-instances", str(rasa_instances)),
+                *("--action-workers", str(action_workers)),
+                *("--web-workers", str(web_workers)),
+                *("--web-port", str(web_port)),
+                *("--rasa-port", str(free_port())),
+                *("--action-port", str(free_port())),
+                *("--database-url", _db_url(names[0], "psycopg")),
+                *("--tracker-store-url", _db_url(names[1])),
+                *("--state-dir", tmp),
+            ],
+            cwd=REPO,
+            env={**os.environ, "WEB_COOKIE_SECURE": "false"},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            deadline = time.monotonic() + 480
+            print(
+                f"starting the production profile ({rasa_instances} Rasa; logs in {tmp})…",
+                flush=True,
             )
-            try:
-                deadline = time.monotonic() + 480
-                print(f"starting the production profile ({rasa_instances} Rasa)…", flush=True)
-                while READY_LINE not in log_path.read_text(errors="replace"):
-                    if launcher.poll() is not None or time.monotonic() > deadline:
-                        sys.stderr.write(log_path.read_text(errors="replace")[-4000:])
-                        raise SystemExit("the production profile did not start")
-                    time.sleep(1.0)
-                yield f"http://127.0.0.1:{web_port}"
-            finally:
-                if launcher.poll() is None:
-                    launcher.send_signal(signal.SIGTERM)
-                    try:
-                        launcher.wait(90)
-                    except subprocess.TimeoutExpired:
-                        os.killpg(launcher.pid, signal.SIGKILL)
-                _drop_databases(names)
+            while READY_LINE not in log_path.read_text(errors="replace"):
+                if launcher.poll() is not None or time.monotonic() > deadline:
+                    sys.stderr.write(log_path.read_text(errors="replace")[-4000:])
+                    raise SystemExit("the production profile did not start")
+                time.sleep(1.0)
+            yield f"http://127.0.0.1:{web_port}", Path(tmp)
+        finally:
+            if launcher.poll() is None:
+                launcher.send_signal(signal.SIGTERM)
+                try:
+                    launcher.wait(90)
+                except subprocess.TimeoutExpired:
+                    os.killpg(launcher.pid, signal.SIGKILL)
+            _drop_databases(names)
+
+
+def program_pids(state: Path) -> dict[str, int]:
+    """The pid of each process supervisord runs for the profile in ``state``."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "supervisor.supervisorctl",
+            "-c",
+            str(state / "supervisord.conf"),
+            "status",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    pids: dict[str, int] = {}
+    for line in done.stdout.splitlines():
+        parts = line.split()
+        if len(parts) >= 4 and parts[1] == "RUNNING" and parts[2] == "pid":
+            pids[parts[0]] = int(parts[3].rstrip(","))
+    return pids
+
+
+def cpu_by_kind(pids: dict[str, int]) -> dict[str, float]:
+    """CPU seconds so far per kind of process (rasa, actions, web, haproxy) and machine."""
+    totals: dict[str, float] = {}
+    for name, pid in pids.items():
+        kind = name.split("-", 1)[0]
+        totals[kind] = totals.get(kind, 0.0) + tree_cpu_seconds(pid)
+    totals["machine"] = machine_busy_seconds()
+    return totals
 
 
 def print_report(reports: Sequence[dict[str, Any]]) -> None:
@@ -301,6 +341,10 @@ def print_report(reports: Sequence[dict[str, Any]]) -> None:
             f"{r['conversations_started']:>5} {r['conversations_with_offers']:>6} "
             f"{r['conversations_lost']:>4} {r['conversations_cut_by_time']:>4}"
         )
+        cpu = r.get("cpu_ms_per_turn") or {}
+        if cpu:
+            shown = ", ".join(f"{k} {v:g} ms" for k, v in cpu.items() if k != "machine")
+            print(f"{'':<26} CPU per turn: {shown} (whole machine {cpu.get('machine', 0):g} ms)")
         if r["errors"]:
             print(f"{'':<26} errors: {r['errors']}")
 
@@ -332,8 +376,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     reports: list[dict[str, Any]] = []
 
-    def measure(url: str, tag: str) -> None:
+    def measure(url: str, tag: str, state: Path | None) -> None:
+        pids = program_pids(state) if state else {}
+
+        def timed(result: RunResult, before: dict[str, float]) -> dict[str, Any]:
+            report = result.report()
+            after = cpu_by_kind(pids)
+            turns = max(1, len(result.turns))
+            report["cpu_ms_per_turn"] = {
+                k: round((after[k] - before[k]) * 1000 / turns, 1) for k in before
+            }
+            return report
+
         print(f"{tag}: {args.shoppers} shoppers, think {args.think:g} s, {args.duration:g} s…")
+        before = cpu_by_kind(pids)
         load = asyncio.run(
             run(
                 url,
@@ -346,9 +402,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 timeout=args.timeout,
             )
         )
-        reports.append(load.report())
+        reports.append(timed(load, before))
         if args.capacity_clients > 0:
             print(f"{tag}: capacity, {args.capacity_clients} clients without think time…")
+            before = cpu_by_kind(pids)
             capacity = asyncio.run(
                 run(
                     url,
@@ -361,15 +418,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                     timeout=args.timeout,
                 )
             )
-            reports.append(capacity.report())
+            reports.append(timed(capacity, before))
 
     began = time.monotonic()
     if args.start:
         for instances in args.rasa_instances:
-            with production(instances, args.action_workers, args.web_workers) as url:
-                measure(url, f"{instances} Rasa")
+            with production(instances, args.action_workers, args.web_workers) as (url, state):
+                measure(url, f"{instances} Rasa", state)
     else:
-        measure(args.url.rstrip("/"), "running stack")
+        measure(args.url.rstrip("/"), "running stack", None)
     print_report(reports)
     capacities = {r["label"]: r["msg_per_s"] for r in reports if r["label"].endswith("capacity")}
     if len(capacities) > 1:
