@@ -785,6 +785,9 @@ class FuzzResult:
     refused_well_formed: int = 0
     broken_conversations: int = 0
     normal_checked: int = 0
+    #: Normal messages sent a second time after "something went wrong" (they then passed
+    #: or count as broken).
+    normal_retried: int = 0
     fuzz_latency: list[float] = field(default_factory=list)
     normal_latency: list[float] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
@@ -911,21 +914,16 @@ async def _conversation(
         response, seconds, error = await _post(client, url, body, timeout)
         result.normal_checked += 1
         result.normal_latency.append(seconds)
+        problem = _normal_problem(response, error)
+        if problem.startswith(_SEND_AGAIN):
+            # The sentence asks the shopper to send it again (an action call timed out on
+            # a busy machine, say): once more, as they would; a broken conversation fails
+            # again, a slow moment does not.
+            result.normal_retried += 1
+            response, seconds, error = await _post(client, url, body, timeout)
+            result.normal_latency.append(seconds)
+            problem = _normal_problem(response, error)
         after = " / ".join(c.shown(60) for c in cases)
-        problem = ""
-        if response is None:
-            problem = f"no response: {error}"
-        elif response.status_code != 200:
-            problem = f"HTTP {response.status_code}: {response.text[:200]}"
-        else:
-            messages = _messages(response) or []
-            said = _texts(messages)
-            if not any(m.get("text") or m.get("buttons") for m in messages):
-                problem = f"no text or buttons: {response.text[:200]}"
-            elif "Traceback" in said:
-                problem = f"a stack trace: {said[:200]}"
-            elif said.strip() in FAILURE_SENTENCES:
-                problem = f"the 'something went wrong' sentence: {said[:120]}"
         if problem:
             result.broken_conversations += 1
             result.fail(
@@ -936,6 +934,26 @@ async def _conversation(
             )
     finally:
         await client.aclose()
+
+
+_SEND_AGAIN = "the 'something went wrong' sentence"
+
+
+def _normal_problem(response: httpx.Response | None, error: str) -> str:
+    """What is wrong with the reply to a normal message; empty when it is a sensible one."""
+    if response is None:
+        return f"no response: {error}"
+    if response.status_code != 200:
+        return f"HTTP {response.status_code}: {response.text[:200]}"
+    messages = _messages(response) or []
+    said = _texts(messages)
+    if not any(m.get("text") or m.get("buttons") for m in messages):
+        return f"no text or buttons: {response.text[:200]}"
+    if "Traceback" in said:
+        return f"a stack trace: {said[:200]}"
+    if said.strip() in FAILURE_SENTENCES:
+        return f"{_SEND_AGAIN}, twice: {said[:120]}"
+    return ""
 
 
 def plan(
@@ -1101,7 +1119,8 @@ def report(result: FuzzResult, out: IO[str], *, failures_shown: int = 8) -> None
     w(f"empty replies: {result.empty}\n")
     w(
         f"conversations that no longer answer normally: {result.broken_conversations}"
-        f" of {result.normal_checked}\n"
+        f" of {result.normal_checked} (sent again after 'something went wrong': "
+        f"{result.normal_retried})\n"
     )
     w(
         f"latency, fuzz inputs: p50 {_ms(percentile(result.fuzz_latency, 50))}, "
@@ -1251,6 +1270,7 @@ def as_json(result: FuzzResult, args: argparse.Namespace) -> dict[str, Any]:
         "empty": result.empty,
         "broken_conversations": result.broken_conversations,
         "failure_sentences": result.failure_sentences,
+        "normal_retried": result.normal_retried,
         "refused_well_formed": result.refused_well_formed,
         "fuzz_p50_ms": (percentile(result.fuzz_latency, 50) or 0) * 1000,
         "fuzz_p95_ms": (percentile(result.fuzz_latency, 95) or 0) * 1000,

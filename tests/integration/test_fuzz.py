@@ -170,9 +170,11 @@ def result(tmp_path_factory: pytest.TempPathFactory) -> Any:
     except (RuntimeError, TimeoutError):
         sys.stderr.write(log.getvalue()[-20000:])
         raise
+    saved = tmp_path_factory.mktemp("fuzz") / "servers.log"
+    saved.write_text(log.getvalue(), encoding="utf-8", errors="replace")
     out = io.StringIO()
     fuzz.report(found, out, failures_shown=20)
-    print(out.getvalue(), f"(module {time.monotonic() - started:.0f} s)")
+    print(out.getvalue(), f"(module {time.monotonic() - started:.0f} s; servers' output {saved})")
     return found
 
 
@@ -244,6 +246,11 @@ def test_the_servers_failed_only_in_the_known_ways(result: Any) -> None:
         "web: UnicodeEncodeError",  # SURROGATE_500
         "web: ValueError",  # NON_FINITE_500
         "actions: ValueError",  # UNICODE_DIGITS
+        # Rasa's log of an action call that failed: the guard's 504 when an action takes
+        # over 1.5 s on a busy machine (the shopper is asked to send it again). An action
+        # server's own exception shows as "actions: …" and is not in this set.
+        "rasa: rasa.utils.endpoints.ClientResponseError",
+        "rasa: rasa.shared.exceptions.RasaException",
     }
     new = set(result.traceback_kinds) - known
     assert not new, (
