@@ -1112,7 +1112,7 @@ def print_report(result: dict[str, Any], out: IO[str] = sys.stdout) -> None:
     w("ours:\n")
     _turn_table(w, result["levels"])
     if baseline:
-        w("baseline (standard form bot, same run; the two bots took turns, level by level):\n")
+        w("baseline (standard form bot, same run; the two bots took turns, round by round):\n")
         _turn_table(w, baseline["levels"])
 
     w("\nOurs per turn by language (same run, same scripts in German and English):\n")
