@@ -153,3 +153,48 @@ def test_dead_action_server_gets_a_polite_reply_and_a_new_one_carries_on(
         faults.wait_actions_healthy()
         reply = faults.chat(shopper, "long rides on weekends")[0]
         assert EXPERIENCE in reply, reply
+
+
+def test_redis_down_is_a_polite_failure_and_changes_no_conversation(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """Rasa with its lock store in Redis, and Redis not there (connection refused).
+
+    Rasa cannot lock the conversation: it answers nothing and writes nothing to the
+    tracker; the web app tells the shopper to send the message again. Once Redis is
+    back the same conversation goes on (shown for the action server above; here the
+    point is that nothing was half-written).
+    """
+    base: Path = tmp_path_factory.mktemp("redis-down")
+    database_url = f"sqlite:///{base / 'catalog.db'}"
+    build_demo_database(database_url)
+    closed = free_port()  # nothing listens here: Redis is down
+    action_port, rasa_port = free_port(), free_port()
+    actions = action_service(action_port, env={"DATABASE_URL": database_url})
+    rasa = rasa_service(
+        rasa_port,
+        action_port,
+        env={
+            "TRACKER_STORE_URL": f"sqlite:///{base / 'tracker.db'}",
+            "LOCK_STORE": "redis",
+            "LOCK_STORE_HOST": "127.0.0.1",
+            "LOCK_STORE_PORT": str(closed),
+        },
+    )
+    web = web_service(
+        listening_socket(), rasa.url, rasa_token=rasa.token, env={"DATABASE_URL": database_url}
+    )
+    with Stack([actions, rasa, web], log=io.StringIO()).running(timeout=240):
+        with httpx.Client() as shopper:
+            response = shopper.post(
+                f"{web.url}/api/chat",
+                json={"message": "Hi, I'm looking for a road bike"},
+                timeout=REPLY_DEADLINE_S,
+            )
+            assert response.status_code == 200, response.text
+            assert texts(response.json()["messages"]) == FAILURE["en"]
+            # What the shopper's conversation holds now (Rasa's tracker, via the web
+            # app): nothing of the failed message was stored half-done.
+            history = shopper.get(f"{web.url}/api/chat/history", timeout=30)
+            assert history.status_code == 200, history.text
+            assert not [m for m in history.json()["messages"] if m["from"] == "shopper"]
