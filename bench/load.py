@@ -117,8 +117,16 @@ def _has_offers(reply: dict[str, Any]) -> bool:
 async def shopper(
     url: str, result: RunResult, think: float, end: float, rng: random.Random, timeout: float
 ) -> None:
-    """One shopper: conversations one after another until ``end``."""
+    """One shopper: conversations one after another until ``end``.
+
+    Between two conversations the shopper thinks too: one that failed does not come
+    back at once (which would turn an overload into a storm of retries).
+    """
+    first = True
     while time.monotonic() < end:
+        if not first and think > 0:
+            await asyncio.sleep(rng.uniform(0.5 * think, 1.5 * think))
+        first = False
         script = rng.choice(FREE_TEXT)
         result.started += 1
         async with httpx.AsyncClient(timeout=timeout, trust_env=False) as client:
