@@ -212,7 +212,12 @@ def _numberise(tokens: list[str]) -> list[Item]:
     while i < len(tokens):
         token = tokens[i]
         if token[0].isdigit():
-            items.append(_numeral(token))
+            # Some digits Python's isdigit() knows are no numerals float() reads ("²",
+            # "⓵"): those stay words.
+            try:
+                items.append(_numeral(token))
+            except ValueError:
+                items.append(token)
             i += 1
             continue
         nxt = tokens[i + 1] if i + 1 < len(tokens) else ""

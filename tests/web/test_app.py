@@ -137,14 +137,43 @@ async def test_post_chat_forwards_message_metadata_as_the_cookies_conversation(
     ]
     rasa.handler = lambda request: httpx.Response(200, json=replies)
 
-    response = await client.post("/api/chat", json={"message": "hello", "metadata": {"page": "/"}})
+    response = await client.post(
+        "/api/chat", json={"message": "hello", "metadata": {"language": "en", "page": "/"}}
+    )
 
     assert response.status_code == 200
     assert response.json() == {"messages": replies}
     assert str(rasa.requests[-1].url) == WEBHOOK
     assert rasa.requests[-1].method == "POST"
     sender = conversation_of(client)
-    assert rasa.sent_json() == {"sender": sender, "message": "hello", "metadata": {"page": "/"}}
+    # Only the language goes on: the actions read nothing else.
+    expected = {"sender": sender, "message": "hello", "metadata": {"language": "en"}}
+    assert rasa.sent_json() == expected
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"message": "\\ud800 road bike"}',
+        b'{"message": "hi", "metadata": {"language": "\\ud800"}}',
+        b'{"message": "hi", "metadata": {"budget": 1e309}}',
+        b'{"message": "hi", "metadata": {"budget": NaN}}',
+        b'{"message": "hi", "metadata": ' + b'{"a":' * 900 + b"1" + b"}" * 900 + b"}",
+    ],
+    ids=["surrogate", "surrogate-metadata", "overflow", "nan", "deep-metadata"],
+)
+async def test_post_chat_hostile_body_is_answered_not_a_500(
+    client: httpx.AsyncClient, rasa: FakeRasa, body: bytes
+) -> None:
+    rasa.handler = lambda request: httpx.Response(200, json=[{"text": "What do you need?"}])
+    response = await client.post(
+        "/api/chat", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code in (200, 422), response.text
+    if response.status_code == 200:
+        assert [m.get("text") for m in response.json()["messages"]] == ["What do you need?"]
+        sent = rasa.sent_json()
+        assert set(sent.get("metadata") or {}) <= {"language"}
 
 
 ROAD_AT_ONCE = (

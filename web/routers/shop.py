@@ -29,6 +29,7 @@ from advisor.render import render
 from advisor.routing import HandoverError, RequestStatus
 from advisor.sharing import CodeError, ShareStore
 from advisor.state import ConversationState
+from web.chat_input import RASA_RESTART, clean_text, guard_payload
 from web.conversation import ConversationDep, ExistingConversationDep
 from web.deps import RasaDep, templates
 from web.i18n import LANGUAGES, negotiate, normalize, widget_strings
@@ -41,8 +42,6 @@ __all__ = ["ChatRequest", "ChatResponse", "HistoryResponse", "router"]
 router = APIRouter(tags=["shop"])
 
 logger = logging.getLogger("web")
-
-RASA_RESTART = "/restart"
 
 # Longer messages are cut before they reach Rasa: this protects Rasa's NLU pipeline
 # (tokenising and featurising cost grows with length) from pasted essays or abuse.
@@ -184,12 +183,15 @@ def normalize_any(header: str) -> bool:
 
 
 def with_language(metadata: dict[str, Any] | None, language: str | None) -> dict[str, Any] | None:
-    """The message metadata with ``language`` (a valid one the widget sent wins)."""
-    if isinstance(metadata, dict) and normalize(str(metadata.get("language") or "")):
-        return {**metadata, "language": normalize(str(metadata["language"]))}
-    if language is None:
-        return metadata
-    return {**(metadata or {}), "language": language}
+    """The metadata Rasa gets: the language only (a valid one the widget sent wins).
+
+    Nothing else of the body reaches Rasa: the actions read the language alone, and
+    anything more (NaN, 1e309, nesting hundreds deep) only made Rasa or the JSON
+    encoder fail.
+    """
+    sent = metadata.get("language") if isinstance(metadata, dict) else None
+    chosen = (normalize(sent) if isinstance(sent, str) else None) or language
+    return {"language": chosen} if chosen else None
 
 
 async def _latest(live: Live, sender: str) -> HandoverRecord | None:
@@ -259,7 +261,7 @@ async def chat(
     While a staff member is in the chat, the message goes to them (stored, published)
     and Rasa is not called; a reply of Rasa's that asks for a person queues the request.
     """
-    text = body.message[:MAX_MESSAGE_CHARS]
+    text = guard_payload(clean_text(body.message[:MAX_MESSAGE_CHARS]))
     current = await _latest(live, sender)
     if current is not None and current.status == RequestStatus.ACCEPTED and text.strip():
         try:
@@ -282,7 +284,7 @@ async def chat(
     # shows its own greeting again); a paused bot says nothing either (a staff member
     # is in the chat); any other empty reply is a failed action call.
     in_chat = current is not None and current.status == RequestStatus.ACCEPTED
-    if not messages and body.message.strip() != RASA_RESTART and not in_chat:
+    if not messages and text != RASA_RESTART and not in_chat:
         logger.error("Rasa sent no reply for sender %s; the action call likely failed", sender)
         language = (metadata or {}).get("language")
         messages = [{"recipient_id": sender, "text": render("failure", language=language)}]
