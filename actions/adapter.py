@@ -21,7 +21,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.runtime import advisor, warm_up, warm_up_requested
+from actions.runtime import advisor, check_database, warm_up, warm_up_requested
 from advisor.render import render
 from advisor.reply import Reply
 from advisor.service import ANSWER_INTENTS, Turn
@@ -113,6 +113,8 @@ class AdvisorAction(Action, metaclass=ABCMeta):
     ) -> list[EventType]:
         """Slot to state, step, reply to messages; a polite sentence on any failure."""
         try:
+            if tracker.get_slot(STATE_SLOT) is None:
+                check_database()  # a tracker Rasa could not load comes without a state
             state = ConversationState.from_dict(tracker.get_slot(STATE_SLOT))
             new_state, reply = advisor().step(state, turn_of(tracker, self.step_intent(tracker)))
         except Exception:  # noqa: BLE001 - the shopper must never get silence

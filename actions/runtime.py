@@ -17,7 +17,7 @@ import threading
 import time
 from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from advisor.events import EventLog, events_enabled
 from advisor.service import Advisor
@@ -26,7 +26,15 @@ from catalog.db import make_engine
 from product_rules.localize import LANGUAGES
 from product_rules.registry import DEFAULT_RULES_DIR, RuleRegistry
 
-__all__ = ["advisor", "registry", "reset", "rules_dir", "warm_up", "warm_up_requested"]
+__all__ = [
+    "advisor",
+    "check_database",
+    "registry",
+    "reset",
+    "rules_dir",
+    "warm_up",
+    "warm_up_requested",
+]
 
 log = logging.getLogger("actions")
 _lock = threading.Lock()
@@ -83,6 +91,18 @@ def warm_up() -> float:
     seconds = time.perf_counter() - start
     log.info("warmed up in %.2f s (languages: %s)", seconds, ", ".join(LANGUAGES))
     return seconds
+
+
+def check_database() -> None:
+    """Fail (``SQLAlchemyError``) unless the advisor's database answers ``SELECT 1``.
+
+    Rasa 3.6 answers a tracker store that fails with a new, empty tracker (its
+    FailSafeTrackerStore): a conversation would silently start again while PostgreSQL
+    is away. The actions ask for the database when a tracker comes without a state, so
+    such a turn fails politely instead; the tracker in the database is untouched.
+    """
+    with advisor().registry.db.connect() as connection:
+        connection.execute(text("SELECT 1"))
 
 
 def registry() -> RuleRegistry:
