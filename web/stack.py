@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -35,6 +36,7 @@ import httpx
 
 __all__ = [
     "REPO",
+    "DeprecationNoise",
     "Service",
     "Stack",
     "ensure_admin",
@@ -318,6 +320,34 @@ def web_service(
     return Service("web", argv, number, "/healthz", {**base, **(env or {})}, sock=held)
 
 
+class DeprecationNoise:
+    """Tells Python's deprecation warnings of Rasa's dependencies from what matters.
+
+    Rasa prints a screenful of them at start-up (pkg_resources, distutils, pyparsing,
+    jax …), none of them ours to fix. ``PYTHONWARNINGS`` cannot silence them: Sanic's
+    import puts ``filterwarnings("once", category=DeprecationWarning)`` in front of every
+    filter. So the launcher drops such a warning's lines from what it shows: the header
+    (``file.py:12: SomethingDeprecationWarning: …``) and the lines that continue it (the
+    source line, indented, and a wrapped message), up to the next line that is neither.
+    """
+
+    _HEADER = re.compile(r"^\S+\.py:\d+: \w*(?:Deprecation|PendingDeprecation|MovedIn20)Warning: ")
+    _WRAPPED = ("Implementing implicit namespace packages",)
+
+    def __init__(self) -> None:
+        self._in_warning = False
+
+    def is_noise(self, line: str) -> bool:
+        """Whether ``line`` belongs to a deprecation warning (call for each line in order)."""
+        if self._HEADER.match(line):
+            self._in_warning = True
+            return True
+        if self._in_warning and (line.startswith((" ", "\t")) or line.startswith(self._WRAPPED)):
+            return True
+        self._in_warning = False
+        return False
+
+
 class Stack:
     """Starts services, prefixes their output, waits until ready, stops them all."""
 
@@ -332,8 +362,11 @@ class Stack:
 
     def _pump(self, service: Service, stream: IO[bytes]) -> None:
         width = max(len(s.name) for s in self.services)
+        noise = DeprecationNoise()
         for raw in iter(stream.readline, b""):
             line = raw.decode("utf-8", "replace").rstrip()
+            if noise.is_noise(line):
+                continue
             with self._write_lock:
                 self.log.write(f"[{service.name:<{width}}] {line}\n")
                 self.log.flush()
