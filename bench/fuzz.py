@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
-import ipaddress
 import json
 import math
 import random
@@ -43,10 +42,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import urlsplit
 
 import _stats
 import httpx
+from conversation import is_loopback_url
 
 from advisor.render import render
 from catalog.demo import build_demo_database
@@ -1158,17 +1157,6 @@ def report(result: FuzzResult, out: IO[str], *, failures_shown: int = 8) -> None
     if result.first_traceback:
         w("\nthe first stack trace in the servers' output:\n" + result.first_traceback + "\n")
     w("\nOK\n" if result.ok else "\nFAILED\n")
-
-
-def is_loopback_url(url: str) -> bool:
-    """True when ``url`` points at this machine's loopback interface."""
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def main(argv: list[str] | None = None) -> int:

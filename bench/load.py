@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import ipaddress
 import json
 import os
 import random
@@ -38,13 +37,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from _stats import summary
-from conversation import SCRIPTS, machine_busy_seconds, tree_cpu_seconds
+from conversation import SCRIPTS, is_loopback_url, machine_busy_seconds, tree_cpu_seconds
 
 from advisor.render import render
+from web.production import database_on, drop_databases
 from web.stack import REPO, free_port
 
 #: What a shopper reads when something failed: a turn that says it failed.
@@ -209,36 +208,6 @@ async def _progress(result: RunResult, began: float, end: float) -> None:
         )
 
 
-def is_loopback(url: str) -> bool:
-    """Whether ``url`` names this machine (the bench never loads anything else)."""
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _db_url(name: str, driver: str = "") -> str:
-    parts = urlsplit(POSTGRES)
-    scheme = f"postgresql+{driver}" if driver else "postgresql"
-    return urlunsplit(parts._replace(scheme=scheme, path=f"/{name}"))
-
-
-def _drop_databases(names: Sequence[str]) -> None:
-    import psycopg
-    from psycopg import sql
-
-    with psycopg.connect(POSTGRES, autocommit=True) as conn:
-        for name in names:
-            conn.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
-                (name,),
-            )
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
-
-
 @contextmanager
 def production(
     rasa_instances: int, action_workers: int, web_workers: int
@@ -263,8 +232,8 @@ def production(
                 *("--web-port", str(web_port)),
                 *("--rasa-port", str(free_port())),
                 *("--action-port", str(free_port())),
-                *("--database-url", _db_url(names[0], "psycopg")),
-                *("--tracker-store-url", _db_url(names[1])),
+                *("--database-url", database_on(POSTGRES, names[0], "psycopg")),
+                *("--tracker-store-url", database_on(POSTGRES, names[1])),
                 *("--state-dir", tmp),
             ],
             cwd=REPO,
@@ -292,7 +261,7 @@ def production(
                     launcher.wait(90)
                 except subprocess.TimeoutExpired:
                     os.killpg(launcher.pid, signal.SIGKILL)
-            _drop_databases(names)
+            drop_databases(POSTGRES, names)
 
 
 def program_pids(state: Path) -> dict[str, int]:
@@ -377,7 +346,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not 1 <= args.shoppers <= 2000 or not 5 <= args.duration <= 3600:
         parser.error("--shoppers 1..2000, --duration 5..3600 seconds")
-    if args.url and not is_loopback(args.url):
+    if args.url and not is_loopback_url(args.url):
         parser.error(f"only loopback addresses may be loaded, not {args.url}")
     if not args.url and not args.start:
         args.url = "http://127.0.0.1:8000"

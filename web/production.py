@@ -57,6 +57,7 @@ from web.stack import (
     REPO,
     Service,
     action_service,
+    ensure_admin,
     free_port,
     rasa_service,
     trained_model,
@@ -65,6 +66,8 @@ from web.stack import (
 
 __all__ = [
     "ProductionPlan",
+    "database_on",
+    "drop_databases",
     "haproxy_config",
     "main",
     "plan_services",
@@ -339,6 +342,27 @@ def ensure_databases(plan: ProductionPlan) -> None:
                 print(f"created database {name}", flush=True)
 
 
+def database_on(server: str, name: str, driver: str = "") -> str:
+    """The URL of database ``name`` on the PostgreSQL server of URL ``server``."""
+    parts = urlsplit(server)
+    scheme = f"postgresql+{driver}" if driver else "postgresql"
+    return urlunsplit(parts._replace(scheme=scheme, path=f"/{name}"))
+
+
+def drop_databases(server: str, names: Sequence[str]) -> None:
+    """Drop the databases ``names`` on ``server``, their open connections first."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(server.replace("+psycopg", ""), autocommit=True) as conn:
+        for name in names:
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                (name,),
+            )
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+
+
 def prepare(plan: ProductionPlan) -> list[str]:
     """Databases, the demo catalogue when empty, the admin account; the admin's lines."""
     ensure_databases(plan)
@@ -357,15 +381,10 @@ def prepare(plan: ProductionPlan) -> list[str]:
         env=env,
         check=True,
     )
-    done = subprocess.run(
-        [sys.executable, "-m", "advisor.cli", "users", "ensure-admin"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return [line for line in done.stdout.splitlines() if line.strip()]
+    lines = ensure_admin(env)
+    if lines is None:
+        raise RuntimeError("advisor users ensure-admin failed")
+    return lines
 
 
 def write_configs(plan: ProductionPlan) -> list[Service]:

@@ -457,7 +457,7 @@ class Stack:
             self.stop()
 
 
-def ensure_admin() -> list[str] | None:
+def ensure_admin(env: Mapping[str, str] | None = None) -> list[str] | None:
     """Run ``advisor users ensure-admin``; its lines (a new admin's password) or ``None``.
 
     The lines are shown with the URLs once everything is up, not before the services'
@@ -466,6 +466,7 @@ def ensure_admin() -> list[str] | None:
     done = subprocess.run(
         [sys.executable, "-m", "advisor.cli", "users", "ensure-admin"],
         cwd=REPO,
+        env=dict(env) if env is not None else None,
         capture_output=True,
         text=True,
         check=False,

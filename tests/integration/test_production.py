@@ -21,14 +21,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import psycopg
 import pytest
-from psycopg import sql
 
 from tests.integration.conftest import ask, offers_payload, texts
+from web.production import database_on, drop_databases
 from web.stack import HAPROXY, REPO, free_port
 
 pytestmark = [
@@ -50,20 +49,6 @@ EXPERIENCE = ask("road_bike", "experience")
 BUDGET = ask("road_bike", "budget")
 HEIGHT = ask("road_bike", "body_height_cm")
 SHOES = ask("road_bike", "shoes_owned")
-
-
-def _database_url(name: str, driver: str = "") -> str:
-    parts = urlsplit(SERVER)
-    scheme = f"postgresql+{driver}" if driver else "postgresql"
-    return urlunsplit(parts._replace(scheme=scheme, path=f"/{name}"))
-
-
-def _drop(name: str) -> None:
-    with psycopg.connect(SERVER, autocommit=True) as conn:
-        conn.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
-        )
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
 
 
 def _state(pid: int) -> str:
@@ -149,9 +134,9 @@ def production(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Production]
             "--action-port",
             str(free_port()),
             "--database-url",
-            _database_url(advisor_db, "psycopg"),
+            database_on(SERVER, advisor_db, "psycopg"),
             "--tracker-store-url",
-            _database_url(tracker_db),
+            database_on(SERVER, tracker_db),
             "--redis-url",
             REDIS,
             "--state-dir",
@@ -179,8 +164,7 @@ def production(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Production]
             except subprocess.TimeoutExpired:
                 os.killpg(launcher.pid, signal.SIGKILL)
         out.close()
-        for name in (advisor_db, tracker_db):
-            _drop(name)
+        drop_databases(SERVER, (advisor_db, tracker_db))
 
 
 def _say(
