@@ -12,7 +12,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, UniqueConstraint, true
 from sqlmodel import Field, SQLModel
 
 __all__ = ["Product", "ProductRelation", "RelationKind", "attribute"]
@@ -56,6 +56,9 @@ class ProductBase(SQLModel):
     stock: int = Field(default=0, ge=0)
     margin_pct: float = Field(default=25.0, description="Gross margin in percent, for ranking.")
     description: str = Field(default="", max_length=1000)
+    # False once the product left the shop's feed: an import never deletes a product an
+    # offer, a share link or a relation may still name, it only stops offering it.
+    available: bool = Field(default=True, sa_column_kwargs={"server_default": true()})
 
     # Vocabulary: the attributes rules may filter on. Add a column here and it becomes
     # available to the rule files, the checker and the editor at once.
@@ -92,7 +95,9 @@ class Product(ProductBase, table=True):
         UniqueConstraint("sku", name="uq_product_sku"),
         # The shapes of the engine's main queries: category + size (+ price order),
         # category + cleat system + price.
-        Index("ix_product_category_cleat_price", "category", "cleat_system", "price"),
+        # ``available`` closes every index the engine reads, so filtering on it costs no
+        # visit to the table (the engine never offers an unavailable product).
+        Index("ix_product_category_cleat_price", "category", "cleat_system", "price", "available"),
         # Ranking reads these columns for every candidate: with them in the index the
         # engine ranks from the index alone and loads only the winning rows (measured
         # at 1 M products: p95 1.4 s -> 58 ms, see bench/recommend.py).
@@ -107,6 +112,7 @@ class Product(ProductBase, table=True):
             "margin_pct",
             "geometry",
             "brake_type",
+            "available",
             postgresql_include=["id"],
         ),
         Index(
@@ -118,10 +124,11 @@ class Product(ProductBase, table=True):
             "margin_pct",
             "geometry",
             "brake_type",
+            "available",
             postgresql_include=["id"],
         ),
         # Cross-sell "best": deepest stock, then margin, straight from the index.
-        Index("ix_product_category_stock_margin", "category", "stock", "margin_pct"),
+        Index("ix_product_category_stock_margin", "category", "stock", "margin_pct", "available"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -17,7 +17,7 @@ from sqlmodel import col
 
 from catalog.models import Product
 from product_rules.clauses import Clause, Path_, ProductFilter
-from product_rules.query import column, product_filter
+from product_rules.query import column, offerable, product_filter
 from product_rules.vocabulary import Operator, attributes
 
 __all__ = ["Catalogue", "Path_", "Scope", "scope_label", "scope_of"]
@@ -112,7 +112,8 @@ class Catalogue:
     def _where(
         scope: Scope, filters: Sequence[ProductFilter], values: Mapping[str, Any]
     ) -> list[ColumnElement[bool]]:
-        where: list[ColumnElement[bool]] = []
+        # What the shop no longer sells is missing for the rules too.
+        where: list[ColumnElement[bool]] = [offerable()]
         if scope is not None:
             where.append(col(Product.category).in_(scope))
         for flt in filters:

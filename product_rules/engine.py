@@ -41,6 +41,7 @@ from product_rules.offers import (
     ViolationPayload,
 )
 from product_rules.picking import RequirementPlan, top_products
+from product_rules.query import offerable
 from product_rules.relaxation import Choice, relax
 from product_rules.schema import ConditionSpec, Filter, Option, Question, RuleSet
 from product_rules.scoring import ScorePart, score_parts, total
@@ -439,7 +440,7 @@ class AdviceEngine:
         return hard, soft
 
     def _where(self, predicates: Sequence[ColumnElement[bool]]) -> list[ColumnElement[bool]]:
-        return [col(Product.category) == self.ruleset.category, *predicates]
+        return [col(Product.category) == self.ruleset.category, offerable(), *predicates]
 
     def _count(self, session: Session, predicates: Sequence[ColumnElement[bool]]) -> int:
         where = self._where(predicates)

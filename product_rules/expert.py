@@ -41,7 +41,7 @@ from product_rules.offers import (
     ExclusionPayload,
 )
 from product_rules.picking import RequirementPlan
-from product_rules.query import column, product_filter
+from product_rules.query import column, offerable, product_filter
 from product_rules.scoring import ScorePart, points
 from product_rules.vocabulary import Operator
 from product_rules.wishes import Wish, number
@@ -240,7 +240,7 @@ class Exclusions:
             if bundle:
                 check = and_(check, col(Product.price) + extra <= bindparam("bundle_limit"))
             misses = misses + case((check, 0), else_=1)
-        where = [col(Product.category) == bindparam("category"), misses > 0]
+        where = [col(Product.category) == bindparam("category"), offerable(), misses > 0]
         if skip:
             where.append(col(Product.sku).not_in(bindparam("skip", expanding=True)))
         price, ident = col(Product.price), col(Product.id)

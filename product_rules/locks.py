@@ -23,6 +23,7 @@ from sqlmodel import Session, col, select
 from catalog.models import Product
 from product_rules.i18n import gettext
 from product_rules.offers import BreachPayload, TraceEntry, ViolationPayload
+from product_rules.query import offerable
 
 __all__ = ["Locks", "load_components", "load_pinned", "lock_entry", "violation", "violation_key"]
 
@@ -170,7 +171,8 @@ def _by_sku(session: Session, skus: Iterable[str]) -> dict[str, Product]:
     wanted = sorted(set(skus))
     if not wanted:
         return {}
-    statement = select(Product).where(col(Product.sku).in_(wanted))
+    # A product that left the shop cannot be pinned into an offer either.
+    statement = select(Product).where(col(Product.sku).in_(wanted), offerable())
     return {p.sku: p for p in session.exec(statement)}
 
 

@@ -24,7 +24,7 @@ from product_rules.clauses import ProductFilter
 from product_rules.i18n import gettext
 from product_rules.locks import Locks, load_components, lock_entry
 from product_rules.offers import ComponentOptionPayload, TraceEntry, WishSourcePayload
-from product_rules.query import indicator, matches_item, product_filter
+from product_rules.query import indicator, matches_item, offerable, product_filter
 from product_rules.schema import Requirement, Selection
 from product_rules.text import render_text
 from product_rules.vocabulary import Operator
@@ -125,7 +125,7 @@ def top_products(
         for part in splits:
             statement = (
                 select(Product)
-                .where(product_filter(part, {}), stock)
+                .where(product_filter(part, {}), stock, offerable())
                 .order_by(*preference(prefer))
                 .limit(limit)
             )
@@ -342,7 +342,7 @@ class RequirementPlan:
             if selection is not None
             else literal(1.0)
         )
-        where = [col(Product.category) == requirement.category]
+        where = [col(Product.category) == requirement.category, offerable()]
         if self._excluded:
             where.append(col(Product.sku).not_in(sorted(self._excluded)))
         statement = (

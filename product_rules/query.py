@@ -13,18 +13,28 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, func, literal, true
 from sqlalchemy.orm import InstrumentedAttribute
+from sqlmodel import col
 
 from catalog.models import Product
 from product_rules.clauses import Clause, ProductFilter
 from product_rules.vocabulary import Operator
 
-__all__ = ["column", "compare", "matches_item", "product_filter"]
+__all__ = ["column", "compare", "matches_item", "offerable", "product_filter"]
 
 
 def column(attribute: str) -> InstrumentedAttribute[Any]:
     """The Product column of a vocabulary attribute (validated at load time)."""
     col: InstrumentedAttribute[Any] = getattr(Product, attribute)
     return col
+
+
+def offerable() -> ColumnElement[bool]:
+    """Products the shop still sells: every query that offers a product must say so.
+
+    A product that left the shop's feed stays in the catalogue (offers and share links
+    may name it) with ``available`` false; it must never be offered again.
+    """
+    return col(Product.available) == true()
 
 
 def compare(attribute: str, op: Operator, value: Any) -> ColumnElement[bool]:
