@@ -12,19 +12,19 @@ from __future__ import annotations
 
 import atexit
 import logging
-import os
 import threading
 import time
 from pathlib import Path
 
 from sqlalchemy import Engine, text
 
-from advisor.events import EventLog, events_enabled
+from advisor.events import EventLog
 from advisor.service import Advisor
+from advisor.settings import get_settings
 from advisor.sharing import ShareStore
 from catalog.db import make_engine
 from product_rules.localize import LANGUAGES
-from product_rules.registry import DEFAULT_RULES_DIR, RuleRegistry
+from product_rules.registry import RuleRegistry
 
 __all__ = [
     "advisor",
@@ -43,7 +43,7 @@ _advisor: Advisor | None = None
 
 def rules_dir() -> Path:
     """The rule sets in service: ``PRODUCT_RULES_DIR`` or the shipped ones."""
-    return Path(os.environ.get("PRODUCT_RULES_DIR", str(DEFAULT_RULES_DIR)))
+    return get_settings().rules_dir
 
 
 def advisor() -> Advisor:
@@ -52,7 +52,7 @@ def advisor() -> Advisor:
     if _advisor is None:
         with _lock:
             if _advisor is None:
-                engine = make_engine()
+                engine = make_engine(get_settings().database_url)
                 registry = RuleRegistry(rules_dir(), engine)
                 _advisor = Advisor(registry, codes=ShareStore(engine), events=event_log(engine))
                 log.info(
@@ -68,7 +68,7 @@ def event_log(engine: Engine) -> EventLog | None:
 
     Queued events are written out when the process ends normally.
     """
-    if not events_enabled():
+    if not get_settings().events_enabled:
         log.info("analytics events are off (ADVISOR_EVENTS)")
         return None
     events = EventLog(engine)
@@ -78,7 +78,7 @@ def event_log(engine: Engine) -> EventLog | None:
 
 def warm_up_requested() -> bool:
     """Whether this process should warm up at start (``ADVISOR_WARM_UP=1``)."""
-    return os.environ.get("ADVISOR_WARM_UP", "") == "1"
+    return get_settings().warm_up
 
 
 def warm_up() -> float:

@@ -26,8 +26,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from advisor import accounts
 from advisor.db import AdvisorDatabase, make_engine
+from advisor.settings import get_settings
 from catalog.db import normalise_url
-from catalog.settings import get_settings
 
 __all__ = ["main"]
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,7 +37,6 @@ __all__ = [
     "OfferShown",
     "Scope",
     "TurnRecord",
-    "events_enabled",
     "events_of",
 ]
 
@@ -257,11 +255,6 @@ class Scope:
     version: int | None
     channel: str
     language: str
-
-
-def events_enabled() -> bool:
-    """Whether analytics events are recorded: yes unless ``ADVISOR_EVENTS=off``."""
-    return os.environ.get("ADVISOR_EVENTS", "on").strip().lower() not in ("off", "0", "false", "no")
 
 
 @dataclass(slots=True)

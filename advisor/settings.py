@@ -1,4 +1,12 @@
-"""Web app settings, read once from the environment.
+"""The settings of every package of ours, read once from the environment.
+
+One object for the web app, the action server and the command lines of the advisor, the
+catalogue and the rules: each reads :func:`get_settings`, and no other module of theirs
+reads the environment. The libraries below (:mod:`catalog`, :mod:`product_rules`) take
+what they need as arguments; their command lines, being entry points, read these
+settings. The launchers (:mod:`web.stack`, :mod:`web.production`) read these settings
+too, plus their own command-line options (ports, how many processes), and hand the
+variables below to the processes they start.
 
 Variables:
     RASA_URL: base URL of the Rasa server (default ``http://localhost:5005``).
@@ -29,6 +37,19 @@ Variables:
         staff member to accept it before they are told nobody is free (default 60).
     RULES_MERCHANDISERS_PUBLISH: ``true`` lets merchandisers publish and roll back rule
         sets themselves (default false: merchandisers write drafts, admins publish).
+    TRACKER_STORE_URL: Rasa's SQL tracker store (default: the SQLite file
+        ``var/tracker.db`` that ``make run`` gives Rasa).
+    ADVISOR_EVENTS: ``off`` stops recording analytics events (default on).
+    ADVISOR_WARM_UP: ``1`` makes the action server build every parser before it listens
+        (set by the launchers).
+    RETENTION_DAYS: how many days after its last activity a conversation is kept before
+        ``advisor privacy purge`` erases it (default 30); the widget's notice says so.
+    PRIVACY_URL_DE, PRIVACY_URL_EN: the shop's privacy page the widget's notice links to,
+        per language (``https://…`` or a path of this site); unset, the notice links to
+        the advisor's own page (``/de/datenschutz``, ``/en/privacy``).
+    PRIVACY_NOTICE_DE, PRIVACY_NOTICE_EN: the notice's text, per language, replacing the
+        catalogue's (plain text, at most 2,000 characters); unset, the catalogue's
+        sentence is shown, with the retention days.
 """
 
 from __future__ import annotations
@@ -40,17 +61,21 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from catalog.settings import REPO_ROOT
 from product_rules.registry import DEFAULT_RULES_DIR
 
-__all__ = ["APP_ENVS", "WebSettings", "get_settings", "load_or_create_secret_key"]
+__all__ = ["APP_ENVS", "REPO_ROOT", "Settings", "get_settings", "load_or_create_secret_key"]
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 DEFAULT_RASA_URL = "http://localhost:5005"
 DEFAULT_TIMEOUT_SECONDS = 30.0
-DEFAULT_DATABASE_URL = f"sqlite:///{REPO_ROOT / 'var' / 'catalog.db'}"  # as catalog.settings
+DEFAULT_DATABASE_URL = f"sqlite:///{REPO_ROOT / 'var' / 'catalog.db'}"
+DEFAULT_TRACKER_STORE_URL = f"sqlite:///{REPO_ROOT / 'var' / 'tracker.db'}"
 DEFAULT_SHARE_DAYS = 14
 DEFAULT_CONVERSATION_DAYS = 30
 DEFAULT_ACCEPT_SECONDS = 60.0
+DEFAULT_RETENTION_DAYS = 30
+MAX_NOTICE_LENGTH = 2000
 DEFAULT_VAR_DIR = REPO_ROOT / "var"
 APP_ENVS = ("development", "production")
 MIN_PRODUCTION_KEY_LENGTH = 32
@@ -59,8 +84,8 @@ _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
 @dataclass(frozen=True, slots=True)
-class WebSettings:
-    """Everything the web app is configured with.
+class Settings:
+    """Everything our processes are configured with.
 
     Attributes:
         rasa_url: Base URL of the Rasa server, without a trailing slash.
@@ -81,6 +106,14 @@ class WebSettings:
         handover_accept_s: Seconds a request for a person waits to be accepted.
         merchandisers_publish: Whether merchandisers may publish and roll back rule sets
             (otherwise only admins may).
+        tracker_store_url: Rasa's SQL tracker store (read by privacy's erase and purge).
+        events_enabled: Whether analytics events are recorded.
+        warm_up: Whether the action server builds every parser before it listens.
+        retention_days: Days after its last activity a conversation is purged.
+        privacy_url_de: The shop's privacy page for German shoppers; empty: our own.
+        privacy_url_en: The same for English shoppers.
+        privacy_notice_de: The widget's privacy notice in German; empty: the catalogue's.
+        privacy_notice_en: The same in English.
     """
 
     rasa_url: str = DEFAULT_RASA_URL
@@ -96,6 +129,14 @@ class WebSettings:
     live_channel_url: str = field(default="", repr=False)
     handover_accept_s: float = DEFAULT_ACCEPT_SECONDS
     merchandisers_publish: bool = False
+    tracker_store_url: str = field(default=DEFAULT_TRACKER_STORE_URL, repr=False)
+    events_enabled: bool = True
+    warm_up: bool = False
+    retention_days: int = DEFAULT_RETENTION_DAYS
+    privacy_url_de: str = ""
+    privacy_url_en: str = ""
+    privacy_notice_de: str = ""
+    privacy_notice_en: str = ""
 
     def __post_init__(self) -> None:
         # Normalise here so every way of building settings (env, tests) agrees.
@@ -119,6 +160,27 @@ class WebSettings:
                 "HANDOVER_ACCEPT_SECONDS must be a positive number of seconds, "
                 f"got {self.handover_accept_s!r}"
             )
+        if not self.retention_days > 0:
+            raise ValueError(
+                f"RETENTION_DAYS must be a positive number of days, got {self.retention_days}"
+            )
+        for language in ("de", "en"):
+            url = getattr(self, f"privacy_url_{language}")
+            if url and not (
+                url.startswith(("https://", "http://"))
+                or (url.startswith("/") and not url.startswith("//"))
+            ):
+                raise ValueError(
+                    f"PRIVACY_URL_{language.upper()} must start with https://, http:// or / "
+                    f"(a page of this site), got {url!r}"
+                )
+            notice = getattr(self, f"privacy_notice_{language}")
+            if len(notice) > MAX_NOTICE_LENGTH:
+                raise ValueError(
+                    f"PRIVACY_NOTICE_{language.upper()} is {len(notice)} characters long: "
+                    f"keep it to {MAX_NOTICE_LENGTH} and link the rest (PRIVACY_URL_"
+                    f"{language.upper()})"
+                )
         if self.production:
             if not self.secret_key:
                 raise ValueError(
@@ -147,7 +209,7 @@ class WebSettings:
     @classmethod
     def from_env(
         cls, env: Mapping[str, str] | None = None, *, var_dir: Path = DEFAULT_VAR_DIR
-    ) -> WebSettings:
+    ) -> Settings:
         """Build settings from environment variables.
 
         Args:
@@ -196,6 +258,14 @@ class WebSettings:
             live_channel_url=env.get("LIVE_CHANNEL_URL", "").strip(),
             handover_accept_s=accept_s,
             merchandisers_publish=_flag(env, "RULES_MERCHANDISERS_PUBLISH", default=False),
+            tracker_store_url=env.get("TRACKER_STORE_URL", "").strip() or DEFAULT_TRACKER_STORE_URL,
+            events_enabled=_flag(env, "ADVISOR_EVENTS", default=True),
+            warm_up=env.get("ADVISOR_WARM_UP", "").strip() == "1",
+            retention_days=_days(env, "RETENTION_DAYS", DEFAULT_RETENTION_DAYS),
+            privacy_url_de=env.get("PRIVACY_URL_DE", "").strip(),
+            privacy_url_en=env.get("PRIVACY_URL_EN", "").strip(),
+            privacy_notice_de=env.get("PRIVACY_NOTICE_DE", "").strip(),
+            privacy_notice_en=env.get("PRIVACY_NOTICE_EN", "").strip(),
         )
 
 
@@ -246,6 +316,6 @@ def load_or_create_secret_key(path: Path) -> str:
 
 
 @cache
-def get_settings() -> WebSettings:
+def get_settings() -> Settings:
     """Return the process-wide settings, read from the environment on first use."""
-    return WebSettings.from_env()
+    return Settings.from_env()

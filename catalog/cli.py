@@ -21,7 +21,6 @@ from sqlmodel import Session, col, select
 from catalog.db import create_tables, drop_tables, make_engine, normalise_url
 from catalog.demo import build_demo_catalog, demo_rows
 from catalog.models import Product
-from catalog.settings import get_settings
 
 __all__ = ["main"]
 
@@ -166,6 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
+    # The command line is an entry point: it reads the one settings object of ours.
+    from advisor.settings import get_settings
+
     url: str = args.database_url or get_settings().database_url
     try:
         if args.command == "build-demo":

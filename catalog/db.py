@@ -10,8 +10,6 @@ from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, SQLModel, create_engine
 
-from catalog.settings import get_settings
-
 __all__ = ["make_engine", "create_tables", "drop_tables", "session_scope", "normalise_url"]
 
 
@@ -24,9 +22,9 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str | None = None, *, echo: bool = False) -> Engine:
-    """Create an engine for ``url`` (default: the configured ``DATABASE_URL``)."""
-    url = normalise_url(url or get_settings().database_url)
+def make_engine(url: str, *, echo: bool = False) -> Engine:
+    """Create an engine for ``url`` (callers pass ``advisor.settings``' ``database_url``)."""
+    url = normalise_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database

@@ -25,9 +25,10 @@ __all__ = ["main"]
 
 
 def _db(args: argparse.Namespace) -> Engine:
+    from advisor.settings import get_settings  # the entry point reads our one settings object
     from catalog.db import make_engine
 
-    return make_engine(args.database_url)
+    return make_engine(args.database_url or get_settings().database_url)
 
 
 def _catalog_problems(loaded: LoadedRuleSet, db: Engine) -> list[RuleProblem]:

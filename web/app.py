@@ -30,6 +30,7 @@ from fastapi.staticfiles import StaticFiles
 
 from advisor.accounts import Role
 from advisor.db import AdvisorDatabase, make_engine
+from advisor.settings import Settings, get_settings
 from web.auth import (
     CsrfError,
     LoginRequiredError,
@@ -43,7 +44,6 @@ from web.i18n import N_, LanguageCookieMiddleware, staff_language, translations
 from web.rasa import RasaClient, RasaUnavailableError
 from web.routers import admin, analytics, auth, console, feedback, health, live, share, shop
 from web.security import SecurityHeadersMiddleware
-from web.settings import WebSettings, get_settings
 
 __all__ = ["create_app"]
 
@@ -67,7 +67,7 @@ PROTECTED_AREAS: tuple[tuple[APIRouter, Role], ...] = (
 
 
 def create_app(
-    settings: WebSettings | None = None, *, transport: httpx.AsyncBaseTransport | None = None
+    settings: Settings | None = None, *, transport: httpx.AsyncBaseTransport | None = None
 ) -> FastAPI:
     """Build the web app.
 

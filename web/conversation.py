@@ -31,8 +31,8 @@ from typing import Annotated, Any
 from fastapi import Depends, Request, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from advisor.settings import Settings
 from web.deps import SettingsDep
-from web.settings import WebSettings
 
 __all__ = [
     "COOKIE_NAME",
@@ -68,15 +68,15 @@ def _serializer(secret_key: str) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(secret_key, salt=_SALT)
 
 
-def _max_age_s(settings: WebSettings) -> int:
+def _max_age_s(settings: Settings) -> int:
     return settings.conversation_days * 24 * 3600
 
 
-def _load(request: Request, settings: WebSettings) -> tuple[str, float] | None:
+def _load(request: Request, settings: Settings) -> tuple[str, float] | None:
     return decode_cookie(request.cookies.get(COOKIE_NAME), settings)
 
 
-def decode_cookie(raw: str | None, settings: WebSettings) -> tuple[str, float] | None:
+def decode_cookie(raw: str | None, settings: Settings) -> tuple[str, float] | None:
     """The conversation id in a cookie value and when it was signed (Unix time).
 
     ``None`` when the value is missing, forged, signed with another key, expired, or
@@ -95,13 +95,13 @@ def decode_cookie(raw: str | None, settings: WebSettings) -> tuple[str, float] |
     return value, signed_at.timestamp()
 
 
-def read_conversation_id(request: Request, settings: WebSettings) -> str | None:
+def read_conversation_id(request: Request, settings: Settings) -> str | None:
     """The id in this request's valid conversation cookie, or ``None``."""
     loaded = _load(request, settings)
     return loaded[0] if loaded else None
 
 
-def _set_cookie(response: Response, request: Request, settings: WebSettings, value: str) -> None:
+def _set_cookie(response: Response, request: Request, settings: Settings, value: str) -> None:
     response.set_cookie(
         COOKIE_NAME,
         _serializer(settings.secret_key).dumps(value),

@@ -35,6 +35,7 @@ from advisor.accounts import (
     resolve_login_session,
 )
 from advisor.db import AdvisorDatabase
+from advisor.settings import Settings
 from web.auth import (
     LoginRequiredError,
     RoleForbiddenError,
@@ -46,7 +47,6 @@ from web.auth import (
 from web.i18n import install as install_i18n
 from web.i18n import staff_language
 from web.rasa import RasaClient
-from web.settings import WebSettings
 
 __all__ = [
     "WEB_DIR",
@@ -87,9 +87,9 @@ templates = Jinja2Templates(directory=WEB_DIR / "templates", context_processors=
 install_i18n(templates.env)
 
 
-def get_web_settings(connection: HTTPConnection) -> WebSettings:
+def get_web_settings(connection: HTTPConnection) -> Settings:
     """Return the settings the running app was created with."""
-    settings: WebSettings = connection.app.state.settings
+    settings: Settings = connection.app.state.settings
     return settings
 
 
@@ -111,7 +111,7 @@ def get_staff_session(connection: HTTPConnection) -> StaffSession:
     return staff_session(connection)
 
 
-SettingsDep = Annotated[WebSettings, Depends(get_web_settings)]
+SettingsDep = Annotated[Settings, Depends(get_web_settings)]
 RasaDep = Annotated[RasaClient, Depends(get_rasa)]
 DbSession = Annotated[Session, Depends(get_db)]
 StaffSessionDep = Annotated[StaffSession, Depends(get_staff_session)]

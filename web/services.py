@@ -25,16 +25,16 @@ from sqlalchemy import Engine, create_engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from advisor.assisted import AssistedAdvisor
-from advisor.events import Event, EventLog, Scope, events_enabled
+from advisor.events import Event, EventLog, Scope
 from advisor.facts import current_scope
 from advisor.handover import HandoverStore
 from advisor.live import LiveChannel, LiveDesk, make_channel
 from advisor.service import Advisor
 from advisor.sessions import SessionStore
+from advisor.settings import Settings
 from advisor.sharing import ShareStore
 from catalog.db import make_engine
 from product_rules.registry import RuleRegistry
-from web.settings import WebSettings
 
 __all__ = ["Live", "LiveDep", "Services", "ServicesDep", "get_live", "get_services", "live_of"]
 
@@ -73,7 +73,7 @@ class Services:
         )
 
 
-def _engine(request: Request, settings: WebSettings) -> Engine:
+def _engine(request: Request, settings: Settings) -> Engine:
     # One database for accounts, sessions and the catalogue: reuse the app's engine
     # when the auth area made one, so SQLite sees one pool, not two.
     database = getattr(request.app.state, "db", None)
@@ -89,7 +89,7 @@ def app_event_log(request: Request) -> EventLog | None:
     ``None`` when ``ADVISOR_EVENTS=off``. The app's lifespan writes it out at shutdown.
     """
     state = request.app.state
-    if not events_enabled():
+    if not state.settings.events_enabled:
         return None
     events: EventLog | None = getattr(state, "events", None)
     if events is None:
@@ -126,7 +126,7 @@ def get_services(request: Request) -> Services:
         with _lock:
             services = getattr(state, "services", None)
             if services is None:
-                settings: WebSettings = state.settings
+                settings: Settings = state.settings
                 services = Services.build(
                     _engine(request, settings), settings.rules_dir, events=app_event_log(request)
                 )
@@ -213,7 +213,7 @@ def live_of(request: Request) -> Live:
         with _lock:
             live = getattr(state, "live", None)
             if live is None:
-                settings: WebSettings = state.settings
+                settings: Settings = state.settings
                 accept_timeout = timedelta(seconds=settings.handover_accept_s)
                 store = getattr(state, "handover", None)
                 if isinstance(store, HandoverStore):

@@ -507,7 +507,9 @@ def main(argv: list[str] | None = None) -> int:
     if admin_notice is None:
         return 1
     # Only Rasa and the web app know the token: a new one per start unless one is given.
-    token = os.environ.get("RASA_TOKEN", "").strip() or new_rasa_token()
+    from advisor.settings import get_settings  # not at the top: tests import the launcher
+
+    token = get_settings().rasa_token or new_rasa_token()
     rasa = rasa_service(args.rasa_port, args.action_port, token=token, model=args.model)
     web = web_service(args.web_port, rasa.url, rasa_token=token)
     stack = Stack([*guarded_actions(args.action_port), rasa, web])

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from actions import runtime
+from advisor.settings import get_settings
 from product_rules.localize import LANGUAGES
+
+
+@pytest.fixture(autouse=True)
+def _fresh_settings() -> Iterator[None]:
+    """Settings are read once per process: read them again under this test's environment."""
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
 
 
 def test_warm_up_builds_every_parser_in_every_language(monkeypatch: pytest.MonkeyPatch) -> None:

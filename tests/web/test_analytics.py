@@ -27,13 +27,13 @@ from sqlmodel import Session
 from advisor import accounts
 from advisor.events import Event, EventKind, EventLog, Scope, events_of
 from advisor.reply import Reply
+from advisor.settings import Settings
 from advisor.state import ConversationState
 from catalog.db import create_tables
 from catalog.demo import build_demo_catalog
 from tests.conftest import RULES
 from web import charts
 from web.app import create_app
-from web.settings import WebSettings
 
 PASSWORD = "correct horse battery"
 USERS = {"anna": "staff", "mia": "merchandiser", "root": "admin"}
@@ -168,7 +168,7 @@ def script(log: EventLog) -> None:
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FastAPI]:
     database = tmp_path_factory.mktemp("analytics") / "web.db"
-    settings = WebSettings(
+    settings = Settings(
         rasa_url="http://rasa.test:5005", database_url=f"sqlite:///{database}", rules_dir=RULES
     )
     app = create_app(settings, transport=httpx.MockTransport(lambda r: httpx.Response(200)))
@@ -568,7 +568,7 @@ def test_send_strangers_to_login(client: TestClient, path: str) -> None:
 
 
 def test_show_an_empty_log_on_a_fresh_database(tmp_path: Path) -> None:
-    settings = WebSettings(
+    settings = Settings(
         rasa_url="http://rasa.test:5005", database_url=f"sqlite:///{tmp_path / 'w.db'}"
     )
     app = create_app(settings, transport=httpx.MockTransport(lambda r: httpx.Response(200)))

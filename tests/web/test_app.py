@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from advisor.service import Advisor, Turn
+from advisor.settings import Settings
 from advisor.state import ConversationState
 from product_rules.offers import offers_in
 from product_rules.registry import RuleRegistry
@@ -26,7 +27,6 @@ from tests.web.fake_rasa import FakeRasa as FakeRasaServer
 from web.app import UNAVAILABLE_MESSAGE, create_app
 from web.conversation import COOKIE_NAME, decode_cookie
 from web.routers.shop import MAX_MESSAGE_CHARS
-from web.settings import WebSettings
 
 RASA_URL = "http://rasa.test:5005"
 WEBHOOK = f"{RASA_URL}/webhooks/rest/webhook"
@@ -36,7 +36,7 @@ RASA_TOKEN = "rasa-test-token"
 _TEST_DIR = Path(tempfile.mkdtemp(prefix="web-tests-"))
 atexit.register(shutil.rmtree, _TEST_DIR, ignore_errors=True)
 TEST_DATABASE_URL = f"sqlite:///{_TEST_DIR / 'web.db'}"
-SETTINGS = WebSettings(
+SETTINGS = Settings(
     rasa_url=RASA_URL,
     secret_key="web-test-secret",
     rasa_token=RASA_TOKEN,
@@ -44,7 +44,7 @@ SETTINGS = WebSettings(
 )
 
 
-def conversation_of(client: httpx.AsyncClient, settings: WebSettings = SETTINGS) -> str:
+def conversation_of(client: httpx.AsyncClient, settings: Settings = SETTINGS) -> str:
     """The conversation id in the client's signed cookie (fails when it has none)."""
     decoded = decode_cookie(client.cookies.get(COOKIE_NAME), settings)
     assert decoded is not None, "no valid conversation cookie"
@@ -381,7 +381,7 @@ async def test_create_app_uses_settings_timeout(rasa: FakeRasa) -> None:
         return httpx.Response(200, json=[])
 
     app = create_app(
-        WebSettings(rasa_url=RASA_URL, request_timeout_s=7, database_url=TEST_DATABASE_URL),
+        Settings(rasa_url=RASA_URL, request_timeout_s=7, database_url=TEST_DATABASE_URL),
         transport=httpx.MockTransport(handler),
     )
     async with serve(app) as test_client:
@@ -393,14 +393,14 @@ async def test_create_app_uses_settings_timeout(rasa: FakeRasa) -> None:
 @pytest.mark.parametrize(
     ("env", "expected"),
     [
-        ({}, WebSettings("http://localhost:5005", 30.0)),
-        ({"RASA_URL": "http://rasa:5005/"}, WebSettings("http://rasa:5005", 30.0)),
-        ({"RASA_TIMEOUT_SECONDS": "2.5"}, WebSettings("http://localhost:5005", 2.5)),
+        ({}, Settings("http://localhost:5005", 30.0)),
+        ({"RASA_URL": "http://rasa:5005/"}, Settings("http://rasa:5005", 30.0)),
+        ({"RASA_TIMEOUT_SECONDS": "2.5"}, Settings("http://localhost:5005", 2.5)),
     ],
     ids=["defaults", "trailing_slash_dropped", "timeout"],
 )
-def test_settings_from_env(env: dict[str, str], expected: WebSettings) -> None:
-    assert WebSettings.from_env(env) == expected
+def test_settings_from_env(env: dict[str, str], expected: Settings) -> None:
+    assert Settings.from_env(env) == expected
 
 
 @pytest.mark.parametrize(
@@ -426,11 +426,11 @@ def test_settings_from_env(env: dict[str, str], expected: WebSettings) -> None:
 )
 def test_settings_from_env_bad_value(env: dict[str, str], names: str) -> None:
     with pytest.raises(ValueError, match=names):
-        WebSettings.from_env(env)
+        Settings.from_env(env)
 
 
 def test_settings_from_env_reads_rasa_token_and_conversation_days() -> None:
-    settings = WebSettings.from_env(
+    settings = Settings.from_env(
         {"RASA_TOKEN": "secret-token", "CONVERSATION_DAYS": "7", "WEB_SECRET_KEY": "dev"}
     )
 
@@ -439,7 +439,7 @@ def test_settings_from_env_reads_rasa_token_and_conversation_days() -> None:
 
 
 def test_settings_production_with_rasa_token() -> None:
-    settings = WebSettings.from_env(
+    settings = Settings.from_env(
         {"APP_ENV": "production", "WEB_SECRET_KEY": "k" * 40, "RASA_TOKEN": "t" * 40}
     )
 

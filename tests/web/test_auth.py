@@ -15,9 +15,9 @@ from fastapi import FastAPI
 
 from advisor import accounts
 from advisor.accounts import MAX_FAILURES
+from advisor.settings import Settings
 from web.app import create_app
 from web.auth import COOKIE_NAME, safe_next
-from web.settings import WebSettings
 
 RASA_URL = "http://rasa.test:5005"
 PASSWORD = "correct horse battery"
@@ -34,11 +34,11 @@ def fast_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture()
-def settings(tmp_path: Path) -> WebSettings:
-    return WebSettings(rasa_url=RASA_URL, database_url=f"sqlite:///{tmp_path / 'web.db'}")
+def settings(tmp_path: Path) -> Settings:
+    return Settings(rasa_url=RASA_URL, database_url=f"sqlite:///{tmp_path / 'web.db'}")
 
 
-def make_app(settings: WebSettings) -> FastAPI:
+def make_app(settings: Settings) -> FastAPI:
     app = create_app(
         settings, transport=httpx.MockTransport(lambda request: httpx.Response(200, json=[]))
     )
@@ -49,7 +49,7 @@ def make_app(settings: WebSettings) -> FastAPI:
 
 
 @pytest.fixture()
-def app(settings: WebSettings) -> Iterator[FastAPI]:
+def app(settings: Settings) -> Iterator[FastAPI]:
     app = make_app(settings)
     yield app
     app.state.db.dispose()
@@ -120,9 +120,9 @@ async def test_session_cookie_secure_over_https(app: FastAPI) -> None:
         assert "; Secure" in set_cookie(await client.get("/login"))
 
 
-async def test_session_cookie_secure_when_settings_say_so(settings: WebSettings) -> None:
+async def test_session_cookie_secure_when_settings_say_so(settings: Settings) -> None:
     app = make_app(
-        WebSettings(rasa_url=RASA_URL, database_url=settings.database_url, cookie_secure=True)
+        Settings(rasa_url=RASA_URL, database_url=settings.database_url, cookie_secure=True)
     )
     async with serve(app) as client:
         assert "; Secure" in set_cookie(await client.get("/login"))
@@ -363,18 +363,18 @@ async def test_disabled_user_loses_access_at_once(app: FastAPI, client: httpx.As
 
 def test_settings_production_without_secret_key_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="WEB_SECRET_KEY must be set when APP_ENV=production"):
-        WebSettings.from_env({"APP_ENV": "production"}, var_dir=tmp_path)
+        Settings.from_env({"APP_ENV": "production"}, var_dir=tmp_path)
     assert not (tmp_path / "secret_key").exists()
 
 
 def test_settings_production_short_secret_key_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="WEB_SECRET_KEY is too short"):
-        WebSettings.from_env({"APP_ENV": "production", "WEB_SECRET_KEY": "short"}, var_dir=tmp_path)
+        Settings.from_env({"APP_ENV": "production", "WEB_SECRET_KEY": "short"}, var_dir=tmp_path)
 
 
 def test_settings_production(tmp_path: Path) -> None:
     key = "k" * 40
-    settings = WebSettings.from_env(
+    settings = Settings.from_env(
         {"APP_ENV": "production", "WEB_SECRET_KEY": key, "SHARE_DAYS": "3", "RASA_TOKEN": "t"},
         var_dir=tmp_path,
     )
@@ -384,8 +384,8 @@ def test_settings_production(tmp_path: Path) -> None:
 
 
 def test_settings_development_keeps_a_generated_key(tmp_path: Path) -> None:
-    first = WebSettings.from_env({}, var_dir=tmp_path)
-    second = WebSettings.from_env({"APP_ENV": "development"}, var_dir=tmp_path)
+    first = Settings.from_env({}, var_dir=tmp_path)
+    second = Settings.from_env({"APP_ENV": "development"}, var_dir=tmp_path)
 
     key_file = tmp_path / "secret_key"
     assert first.secret_key == second.secret_key == key_file.read_text().strip()
@@ -395,7 +395,7 @@ def test_settings_development_keeps_a_generated_key(tmp_path: Path) -> None:
 
 
 def test_settings_development_key_from_env_wins(tmp_path: Path) -> None:
-    settings = WebSettings.from_env({"WEB_SECRET_KEY": "dev-key"}, var_dir=tmp_path)
+    settings = Settings.from_env({"WEB_SECRET_KEY": "dev-key"}, var_dir=tmp_path)
 
     assert settings.secret_key == "dev-key"
     assert not (tmp_path / "secret_key").exists()
@@ -415,11 +415,11 @@ def test_settings_bad_value_names_the_variable(
     tmp_path: Path, env: dict[str, str], name: str
 ) -> None:
     with pytest.raises(ValueError, match=name):
-        WebSettings.from_env(env, var_dir=tmp_path)
+        Settings.from_env(env, var_dir=tmp_path)
 
 
 def test_settings_from_env_reads_database_and_share_days(tmp_path: Path) -> None:
-    settings = WebSettings.from_env(
+    settings = Settings.from_env(
         {"DATABASE_URL": "postgresql://db/x", "SHARE_DAYS": "30", "WEB_COOKIE_SECURE": "true"},
         var_dir=tmp_path,
     )
@@ -429,9 +429,9 @@ def test_settings_from_env_reads_database_and_share_days(tmp_path: Path) -> None
     assert settings.cookie_secure is True
 
 
-async def test_production_turns_off_api_docs(settings: WebSettings) -> None:
+async def test_production_turns_off_api_docs(settings: Settings) -> None:
     app = make_app(
-        WebSettings(
+        Settings(
             rasa_url=RASA_URL,
             database_url=settings.database_url,
             app_env="production",

@@ -23,12 +23,12 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from advisor import accounts
+from advisor.settings import Settings
 from advisor.sharing import ALPHABET, CODE_LENGTH, ClaimAttempt, ClaimLimits
 from advisor.state import ConversationState
 from tests.conftest import RULES
 from web.app import create_app
 from web.services import Services
-from web.settings import WebSettings
 
 PASSWORD = "correct horse battery"
 HTML = {"accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
@@ -52,7 +52,7 @@ def services(demo_db: Engine) -> Services:
 
 @pytest.fixture()
 def app(tmp_path: Path, services: Services) -> Iterator[FastAPI]:
-    settings = WebSettings(
+    settings = Settings(
         rasa_url="http://rasa.test:5005", database_url=f"sqlite:///{tmp_path / 'web.db'}"
     )
     app = create_app(

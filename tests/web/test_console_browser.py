@@ -18,6 +18,7 @@ import pytest
 
 from advisor.render import render
 from advisor.service import Advisor
+from advisor.settings import Settings
 from advisor.sharing import ShareStore
 from product_rules.offers import offers_in
 from product_rules.registry import RuleRegistry
@@ -27,7 +28,6 @@ from tests.web.conftest import STAFF_NAME, STAFF_PASSWORD, ShopDatabase
 from tests.web.fake_rasa import FakeRasa
 from tests.web.servers import LoopbackServer
 from web.app import create_app
-from web.settings import WebSettings
 
 pytestmark = needs_chromium
 
@@ -44,7 +44,7 @@ def rasa(shop_db: ShopDatabase) -> FakeRasa:
 @pytest.fixture(scope="module")
 def console_url(shop_db: ShopDatabase, rasa: FakeRasa) -> Iterator[str]:
     with LoopbackServer(rasa.app(), name="fake Rasa") as rasa_server:
-        settings = WebSettings(
+        settings = Settings(
             rasa_url=rasa_server.url, request_timeout_s=5, database_url=shop_db.url, rules_dir=RULES
         )
         with LoopbackServer(create_app(settings), name="web app", ready_path="/healthz") as web:

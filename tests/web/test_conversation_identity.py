@@ -15,10 +15,10 @@ import httpx
 import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
+from advisor.settings import Settings
 from tests.web.test_app import RASA_TOKEN, RASA_URL, SETTINGS, FakeRasa, conversation_of, serve
 from web.app import create_app
 from web.conversation import COOKIE_NAME, decode_cookie, history_from_tracker
-from web.settings import WebSettings
 
 BEGINNER = '/inform{"experience":"beginner"}'
 
@@ -153,7 +153,7 @@ async def test_next_chats_keep_the_id_without_a_new_cookie(
 
 
 async def test_cookie_is_secure_when_settings_say_so(rasa: TrackerRasa) -> None:
-    settings = WebSettings(
+    settings = Settings(
         rasa_url=RASA_URL, secret_key="k", rasa_token=RASA_TOKEN, cookie_secure=True
     )
     async with serve(create_app(settings, transport=httpx.MockTransport(rasa))) as client:
@@ -355,7 +355,7 @@ async def test_history_when_rasa_refuses_the_token_is_a_friendly_503(
     await chat(client)
     app_rasa = TrackerRasa()
     # A web app holding the wrong token: Rasa answers 401, the shopper gets "try again".
-    settings = WebSettings(rasa_url=RASA_URL, secret_key=SETTINGS.secret_key, rasa_token="wrong")
+    settings = Settings(rasa_url=RASA_URL, secret_key=SETTINGS.secret_key, rasa_token="wrong")
     async with serve(create_app(settings, transport=httpx.MockTransport(app_rasa))) as wrong:
         put_cookie(wrong, client.cookies[COOKIE_NAME])
         response = await wrong.get("/api/chat/history")

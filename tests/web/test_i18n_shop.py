@@ -95,9 +95,9 @@ def test_prices_per_locale() -> None:
 async def test_tiles_show_catalogue_prices_per_locale(tmp_path: object) -> None:
     from sqlmodel import Session
 
+    from advisor.settings import Settings
     from catalog.db import create_tables, make_engine
     from catalog.demo import build_demo_catalog
-    from web.settings import WebSettings
 
     url = f"sqlite:///{tmp_path}/shop.db"
     engine = make_engine(url)
@@ -105,7 +105,7 @@ async def test_tiles_show_catalogue_prices_per_locale(tmp_path: object) -> None:
     with Session(engine) as session:
         build_demo_catalog(session)
     engine.dispose()
-    settings = WebSettings(rasa_url=SETTINGS.rasa_url, secret_key="x", database_url=url)
+    settings = Settings(rasa_url=SETTINGS.rasa_url, secret_key="x", database_url=url)
     async with serve(create_app(settings, transport=httpx.MockTransport(FakeRasa()))) as client:
         german = (await client.get("/de/")).text
         english = (await client.get("/en/")).text

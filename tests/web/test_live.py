@@ -31,13 +31,13 @@ from advisor.handover import HandoverRecord, HandoverStore
 from advisor.live import InProcessChannel, RedisChannel
 from advisor.live_payloads import QUEUE_TOPIC, chat_topic
 from advisor.routing import OpeningHours
+from advisor.settings import Settings
 from advisor.sharing import ShareStore
 from advisor.state import ConversationState
 from web.app import create_app
 from web.conversation import COOKIE_NAME, decode_cookie
 from web.live_view import RETRY_MS, stream_length
 from web.services import Live
-from web.settings import WebSettings
 
 PASSWORD = "correct horse battery"
 RASA_URL = "http://rasa.test:5005"
@@ -172,7 +172,7 @@ def rasa(engine: Engine) -> FakeRasa:
 
 @pytest.fixture
 def app(tmp_path: Path, store: HandoverStore, rasa: FakeRasa) -> Iterator[FastAPI]:
-    settings = WebSettings(
+    settings = Settings(
         rasa_url=RASA_URL,
         database_url=f"sqlite:///{tmp_path / 'web.db'}",
         secret_key="live-test-secret",
@@ -238,7 +238,7 @@ def anna(app: FastAPI, shopper: TestClient) -> Iterator[Staff]:
 
 def conversation(client: TestClient) -> str:
     decoded = decode_cookie(
-        client.cookies.get(COOKIE_NAME), WebSettings(secret_key="live-test-secret")
+        client.cookies.get(COOKIE_NAME), Settings(secret_key="live-test-secret")
     )
     assert decoded is not None
     return decoded[0]
@@ -685,7 +685,7 @@ def test_the_staff_stream_follows_a_chat_accepted_after_it_opened(
 def test_live_desk_is_built_from_the_settings(
     tmp_path: Path, rasa: FakeRasa, url: str, kind: type
 ) -> None:
-    settings = WebSettings(
+    settings = Settings(
         rasa_url=RASA_URL,
         database_url=f"sqlite:///{tmp_path / 'web.db'}",
         live_channel_url=url,
@@ -703,17 +703,17 @@ def test_live_desk_is_built_from_the_settings(
 
 def test_settings_read_the_live_channel_from_the_environment(tmp_path: Path) -> None:
     env = {"LIVE_CHANNEL_URL": "redis://cache:6379/2", "HANDOVER_ACCEPT_SECONDS": "45"}
-    settings = WebSettings.from_env(env, var_dir=tmp_path)
+    settings = Settings.from_env(env, var_dir=tmp_path)
     assert settings.live_channel_url == "redis://cache:6379/2"
     assert settings.handover_accept_s == 45
     with pytest.raises(ValueError, match="HANDOVER_ACCEPT_SECONDS"):
-        WebSettings.from_env({"HANDOVER_ACCEPT_SECONDS": "soon"}, var_dir=tmp_path)
+        Settings.from_env({"HANDOVER_ACCEPT_SECONDS": "soon"}, var_dir=tmp_path)
 
 
 def test_the_apps_routing_tick_tells_the_shopper_nobody_came(
     tmp_path: Path, engine: Engine, rasa: FakeRasa
 ) -> None:
-    settings = WebSettings(
+    settings = Settings(
         rasa_url=RASA_URL,
         database_url=f"sqlite:///{tmp_path / 'web.db'}",
         secret_key="live-test-secret",

@@ -20,6 +20,7 @@ import pytest
 from advisor.handover import HandoverStore
 from advisor.routing import OpeningHours
 from advisor.service import Advisor
+from advisor.settings import Settings
 from advisor.sharing import ShareStore
 from product_rules.offers import offers_in
 from product_rules.registry import RuleRegistry
@@ -29,7 +30,6 @@ from tests.web.conftest import STAFF_NAME, STAFF_PASSWORD, ShopDatabase
 from tests.web.fake_rasa import FakeRasa
 from tests.web.servers import LoopbackServer
 from web.app import create_app
-from web.settings import WebSettings
 
 RASA_TOKEN = "live-browser-rasa-token"
 # A 182 cm beginner on €1,500 in normal shoes, all in one message.
@@ -48,7 +48,7 @@ def stack(shop_db: ShopDatabase) -> Iterator[tuple[str, FakeRasa]]:
     advisor = Advisor(RuleRegistry(RULES, shop_db.engine), codes=ShareStore(shop_db.engine))
     rasa = FakeRasa(advisor, token=RASA_TOKEN)
     with LoopbackServer(rasa.app(), name="fake Rasa") as rasa_server:
-        settings = WebSettings(
+        settings = Settings(
             rasa_url=rasa_server.url,
             request_timeout_s=5,
             database_url=shop_db.url,

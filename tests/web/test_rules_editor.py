@@ -24,6 +24,7 @@ from sqlmodel import Session, select
 from advisor import accounts
 from advisor.accounts import ROLES, Role
 from advisor.events import AdvisorEvent, Event, EventKind, EventLog, Scope
+from advisor.settings import Settings
 from catalog.db import create_tables
 from catalog.demo import build_demo_catalog
 from product_rules.drafts import get_draft
@@ -31,7 +32,6 @@ from product_rules.publishing import active_versions, read_files
 from product_rules.rule_edits import Edit, apply_edits
 from tests.conftest import RULES
 from web.app import create_app
-from web.settings import WebSettings
 
 PASSWORD = "correct horse battery"
 USERS = {role: f"user-{role.value}" for role in ROLES}
@@ -66,21 +66,21 @@ def rules_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def settings(tmp_path_factory: pytest.TempPathFactory, rules_dir: Path) -> WebSettings:
+def settings(tmp_path_factory: pytest.TempPathFactory, rules_dir: Path) -> Settings:
     database = tmp_path_factory.mktemp("editor") / "web.db"
-    return WebSettings(
+    return Settings(
         rasa_url="http://rasa.test:5005", database_url=f"sqlite:///{database}", rules_dir=rules_dir
     )
 
 
-def _app(settings: WebSettings) -> FastAPI:
+def _app(settings: Settings) -> FastAPI:
     return create_app(
         settings, transport=httpx.MockTransport(lambda request: httpx.Response(200, json=[]))
     )
 
 
 @pytest.fixture(scope="module")
-def app(settings: WebSettings) -> Iterator[FastAPI]:
+def app(settings: Settings) -> Iterator[FastAPI]:
     hasher = accounts.PASSWORD_HASHER
     accounts.PASSWORD_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     app = _app(settings)
@@ -373,7 +373,7 @@ async def test_merchandiser_cannot_publish_an_admin_can(app: FastAPI) -> None:
     assert f"en: {NEW_TEXT}" in after.text, "the editor opens the version just published"
 
 
-async def test_merchandiser_publishes_when_the_setting_allows(settings: WebSettings) -> None:
+async def test_merchandiser_publishes_when_the_setting_allows(settings: Settings) -> None:
     app = _app(replace(settings, merchandisers_publish=True))
     try:
         async with client_for(app, Role.MERCHANDISER) as mia:

@@ -22,6 +22,7 @@ from sqlmodel import Session
 from advisor import accounts
 from advisor.events import Event, EventKind, EventLog, Scope
 from advisor.service import Advisor, Turn
+from advisor.settings import Settings
 from advisor.state import ConversationState
 from product_rules.publishing import publish
 from product_rules.registry import RuleRegistry
@@ -30,7 +31,6 @@ from tests.web.browser import Watched, needs_chromium
 from tests.web.conftest import ShopDatabase
 from tests.web.servers import LoopbackServer, poll_until
 from web.app import create_app
-from web.settings import WebSettings
 
 pytestmark = needs_chromium
 
@@ -68,7 +68,7 @@ def editor_url(shop_db: ShopDatabase, rules_dir: Path) -> Iterator[str]:
         events.record(scope, [Event(EventKind.NOT_UNDERSTOOD, "experience", PHRASE)])
     events.flush()
     events.close()
-    settings = WebSettings(
+    settings = Settings(
         rasa_url="http://127.0.0.1:9", database_url=shop_db.url, rules_dir=rules_dir
     )
     with LoopbackServer(create_app(settings), name="web app", ready_path="/healthz") as web:

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import Engine
 
 from advisor.service import Advisor
+from advisor.settings import Settings
 from product_rules.registry import RuleRegistry
 from tests.conftest import RULES
 from tests.web.browser import Watched, needs_chromium, send
@@ -21,7 +22,6 @@ from tests.web.fake_rasa import FakeRasa
 from tests.web.servers import LoopbackServer
 from tests.web.test_app import TEST_DATABASE_URL
 from web.app import create_app
-from web.settings import WebSettings
 
 pytestmark = needs_chromium
 
@@ -42,7 +42,7 @@ def rasa(demo_db: Engine) -> FakeRasa:
 @pytest.fixture(scope="module")
 def shop_url(rasa: FakeRasa) -> Iterator[str]:
     with LoopbackServer(rasa.app(), name="fake Rasa") as rasa_server:
-        settings = WebSettings(
+        settings = Settings(
             rasa_url=rasa_server.url,
             request_timeout_s=5,
             secret_key="de-browser-secret",

@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import Engine
 
 from advisor.service import Advisor
+from advisor.settings import Settings
 from product_rules.offers import offers_in
 from product_rules.registry import RuleRegistry, ServedRuleSet
 from tests.conftest import RULES
@@ -27,7 +28,6 @@ from tests.web.servers import LoopbackServer
 from tests.web.test_app import TEST_DATABASE_URL
 from web.app import UNAVAILABLE_MESSAGE, create_app
 from web.conversation import COOKIE_NAME, decode_cookie
-from web.settings import WebSettings
 
 SECRET_KEY = "widget-test-secret"
 RASA_TOKEN = "widget-test-rasa-token"
@@ -85,7 +85,7 @@ def gravel(advisor: Advisor) -> ServedRuleSet:
 @pytest.fixture(scope="module")
 def shop_url(rasa: FakeRasa) -> Iterator[str]:
     with LoopbackServer(rasa.app(), name="fake Rasa") as rasa_server:
-        settings = WebSettings(
+        settings = Settings(
             rasa_url=rasa_server.url,
             request_timeout_s=5,
             secret_key=SECRET_KEY,
@@ -140,7 +140,7 @@ def conversation_cookie(page: Any) -> dict[str, Any]:
 
 
 def conversation_id(page: Any) -> str:
-    decoded = decode_cookie(conversation_cookie(page)["value"], WebSettings(secret_key=SECRET_KEY))
+    decoded = decode_cookie(conversation_cookie(page)["value"], Settings(secret_key=SECRET_KEY))
     assert decoded is not None
     return decoded[0]
 

@@ -16,6 +16,7 @@ import threading
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from advisor.settings import Settings
 from product_rules.drafts import get_draft
 from product_rules.publishing import active_versions
 from product_rules.registry import RuleRegistry
@@ -23,7 +24,6 @@ from product_rules.schema import RuleSet
 from web.deps import CurrentUser, SettingsDep, staff_page
 from web.i18n import staff_language
 from web.routers import rules_editor, rules_tryout
-from web.settings import WebSettings
 
 __all__ = ["router"]
 
@@ -37,7 +37,7 @@ def _no_parser(ruleset: RuleSet) -> None:
     return None
 
 
-def served_registry(request: Request, settings: WebSettings) -> RuleRegistry:
+def served_registry(request: Request, settings: Settings) -> RuleRegistry:
     """The rule sets in service as the workbench sees them (no answer parser)."""
     state = request.app.state
     with _registry_lock:

@@ -32,6 +32,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from advisor import analytics
 from advisor.accounts import Role, StaffUserPublic
+from advisor.settings import Settings
 from product_rules.drafts import (
     Draft,
     StaleDraftError,
@@ -57,7 +58,6 @@ from product_rules.vocabulary import export as vocabulary_export
 from web.auth import RoleForbiddenError, staff_session
 from web.deps import CurrentUser, SettingsDep, staff_page, templates
 from web.i18n import staff_language
-from web.settings import WebSettings
 
 __all__ = [
     "FilesIn",
@@ -80,7 +80,7 @@ FormText = Annotated[str, Form(max_length=500)]
 # -- who may publish ---------------------------------------------------------------------
 
 
-def can_publish(user: StaffUserPublic, settings: WebSettings) -> bool:
+def can_publish(user: StaffUserPublic, settings: Settings) -> bool:
     """Admins publish; merchandisers too when the settings let them."""
     return user.has_role(Role.ADMIN) or (
         settings.merchandisers_publish and user.has_role(Role.MERCHANDISER)
@@ -110,7 +110,7 @@ def engine_of(request: Request) -> Engine:
     return engine
 
 
-def served_of(request: Request, settings: WebSettings, ruleset_id: str) -> ServedRuleSet:
+def served_of(request: Request, settings: Settings, ruleset_id: str) -> ServedRuleSet:
     """The rule set in service now (a publish a moment ago included).
 
     Raises:
@@ -181,7 +181,7 @@ def _not_understood(db: Engine, ruleset_id: str) -> list[analytics.NotUnderstood
 def _page(
     request: Request,
     user: StaffUserPublic,
-    settings: WebSettings,
+    settings: Settings,
     ruleset_id: str,
     *,
     done: str | None = None,
