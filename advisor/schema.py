@@ -2,14 +2,16 @@
 
 One metadata holds the tables of the catalogue (``catalog.models``), the rule workbench
 (``product_rules.publishing``, ``drafts``) and the advisor (accounts, sessions, presence,
-hand-over, sharing, inbox, live log, facts, ratings, events). The migrations in
-``advisor/migrations/versions`` build it; ``advisor db upgrade`` applies them and is
+hand-over, sharing, inbox, live log, facts, ratings, events, the privacy audit). The
+migrations in ``advisor/migrations/versions`` build it; ``advisor db upgrade`` applies them and is
 what a deployment runs before it starts any process (``make run-prod`` does), so no
 two processes race to create a table. ``advisor db check`` says whether a database
 matches the models.
 
-A database made before migrations existed (``create_all``, as development and the tests
-still do on first use) holds some of the tables but no version: ``upgrade`` then makes
+No process makes tables on its own: a deployment runs ``advisor db upgrade`` first, and
+``catalog build-demo`` (and :func:`catalog.db.create_tables`, which it uses) runs the
+same migrations. A database made before migrations existed (by ``create_all``) holds
+some of the tables but no version: ``upgrade`` then makes
 the missing ones, compares the whole with the models and, when they match, marks it as
 at the newest version; when a table differs it stops and names the differences.
 """
@@ -17,6 +19,7 @@ at the newest version; when a table differs it stops and names the differences.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -45,6 +48,7 @@ MODULES = (
     "advisor.facts",
     "advisor.ratings",
     "advisor.events",
+    "advisor.privacy",
 )
 
 
@@ -87,14 +91,27 @@ def _describe(diff: object) -> str:
     return str(diff)
 
 
-def upgrade(engine: Engine, url: str) -> str:
+def _on_engine(engine: Engine, config: Config, run: Callable[[], None]) -> None:
+    """Run an Alembic command on one connection of ``engine``, committed at the end."""
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        try:
+            run()
+        finally:
+            del config.attributes["connection"]
+
+
+def upgrade(engine: Engine, url: str | None = None) -> str:
     """Bring the database to the newest migration; what was done, in one line.
+
+    The migrations run on ``engine``'s own connections (``url``, when given, only names
+    the database in Alembic's configuration).
 
     Raises:
         RuntimeError: The database holds our tables without a version and they differ
             from the models (the differences are in the message).
     """
-    config = alembic_config(url)
+    config = alembic_config(url or engine.url.render_as_string(hide_password=False))
     head = ScriptDirectory.from_config(config).get_current_head()
     before = current(engine)
     ours = set(metadata().tables)
@@ -109,8 +126,8 @@ def upgrade(engine: Engine, url: str) -> str:
                 "the database has tables of ours but no migration version, and they differ "
                 "from the models: " + "; ".join(differences[:10])
             )
-        command.stamp(config, "head")
+        _on_engine(engine, config, lambda: command.stamp(config, "head"))
         return f"existing tables match the models: marked as at {head}"
-    command.upgrade(config, "head")
+    _on_engine(engine, config, lambda: command.upgrade(config, "head"))
     after = current(engine)
     return f"at {after}" + ("" if before == after else f" (was {before or 'empty'})")
