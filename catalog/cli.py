@@ -1,4 +1,4 @@
-"""The ``catalog`` command: build the demo catalogue and show what a catalogue holds.
+"""The ``catalog`` command: build the demo catalogue, import a shop's, show what it holds.
 
 ``catalog build-demo`` is what ``make run`` calls, so it is idempotent: a second run
 leaves a built catalogue alone unless ``--force`` asks for a rebuild. Progress goes to
@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 
 from catalog.db import create_tables, drop_tables, make_engine, normalise_url
 from catalog.demo import build_demo_catalog, demo_rows
+from catalog.importing.command import add_import_command, run_import
 from catalog.models import Product
 
 __all__ = ["main"]
@@ -72,6 +73,14 @@ def _build_demo(url: str, *, force: bool) -> int:
             f"categories, {stats.relations} relations in {elapsed:.2f} s"
         )
         return 0
+    finally:
+        engine.dispose()
+
+
+def _import(args: argparse.Namespace, url: str) -> int:
+    engine = make_engine(url)
+    try:
+        return run_import(args, engine)
     finally:
         engine.dispose()
 
@@ -145,6 +154,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     stats = commands.add_parser("stats", help="print models and products per category")
     database_option(stats)
+    add_import_command(commands)
     return parser
 
 
@@ -172,6 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "build-demo":
             return _build_demo(url, force=args.force)
+        if args.command == "import":
+            return _import(args, url)
         return _stats(url)
     except (SQLAlchemyError, OSError, ImportError) as error:
         # OSError: the SQLite directory cannot be created; ImportError: no driver.
