@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import (
     Column,
     Connection,
+    Integer,
     MetaData,
     Table,
     Text,
@@ -65,9 +66,12 @@ class Staging:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
         metadata = MetaData()
+        # `position` keeps the feed's order, so new products get their ids in file
+        # order (the engine breaks ranking ties by id: same file, same offers).
         self.table = Table(
             "catalog_import_staging",
             metadata,
+            Column("position", Integer, nullable=False),
             *(
                 Column(c.name, c.type, primary_key=c.name == "sku")
                 for c in _PRODUCT.columns
@@ -80,13 +84,17 @@ class Staging:
         connection.commit()
         self.has_catalogue = inspect(connection).has_table(_PRODUCT.name)
         self.batch_seconds: list[float] = []
+        self._written = 0
 
     def write(self, rows: Sequence[dict[str, Any]]) -> None:
         """Write one batch of mapped rows, in its own transaction."""
         if not rows:
             return
         started = time.perf_counter()
-        self.connection.execute(insert(self.table), list(rows))
+        first = self._written
+        self._written += len(rows)
+        numbered = [{**row, "position": first + i} for i, row in enumerate(rows)]
+        self.connection.execute(insert(self.table), numbered)
         self.connection.commit()
         self.batch_seconds.append(time.perf_counter() - started)
 
@@ -142,9 +150,9 @@ class Staging:
             connection.execute(
                 insert(_PRODUCT).from_select(
                     list(COLUMNS),
-                    select(*(staged[c] for c in COLUMNS)).where(
-                        ~exists().where(product.sku == staged.sku)
-                    ),
+                    select(*(staged[c] for c in COLUMNS))
+                    .where(~exists().where(product.sku == staged.sku))
+                    .order_by(staged.position),
                 )
             )
             connection.execute(
