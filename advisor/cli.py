@@ -1,4 +1,4 @@
-"""The ``advisor`` command: staff accounts and the database schema.
+"""The ``advisor`` command: staff accounts, the database schema, privacy requests.
 
 ``advisor db upgrade`` applies the schema migrations (``advisor/migrations``) to
 ``DATABASE_URL``; ``advisor db check`` says whether the database matches the models
@@ -9,6 +9,9 @@ reads one line from standard input otherwise (``echo "$PW" | advisor users add a
 --role staff``), so a password never appears in the process list or the shell history.
 ``advisor users ensure-admin`` is what ``make run`` calls: it creates ``admin`` with a
 random password and prints it once, and prints nothing when an admin exists.
+
+``advisor privacy export|erase ID`` and ``advisor privacy purge`` answer privacy
+requests and apply the retention (:mod:`advisor.privacy_cli`).
 
 Errors end in one line on stderr: exit status 1 for refused input or a database
 failure, 2 for a usage error; never a traceback.
@@ -24,7 +27,7 @@ from typing import TextIO
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from advisor import accounts
+from advisor import accounts, privacy_cli
 from advisor.db import AdvisorDatabase, make_engine
 from advisor.settings import get_settings
 from catalog.db import normalise_url
@@ -151,6 +154,7 @@ def _parser() -> argparse.ArgumentParser:
     database_option(db_actions.add_parser("upgrade", help="apply the migrations"))
     database_option(db_actions.add_parser("check", help="compare the database with the models"))
     database_option(db_actions.add_parser("current", help="print the migration applied"))
+    privacy_cli.add_parser(commands, database_option)
     return parser
 
 
@@ -205,6 +209,8 @@ def main(argv: list[str] | None = None, *, stdin: TextIO | None = None) -> int:
     try:
         if args.command == "db":
             return _db(args.action, url)
+        if args.command == "privacy":
+            return privacy_cli.run(args, url, say=_say, stdin=stdin)
         db = AdvisorDatabase(make_engine(url))
         if args.action == "add":
             return _add(db, args.name, args.role, stdin)

@@ -429,7 +429,6 @@ def erase(
     pseudonym = ERASED_PREFIX + secrets.token_hex(8)
     with stores.engine.begin() as connection:
         counts.update(_erase_ours(connection, conversation, pseudonym))
-        _ensure_audit_table(connection)
         audit(
             connection,
             actor=actor,
@@ -448,23 +447,16 @@ def erase(
     return counts
 
 
-def _ensure_audit_table(connection: Connection) -> None:
-    # Development and the tests make tables on first use (production migrates first).
-    _table(PrivacyAudit).create(connection, checkfirst=True)
-
-
 def audited(stores: Stores, *, actor: str, action: str, conversation: str, via: str) -> None:
     """Append an audit entry in a transaction of its own (an export, say)."""
     with stores.engine.begin() as connection:
-        _ensure_audit_table(connection)
         audit(connection, actor=actor, action=action, conversation=conversation, via=via)
 
 
 def entries(stores: Stores, *, limit: int = 50) -> list[PrivacyAudit]:
     """The newest audit entries, newest first."""
     table = _table(PrivacyAudit)
-    with stores.engine.begin() as connection:
-        _ensure_audit_table(connection)
+    with stores.engine.connect() as connection:
         rows = (
             connection.execute(sa_select(table).order_by(table.c.id.desc()).limit(limit))
             .mappings()

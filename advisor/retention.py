@@ -24,7 +24,7 @@ from advisor.privacy import ERASED_PREFIX, Stores, erase, rasa_events
 from advisor.ratings import Rating
 from advisor.sharing import SharedConfiguration
 
-__all__ = ["PurgeResult", "cutoff", "last_activity", "purge"]
+__all__ = ["PurgeResult", "cutoff", "due", "last_activity", "now", "purge"]
 
 #: Each store's conversation column and the column saying when it last changed.
 _ACTIVITY: tuple[tuple[Any, str, str], ...] = (
@@ -45,11 +45,16 @@ class PurgeResult:
     counts: dict[str, int] = field(default_factory=dict)
 
 
-def cutoff(days: int, now: datetime) -> datetime:
+def now() -> datetime:
+    """The current moment, aware (UTC)."""
+    return datetime.now(UTC)
+
+
+def cutoff(days: int, moment: datetime) -> datetime:
     """The moment before which a conversation's last activity makes it due."""
     if days <= 0:
         raise ValueError(f"retention must be a positive number of days, got {days}")
-    return now - timedelta(days=days)
+    return moment - timedelta(days=days)
 
 
 def _aware(value: Any) -> datetime | None:
@@ -100,19 +105,18 @@ def last_activity(stores: Stores) -> dict[str, datetime]:
     return latest
 
 
-def purge(
-    stores: Stores,
-    *,
-    days: int,
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-) -> PurgeResult:
+def due(stores: Stores, before: datetime) -> list[str]:
+    """The conversations whose last activity is older than ``before``, sorted."""
+    return sorted(c for c, at in last_activity(stores).items() if at < before)
+
+
+def purge(stores: Stores, *, days: int, clock: Callable[[], datetime] = now) -> PurgeResult:
     """Erase every conversation whose last activity is more than ``days`` days ago."""
-    now = clock()
-    before = cutoff(days, now)
-    due = sorted(c for c, at in last_activity(stores).items() if at < before)
+    before = cutoff(days, clock())
+    conversations = due(stores, before)
     totals: dict[str, int] = {}
-    for conversation in due:
+    for conversation in conversations:
         counts = erase(stores, conversation, actor="retention", via="retention", clock=clock)
         for table, n in counts.items():
             totals[table] = totals.get(table, 0) + n
-    return PurgeResult(cutoff=before, conversations=len(due), counts=totals)
+    return PurgeResult(cutoff=before, conversations=len(conversations), counts=totals)

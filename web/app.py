@@ -31,6 +31,7 @@ from fastapi.staticfiles import StaticFiles
 from advisor.accounts import Role
 from advisor.db import AdvisorDatabase, make_engine
 from advisor.settings import Settings, get_settings
+from web import privacy_view
 from web.auth import (
     CsrfError,
     LoginRequiredError,
@@ -63,6 +64,7 @@ PROTECTED_AREAS: tuple[tuple[APIRouter, Role], ...] = (
     (live.router, Role.STAFF),
     (admin.router, Role.MERCHANDISER),
     (analytics.router, Role.MERCHANDISER),
+    (privacy_view.router, Role.ADMIN),
 )
 
 
@@ -130,6 +132,7 @@ def create_app(
     app.include_router(shop.router)
     app.include_router(feedback.router)
     app.include_router(live.shopper_router)
+    app.include_router(privacy_view.shopper_router)
     app.include_router(auth.router)
     for router, role in PROTECTED_AREAS:
         app.include_router(router, dependencies=[Depends(require_role(role))])

@@ -51,6 +51,10 @@ PUBLIC = {
     "/api/chat/message-for-staff": "a message for the inbox from the cookie holder's hand-over",
     "/api/chat/click": "an offer the cookie holder opened, for the analytics",
     "/api/chat/rating": "the cookie holder's rating of its own conversation",
+    "/api/chat/privacy/export": "the cookie holder's own conversation, as a download",
+    "/api/chat/privacy/erase": "the cookie holder erases its own conversation (JSON, same-origin)",
+    "/de/datenschutz": "what the advisor stores, for shoppers, in German",
+    "/en/privacy": "what the advisor stores, for shoppers, in English",
     "/healthz": "liveness for load balancers and make run",
     "/healthz/rasa": "Rasa's liveness",
     "/login": "the sign-in form and its POST (CSRF-checked)",
@@ -63,8 +67,9 @@ PUBLIC = {
 }
 #: Shared configurations a customer opens from a link or a code, without an account.
 PUBLIC_PREFIXES = ("/s/", "/share/", "/share")
-#: The staff areas and the lowest role of each, as web.app includes them.
-AREAS = {"/console": Role.STAFF, "/admin": Role.MERCHANDISER}
+#: The staff areas and the lowest role of each, as web.app includes them (a longer prefix
+#: first: privacy requests, inside the console, are for admins).
+AREAS = {"/console/privacy": Role.ADMIN, "/console": Role.STAFF, "/admin": Role.MERCHANDISER}
 USERS = {role: f"user-{role.value}" for role in ROLES}
 DUMMY = {"int": "1", "float": "1.0", "uuid": "00000000-0000-0000-0000-000000000001"}
 

@@ -814,6 +814,70 @@
 
     toggle.addEventListener("click", () => (body.hidden ? expand() : collapse()));
 
+    setUpPrivacyMenu();
+
+    /**
+     * The "Your data" menu: download the conversation (a plain link: the cookie goes with
+     * it), delete it (asks first), the privacy page. Its words are in the template.
+     */
+    function setUpPrivacyMenu() {
+      const menuToggle = root.querySelector("[data-chat-menu-toggle]");
+      const menu = root.querySelector("[data-chat-menu]");
+      const confirmBox = root.querySelector("[data-chat-erase-confirm]");
+      if (!menuToggle || !menu || !confirmBox) return;
+      const setMenu = (open) => {
+        menu.hidden = !open;
+        menuToggle.setAttribute("aria-expanded", String(open));
+        if (!open) confirmBox.hidden = true;
+      };
+      menuToggle.addEventListener("click", () => setMenu(menu.hidden));
+      for (const link of menu.querySelectorAll("a")) link.addEventListener("click", () => setMenu(false));
+      root.querySelector("[data-chat-erase]").addEventListener("click", () => {
+        confirmBox.hidden = false;
+        confirmBox.querySelector("[data-chat-erase-yes]").focus();
+      });
+      root.querySelector("[data-chat-erase-no]").addEventListener("click", () => {
+        setMenu(false);
+        menuToggle.focus();
+      });
+      root.querySelector("[data-chat-erase-yes]").addEventListener("click", async () => {
+        await historyReady;
+        if (busy) return;
+        setBusy(true);
+        let erased = false;
+        try {
+          const response = await fetch(confirmBox.dataset.endpoint, {
+            method: "POST",
+            headers: { "Content-Type": "application/json", Accept: "application/json" },
+            credentials: "same-origin",
+            body: JSON.stringify({ confirm: true }),
+          });
+          erased = response.ok;
+        } catch (_err) {
+          erased = false;
+        } finally {
+          setBusy(false);
+        }
+        setMenu(false);
+        if (erased) {
+          // Nothing of the old conversation stays on screen: the widget starts afresh.
+          stopLive();
+          lastLiveId = 0;
+          queuedShown.clear();
+          ratingShown.clear();
+          log.replaceChildren(...introNodes.map((n) => n.cloneNode(true)));
+        }
+        addBubble("system", erased ? confirmBox.dataset.erasedText : confirmBox.dataset.failedText);
+        input.focus();
+      });
+      document.addEventListener("keydown", (event) => {
+        if (event.key === "Escape" && !menu.hidden) {
+          setMenu(false);
+          menuToggle.focus();
+        }
+      });
+    }
+
     // Category tiles and the hero button start the conversation with their prompt.
     for (const link of document.querySelectorAll("[data-chat-prompt]")) {
       link.addEventListener("click", (event) => {
