@@ -216,7 +216,9 @@ class _Reader:
         if rule.get("values") is not None:
             values = {}
             for word, target in self.table(rule["values"], "attributes", name, "values").items():
-                values[slug(str(word))] = self.typed(spec, target, "attributes", name, "values")
+                values[slug(str(word))] = self.typed(
+                    spec, target, "attributes", name, "values", str(word)
+                )
         default = rule.get("default")
         if default is not None:
             default = self.typed(spec, default, "attributes", name, "default")

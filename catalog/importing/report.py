@@ -32,21 +32,24 @@ class ImportReport:
 
     @property
     def skipped(self) -> int:
-        """Rows (and relations) that could not be mapped."""
+        """Rows and relations that could not be mapped (each is in ``problems``)."""
         return len(self.problems)
 
     def summary(self) -> list[str]:
         """The lines ``catalog import`` prints after the problems."""
         verb = "would be" if self.dry_run else "now"
+        left_out = self.rows - self.mapped - self.ignored
         lines = [
-            f"{self.file}: {self.rows} rows read, {self.mapped} mapped, "
-            f"{self.skipped} skipped, {self.ignored} ignored by the mapping",
+            f"{self.file}: {self.rows} rows read, {self.mapped} mapped, {left_out} left out, "
+            f"{self.ignored} ignored by the mapping (skip:)",
             f"products: {self.new} new, {self.updated} updated, {self.unchanged} unchanged, "
             f"{self.unavailable} {verb} unavailable (no longer in the feed)",
         ]
         if self.relations is not None:
+            dropped = self.skipped - left_out
             verb = "would replace" if self.dry_run else "replace"
-            lines.append(f"relations: {self.relations} from the feed {verb} the catalogue's")
+            note = f" ({dropped} left out)" if dropped else ""
+            lines.append(f"relations: {self.relations} from the feed {verb} the catalogue's{note}")
         if self.dry_run:
             lines.append("dry run: nothing was changed")
         elif self.refused is None:
