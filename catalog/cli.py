@@ -118,15 +118,19 @@ def _stats(url: str) -> int:
                 func.count(),
                 in_stock,
             )
+            .where(col(Product.available))
             .group_by(Product.category)
             .order_by(Product.category)
         )
         with Session(engine) as session:
             rows = [(c, int(m), int(p), int(s or 0)) for c, m, p, s in session.exec(query)]
+            gone = session.exec(
+                select(func.count()).select_from(Product).where(~col(Product.available))
+            ).one()
     finally:
         engine.dispose()
     if not rows:
-        print("the catalogue is empty")
+        print("the catalogue is empty" + (f" ({gone} products unavailable)" if gone else ""))
         return 0
     print(f"{'category':<16}{'models':>8}{'products':>10}{'in stock':>10}")
     for category, models, products, stocked in rows:
@@ -135,6 +139,8 @@ def _stats(url: str) -> int:
     products = sum(row[2] for row in rows)
     stocked = sum(row[3] for row in rows)
     print(f"{'total':<16}{models:>8}{products:>10}{stocked:>10}")
+    if gone:
+        print(f"and {gone} products no longer in the shop's feed (unavailable, never offered)")
     return 0
 
 

@@ -107,7 +107,7 @@ def run_import(args: argparse.Namespace, engine: Engine) -> int:
     if report.problems:
         verb = "would be" if report.dry_run else "were"
         print(
-            f"warning: {report.skipped} rows {verb} left out (listed above, file:line: "
+            f"warning: {report.skipped} {verb} left out (listed above as file:line: "
             "reason); the rest "
             f"{'would go' if report.dry_run else 'went'} in",
             file=sys.stderr,

@@ -53,6 +53,5 @@ class ImportReport:
         if self.dry_run:
             lines.append("dry run: nothing was changed")
         elif self.refused is None:
-            rate = self.rows / self.seconds if self.seconds else 0.0
-            lines.append(f"done in {self.seconds:.2f} s ({rate:,.0f} rows/s)")
+            lines.append(f"done in {self.seconds:.2f} s")
         return lines

@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import json
 import re
+from functools import lru_cache
 from typing import Any
 
 from catalog.importing.availability import stock_for
@@ -33,6 +34,7 @@ class RowError(ValueError):
     """A record that cannot become a product; the message is the reason shown."""
 
 
+@lru_cache(maxsize=4096)  # a product's text is on each of its variant rows
 def plain_text(value: str, limit: int = _TEXT_MAX) -> str:
     """HTML (Shopify's ``Body (HTML)``) as one line of text, cut at a word if too long."""
     text = _TAG.sub("", _BLOCK.sub(" ", value)) if "<" in value else value
@@ -42,7 +44,8 @@ def plain_text(value: str, limit: int = _TEXT_MAX) -> str:
     return text[: limit - 1].rsplit(" ", 1)[0].rstrip(",;:") + "…"
 
 
-def candidates(value: str) -> list[str]:
+@lru_cache(maxsize=65536)
+def candidates(value: str) -> tuple[str, ...]:
     """The words a table lookup tries: the whole value, its tags, its path from the leaf.
 
     ``"Bikes > Road Bikes"`` tries ``Road Bikes`` before ``Bikes``; ``"spd, Beginner"``
@@ -53,7 +56,7 @@ def candidates(value: str) -> list[str]:
         words += [w.strip() for w in value.split(",")]
     if ">" in value:
         words += [w.strip() for w in reversed(value.split(">"))]
-    return [w for w in words if w]
+    return tuple(w for w in words if w)
 
 
 def _first(record: Record, sources: tuple[str, ...]) -> tuple[str, str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 
 from catalog.attributes import AttributeSpec
 from catalog.importing.problems import did_you_mean
@@ -37,6 +38,7 @@ _NUMBER = re.compile(r"^\s*(?:EU\s*)?(-?\d+(?:[.,]\d+)?)\s*([^\d\s].*)?$", re.IG
 _LETTERS = ("XXS", "XS", "S", "M", "L", "XL", "XXL")
 
 
+@lru_cache(maxsize=65536)  # feeds repeat their words (tags, sizes) on every row
 def slug(text: str) -> str:
     """``"SPD-SL"`` -> ``"spd_sl"``: how closed values and category slugs are compared."""
     return "_".join(re.split(r"[\s\-/]+", text.strip().casefold())).strip("_")

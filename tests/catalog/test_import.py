@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -217,7 +218,7 @@ def test_report_rows_left_out_with_their_physical_line(
     assert len([p for p in problems if not p.startswith("artikel_relations")]) == len(expected)
     for line, wanted in zip(problems, expected, strict=False):
         assert line.startswith(wanted), line
-    assert "left out (listed above, file:line: reason)" in err
+    assert "left out (listed above as file:line: reason)" in err
 
 
 def test_line_numbers_count_quoted_newlines(tmp_path: Path, url: str) -> None:
@@ -288,6 +289,12 @@ def test_products_gone_from_the_feed_become_unavailable(
     assert sum(p.available for p in products.values()) == 12
     # Its relation came from its own tags: gone with it.
     assert ("clipper-520", "velora-tempo-3", RelationKind.ACCESSORY_OF) not in _relations(url)
+
+    capsys.readouterr()
+    assert main(["stats", "--database-url", url]) == 0
+    stats = capsys.readouterr().out
+    assert re.search(r"^pedals\s+1\s+1\s+1$", stats, re.MULTILINE), "only the flat pedal counts"
+    assert "and 1 products no longer in the shop's feed (unavailable, never offered)" in stats
 
     # Back in the feed: available again.
     _run(capsys, "import", "shopify", str(SHOPIFY), "--database-url", url)
