@@ -25,6 +25,7 @@ from typing import TextIO
 
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from advisor import privacy, retention
 from advisor.db import make_engine
@@ -89,6 +90,22 @@ def _tracker(url: str, say: Callable[[str], None]) -> Engine | None:
     return privacy.tracker_engine(url)
 
 
+def _answers(tracker: Engine, url: str, say: Callable[[str], None]) -> bool:
+    """Whether Rasa's tracker store answers; said in one line when it does not.
+
+    Checked first, so a failure names the tracker store, not ``DATABASE_URL``.
+    """
+    try:
+        with tracker.connect():
+            return True
+    except SQLAlchemyError as error:
+        origin = getattr(error, "orig", None) or error
+        reason = next((ln.strip() for ln in str(origin).splitlines() if ln.strip()), "")
+        shown = make_url(url).render_as_string(hide_password=True)
+        say(f"Rasa's tracker store at {shown} does not answer: {reason}; nothing was changed")
+        return False
+
+
 def run(
     args: argparse.Namespace,
     url: str,
@@ -109,6 +126,8 @@ def run(
     tracker = _tracker(tracker_url, say)
     stores = privacy.Stores(engine, tracker)
     try:
+        if tracker is not None and not _answers(tracker, tracker_url, say):
+            return 1
         if args.action == "purge":
             days = settings.retention_days if args.days is None else args.days
             return _purge(stores, days, dry_run=args.dry_run)

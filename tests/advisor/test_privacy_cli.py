@@ -146,3 +146,30 @@ def test_purge_from_the_command_line_keeps_fresh_conversations(
     assert "0 conversations silent since before" in out
     assert "erased 0 conversations" in out
     assert traces(_engines(world), [ERASED]) != [] and traces(_engines(world), [KEPT]) != []
+
+
+def test_a_tracker_store_that_does_not_answer_is_named(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    closed = "postgresql://rasa:secret@127.0.0.1:1/tracker"  # nothing listens on port 1
+
+    status = main(
+        [
+            "privacy",
+            "erase",
+            ERASED,
+            "--yes",
+            "--database-url",
+            str(world.stores.engine.url),
+            "--tracker-store-url",
+            closed,
+        ]
+    )
+
+    assert status == 1
+    error = capsys.readouterr().err
+    assert (
+        "Rasa's tracker store at postgresql://rasa:***@127.0.0.1:1/tracker does not answer" in error
+    )
+    assert "secret" not in error
+    assert traces(_engines(world), [ERASED]) != [], "nothing may be erased"
