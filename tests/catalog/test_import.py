@@ -420,3 +420,35 @@ def test_default_mappings_load() -> None:
         path = default_mapping(kind)
         assert path is not None
         assert load_mapping(path).category.values, kind
+
+
+def test_import_an_atom_merchant_feed(tmp_path: Path, url: str) -> None:
+    feed = tmp_path / "feed.atom"
+    feed.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<feed xmlns="http://www.w3.org/2005/Atom" xmlns:g="http://base.google.com/ns/1.0">\n'
+        "<title>Shop</title>\n"
+        "<entry>\n"
+        "  <g:id>CDZ-520</g:id><title>Clipper 520</title>\n"
+        '  <link href="https://shop.example.de/p/cdz-520"/>\n'
+        "  <g:price>44,90 EUR</g:price><g:availability>in stock</g:availability>\n"
+        "  <g:product_type>Zubehör &gt; Pedale</g:product_type>\n"
+        "  <g:custom_label_0>SPD</g:custom_label_0>\n"
+        "</entry>\n"
+        "</feed>\n",
+        encoding="utf-8",
+    )
+    assert main(["import", "merchant", str(feed), "--database-url", url]) == 0
+    pedal = _products(url)["CDZ-520"]
+    assert (pedal.category, pedal.price, pedal.cleat_system) == ("pedals", 44.9, "spd")
+    assert pedal.extra["link"] == "https://shop.example.de/p/cdz-520"
+
+
+def test_refuse_xml_that_is_not_well_formed(
+    tmp_path: Path, url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    feed = tmp_path / "broken.xml"
+    feed.write_text("<rss>\n<channel>\n<item><id>A</id>\n</channel>\n", encoding="utf-8")
+    status, _, err = _run(capsys, "import", "merchant", str(feed), "--database-url", url)
+    assert status == 1
+    assert "broken.xml:4: not well-formed XML: mismatched tag" in err
