@@ -9,6 +9,8 @@ product rows by a mapping file (:mod:`.mapping`, :mod:`.rows` with :mod:`.prices
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from catalog.importing.mapping import Mapping, load_mapping
 from catalog.importing.problems import CatalogImportError, FeedError, MappingError, RowProblem
 from catalog.importing.report import ImportReport
@@ -29,8 +31,6 @@ __all__ = [
     "load_mapping",
     "map_feed",
 ]
-
-from pathlib import Path
 
 #: The shipped mappings of the formats that have one (``csv`` always needs ``--mapping``).
 DEFAULT_MAPPINGS: dict[str, Path] = {

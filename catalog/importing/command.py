@@ -95,7 +95,13 @@ def run_import(args: argparse.Namespace, engine: Engine) -> int:
             raise CatalogImportError(f"{args.file}: no such feed file")
         print(f"importing {args.file} ({args.format}, mapping {mapping_path})…", file=sys.stderr)
         report = import_feed(
-            engine, args.file, args.format, mapping, dry_run=args.dry_run, progress=args.progress
+            engine,
+            args.file,
+            args.format,
+            mapping,
+            dry_run=args.dry_run,
+            progress=args.progress,
+            say=lambda line: print(line, file=sys.stderr, flush=True),
         )
     except CatalogImportError as error:
         print(f"catalog import: {error}", file=sys.stderr)

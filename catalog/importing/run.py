@@ -131,6 +131,7 @@ def import_feed(
     dry_run: bool = False,
     progress: bool | None = None,
     batch_rows: int = BATCH_ROWS,
+    say: Callable[[str], None] | None = None,
 ) -> ImportReport:
     """Import a feed into the catalogue at ``engine``.
 
@@ -142,6 +143,7 @@ def import_feed(
         dry_run: Count what would change and report problems; change nothing.
         progress: Show a progress bar on stderr; ``None``: when stderr is a terminal.
         batch_rows: Rows per staging transaction.
+        say: Called with a line on each phase ("switching …"), for a person watching.
 
     Returns:
         The report; ``report.refused`` says why nothing was switched, if so.
@@ -178,6 +180,11 @@ def import_feed(
                     "catalogue is unchanged"
                 )
             elif not dry_run:
+                if say is not None:
+                    say(
+                        f"switching: {report.new} new, {report.updated} updated, "
+                        f"{report.unavailable} unavailable, in one transaction…"
+                    )
                 switch_started = time.perf_counter()
                 staging.switch(relations)
                 report.switch_seconds = time.perf_counter() - switch_started

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from catalog.cli import main
@@ -411,8 +410,13 @@ def test_import_all_clean_rows_exits_zero(url: str, capsys: pytest.CaptureFixtur
     assert "692 mapped, 0 left out" in out
 
 
-def _engine(url: str) -> Engine:
-    return make_engine(url)
+def test_show_a_progress_bar_when_asked(url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    status, _, err = _run(
+        capsys, "import", "merchant", str(MERCHANT_XML), "--progress", "--database-url", url
+    )
+    assert status == 3
+    assert "reading merchant_feed.xml" in err and "B/s" in err
+    assert "switching: 9 new, 0 updated, 0 unavailable, in one transaction…" in err
 
 
 def test_default_mappings_load() -> None:
