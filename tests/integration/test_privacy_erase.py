@@ -4,7 +4,8 @@ Each backend gets a stack of its own (action server, Rasa with its SQL tracker s
 the web app), on fresh databases, so every row in them comes from this test. A shopper
 talks through the web app to the offers (with a message the advisor does not
 understand, which the analytics keep as text), rates the advice with a comment, asks
-for a person and leaves a message; a second shopper talks too. Then:
+for a person and leaves a message while nobody is in; then asks again, a staff member
+signed in to the console accepts, and they chat; a second shopper talks too. Then:
 
 * the shopper's download holds everything they said;
 * the shopper deletes the conversation from the widget's route; every text and JSON
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import secrets
 import shutil
 import sys
@@ -32,8 +34,9 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import Engine, text
+from sqlmodel import Session
 
-from advisor import retention, schema
+from advisor import accounts, retention, schema
 from advisor.privacy import Stores, tracker_engine
 from catalog.db import make_engine
 from catalog.demo import build_demo_database
@@ -66,6 +69,11 @@ SHOPPER = [
 COMMENT = "Helpful, though the Kesselberg question puzzled me"
 LEFT = "Please ring me about the Kesselberg road bike tomorrow"
 EMAIL = "kesselberg.rider@example.org"
+LIVE = "Could you check the frame size for my Kesselberg knees"
+STAFF_SAID = "Gladly: how long is your inside leg for the Kesselberg bike?"
+STAFF, STAFF_PASSWORD = "anna", "correct horse battery"
+CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
+CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 OTHER = [("I'm looking for a gravel bike", ask("gravel_bike", "riding"))]
 ERASED_WITHIN_S = 15.0
 
@@ -85,6 +93,8 @@ def _running(base: Path, database_url: str, tracker_url: str) -> Iterator[Privac
     engine = make_engine(database_url)
     schema.upgrade(engine, database_url)  # as make run does before any process starts
     build_demo_database(database_url)
+    with Session(engine) as session:
+        accounts.create_user(session, name=STAFF, role="staff", password=STAFF_PASSWORD)
     rules = base / "rules"
     shutil.copytree(REPO / "product_rules" / "rules", rules)
     action_port, rasa_port = free_port(), free_port()
@@ -162,8 +172,60 @@ def _say(client: httpx.Client, message: str, expected: str = "") -> list[dict[st
     return messages
 
 
-def _converse(stack: PrivacyStack) -> tuple[httpx.Client, str]:
-    """The first shopper's whole conversation; their client and hand-over code."""
+def _staff(stack: PrivacyStack) -> tuple[httpx.Client, str]:
+    """A staff member signed in to the console and available; their client and CSRF token."""
+    client = httpx.Client(
+        base_url=stack.web_url, timeout=60, headers={"accept": "text/html"}, follow_redirects=True
+    )
+    token = CSRF_INPUT.search(client.get("/login").text)
+    assert token
+    signed_in = client.post(
+        "/login", data={"name": STAFF, "password": STAFF_PASSWORD, "csrf_token": token.group(1)}
+    )
+    assert signed_in.status_code == 200, signed_in.text[:500]
+    meta = CSRF_META.search(client.get("/console").text)
+    assert meta
+    available = client.post(
+        "/console/presence", data={"status": "available", "csrf_token": meta.group(1)}
+    )
+    assert available.status_code == 200, available.text[:500]
+    return client, meta.group(1)
+
+
+def _live_chat(stack: PrivacyStack, shopper: httpx.Client, sender: str) -> str:
+    """The shopper asks for a person again, the staff member takes it, they chat."""
+    staff, csrf = _staff(stack)
+    code = _handoff(shopper, "can I speak to someone")
+    with stack.stores.engine.connect() as connection:
+        handover = connection.execute(
+            text("SELECT id FROM advisor_handover WHERE conversation = :c AND code = :code"),
+            {"c": sender, "code": code},
+        ).scalar_one()
+    json_call = {"accept": "application/json", "x-csrf-token": csrf}
+    accepted = staff.post(f"/console/live/{handover}/accept", headers=json_call)
+    assert accepted.status_code == 200, accepted.text
+    _say(shopper, LIVE)  # to the staff member, not to Rasa
+    said = staff.post(f"/console/live/{handover}/say", data={"text": STAFF_SAID}, headers=json_call)
+    assert said.status_code == 200, said.text
+    back = staff.post(f"/console/live/{handover}/hand-back", headers=json_call)
+    assert back.status_code == 200, back.text
+    staff.close()
+    return code
+
+
+def _handoff(shopper: httpx.Client, message: str) -> str:
+    reply = _say(shopper, message)
+    return str(
+        next(
+            m["custom"]["code"]
+            for m in reply
+            if isinstance(m.get("custom"), dict) and m["custom"].get("type") == "handoff"
+        )
+    )
+
+
+def _converse(stack: PrivacyStack) -> tuple[httpx.Client, str, str]:
+    """The first shopper's whole conversation; their client and their two codes."""
     client = httpx.Client(base_url=stack.web_url, timeout=60)
     reply: list[dict[str, Any]] = []
     for message, expected in SHOPPER:
@@ -175,15 +237,11 @@ def _converse(stack: PrivacyStack) -> tuple[httpx.Client, str]:
     assert offers_payload(offers) is not None, texts(offers)
     rated = client.post("/api/chat/rating", json={"target": "bot", "step": 2, "comment": COMMENT})
     assert rated.status_code == 200, rated.text
-    handoff = _say(client, "i want to talk to a real person")
-    code = next(
-        m["custom"]["code"]
-        for m in handoff
-        if isinstance(m.get("custom"), dict) and m["custom"].get("type") == "handoff"
-    )
+    code = _handoff(client, "i want to talk to a real person")
     left = client.post("/api/chat/message-for-staff", json={"text": LEFT, "email": EMAIL})
     assert left.status_code == 200, left.text
-    return client, code
+    sender = client.get("/api/chat/privacy/export").json()["conversation"]
+    return client, code, _live_chat(stack, client, sender)
 
 
 def _count(engine: Engine, table: str) -> int:
@@ -192,17 +250,18 @@ def _count(engine: Engine, table: str) -> int:
 
 
 def _erase_and_check(stack: PrivacyStack) -> None:
-    shopper, code = _converse(stack)
+    shopper, code, live_code = _converse(stack)
     other = httpx.Client(base_url=stack.web_url, timeout=60)
     for message, expected in OTHER:
         _say(other, message, expected)
     sender = shopper.get("/api/chat/privacy/export").json()["conversation"]
     kept = other.get("/api/chat/privacy/export").json()["conversation"]
     said = [message for message, _ in SHOPPER]
-    needles = [sender, *said, COMMENT, LEFT, EMAIL, code]
+    needles = [sender, *said, COMMENT, LEFT, EMAIL, code, live_code, LIVE, STAFF_SAID]
     # The test proves nothing unless every needle was stored somewhere first.
     before = traces(stack.engines(), needles)
-    assert {line.rsplit(": ", 1)[1] for line in before} == set(needles), before
+    stored = {n for n in needles if any(line.endswith(f": {n}") for line in before)}
+    assert stored == set(needles), before
     assert any(line.startswith("events.") for line in before), "no Rasa tracker rows"
 
     document = shopper.get("/api/chat/privacy/export").json()
@@ -211,7 +270,9 @@ def _erase_and_check(stack: PrivacyStack) -> None:
     assert document["ratings"][0]["comment"] == COMMENT
     assert document["messages_left"][0]["text"] == LEFT
     assert document["offers"] and document["answers"]["budget"] == 1500
-    assert code in [h["code"] for h in document["hand_overs"]]
+    assert {code, live_code} <= {h["code"] for h in document["hand_overs"]}
+    live = [(m["type"], m.get("text")) for m in document["staff_messages"]]
+    assert ("shopper_message", LIVE) in live and ("staff_message", STAFF_SAID) in live, live
     events_before = _count(stack.stores.engine, "advisor_event")
 
     erased = shopper.post("/api/chat/privacy/erase", json={"confirm": True})
