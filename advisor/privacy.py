@@ -50,7 +50,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Connection, Engine, Table, create_engine, delete, inspect
+from sqlalchemy import (
+    JSON,
+    Column,
+    Connection,
+    Engine,
+    MetaData,
+    Table,
+    create_engine,
+    delete,
+    inspect,
+)
 from sqlalchemy import select as sa_select
 from sqlalchemy import update as sa_update
 from sqlmodel import Field, SQLModel
@@ -187,8 +197,6 @@ def rasa_events(engine: Engine) -> Table | None:
     """Rasa's ``events`` table (SQLTrackerStore), or ``None`` before Rasa wrote any."""
     if not inspect(engine).has_table("events"):
         return None
-    from sqlalchemy import MetaData
-
     return Table("events", MetaData(), autoload_with=engine)
 
 

@@ -18,7 +18,7 @@ import pytest
 from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine
+from sqlalchemy import Engine, create_engine
 
 from advisor import accounts, schema
 from advisor.settings import Settings
@@ -92,7 +92,7 @@ def _chat(client: TestClient, settings: Settings) -> str:
     return sender
 
 
-def _engines(app: FastAPI, settings: Settings) -> list[object]:
+def _engines(app: FastAPI, settings: Settings) -> list[Engine]:
     return [app.state.db.engine, create_engine(settings.tracker_store_url)]
 
 
@@ -132,7 +132,7 @@ def test_shopper_deletes_the_conversation(
         or "Max-Age=0" in (response.headers["set-cookie"])
     )
     assert COOKIE_NAME not in client.cookies
-    assert traces(_engines(app, settings), [sender, SAID, COMMENT]) == []  # type: ignore[arg-type]
+    assert traces(_engines(app, settings), [sender, SAID, COMMENT]) == []
     again = client.get("/api/chat/history")
     assert again.json()["messages"] == []
 
@@ -152,10 +152,10 @@ def test_deletion_refused_keeps_everything(
 ) -> None:
     sender = _chat(client, settings)
 
-    response = client.post("/api/chat/privacy/erase", **kwargs)  # type: ignore[arg-type]
+    response = client.post("/api/chat/privacy/erase", **kwargs)
 
     assert response.status_code == status
-    assert traces(_engines(app, settings), [sender]) != []  # type: ignore[arg-type]
+    assert traces(_engines(app, settings), [sender]) != []
 
 
 def test_notice_before_the_first_message(client: TestClient) -> None:
@@ -268,7 +268,7 @@ def test_admin_exports_by_code_and_erases(
     assert json.loads(exported.text)["ratings"][0]["comment"] == COMMENT
     assert refused.status_code == 422 and "Tick the box" in refused.text
     assert erased.status_code == 200 and "Erased: " in erased.text
-    assert traces(_engines(app, settings), [sender, SAID, COMMENT, code]) == []  # type: ignore[arg-type]
+    assert traces(_engines(app, settings), [sender, SAID, COMMENT, code]) == []
     audit = client.get("/console/privacy", headers=HTML).text
     assert audit.count("olga") >= 2 and "export" in audit and "erase" in audit
     unknown = client.post(
