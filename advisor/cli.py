@@ -212,6 +212,11 @@ def main(argv: list[str] | None = None, *, stdin: TextIO | None = None) -> int:
         if args.command == "privacy":
             return privacy_cli.run(args, url, say=_say, stdin=stdin)
         db = AdvisorDatabase(make_engine(url))
+        from advisor import schema
+
+        if schema.current(db.engine) is None:
+            _say(f"the database {_shown_url(url)} has no tables yet: run `advisor db upgrade`")
+            return 1
         if args.action == "add":
             return _add(db, args.name, args.role, stdin)
         if args.action == "set-password":

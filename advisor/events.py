@@ -305,22 +305,11 @@ class EventLog:
         self._write_lock = threading.Lock()
         self._wake = threading.Event()
         self._closed = threading.Event()
-        self._tables_ready = False
         self.dropped = 0
         self._thread: threading.Thread | None = None
         if background:
             self._thread = threading.Thread(target=self._run, name="advisor-events", daemon=True)
             self._thread.start()
-
-    def ensure_tables(self) -> None:
-        """Create the event and fact tables unless they exist."""
-        if not self._tables_ready:
-            from advisor import facts
-
-            names = (*TABLE_NAMES, *facts.TABLE_NAMES)
-            tables = [SQLModel.metadata.tables[name] for name in names]
-            SQLModel.metadata.create_all(self.engine, tables=tables)
-            self._tables_ready = True
 
     def record(self, scope: Scope, events: Sequence[Event], *, turn: bool = True) -> None:
         """Queue the events of one turn (cheap: no database work here).
@@ -385,7 +374,6 @@ class EventLog:
                 return 0
             written = sum(len(r.events) for r in records)
             try:
-                self.ensure_tables()
                 with self.engine.begin() as connection:
                     connection.execute(
                         insert(AdvisorEvent.__table__),  # type: ignore[attr-defined]
@@ -414,7 +402,6 @@ class EventLog:
         from advisor import facts
 
         self.flush()
-        self.ensure_tables()
         with self._lock:
             kept = [r for r in self._queue if r.scope.conversation != conversation]
             self._queued -= sum(len(r.events) for r in self._queue if r not in kept)

@@ -15,7 +15,7 @@ the one that loses is told (:class:`RequestTakenError`) or simply finds nothing 
 do. Not guarded: one staff member accepting two requests at the very same moment may
 end one chat above their capacity.
 
-Tables (created with ``create_all`` of their own, like :class:`advisor.sessions.SessionStore`):
+Tables (made by the migrations, :mod:`advisor.schema`):
 ``advisor_staff_presence``, ``advisor_handover``, ``advisor_live_message``,
 ``advisor_inbox_message``, ``advisor_opening_hours``.
 
@@ -157,10 +157,6 @@ class HandoverStore:
         )
         self.clock = clock
         self.accept_timeout = accept_timeout
-        SQLModel.metadata.create_all(
-            engine,
-            tables=[SQLModel.metadata.tables[str(t.__tablename__)] for t in TABLES],
-        )
 
     # -- staff and hours ------------------------------------------------------------------
 

@@ -83,18 +83,9 @@ class RatingStore:
         self.events = events
         self.change_window = timedelta(minutes=change_minutes)
         self.clock = clock
-        self._ready = False
-
-    def _tables(self) -> None:
-        if not self._ready:
-            SQLModel.metadata.create_all(
-                self.engine, tables=[SQLModel.metadata.tables[Rating.__tablename__]]
-            )
-            self._ready = True
 
     def get(self, conversation: str, target: Target) -> Rating | None:
         """The conversation's rating of ``target``, if given."""
-        self._tables()
         with Session(self.engine) as session:
             return session.exec(
                 select(Rating).where(
@@ -117,7 +108,6 @@ class RatingStore:
             raise ValueError(f"a rating is 1 to {len(RATING_STEPS)}, not {step!r}")
         comment = " ".join(comment.split())[:MAX_COMMENT]
         now = self.clock()
-        self._tables()
         with self.engine.connect() as connection:
             scope = current_scope(connection, conversation)
         for _ in range(2):  # a second try when another request created it meanwhile
@@ -161,7 +151,6 @@ class RatingStore:
 
     def erase(self, conversation: str) -> int:
         """Delete the conversation's ratings (a privacy request); rows deleted."""
-        self._tables()
         with Session(self.engine) as session:
             rows = session.exec(select(Rating).where(col(Rating.conversation) == conversation))
             count = 0

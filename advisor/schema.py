@@ -30,7 +30,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, MetaData, inspect
 from sqlmodel import SQLModel
 
-__all__ = ["MODULES", "alembic_config", "check", "current", "metadata", "upgrade"]
+__all__ = ["MODULES", "alembic_config", "check", "current", "metadata", "stamp", "upgrade"]
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 #: Every module that declares tables of ours.
@@ -101,6 +101,16 @@ def _on_engine(engine: Engine, config: Config, run: Callable[[], None]) -> None:
             del config.attributes["connection"]
 
 
+def stamp(engine: Engine, config: Config | None = None) -> None:
+    """Mark the database as at the newest migration, without running any.
+
+    For a database whose tables were made from the models (they match, see
+    :func:`check`): the tests' throw-away databases, an old ``create_all`` database.
+    """
+    config = config or alembic_config(engine.url.render_as_string(hide_password=False))
+    _on_engine(engine, config, lambda: command.stamp(config, "head"))
+
+
 def upgrade(engine: Engine, url: str | None = None) -> str:
     """Bring the database to the newest migration; what was done, in one line.
 
@@ -126,7 +136,7 @@ def upgrade(engine: Engine, url: str | None = None) -> str:
                 "the database has tables of ours but no migration version, and they differ "
                 "from the models: " + "; ".join(differences[:10])
             )
-        _on_engine(engine, config, lambda: command.stamp(config, "head"))
+        stamp(engine, config)
         return f"existing tables match the models: marked as at {head}"
     _on_engine(engine, config, lambda: command.upgrade(config, "head"))
     after = current(engine)

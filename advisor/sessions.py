@@ -71,10 +71,6 @@ class SessionStore:
     def __init__(self, engine: Engine, *, clock: Callable[[], datetime] = _now) -> None:
         self.engine = engine
         self.clock = clock
-        SQLModel.metadata.create_all(
-            engine,
-            tables=[AssistedSession.__table__, AuditEntry.__table__],  # type: ignore[attr-defined]
-        )
 
     def create(
         self,

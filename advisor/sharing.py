@@ -233,14 +233,6 @@ class ShareStore:
         self.clock = clock
         self.handoff_ttl = handoff_ttl
         self.limits = limits or ClaimLimits()
-        SQLModel.metadata.create_all(
-            engine,
-            tables=[
-                SharedConfiguration.__table__,  # type: ignore[attr-defined]
-                CodeClaim.__table__,  # type: ignore[attr-defined]
-                ClaimAttempt.__table__,  # type: ignore[attr-defined]
-            ],
-        )
 
     def issue(
         self,

@@ -39,7 +39,7 @@ from _stats import ratio, summary
 from sqlalchemy import Engine, create_engine, insert, text
 from sqlalchemy.engine import make_url
 
-from advisor import analytics
+from advisor import analytics, schema
 from advisor.analytics import Period
 from advisor.events import TABLE_NAMES, AdvisorEvent, EventLog, OfferShown, Scope, events_of
 from advisor.facts import AnswerFact, ConversationFacts
@@ -170,9 +170,8 @@ def synthetic_rows(total: int, seed: int = 7) -> Iterator[Rows]:
 
 
 def fill(engine: Engine, total: int, label: str) -> int:
-    """Create the event tables and write ``total`` synthetic events; the count written."""
-    log = EventLog(engine, background=False)
-    log.ensure_tables()
+    """Bring the schema up (the migrations) and write ``total`` synthetic events; the count."""
+    schema.upgrade(engine)
     written = 0
     started = time.perf_counter()
     tables = {

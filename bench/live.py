@@ -62,7 +62,6 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 from advisor import accounts
-from advisor.db import create_tables
 from advisor.handover import HandoverStore
 from advisor.live import InProcessChannel, LiveChannel, LiveDesk, RedisChannel, Subscription
 from advisor.live_payloads import StaffMessagePayload, chat_topic
@@ -765,7 +764,6 @@ def prepare_database(url: str, staff: Sequence[str]) -> None:
     build_demo_database(url)
     engine = make_engine(url)
     try:
-        create_tables(engine)
         with Session(engine) as session:
             for name in staff:
                 accounts.create_user(session, name=name, role="staff", password=PASSWORD)

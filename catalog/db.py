@@ -6,9 +6,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, delete, event
 from sqlalchemy.engine import make_url
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session, create_engine
 
 __all__ = ["make_engine", "create_tables", "drop_tables", "session_scope", "normalise_url"]
 
@@ -56,17 +56,29 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
 
 
 def create_tables(engine: Engine) -> None:
-    """Create the catalogue tables that do not exist yet."""
-    import catalog.models  # noqa: F401  (registers the tables)
+    """Bring the database to the newest schema: every table of ours, by the migrations.
 
-    SQLModel.metadata.create_all(engine)
+    The migrations live with the advisor (``advisor.schema``), which declares every
+    table (catalogue, rule workbench, advisor) in one history; the catalogue's commands
+    call them through here so a new database is never made any other way.
+    """
+    from advisor.schema import upgrade  # the catalogue is below the advisor: not at the top
+
+    upgrade(engine)
 
 
 def drop_tables(engine: Engine) -> None:
-    """Drop the catalogue tables (used to rebuild the demo catalogue)."""
-    import catalog.models  # noqa: F401
+    """Empty the catalogue (products and relations), to rebuild the demo catalogue.
 
-    SQLModel.metadata.drop_all(engine)
+    Rows, not tables: the schema belongs to the migrations, and the advisor's tables in
+    the same database (staff accounts, conversations) are not the catalogue's to touch.
+    """
+    from catalog.models import Product, ProductRelation
+
+    create_tables(engine)  # a new database: nothing to empty, but the tables to fill
+    with engine.begin() as connection:
+        for model in (ProductRelation, Product):
+            connection.execute(delete(model))
 
 
 @contextmanager

@@ -47,7 +47,6 @@ __all__ = [
     "changes_between",
     "check_files",
     "discard_draft",
-    "ensure_tables",
     "get_draft",
     "load_files",
     "publish_draft",
@@ -171,12 +170,6 @@ class Draft:
         return files_fingerprint(self.files)
 
 
-def ensure_tables(db: Engine) -> None:
-    """Create the draft tables if they are missing (idempotent)."""
-    tables = [RuleDraft.__table__, DraftRevision.__table__]  # type: ignore[attr-defined]
-    SQLModel.metadata.create_all(db, tables=tables)
-
-
 def _draft(row: RuleDraft) -> Draft:
     return Draft(
         row.ruleset_id,
@@ -203,7 +196,6 @@ def _check_names(files: Mapping[str, str]) -> None:
 
 def get_draft(db: Engine, ruleset_id: str) -> Draft | None:
     """The draft of ``ruleset_id`` (open or closed), or ``None`` if it never had one."""
-    ensure_tables(db)
     with Session(db) as session:
         row = session.exec(select(RuleDraft).where(col(RuleDraft.ruleset_id) == ruleset_id)).first()
         return _draft(row) if row is not None else None
@@ -274,7 +266,6 @@ def save_draft(
     if not RULESET_ID.match(ruleset_id):
         raise ValueError(f"{ruleset_id!r} is not a rule set id")
     _check_names(files)
-    ensure_tables(db)
     with Session(db) as session:
         row = session.exec(select(RuleDraft).where(col(RuleDraft.ruleset_id) == ruleset_id)).first()
         now = _now()
@@ -388,7 +379,6 @@ def discard_draft(db: Engine, ruleset_id: str, *, based_on: int, author: str) ->
         UnknownDraftError: the rule set has no open draft.
         StaleDraftError: the draft changed since ``based_on``.
     """
-    ensure_tables(db)
     _open(db, ruleset_id, based_on)
     return _close(db, ruleset_id, based_on=based_on, author=author, action=DISCARDED, note="")
 
@@ -454,7 +444,6 @@ def publish_draft(
         RuleSetError: the draft fails its checks, or names another rule set id; nothing
             is published and the draft stays open.
     """
-    ensure_tables(db)
     draft = _open(db, ruleset_id, based_on)
 
     def checks(loaded: LoadedRuleSet) -> list[RuleProblem]:

@@ -43,7 +43,6 @@ __all__ = [
     "RuleVersion",
     "UnknownVersionError",
     "active_versions",
-    "ensure_tables",
     "files_fingerprint",
     "history",
     "latest_publication_id",
@@ -112,12 +111,6 @@ class PublishResult:
     version: int
     created: bool  # False when the files equal an existing version, which is republished
     changes: str
-
-
-def ensure_tables(db: Engine) -> None:
-    """Create the publishing tables if they are missing (idempotent)."""
-    tables = [RuleVersion.__table__, Publication.__table__]  # type: ignore[attr-defined]
-    SQLModel.metadata.create_all(db, tables=tables)
 
 
 def _read_files(directory: Path) -> dict[str, str]:
@@ -222,7 +215,6 @@ def publish(
     files = _read_files(directory)
     fingerprint = _fingerprint(files)
     ruleset_id = loaded.ruleset.id
-    ensure_tables(db)
     taken: list[int] = []
     for _ in range(PUBLISH_ATTEMPTS):
         try:
@@ -300,7 +292,6 @@ def rollback(db: Engine, ruleset_id: str, version: int, *, author: str, note: st
     Raises:
         UnknownVersionError: no such version of that rule set was ever published.
     """
-    ensure_tables(db)
     with Session(db) as session:
         target = session.exec(
             select(RuleVersion).where(
@@ -322,7 +313,6 @@ def rollback(db: Engine, ruleset_id: str, version: int, *, author: str, note: st
 
 def history(db: Engine, ruleset_id: str | None = None) -> list[dict[str, Any]]:
     """The publication log, newest first, with each version's change summary."""
-    ensure_tables(db)
     with Session(db) as session:
         statement = select(Publication, RuleVersion).join(
             RuleVersion, col(RuleVersion.id) == col(Publication.version_id)

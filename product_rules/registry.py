@@ -26,7 +26,6 @@ from product_rules.loader import LoadedRuleSet, load_all, load_ruleset
 from product_rules.localize import DEFAULT_LANGUAGE, LANGUAGES
 from product_rules.publishing import (
     active_versions,
-    ensure_tables,
     latest_publication_id,
     materialize,
 )
@@ -92,12 +91,6 @@ class RuleRegistry:
         self._publication_id: int | None = None
         self._checked_at = float("-inf")
         self.problems: list[RuleProblem] = []
-        if publications:
-            try:
-                ensure_tables(db)
-            except SQLAlchemyError:
-                log.exception("cannot create the publishing tables; serving files only")
-                self.publications = False
         self.refresh(force=True)
 
     def _current_signature(self) -> tuple[tuple[str, int, int], ...]:

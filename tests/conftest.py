@@ -11,8 +11,8 @@ from sqlalchemy import Engine
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, create_engine
 
-from catalog.db import create_tables
 from catalog.demo import build_demo_catalog
+from tests.tables import create_schema
 
 REPO = Path(__file__).resolve().parent.parent
 RULES = REPO / "product_rules" / "rules"
@@ -24,7 +24,7 @@ def demo_db() -> Iterator[Engine]:
     engine = create_engine(
         "sqlite://", connect_args={"check_same_thread": False}, poolclass=StaticPool
     )
-    create_tables(engine)
+    create_schema(engine)
     with Session(engine) as session:
         build_demo_catalog(session)
         session.commit()

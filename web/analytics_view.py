@@ -20,9 +20,9 @@ from urllib.parse import urlencode
 
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import SQLModel, col
+from sqlmodel import col
 
-from advisor import analytics, events, facts
+from advisor import analytics
 from advisor.analytics import (
     Dimensions,
     GapLine,
@@ -44,7 +44,6 @@ __all__ = [
     "Report",
     "build_report",
     "describe",
-    "ensure_tables",
     "read_filters",
 ]
 
@@ -62,12 +61,6 @@ NEVER_SHOWN = 12
 RATING_CHART = {"width": 380, "label_width": 100, "value_room": 40}
 #: The longest period whose chart shows every day, those without conversations too.
 MAX_CALENDAR_DAYS = 366
-
-
-def ensure_tables(db: Engine) -> None:
-    """Create the event and fact tables unless they exist (a fresh database reads empty)."""
-    names = (*events.TABLE_NAMES, *facts.TABLE_NAMES)
-    SQLModel.metadata.create_all(db, tables=[SQLModel.metadata.tables[n] for n in names])
 
 
 @dataclass(frozen=True, slots=True)

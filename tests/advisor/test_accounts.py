@@ -43,7 +43,7 @@ from advisor.accounts import (
     start_login_session,
 )
 from advisor.cli import main
-from advisor.db import create_tables
+from tests.tables import create_schema
 
 PASSWORD = "correct horse battery"
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -63,8 +63,7 @@ def engine() -> Iterator[Engine]:
     engine = create_engine(
         "sqlite://", connect_args={"check_same_thread": False}, poolclass=StaticPool
     )
-    create_tables(engine)
-    yield engine
+    yield create_schema(engine)
     engine.dispose()
 
 
@@ -407,7 +406,18 @@ def test_ensure_admin_name_taken_by_staff(session: Session) -> None:
 
 @pytest.fixture()
 def db_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'advisor.db'}"
+    """A database at the newest schema, as `advisor db upgrade` leaves it."""
+    url = f"sqlite:///{tmp_path / 'advisor.db'}"
+    create_schema(create_engine(url)).dispose()
+    return url
+
+
+def test_cli_on_a_database_without_tables_says_to_upgrade(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fresh = f"sqlite:///{tmp_path / 'fresh.db'}"
+    assert _run(fresh, "add", "anna", "--role", "staff", stdin=f"{PASSWORD}\n") == 1
+    assert "has no tables yet: run `advisor db upgrade`" in capsys.readouterr().err
 
 
 def _users(db_url: str) -> list[StaffUser]:
@@ -545,8 +555,18 @@ def test_cli_database_error_is_one_line(tmp_path: Path, capsys: pytest.CaptureFi
     assert err.startswith("advisor: ") and "Traceback" not in err
 
 
-def test_console_script_reads_password_from_a_pipe(db_url: str) -> None:
+def test_console_script_reads_password_from_a_pipe(tmp_path: Path) -> None:
+    """On a new database, the way a shop sets up: the migrations, then the first user."""
+    db_url = f"sqlite:///{tmp_path / 'new.db'}"
     advisor = Path(sys.executable).parent / "advisor"
+    migrated = subprocess.run(
+        [str(advisor), "db", "upgrade", "--database-url", db_url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert migrated.returncode == 0, migrated.stderr
     done = subprocess.run(
         [str(advisor), "users", "add", "anna", "--role", "staff", "--database-url", db_url],
         input=f"{PASSWORD}\n",

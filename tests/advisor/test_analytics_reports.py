@@ -12,6 +12,7 @@ from sqlalchemy.pool import StaticPool
 from advisor import analytics
 from advisor.analytics import DayCount, Dimensions, Period, VersionRatings
 from advisor.events import Event, EventKind, EventLog, Scope
+from tests.tables import create_schema
 
 START = datetime(2026, 11, 30, 22, 0, tzinfo=UTC)
 
@@ -21,7 +22,7 @@ def db() -> Iterator[Engine]:
     engine = create_engine(
         "sqlite://", connect_args={"check_same_thread": False}, poolclass=StaticPool
     )
-    yield engine
+    yield create_schema(engine)
     engine.dispose()
 
 

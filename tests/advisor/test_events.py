@@ -17,6 +17,7 @@ from advisor.analytics import FunnelStep, Period
 from advisor.events import AdvisorEvent, Event, EventKind, EventLog, Scope, events_of
 from advisor.service import Advisor, Turn
 from advisor.state import ConversationState
+from tests.tables import create_schema
 
 QUESTIONS = ["usage", "experience", "budget", "body_height_cm", "shoes_owned", "inseam_cm"]
 
@@ -55,7 +56,7 @@ def events_db() -> Iterator[Engine]:
     engine = create_engine(
         "sqlite://", connect_args={"check_same_thread": False}, poolclass=StaticPool
     )
-    yield engine
+    yield create_schema(engine)
     engine.dispose()
 
 
@@ -238,7 +239,6 @@ def test_erase_removes_one_conversation_only(scripted: Engine, log: EventLog) ->
 def test_failed_write_keeps_events_for_the_next_flush(
     events_db: Engine, log: EventLog, caplog: pytest.LogCaptureFixture
 ) -> None:
-    log.ensure_tables()
     scope = Scope("c1", "road_bike", 1, "chat", "en")
     log.record(scope, [Event(EventKind.STARTED), Event(EventKind.ASKED, "usage")])
 

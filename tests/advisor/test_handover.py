@@ -47,6 +47,7 @@ from advisor.sharing import (
 )
 from advisor.state import ConversationState
 from tests.advisor.conftest import Talk
+from tests.tables import create_schema
 
 T0 = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)
 
@@ -69,7 +70,7 @@ def engine() -> Iterator[Engine]:
     engine = create_engine(
         "sqlite://", connect_args={"check_same_thread": False}, poolclass=StaticPool
     )
-    yield engine
+    yield create_schema(engine)
     engine.dispose()
 
 
@@ -435,7 +436,7 @@ def pg_engine() -> Iterator[Engine]:
         pytest.skip(f"PostgreSQL not reachable at {SERVER}: {exc}")
     engine = make_engine(SERVER.rsplit("/", 1)[0] + f"/{name}")
     try:
-        yield engine
+        yield create_schema(engine)
     finally:
         engine.dispose()
         with admin.connect() as conn:

@@ -34,6 +34,7 @@ from advisor.live_payloads import (
     payload_in,
 )
 from advisor.state import ConversationState
+from tests.tables import create_schema
 
 WAIT = 5.0  # seconds any single wait may take
 STATE = ConversationState(ruleset="road_bike", answers={"budget": 1500.0})
@@ -128,7 +129,7 @@ def engine() -> Iterator[Engine]:
     engine = create_engine(
         "sqlite://", connect_args={"check_same_thread": False}, poolclass=StaticPool
     )
-    yield engine
+    yield create_schema(engine)
     engine.dispose()
 
 
@@ -192,7 +193,7 @@ async def test_say_keeps_message_when_publish_fails(
 
 def test_read_history_after_restart(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'advisor.db'}"
-    first = create_engine(url)
+    first = create_schema(create_engine(url))
     store = HandoverStore(first)
     store.set_presence("anna", status="available")
     record, _ = store.request(conversation="conv-1", state=STATE, code="ABC234")

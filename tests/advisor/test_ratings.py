@@ -13,6 +13,7 @@ from advisor import analytics
 from advisor.analytics import Period
 from advisor.events import Event, EventKind, EventLog, Scope
 from advisor.ratings import RatingClosedError, RatingStore
+from tests.tables import create_schema
 
 
 class Clock:
@@ -26,7 +27,7 @@ class Clock:
 @pytest.fixture()
 def engine() -> Iterator[Engine]:
     db = create_engine("sqlite://", connect_args={"check_same_thread": False}, poolclass=StaticPool)
-    yield db
+    yield create_schema(db)
     db.dispose()
 
 

@@ -37,7 +37,7 @@ from catalog.db import make_engine
 from catalog.demo import build_demo_database
 from product_rules.loader import load_all
 from product_rules.offers import offers_in
-from product_rules.publishing import Publication, RuleVersion, ensure_tables
+from product_rules.publishing import Publication, RuleVersion
 from product_rules.registry import RuleRegistry
 from product_rules.schema import RuleSet
 from web.stack import MODELS, RASA_BIN, REPO, Stack, action_service, free_port, rasa_service
@@ -385,7 +385,6 @@ def no_leaked_publications(bot: RunningBot) -> Iterator[None]:
     until such a turn shows the rules from before the test.
     """
     db = make_engine(bot.database_url)
-    ensure_tables(db)
     with Session(db) as session:
         last_publication = session.exec(select(func.max(Publication.id))).one() or 0
         last_version = session.exec(select(func.max(RuleVersion.id))).one() or 0

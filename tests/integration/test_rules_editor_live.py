@@ -33,7 +33,6 @@ from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
 
 from advisor import accounts
-from advisor.db import create_tables as create_advisor_tables
 from catalog.db import make_engine
 from product_rules import drafts
 from product_rules.publishing import history, publish
@@ -69,7 +68,6 @@ def browser() -> Iterator[Any]:
 def web_url(bot: RunningBot) -> Iterator[str]:
     """The web app over the bot's database and rule files, with an admin account."""
     db = make_engine(bot.database_url)
-    create_advisor_tables(db)
     hasher = accounts.PASSWORD_HASHER
     accounts.PASSWORD_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     try:
@@ -106,7 +104,6 @@ def web_url(bot: RunningBot) -> Iterator[str]:
 def no_leaked_drafts(bot: RunningBot) -> Iterator[None]:
     """Delete the drafts (and their revisions) the test's edits and publications made."""
     db = make_engine(bot.database_url)
-    drafts.ensure_tables(db)
     with Session(db) as session:
         assert session.exec(select(drafts.RuleDraft)).all() == [], "a draft from elsewhere"
         last_revision = session.exec(select(func.max(drafts.DraftRevision.id))).one() or 0

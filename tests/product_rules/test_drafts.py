@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from catalog.db import create_tables, make_engine
+from catalog.db import make_engine
 from product_rules.drafts import (
     StaleDraftError,
     UnknownDraftError,
@@ -24,6 +24,7 @@ from product_rules.publishing import active_versions, history, read_files, rollb
 from product_rules.registry import RuleRegistry
 from product_rules.rule_edits import Edit, EditError, apply_edits, outline
 from tests.conftest import RULES
+from tests.tables import create_schema
 
 NEW_TEXT = "What kind of riding is it for?"
 
@@ -31,8 +32,7 @@ NEW_TEXT = "What kind of riding is it for?"
 @pytest.fixture()
 def db(tmp_path: Path) -> Engine:
     engine = make_engine(f"sqlite:///{tmp_path / 'catalog.db'}")
-    create_tables(engine)
-    return engine
+    return create_schema(engine)
 
 
 @pytest.fixture()

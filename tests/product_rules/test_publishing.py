@@ -19,7 +19,7 @@ from sqlalchemy import Engine, event
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from catalog.db import create_tables, make_engine
+from catalog.db import make_engine
 from catalog.demo import build_demo_database
 from product_rules.errors import RuleSetError
 from product_rules.publishing import (
@@ -33,6 +33,7 @@ from product_rules.publishing import (
     rollback,
 )
 from product_rules.registry import RuleRegistry
+from tests.tables import create_schema
 
 BEGINNER = {
     "usage": "endurance",
@@ -59,8 +60,7 @@ class FakeClock:
 @pytest.fixture()
 def db(tmp_path: Path) -> Engine:
     engine = make_engine(f"sqlite:///{tmp_path / 'catalog.db'}")
-    create_tables(engine)
-    return engine
+    return create_schema(engine)
 
 
 def _edit(folder: Path, file: str, old: str, new: str) -> None:
@@ -150,7 +150,7 @@ def test_registry_serves_publication_without_restart(
 
 
 def test_registry_serves_file_edit_after_interval(rules_copy: Path, tmp_path: Path) -> None:
-    db = make_engine(f"sqlite:///{tmp_path / 'catalog.db'}")
+    db = create_schema(make_engine(f"sqlite:///{tmp_path / 'catalog.db'}"))
     clock = FakeClock()
     registry = RuleRegistry(
         rules_copy, db, check_interval=0.25, parser_factory=lambda rs: None, clock=clock
@@ -402,7 +402,7 @@ def test_registry_keeps_serving_when_files_vanish_mid_read(
     """A rule folder moved away while the registry reads it: no error, read again later."""
     import product_rules.registry as registry_module
 
-    db = make_engine(f"sqlite:///{tmp_path / 'catalog.db'}")
+    db = create_schema(make_engine(f"sqlite:///{tmp_path / 'catalog.db'}"))
     clock = FakeClock()
     registry = RuleRegistry(
         rules_copy, db, check_interval=0.25, parser_factory=lambda rs: None, clock=clock

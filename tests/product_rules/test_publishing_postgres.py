@@ -25,6 +25,7 @@ from tests.product_rules.test_publishing import (
     check_publish_race_same_files_stores_one_version,
     check_publish_race_takes_next_version,
 )
+from tests.tables import create_schema
 
 pytestmark = pytest.mark.postgres
 
@@ -58,7 +59,7 @@ def pg_engines() -> Iterator[EngineFactory]:
             },
         )
         engines.append(engine)
-        return engine
+        return create_schema(engine)
 
     try:
         yield make
@@ -121,7 +122,8 @@ def test_history_times_are_utc_on_postgres_in_any_time_zone(
         kinds = conn.execute(
             text(
                 "SELECT table_name, data_type FROM information_schema.columns "
-                "WHERE table_schema = current_schema() AND column_name = 'created_at'"
+                "WHERE table_schema = current_schema() AND column_name = 'created_at' "
+                "AND table_name IN ('rule_publication', 'rule_version')"
             )
         ).all()
     assert sorted(kinds) == [

@@ -11,7 +11,6 @@ from sqlalchemy import Engine
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, col, create_engine, select
 
-from catalog.db import create_tables
 from catalog.models import Product
 from product_rules.cli import main
 from product_rules.query import compare
@@ -22,6 +21,7 @@ from product_rules.vocabulary import (
     attributes,
     export,
 )
+from tests.tables import create_schema
 
 PACKAGE = Path(__file__).resolve().parents[2] / "product_rules"
 
@@ -134,7 +134,7 @@ def table() -> Iterator[Engine]:
     engine = create_engine(
         "sqlite://", connect_args={"check_same_thread": False}, poolclass=StaticPool
     )
-    create_tables(engine)
+    create_schema(engine)
     with Session(engine) as session:
         for i, row in enumerate(ROWS):
             session.add(

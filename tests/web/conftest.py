@@ -12,9 +12,9 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from advisor import accounts
-from advisor.db import create_tables as create_advisor_tables
-from catalog.db import create_tables, make_engine
+from catalog.db import make_engine
 from catalog.demo import build_demo_catalog
+from tests.tables import create_schema
 from tests.web.browser import CHROMIUM, CHROMIUM_ARGS
 
 STAFF_NAME = "anna"
@@ -45,8 +45,7 @@ def shop_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ShopDatabase]:
     database = tmp_path_factory.mktemp("shop") / "shop.db"
     url = f"sqlite:///{database}"
     engine = make_engine(url)
-    create_tables(engine)
-    create_advisor_tables(engine)
+    create_schema(engine)
     hasher = accounts.PASSWORD_HASHER
     accounts.PASSWORD_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     try:

@@ -29,9 +29,9 @@ from advisor.events import Event, EventKind, EventLog, Scope, events_of
 from advisor.reply import Reply
 from advisor.settings import Settings
 from advisor.state import ConversationState
-from catalog.db import create_tables
 from catalog.demo import build_demo_catalog
 from tests.conftest import RULES
+from tests.tables import create_schema, database_at
 from web import charts
 from web.app import create_app
 
@@ -169,11 +169,11 @@ def script(log: EventLog) -> None:
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FastAPI]:
     database = tmp_path_factory.mktemp("analytics") / "web.db"
     settings = Settings(
-        rasa_url="http://rasa.test:5005", database_url=f"sqlite:///{database}", rules_dir=RULES
+        rasa_url="http://rasa.test:5005", database_url=database_at(database), rules_dir=RULES
     )
     app = create_app(settings, transport=httpx.MockTransport(lambda r: httpx.Response(200)))
     engine = app.state.db.engine
-    create_tables(engine)
+    create_schema(engine)
     hasher = accounts.PASSWORD_HASHER
     accounts.PASSWORD_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     try:
@@ -569,7 +569,7 @@ def test_send_strangers_to_login(client: TestClient, path: str) -> None:
 
 def test_show_an_empty_log_on_a_fresh_database(tmp_path: Path) -> None:
     settings = Settings(
-        rasa_url="http://rasa.test:5005", database_url=f"sqlite:///{tmp_path / 'w.db'}"
+        rasa_url="http://rasa.test:5005", database_url=database_at(tmp_path / "w.db")
     )
     app = create_app(settings, transport=httpx.MockTransport(lambda r: httpx.Response(200)))
     with app.state.db.session() as session:

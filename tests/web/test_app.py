@@ -20,9 +20,11 @@ from sqlalchemy import Engine
 from advisor.service import Advisor, Turn
 from advisor.settings import Settings
 from advisor.state import ConversationState
+from catalog.db import make_engine
 from product_rules.offers import offers_in
 from product_rules.registry import RuleRegistry
 from tests.conftest import RULES
+from tests.tables import create_schema
 from tests.web.fake_rasa import FakeRasa as FakeRasaServer
 from web.app import UNAVAILABLE_MESSAGE, create_app
 from web.conversation import COOKIE_NAME, decode_cookie
@@ -36,6 +38,8 @@ RASA_TOKEN = "rasa-test-token"
 _TEST_DIR = Path(tempfile.mkdtemp(prefix="web-tests-"))
 atexit.register(shutil.rmtree, _TEST_DIR, ignore_errors=True)
 TEST_DATABASE_URL = f"sqlite:///{_TEST_DIR / 'web.db'}"
+_engine = create_schema(make_engine(TEST_DATABASE_URL))  # as `advisor db upgrade` would
+_engine.dispose()
 SETTINGS = Settings(
     rasa_url=RASA_URL,
     secret_key="web-test-secret",

@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from advisor import accounts
 from advisor.accounts import MAX_FAILURES
 from advisor.settings import Settings
+from tests.tables import database_at
 from web.app import create_app
 from web.auth import COOKIE_NAME, safe_next
 
@@ -35,7 +36,7 @@ def fast_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture()
 def settings(tmp_path: Path) -> Settings:
-    return Settings(rasa_url=RASA_URL, database_url=f"sqlite:///{tmp_path / 'web.db'}")
+    return Settings(rasa_url=RASA_URL, database_url=database_at(tmp_path / "web.db"))
 
 
 def make_app(settings: Settings) -> FastAPI:

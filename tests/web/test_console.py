@@ -27,6 +27,7 @@ from advisor.settings import Settings
 from advisor.sharing import ALPHABET, CODE_LENGTH, ClaimAttempt, ClaimLimits
 from advisor.state import ConversationState
 from tests.conftest import RULES
+from tests.tables import create_schema, database_at
 from web.app import create_app
 from web.services import Services
 
@@ -53,7 +54,7 @@ def services(demo_db: Engine) -> Services:
 @pytest.fixture()
 def app(tmp_path: Path, services: Services) -> Iterator[FastAPI]:
     settings = Settings(
-        rasa_url="http://rasa.test:5005", database_url=f"sqlite:///{tmp_path / 'web.db'}"
+        rasa_url="http://rasa.test:5005", database_url=database_at(tmp_path / "web.db")
     )
     app = create_app(
         settings, transport=httpx.MockTransport(lambda r: httpx.Response(200, json=[]))
@@ -622,7 +623,9 @@ def test_console_session_is_counted_in_the_analytics_as_console(
     from advisor.analytics import Period
     from advisor.events import EventLog
 
-    events = EventLog(create_engine(f"sqlite:///{tmp_path / 'events.db'}"), background=False)
+    events = EventLog(
+        create_schema(create_engine(database_at(tmp_path / "events.db"))), background=False
+    )
     services.advisor.events = events
     sid = console.start()
     console.answer_all(

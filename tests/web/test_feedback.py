@@ -16,6 +16,7 @@ from advisor import analytics
 from advisor.analytics import Period
 from advisor.events import Event, EventKind, EventLog, Scope
 from advisor.ratings import RatingStore
+from tests.tables import create_schema
 from tests.web.test_app import SETTINGS, FakeRasa, conversation_of, serve
 from web.app import create_app
 
@@ -30,7 +31,9 @@ class Clock:
 
 @pytest.fixture()
 def database(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'feedback.db'}"
+    url = f"sqlite:///{tmp_path / 'feedback.db'}"
+    create_schema(create_engine(url)).dispose()
+    return url
 
 
 @pytest.fixture()

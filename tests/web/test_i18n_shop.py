@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from tests.tables import create_schema
 from tests.web.test_app import SETTINGS, FakeRasa, serve
 from web.app import create_app
 from web.i18n import WIDGET_STRINGS, money, negotiate, widget_strings
@@ -96,12 +97,12 @@ async def test_tiles_show_catalogue_prices_per_locale(tmp_path: object) -> None:
     from sqlmodel import Session
 
     from advisor.settings import Settings
-    from catalog.db import create_tables, make_engine
+    from catalog.db import make_engine
     from catalog.demo import build_demo_catalog
 
     url = f"sqlite:///{tmp_path}/shop.db"
     engine = make_engine(url)
-    create_tables(engine)
+    create_schema(engine)
     with Session(engine) as session:
         build_demo_catalog(session)
     engine.dispose()

@@ -34,6 +34,7 @@ from advisor.routing import OpeningHours
 from advisor.settings import Settings
 from advisor.sharing import ShareStore
 from advisor.state import ConversationState
+from tests.tables import create_schema, database_at
 from web.app import create_app
 from web.conversation import COOKIE_NAME, decode_cookie
 from web.live_view import RETRY_MS, stream_length
@@ -151,7 +152,7 @@ def engine() -> Iterator[Engine]:
     engine = create_engine(
         "sqlite://", connect_args={"check_same_thread": False}, poolclass=StaticPool
     )
-    yield engine
+    yield create_schema(engine)
     engine.dispose()
 
 
@@ -174,7 +175,7 @@ def rasa(engine: Engine) -> FakeRasa:
 def app(tmp_path: Path, store: HandoverStore, rasa: FakeRasa) -> Iterator[FastAPI]:
     settings = Settings(
         rasa_url=RASA_URL,
-        database_url=f"sqlite:///{tmp_path / 'web.db'}",
+        database_url=database_at(tmp_path / "web.db"),
         secret_key="live-test-secret",
     )
     app = create_app(settings, transport=httpx.MockTransport(rasa))
@@ -687,7 +688,7 @@ def test_live_desk_is_built_from_the_settings(
 ) -> None:
     settings = Settings(
         rasa_url=RASA_URL,
-        database_url=f"sqlite:///{tmp_path / 'web.db'}",
+        database_url=database_at(tmp_path / "web.db"),
         live_channel_url=url,
         handover_accept_s=30,
     )
@@ -715,7 +716,7 @@ def test_the_apps_routing_tick_tells_the_shopper_nobody_came(
 ) -> None:
     settings = Settings(
         rasa_url=RASA_URL,
-        database_url=f"sqlite:///{tmp_path / 'web.db'}",
+        database_url=database_at(tmp_path / "web.db"),
         secret_key="live-test-secret",
     )
     app = create_app(settings, transport=httpx.MockTransport(rasa))
@@ -799,7 +800,9 @@ def test_accepting_a_chat_is_recorded_for_the_analytics(
 
     from advisor.events import AdvisorEvent, EventLog
 
-    app.state.events = EventLog(create_engine(f"sqlite:///{tmp_path / 'ev.db'}"), background=False)
+    app.state.events = EventLog(
+        create_schema(create_engine(database_at(tmp_path / "ev.db"))), background=False
+    )
     store.set_presence("anna", status="available")
     say(shopper, HUMAN)
     [request] = store.queue()

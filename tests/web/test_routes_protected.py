@@ -29,6 +29,7 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from advisor import accounts
 from advisor.accounts import ROLES, Role
 from advisor.settings import Settings
+from tests.tables import database_at
 from web.app import PROTECTED_AREAS, create_app
 from web.auth import SAFE_METHODS, login_url
 from web.deps import require_role
@@ -132,7 +133,7 @@ def fast_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FastAPI]:
     database = tmp_path_factory.mktemp("routes") / "web.db"
     app = create_app(
-        Settings(rasa_url=RASA_URL, database_url=f"sqlite:///{database}"),
+        Settings(rasa_url=RASA_URL, database_url=database_at(database)),
         transport=httpx.MockTransport(lambda request: httpx.Response(200, json=[])),
     )
     with app.state.db.session() as session:
@@ -274,7 +275,7 @@ def test_require_role_closes_a_websocket_without_login(tmp_path: Path) -> None:
         await socket.accept()
         await socket.send_text("hello")
 
-    app = create_app(Settings(rasa_url=RASA_URL, database_url=f"sqlite:///{tmp_path / 'w.db'}"))
+    app = create_app(Settings(rasa_url=RASA_URL, database_url=database_at(tmp_path / "w.db")))
     app.include_router(router, dependencies=[Depends(require_role(Role.STAFF))])
     with TestClient(app) as client:
         with pytest.raises(WebSocketDisconnect) as closed:
@@ -291,7 +292,7 @@ async def test_require_role_checks_csrf_on_a_state_change(tmp_path: Path) -> Non
     async def make_thing() -> dict[str, str]:
         return {"made": "yes"}
 
-    app = create_app(Settings(rasa_url=RASA_URL, database_url=f"sqlite:///{tmp_path / 'c.db'}"))
+    app = create_app(Settings(rasa_url=RASA_URL, database_url=database_at(tmp_path / "c.db")))
     app.include_router(router, dependencies=[Depends(require_role(Role.STAFF))])
     with app.state.db.session() as session:
         accounts.create_user(session, name=USERS[Role.STAFF], role="staff", password=PASSWORD)

@@ -25,12 +25,12 @@ from advisor import accounts
 from advisor.accounts import ROLES, Role
 from advisor.events import AdvisorEvent, Event, EventKind, EventLog, Scope
 from advisor.settings import Settings
-from catalog.db import create_tables
 from catalog.demo import build_demo_catalog
 from product_rules.drafts import get_draft
 from product_rules.publishing import active_versions, read_files
 from product_rules.rule_edits import Edit, apply_edits
 from tests.conftest import RULES
+from tests.tables import create_schema
 from web.app import create_app
 
 PASSWORD = "correct horse battery"
@@ -85,7 +85,7 @@ def app(settings: Settings) -> Iterator[FastAPI]:
     accounts.PASSWORD_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     app = _app(settings)
     engine = app.state.db.engine
-    create_tables(engine)
+    create_schema(engine)
     with app.state.db.session() as session:
         for role, name in USERS.items():
             accounts.create_user(session, name=name, role=role, password=PASSWORD)
@@ -340,9 +340,6 @@ async def test_preview_talks_to_the_draft(app: FastAPI) -> None:
     assert state["channel"] == "preview" and state["question"] == "usage"
     after = answer.json()["state"]
     assert after["answers"]["usage"] == "endurance" and after["question"] == "experience"
-    log = EventLog(app.state.db.engine, background=False)
-    log.ensure_tables()
-    log.close()
     with Session(app.state.db.engine) as session:
         seen = session.exec(select(AdvisorEvent).where(AdvisorEvent.channel == "preview")).all()
     assert seen == [], "the preview is invisible: nothing in the event log"

@@ -20,7 +20,6 @@ from sqlalchemy import Engine
 from product_rules.registry import RuleRegistry
 from product_rules.schema import RuleSet
 from product_rules.text import speaking
-from web import analytics_view
 from web.analytics_csv import TABLES, render
 from web.analytics_view import Report, build_report, read_filters
 from web.deps import CurrentUser, SettingsDep, staff_page
@@ -39,13 +38,10 @@ def _no_parser(ruleset: RuleSet) -> None:
 
 
 def _database(request: Request, settings: SettingsDep) -> tuple[Engine, list[RuleSet]]:
-    """The advisor's database (event tables made once) and the rule sets in service."""
+    """The advisor's database and the rule sets in service."""
     state = request.app.state
     engine: Engine = state.db.engine
     with _lock:
-        if getattr(state, "analytics_tables", None) is not engine:
-            analytics_view.ensure_tables(engine)
-            state.analytics_tables = engine
         if getattr(state, "analytics_rule_registry", None) is None:
             state.analytics_rule_registry = RuleRegistry(
                 settings.rules_dir, engine, parser_factory=_no_parser
