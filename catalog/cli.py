@@ -146,7 +146,7 @@ def _stats(url: str) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="catalog", description="Build and inspect the product catalogue."
+        prog="catalog", description="Build, import and inspect the product catalogue."
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 

@@ -190,6 +190,9 @@ class _Reader:
                     )
                 values[slug(str(word))] = target
         default = rule.get("default")
+        if default is not None and slug(str(default)) != str(default):
+            message = f"category default {default!r} is not a category slug (like road_bike)"
+            raise self.fail(message, "category", "default")
         return CategoryRule(
             self.sources(rule["from"], "category", "from"),
             values,
