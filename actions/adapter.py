@@ -21,13 +21,23 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.runtime import advisor, check_database, warm_up, warm_up_requested
+from actions.runtime import advisor, conversations, warm_up, warm_up_requested
+from advisor.conversation_store import newest_state
 from advisor.render import render
 from advisor.reply import Reply
 from advisor.service import ANSWER_INTENTS, Turn
 from advisor.state import STATE_SLOT, ConversationState
 
-__all__ = ["LANGUAGE_SLOT", "STATE_SLOT", "AdvisorAction", "send", "slots_of", "turn_of"]
+__all__ = [
+    "LANGUAGE_SLOT",
+    "STATE_SLOT",
+    "AdvisorAction",
+    "keep",
+    "send",
+    "slots_of",
+    "starting_state",
+    "turn_of",
+]
 
 #: The slot the domain's responses (``utter_goodbye`` ...) pick their language variation by.
 LANGUAGE_SLOT = "language"
@@ -55,6 +65,26 @@ def turn_of(tracker: Tracker, intent: str | None) -> Turn:
         entities=entities,
         conversation=tracker.sender_id,
     )
+
+
+def starting_state(tracker: Tracker) -> ConversationState:
+    """The state this turn starts from: the tracker's slot or ours, whichever is newer.
+
+    Reading ours also fails the turn (politely) while the database is away, before
+    anything is said.
+    """
+    raw = tracker.get_slot(STATE_SLOT)
+    slot = None if raw is None else ConversationState.from_dict(raw)
+    restarted = any(event.get("event") == "restart" for event in tracker.events or [])
+    return newest_state(slot, conversations().load(tracker.sender_id), restarted=restarted)
+
+
+def keep(tracker: Tracker, before: ConversationState, after: ConversationState) -> None:
+    """Count a changed state on and store it (a turn that changed nothing writes nothing)."""
+    if after.same_as(before) and after.seq == before.seq:
+        return
+    after.seq = before.seq + 1
+    conversations().save(tracker.sender_id, after)
 
 
 def slots_of(state: ConversationState, tracker: Tracker | None = None) -> list[EventType]:
@@ -113,10 +143,9 @@ class AdvisorAction(Action, metaclass=ABCMeta):
     ) -> list[EventType]:
         """Slot to state, step, reply to messages; a polite sentence on any failure."""
         try:
-            if tracker.get_slot(STATE_SLOT) is None:
-                check_database()  # a tracker Rasa could not load comes without a state
-            state = ConversationState.from_dict(tracker.get_slot(STATE_SLOT))
+            state = starting_state(tracker)
             new_state, reply = advisor().step(state, turn_of(tracker, self.step_intent(tracker)))
+            keep(tracker, state, new_state)  # stored before the reply acknowledges it
         except Exception:  # noqa: BLE001 - the shopper must never get silence
             log.exception(
                 "action %s failed for conversation %s (intent %s); the state is kept",
@@ -161,8 +190,10 @@ class ActionSettleLanguage(Action):
     ) -> list[EventType]:
         """The state with this turn's language; on any failure, the slots as they were."""
         try:
-            state = ConversationState.from_dict(tracker.get_slot(STATE_SLOT))
+            state = starting_state(tracker)
+            before = ConversationState.from_dict(state.to_dict())
             advisor().settle_language(state, turn_of(tracker, None))
+            keep(tracker, before, state)
         except Exception:  # noqa: BLE001 - the response follows in any case
             log.exception("cannot settle the language of conversation %s", tracker.sender_id)
             return []

@@ -16,8 +16,9 @@ import threading
 import time
 from pathlib import Path
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
+from advisor.conversation_store import ConversationStore
 from advisor.events import EventLog
 from advisor.service import Advisor
 from advisor.settings import get_settings
@@ -28,7 +29,7 @@ from product_rules.registry import RuleRegistry
 
 __all__ = [
     "advisor",
-    "check_database",
+    "conversations",
     "registry",
     "reset",
     "rules_dir",
@@ -39,6 +40,7 @@ __all__ = [
 log = logging.getLogger("actions")
 _lock = threading.Lock()
 _advisor: Advisor | None = None
+_conversations: ConversationStore | None = None
 
 
 def rules_dir() -> Path:
@@ -93,16 +95,15 @@ def warm_up() -> float:
     return seconds
 
 
-def check_database() -> None:
-    """Fail (``SQLAlchemyError``) unless the advisor's database answers ``SELECT 1``.
-
-    Rasa 3.6 answers a tracker store that fails with a new, empty tracker (its
-    FailSafeTrackerStore): a conversation would silently start again while PostgreSQL
-    is away. The actions ask for the database when a tracker comes without a state, so
-    such a turn fails politely instead; the tracker in the database is untouched.
-    """
-    with advisor().registry.db.connect() as connection:
-        connection.execute(text("SELECT 1"))
+def conversations() -> ConversationStore:
+    """The conversation states in the advisor's database (one store per process)."""
+    global _conversations
+    db = advisor().registry.db
+    if _conversations is None or _conversations.engine is not db:
+        with _lock:
+            if _conversations is None or _conversations.engine is not db:
+                _conversations = ConversationStore(db)
+    return _conversations
 
 
 def registry() -> RuleRegistry:
@@ -112,6 +113,7 @@ def registry() -> RuleRegistry:
 
 def reset() -> None:
     """Forget the advisor (tests that switch the rules folder or database)."""
-    global _advisor
+    global _advisor, _conversations
     with _lock:
         _advisor = None
+        _conversations = None

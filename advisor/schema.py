@@ -49,6 +49,7 @@ MODULES = (
     "advisor.ratings",
     "advisor.events",
     "advisor.privacy",
+    "advisor.conversation_store",
 )
 
 

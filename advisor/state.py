@@ -52,6 +52,8 @@ class ConversationState:
         channel: Which face runs the conversation.
         language_heard: Whether the language was read from the shopper's own words (a chat
             without a page language, :mod:`advisor.language`); then it stays.
+        seq: How many times the state changed: of two copies of one conversation's state
+            (Rasa's slot, :mod:`advisor.conversation_store`) the higher is the newer.
     """
 
     ruleset: str | None = None
@@ -66,6 +68,7 @@ class ConversationState:
     channel: Channel = "chat"
     language_chosen: bool = False
     language_heard: bool = False
+    seq: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """The state as JSON-friendly data."""
@@ -103,13 +106,24 @@ class ConversationState:
             channel=channel if channel in ("chat", "console", "preview") else "chat",
             language_chosen=data.get("language_chosen") is True,
             language_heard=data.get("language_heard") is True,
+            seq=_count(data.get("seq")),
         )
 
     def restart(self) -> ConversationState:
-        """A fresh state for the same person: language and channel are kept."""
+        """A fresh state for the same person: language, channel and the count go on."""
         return ConversationState(
-            language=self.language, channel=self.channel, language_chosen=self.language_chosen
+            language=self.language,
+            channel=self.channel,
+            language_chosen=self.language_chosen,
+            seq=self.seq,
         )
+
+    def same_as(self, other: ConversationState) -> bool:
+        """Whether both hold the same conversation, whatever their counts."""
+        mine, theirs = self.to_dict(), other.to_dict()
+        mine.pop("seq")
+        theirs.pop("seq")
+        return mine == theirs
 
     @property
     def pristine(self) -> bool:
@@ -125,6 +139,10 @@ class ConversationState:
     def keep_pending(self, text: str) -> None:
         """Remember a message to read once a rule set is chosen."""
         self.pending = [*self.pending, text][-MAX_PENDING:]
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
 def _text(value: Any) -> str | None:

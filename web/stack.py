@@ -109,6 +109,8 @@ def rasa_env(
         "LOCK_STORE_PORT": str(lock_port),
         # Rasa writes a .rasa cache and logs relative to the working directory.
         "RASA_HOME": str(REPO / "var"),
+        # The tracker store of bot/endpoints.yml (bot/addons/advisor_tracker_store.py).
+        "PYTHONPATH": str(REPO / "bot" / "addons"),
         # Rasa's dependencies print screenfuls of DeprecationWarnings at start-up.
         "PYTHONWARNINGS": "ignore::DeprecationWarning,ignore::PendingDeprecationWarning",
     }

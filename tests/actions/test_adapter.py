@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -42,9 +43,12 @@ def tracker(
     state: dict[str, Any] | None = None,
     entities: list[dict[str, Any]] | None = None,
     metadata: dict[str, Any] | None = None,
+    sender: str | None = None,
+    events: list[dict[str, Any]] | None = None,
 ) -> Tracker:
     return Tracker(
-        sender_id="unit-conversation",
+        # Each its own: the action server stores every changed state under the sender.
+        sender_id=sender or f"unit-{uuid.uuid4().hex}",
         slots={STATE_SLOT: state},
         latest_message={
             "text": text,
@@ -52,7 +56,7 @@ def tracker(
             "entities": entities or [],
             "metadata": metadata or {},
         },
-        events=[],
+        events=events or [],
         paused=False,
         followup_action=None,
         active_loop={},
@@ -147,6 +151,7 @@ async def test_any_failure_gives_a_polite_sentence_and_keeps_the_state(
 
     monkeypatch.setattr(advisor, "step", broken)
     state = {"ruleset": "road_bike", "question": "budget", "answers": {"usage": "racing"}}
+    senders = []
     for action in (
         ActionAdvise(),
         ActionGreet(),
@@ -154,10 +159,13 @@ async def test_any_failure_gives_a_polite_sentence_and_keeps_the_state(
         ActionHandoff(),
         ActionRestartAdvice(),
     ):
-        messages, events = await run(action, tracker("about 2k", state=state))
+        turn = tracker("about 2k", state=state)
+        senders.append(turn.sender_id)
+        messages, events = await run(action, turn)
         assert events == [], "no slot changes: the state is kept"
         assert messages[0]["text"].startswith("Sorry, something went wrong on my side.")
-    assert "unit-conversation" in caplog.text and "action_advise failed" in caplog.text
+        assert runtime.conversations().load(turn.sender_id) is None, "nothing stored"
+    assert senders[0] in caplog.text and "action_advise failed" in caplog.text
 
 
 async def test_handoff_code_is_not_the_sender_id() -> None:
@@ -202,3 +210,69 @@ async def test_a_changed_language_alone_sets_only_the_language_slot() -> None:
     _, events = await run(ActionExplain(), again)
 
     assert [(e["name"], e["value"]) for e in events] == [(LANGUAGE_SLOT, "en")]
+
+
+async def test_an_answer_is_stored_before_the_reply_and_kept_when_rasa_loses_the_turn() -> None:
+    """Rasa answered, then failed to save its tracker: the next turn goes on from ours."""
+    sender = f"unit-{uuid.uuid4().hex}"
+    _, events = await run(
+        ActionAdvise(), tracker("a road bike", intent="request_advice", sender=sender)
+    )
+    first = events[0]["value"]
+    _, events = await run(ActionAdvise(), tracker("long weekend rides", state=first, sender=sender))
+    acknowledged = events[0]["value"]
+    assert acknowledged["answers"]["usage"] == "endurance"
+    assert acknowledged["seq"] == first["seq"] + 1
+
+    # Rasa's save of that turn failed: its slot still holds the first state.
+    messages, events = await run(
+        ActionAdvise(), tracker("total beginner", state=first, sender=sender)
+    )
+    state = events[0]["value"]
+    assert state["answers"]["usage"] == "endurance", "the acknowledged answer is kept"
+    assert state["answers"]["experience"] == "beginner"
+    assert "What is your budget" in messages[0]["text"] or state["question"] == "budget"
+
+
+async def test_a_tracker_rasa_could_not_load_is_recovered_from_the_store() -> None:
+    sender = f"unit-{uuid.uuid4().hex}"
+    _, events = await run(
+        ActionAdvise(), tracker("a road bike", intent="request_advice", sender=sender)
+    )
+    _, events = await run(
+        ActionAdvise(), tracker("long weekend rides", state=events[0]["value"], sender=sender)
+    )
+    # Rasa's fail-safe store hands an empty tracker: no slot, no events before this one.
+    _, events = await run(ActionAdvise(), tracker("total beginner", sender=sender))
+    state = events[0]["value"]
+    assert state["ruleset"] == "road_bike"
+    assert state["answers"] == {"usage": "endurance", "experience": "beginner"}
+
+
+async def test_after_rasas_restart_the_stored_state_is_not_brought_back() -> None:
+    sender = f"unit-{uuid.uuid4().hex}"
+    _, events = await run(
+        ActionAdvise(), tracker("a road bike", intent="request_advice", sender=sender)
+    )
+    before = events[0]["value"]
+    restarted = [{"event": "restart"}, {"event": "action", "name": "action_listen"}]
+    _, events = await run(
+        ActionAdvise(), tracker("hello", intent="greet", sender=sender, events=restarted)
+    )
+    state = events[0]["value"] if events else None
+    assert state is None or state["ruleset"] is None, "a restart starts afresh"
+    assert state is None or state["seq"] > before["seq"], "and counts on"
+
+
+async def test_a_turn_that_changes_nothing_writes_nothing() -> None:
+    sender = f"unit-{uuid.uuid4().hex}"
+    _, events = await run(
+        ActionAdvise(), tracker("a road bike", intent="request_advice", sender=sender)
+    )
+    state = events[0]["value"]
+    stored = runtime.conversations().load(sender)
+    assert stored is not None and stored.seq == state["seq"]
+    _, events = await run(ActionExplain(), tracker("what is SPD?", state=state, sender=sender))
+    assert [e for e in events if e["name"] == STATE_SLOT] == [], "no state event"
+    again = runtime.conversations().load(sender)
+    assert again is not None and again.seq == stored.seq

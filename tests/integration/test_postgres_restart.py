@@ -16,17 +16,19 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from advisor.render import render
 from catalog.demo import build_demo_database
-from tests.integration.conftest import ask, texts
+from tests.integration.conftest import ask, offers_payload, texts
 from web.stack import (
     Stack,
     action_service,
@@ -50,6 +52,7 @@ USAGE = ask("road_bike", "usage")
 EXPERIENCE = ask("road_bike", "experience")
 BUDGET = ask("road_bike", "budget")
 HEIGHT = ask("road_bike", "body_height_cm")
+SHOES = ask("road_bike", "shoes_owned")
 #: What the shopper may be told while the database is away.
 POLITE = (
     render("failure", language="en"),
@@ -122,11 +125,18 @@ def web_url(cluster: Cluster) -> Iterator[str]:
         yield web.url
 
 
-def _say(shopper: httpx.Client, url: str, text: str) -> tuple[int, str]:
+def _reply(shopper: httpx.Client, url: str, text: str) -> tuple[int, str, dict[str, Any] | None]:
+    """Status, the reply's text and its offers payload (if any)."""
     response = shopper.post(f"{url}/api/chat", json={"message": text}, timeout=30)
     body = response.json()
-    said = texts(body.get("messages") or []) or str(body.get("message") or "")
-    return response.status_code, said
+    messages = body.get("messages") or []
+    said = texts(messages) or str(body.get("message") or "")
+    return response.status_code, said, offers_payload(messages)
+
+
+def _say(shopper: httpx.Client, url: str, text: str) -> tuple[int, str]:
+    status, said, _ = _reply(shopper, url, text)
+    return status, said
 
 
 def test_postgres_restart_is_answered_politely_and_recovered_without_restarts(
@@ -161,3 +171,85 @@ def test_postgres_restart_is_answered_politely_and_recovered_without_restarts(
         # follows from it, and the height question after the budget.
         status, said = _say(shopper, web_url, "about 1500")
         assert status == 200 and HEIGHT in said, said
+
+
+#: One shopper's conversation: what they say, and what shows it was taken (the next
+#: question; after the last answer, the offers).
+SCRIPT = (
+    ("Evening! Looking for my first road bike", USAGE),
+    ("mostly long weekend rides", EXPERIENCE),
+    ("total beginner", BUDGET),
+    ("about 1500", HEIGHT),
+    ("1.82 m", SHOES),
+    ("no, I don't have any", None),
+)
+
+
+@dataclass
+class Shopper:
+    """A shopper who answers as fast as the advisor lets them, retrying after an apology."""
+
+    url: str
+    step: int = 0
+    polite: int = 0
+    problems: list[str] = field(default_factory=list)
+    offers: dict[str, Any] | None = None
+
+    def run(self, deadline: float) -> None:
+        with httpx.Client() as client:
+            while self.step < len(SCRIPT) and time.monotonic() < deadline:
+                text, taken = SCRIPT[self.step]
+                try:
+                    status, said, offers = _reply(client, self.url, text)
+                except httpx.HTTPError as error:  # the web app itself never goes away here
+                    self.problems.append(f"step {self.step}: {error!r}")
+                    return
+                if not said.strip() and offers is None:
+                    self.problems.append(f"step {self.step}: an empty reply ({status})")
+                    return
+                if status == 200 and (offers if taken is None else taken in said):
+                    self.step += 1
+                    self.offers = offers
+                elif any(p in said for p in POLITE) and status in (200, 503):
+                    self.polite += 1
+                    time.sleep(0.3)  # a person reads the apology before trying again
+                else:
+                    self.problems.append(f"step {self.step}: {status} {said[:200]!r}")
+                    return
+
+
+def test_postgres_restart_under_load_loses_nothing_acknowledged(
+    cluster: Cluster, web_url: str
+) -> None:
+    """Six shoppers converse while the database goes away for seconds and comes back.
+
+    Every reply is an answer or a polite apology; afterwards every shopper reaches the
+    offers, and the offers are for exactly what each was told had been taken.
+    """
+    deadline = time.monotonic() + 180
+    shoppers = [Shopper(web_url) for _ in range(6)]
+    threads = [threading.Thread(target=s.run, args=(deadline,)) for s in shoppers]
+    for thread in threads:
+        thread.start()
+    try:
+        # Mid-conversation for everyone: each has had at least one answer taken.
+        while min(s.step for s in shoppers) < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert all(s.step < len(SCRIPT) for s in shoppers), "the outage came too late"
+        cluster.stop()
+        time.sleep(3.0)  # the outage itself: shoppers keep talking meanwhile
+    finally:
+        cluster.start()
+        for thread in threads:
+            thread.join(timeout=max(1.0, deadline - time.monotonic()))
+    assert [s.problems for s in shoppers] == [[] for _ in shoppers]
+    assert sum(s.polite for s in shoppers) > 0, "nobody met the outage: the test proved nothing"
+    for shopper in shoppers:
+        assert shopper.step == len(SCRIPT), f"stuck at step {shopper.step}"
+        assert shopper.offers is not None and shopper.offers["offers"], "no offers"
+        answers = shopper.offers["answers"]
+        assert answers["usage"] == "endurance" and answers["experience"] == "beginner"
+        assert answers["budget"] == 1500 and answers["body_height_cm"] == 182
+        assert answers["shoes_owned"] == "none"
+        for offer in shopper.offers["offers"]:
+            assert offer["total_price"] <= 1500

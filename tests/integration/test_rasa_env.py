@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 
-from web.stack import REPO
+from web.stack import REPO, rasa_env
 
 RASA_PYTHON = REPO / ".venv-rasa" / "bin" / "python"
 
@@ -53,3 +54,40 @@ def test_lock_pins_jsonschema_within_rasas_range() -> None:
     lock = (REPO / "bot" / "rasa-requirements.lock").read_text(encoding="utf-8")
     assert "\njsonschema==3.2.0\n" in lock
     assert "\nrasa==3.6.21\n" in lock
+
+
+STORE = """
+import json, sys
+from rasa.core.tracker_store import TrackerStore
+from rasa.utils.endpoints import read_endpoint_config
+from rasa.shared.core.domain import Domain
+
+config = read_endpoint_config(sys.argv[1], "tracker_store")
+store = TrackerStore.create(config, domain=Domain.empty())
+inner = getattr(store, "_tracker_store", store)  # Rasa wraps it in a FailSafeTrackerStore
+print(json.dumps({"class": type(inner).__name__, "pre_ping": inner.engine.pool._pre_ping}))
+"""
+
+
+def test_endpoints_give_rasa_the_checked_sql_tracker_store(tmp_path: Path) -> None:
+    """Rasa loads our tracker store from bot/endpoints.yml, and never falls back silently.
+
+    Rasa answers a tracker store type it cannot import with an in-memory store (a
+    warning, no error): conversations would live in one process's memory only.
+    """
+    env = {
+        **rasa_env(5055, tracker_store_url=f"sqlite:///{tmp_path / 'tracker.db'}"),
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "PATH": "/usr/bin:/bin",
+    }
+    done = subprocess.run(
+        [str(RASA_PYTHON), "-W", "ignore", "-c", STORE, str(REPO / "bot" / "endpoints.yml")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert found == {"class": "CheckedSQLTrackerStore", "pre_ping": True}, found
