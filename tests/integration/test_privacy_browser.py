@@ -30,6 +30,8 @@ pytestmark = [pytest.mark.integration, *needs_chromium]
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright package")
 expect = sync_api.expect
+#: How long a check waits: the bot answers within seconds, slower on a loaded machine.
+WAIT_MS = 30_000
 
 #: Per language: the page, what the shopper types and the question due next, the words.
 CASES = {
@@ -110,10 +112,12 @@ def test_notice_then_download_and_delete(
         page.goto(shop_url + case["path"])
 
         notice = page.get_by_test_id("privacy-notice")
-        expect(notice).to_contain_text(case["assistant"])
-        expect(notice).to_contain_text(case["kept"])
-        expect(notice).to_contain_text(case["cookie"])
-        expect(page.get_by_test_id("privacy-link")).to_have_attribute("href", case["privacy"])
+        expect(notice).to_contain_text(case["assistant"], timeout=WAIT_MS)
+        expect(notice).to_contain_text(case["kept"], timeout=WAIT_MS)
+        expect(notice).to_contain_text(case["cookie"], timeout=WAIT_MS)
+        expect(page.get_by_test_id("privacy-link")).to_have_attribute(
+            "href", case["privacy"], timeout=WAIT_MS
+        )
         page.wait_for_load_state("networkidle")
         assert context.cookies() == [], "nothing may be stored before the first message"
         assert page.evaluate("localStorage.length + sessionStorage.length") == 0
@@ -121,7 +125,7 @@ def test_notice_then_download_and_delete(
         message, question = case["say"]
         page.get_by_test_id("chat-input").fill(message)
         page.get_by_test_id("chat-input").press("Enter")
-        expect(page.get_by_test_id("msg-bot").last).to_contain_text(question)
+        expect(page.get_by_test_id("msg-bot").last).to_contain_text(question, timeout=WAIT_MS)
         assert [c["name"] for c in context.cookies()] == ["conversation"]
         assert all(c["httpOnly"] for c in context.cookies())
 
@@ -139,22 +143,22 @@ def test_notice_then_download_and_delete(
         page.get_by_role("button", name=case["menu"]).click()
         page.get_by_role("button", name=case["delete"]).click()
         confirm = page.get_by_test_id("chat-erase-confirm")
-        expect(confirm).to_be_visible()
+        expect(confirm).to_be_visible(timeout=WAIT_MS)
         with page.expect_response("**/api/chat/privacy/erase") as erased:
             confirm.get_by_role("button", name=case["confirm"], exact=True).click()
         assert erased.value.status == 200
 
         log = page.get_by_test_id("chat-log")
-        expect(log).to_contain_text(case["deleted"])
-        expect(log).not_to_contain_text(message)
-        expect(page.get_by_test_id("privacy-notice")).to_be_visible()
+        expect(log).to_contain_text(case["deleted"], timeout=WAIT_MS)
+        expect(log).not_to_contain_text(message, timeout=WAIT_MS)
+        expect(page.get_by_test_id("privacy-notice")).to_be_visible(timeout=WAIT_MS)
         assert context.cookies() == [], "the conversation cookie ends with the conversation"
         deadline = time.monotonic() + 10
         while _tracker_rows(bot, sender) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert _tracker_rows(bot, sender) == 0
         page.reload()
-        expect(page.get_by_test_id("privacy-notice")).to_be_visible()
-        expect(page.get_by_test_id("chat-log")).not_to_contain_text(message)
+        expect(page.get_by_test_id("privacy-notice")).to_be_visible(timeout=WAIT_MS)
+        expect(page.get_by_test_id("chat-log")).not_to_contain_text(message, timeout=WAIT_MS)
         assert errors == []
         browser.close()
