@@ -22,6 +22,8 @@ from product_rules.checks_conditions import Conditions, condition_problems
 from product_rules.checks_requirements import requirement_problems
 from product_rules.clauses import Clause, ProductFilter
 from product_rules.errors import RuleProblem, did_you_mean
+from product_rules.i18n import lazy_gettext as _
+from product_rules.i18n import lazy_ngettext as ngettext
 from product_rules.loader import LoadedRuleSet, SourceMap
 from product_rules.schema import Filter, RuleSet
 from product_rules.vocabulary import Operator
@@ -30,6 +32,10 @@ __all__ = ["check_ruleset"]
 
 #: How many missing values a finding names before it abbreviates.
 EXAMPLES = 5
+
+_NEVER_MATCHES = _(
+    "option {option!r} of question {question!r} can never match a {scope} ({clause})"
+)
 
 
 def check_ruleset(loaded: LoadedRuleSet, db: Engine) -> list[RuleProblem]:
@@ -91,7 +97,9 @@ class _Check:
             if str(value) not in known:
                 yield self.src.problem(
                     path,
-                    f"unknown category {value!r} (not in the catalogue)",
+                    _("unknown category {category!r} (not in the catalogue)").format(
+                        category=value
+                    ),
                     did_you_mean(str(value), known),
                 )
 
@@ -130,7 +138,9 @@ class _Check:
         for item, path in absent:
             yield self.src.problem(
                 path,
-                f"no {scope_label(scope)} has {clause.attribute} {item!r}",
+                _("no {scope} has {attribute} {value!r}").format(
+                    scope=scope_label(scope), attribute=clause.attribute, value=item
+                ),
                 did_you_mean(str(item), present),
             )
 
@@ -161,8 +171,9 @@ class _Check:
                 elif self._applies(flt, question.id, key):
                     yield self.src.problem(
                         clause.path,
-                        f"option {key!r} of question {question.id!r} can never match "
-                        f"a {label} ({clause.show({})})",
+                        _NEVER_MATCHES.format(
+                            option=key, question=question.id, scope=label, clause=clause.show({})
+                        ),
                     )
             if question is None or question.type != "choice" or flt.map is not None:
                 continue
@@ -174,8 +185,12 @@ class _Check:
                 ):
                     yield self.src.problem(
                         path,
-                        f"option {option.id!r} of question {question.id!r} can never match "
-                        f"a {label} ({clause.show({})})",
+                        _NEVER_MATCHES.format(
+                            option=option.id,
+                            question=question.id,
+                            scope=label,
+                            clause=clause.show({}),
+                        ),
                     )
 
     def _applies(self, flt: Filter, question: str, option: str) -> bool:
@@ -205,11 +220,12 @@ class _Check:
             question = rs.question(flt.answer)
             given: set[Any]
             path: tuple[str | int, ...]
+            reason: str
             if flt.answer in derived:
                 k, value = derived[flt.answer]
                 given = {row.value for source in value.sources for row in source.table}
                 path = ("derived", k, "id")
-                reason = "no size table row gives"
+                reason = _("no size table row gives")
             elif question is not None and question.type == "choice" and question.ask_if is None:
                 ids = [o.id for o in question.options]
                 if flt.map is not None and not set(ids) <= set(flt.map):
@@ -218,7 +234,7 @@ class _Check:
                 if flt.map is not None:
                     given = {v for o in ids for v in _listed(flt.map[o])}
                 path = ("filters", i, "map" if flt.map is not None else "answer")
-                reason = f"no answer to {question.id!r} gives"
+                reason = _("no answer to {question!r} gives").format(question=question.id)
             else:
                 continue
             wanted = {_same(v) for v in given}
@@ -230,11 +246,18 @@ class _Check:
             count = self.catalogue.count(self.main, [left_out])
             shown = ", ".join(str(v) for v in missing[:EXAMPLES])
             shown += ", ..." if len(missing) > EXAMPLES else ""
-            noun = "product" if count == 1 else "products"
+            message = ngettext(
+                "{count} {category} product ({attribute} {shown}) can never be offered: "
+                "{reason} {shown}",
+                "{count} {category} products ({attribute} {shown}) can never be offered: "
+                "{reason} {shown}",
+                count,
+            )
             yield self.src.problem(
                 path,
-                f"{count} {rs.category} {noun} ({flt.attribute} {shown}) can never be offered: "
-                f"{reason} {shown}",
+                message.format(
+                    category=rs.category, attribute=flt.attribute, shown=shown, reason=reason
+                ),
             )
 
     # -- 7. derived values reading each other ---------------------------------------
@@ -259,7 +282,7 @@ class _Check:
                         reported.add(frozenset(cycle))
                         yield self.src.problem(
                             ("derived", k, "from", j, "source"),
-                            f"cycle in derived values: {' -> '.join(cycle)}",
+                            _("cycle in derived values: {cycle}").format(cycle=" -> ".join(cycle)),
                         )
                 else:
                     yield from visit(following)

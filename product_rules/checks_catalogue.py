@@ -17,6 +17,7 @@ from sqlmodel import col
 
 from catalog.models import Product
 from product_rules.clauses import Clause, Path_, ProductFilter
+from product_rules.i18n import lazy_gettext as _
 from product_rules.query import column, offerable, product_filter
 from product_rules.vocabulary import Operator, attributes
 
@@ -34,8 +35,17 @@ def scope_of(flt: ProductFilter) -> Scope:
 
 
 def scope_label(scope: Scope) -> str:
-    """``road_bike``, ``pedals or shoes``, or ``product`` for the whole catalogue."""
-    return " or ".join(scope) if scope else "product"
+    """``road_bike``, ``pedals or shoes``, or ``product`` for the whole catalogue.
+
+    The slugs stay as written (they are names in the rules); "or" and "product" are words
+    of the reader's language (a lazy message).
+    """
+    if not scope:
+        return _("product")
+    label: str = scope[-1]
+    for category in reversed(scope[:-1]):
+        label = _("{left} or {right}").format(left=category, right=label)
+    return label
 
 
 def _key(value: Any) -> Any:

@@ -20,6 +20,8 @@ from rule_engine import ast
 
 from product_rules.conditions import answer_types, leaves
 from product_rules.errors import RuleProblem, did_you_mean
+from product_rules.i18n import Message
+from product_rules.i18n import lazy_gettext as _
 from product_rules.loader import SourceMap
 from product_rules.schema import AllOf, ConditionSpec, NotOf, RuleSet
 
@@ -229,23 +231,30 @@ def _walk(node: Any) -> Iterator[Any]:
 
 def condition_problems(rs: RuleSet, src: SourceMap, conds: Conditions) -> Iterator[RuleProblem]:
     """Questions never asked, rules that never apply, literals that are no option."""
-    places: list[tuple[ConditionSpec | None, Path_, str, str]] = []
+    places: list[tuple[ConditionSpec | None, Path_, Message, str]] = []
     for i, question in enumerate(rs.questions):
-        subject = f"question {question.id!r} is never asked"
+        subject = _("question {question!r} is never asked").format(question=question.id)
         places.append((question.ask_if, ("questions", i, "ask_if"), subject, "ask_if"))
     for i, flt in enumerate(rs.filters):
         places.append(
-            (flt.when, ("filters", i, "when"), f"filter {flt.id!r} never applies", "when")
+            (
+                flt.when,
+                ("filters", i, "when"),
+                _("filter {filter!r} never applies").format(filter=flt.id),
+                "when",
+            )
         )
     for i, req in enumerate(rs.requirements):
         for j, sel in enumerate(req.select):
-            subject = f"selection {j + 1} of {req.id!r} never applies"
+            subject = _("selection {number} of {requirement!r} never applies").format(
+                number=j + 1, requirement=req.id
+            )
             places.append((sel.when, ("requirements", i, "select", j, "when"), subject, "when"))
     for i, rule in enumerate(rs.cross_sell):
-        subject = f"cross-sell {rule.id!r} never applies"
+        subject = _("cross-sell {rule!r} never applies").format(rule=rule.id)
         places.append((rule.when, ("cross_sell", i, "when"), subject, "when"))
     for i, alert in enumerate(rs.alerts):
-        subject = f"alert {alert.id!r} never applies"
+        subject = _("alert {alert!r} never applies").format(alert=alert.id)
         places.append((alert.when, ("alerts", i, "when"), subject, "when"))
 
     for spec, path, subject, key in places:
@@ -256,8 +265,13 @@ def condition_problems(rs: RuleSet, src: SourceMap, conds: Conditions) -> Iterat
         conflicts: set[str] = set()
         # A literal that is no option already explains why the condition cannot hold.
         if not literal_problems and not conds.terms(spec, True, conflicts):
-            why = f" (contradictory conditions on {_names(conflicts)})" if conflicts else ""
-            yield src.problem(path, f"{subject}: {key} can never hold{why}")
+            if conflicts:
+                message = _(
+                    "{subject}: {key} can never hold (contradictory conditions on {names})"
+                ).format(subject=subject, key=key, names=_names(conflicts))
+            else:
+                message = _("{subject}: {key} can never hold").format(subject=subject, key=key)
+            yield src.problem(path, message)
     yield from _order_problems(rs, src, conds)
 
 
@@ -270,7 +284,9 @@ def _literal_problems(
             if literal not in options:
                 yield src.problem(
                     at,
-                    f"{literal!r} is not an option of question {name!r} ({', '.join(options)})",
+                    _("{literal!r} is not an option of question {question!r} ({options})").format(
+                        literal=literal, question=name, options=", ".join(options)
+                    ),
                     did_you_mean(literal, options),
                 )
 
@@ -304,16 +320,18 @@ def _order_problems(rs: RuleSet, src: SourceMap, conds: Conditions) -> Iterator[
             continue
         path = ("questions", i, "ask_if")
         if question.id in names:
-            message = (
-                f"ask_if of question {question.id!r} reads its own answer, "
+            message = _(
+                "ask_if of question {question!r} reads its own answer, "
                 "which is not known before the question is asked"
-            )
+            ).format(question=question.id)
             yield src.problem(path, message)
         else:
             yield src.problem(
                 path,
-                f"question {question.id!r} comes before the answers its ask_if reads "
-                f"({_names(names)}): it is skipped until they are given; move it below them",
+                _(
+                    "question {question!r} comes before the answers its ask_if reads "
+                    "({names}): it is skipped until they are given; move it below them"
+                ).format(question=question.id, names=_names(names)),
             )
 
 

@@ -20,6 +20,7 @@ from product_rules.checks_catalogue import Catalogue, Path_, Scope, scope_label,
 from product_rules.checks_conditions import UNANSWERED, Conditions, Terms
 from product_rules.clauses import ProductFilter
 from product_rules.errors import RuleProblem
+from product_rules.i18n import lazy_gettext as _
 from product_rules.loader import SourceMap
 from product_rules.schema import Compatibility, RuleSet
 
@@ -67,13 +68,15 @@ def _picks(rs: RuleSet, conds: Conditions) -> list[_Pick]:
         for j, sel in enumerate(req.select):
             own = conds.at_offer(conds.terms(sel.when))
             path = ("requirements", i, "select", j, "filter")
-            label = f"selection {j + 1} of {req.id!r}"
+            label = _("selection {number} of {requirement!r}").format(
+                number=j + 1, requirement=req.id
+            )
             chosen = conds.both(own, earlier)
             picks.append(_Pick(label, (req.category,), own, chosen, sel.filter, path, i))
             earlier = conds.both(earlier, conds.terms(sel.when, positive=False))
     for i, rule in enumerate(rs.cross_sell):
         when = conds.at_offer(conds.terms(rule.when))
-        label = f"cross-sell {rule.id!r}"
+        label = _("cross-sell {rule!r}").format(rule=rule.id)
         picks.append(
             _Pick(
                 label, scope_of(rule.target), when, when, rule.target, ("cross_sell", i, "target")
@@ -100,8 +103,23 @@ def _cases(pick: _Pick, terms: Terms, conds: Conditions) -> list[Case]:
 
 
 def _when(values: Mapping[str, Any]) -> str:
-    parts = [f"{n} is {'unanswered' if v is None else repr(v)}" for n, v in values.items()]
-    return f" when {' and '.join(parts)}" if parts else ""
+    """`` when usage is 'racing' and shoes_owned is unanswered``, or "" for no answers."""
+    parts: list[str] = [
+        _("{answer} is unanswered").format(answer=n)
+        if v is None
+        else _("{answer} is {value!r}").format(answer=n, value=v)
+        for n, v in values.items()
+    ]
+    if not parts:
+        return ""
+    conditions = parts[-1]
+    for part in reversed(parts[:-1]):
+        conditions = _and(part, conditions)
+    return _(" when {conditions}").format(conditions=conditions)
+
+
+def _and(left: str, right: str) -> str:
+    return _("{left} and {right}").format(left=left, right=right)
 
 
 def _sorted(values: frozenset[Any]) -> list[Any]:
@@ -116,12 +134,21 @@ def _empty(
         parts = pick.filter.at(pick.path)
         if any(catalogue.absent(c, pick.scope) for c in parts):
             continue  # a value no product has is already reported where it is written
-        for _, values in _cases(pick, pick.own, conds):
+        for _terms, values in _cases(pick, pick.own, conds):
             if catalogue.count(pick.scope, [pick.filter], values) == 0:
-                shown = " and ".join(c.show(values) for c in parts) or "any product"
+                shown: str = _("any product")
+                if parts:
+                    shown = parts[-1].show(values)
+                    for clause in reversed(parts[:-1]):
+                        shown = _and(clause.show(values), shown)
                 yield src.problem(
                     pick.path,
-                    f"{pick.label} matches no {scope_label(pick.scope)}{_when(values)}: {shown}",
+                    _("{pick} matches no {scope}{when}: {shown}").format(
+                        pick=pick.label,
+                        scope=scope_label(pick.scope),
+                        when=_when(values),
+                        shown=shown,
+                    ),
                 )
                 break
 
@@ -130,7 +157,7 @@ def _overlapping(
     rs: RuleSet, src: SourceMap, catalogue: Catalogue, conds: Conditions
 ) -> Iterator[RuleProblem]:
     """Two requirements adding the same category to the same main product."""
-    for (_, a), (j, b) in combinations(enumerate(rs.requirements), 2):
+    for (_i, a), (j, b) in combinations(enumerate(rs.requirements), 2):
         if a.category != b.category:
             continue
         both = [
@@ -144,8 +171,12 @@ def _overlapping(
         if count:
             yield src.problem(
                 ("requirements", j, "category"),
-                f"requirements {a.id!r} and {b.id!r} both add {b.category} to the same "
-                f"{count} {rs.category} products: make their if_item exclusive or merge them",
+                _(
+                    "requirements {first!r} and {second!r} both add {category} to the same "
+                    "{count} {main} products: make their if_item exclusive or merge them"
+                ).format(
+                    first=a.id, second=b.id, category=b.category, count=count, main=rs.category
+                ),
             )
 
 
@@ -209,13 +240,30 @@ def _owned_misfit(
         possible = {str(v) for v in conds.allowed(terms, name)} & owned_values
         clash |= {v for v in possible if fits and fits != {v}}
     if clash:
-        answers = " or ".join(repr(v) for v in sorted(clash))
+        answers: str = ""
+        for value in reversed(sorted(clash)):
+            answers = (
+                _("{left} or {right}").format(left=repr(value), right=answers)
+                if answers
+                else repr(value)
+            )
         mine = scope_label(pick.scope)
         yield src.problem(
             pick.at(attribute),
-            f"{pick.label} picks {mine} with {attribute} in {sorted(fits_all)} for shoppers "
-            f"answering {name} {answers}: their {theirs} fit only {mine} with the same "
-            f"{attribute} (compatibility {rule.id!r})",
+            _(
+                "{pick} picks {mine} with {attribute} in {fits} for shoppers answering "
+                "{answer} {answers}: their {theirs} fit only {mine} with the same {attribute} "
+                "(compatibility {rule!r})"
+            ).format(
+                pick=pick.label,
+                mine=mine,
+                attribute=attribute,
+                fits=sorted(fits_all),
+                answer=name,
+                answers=answers,
+                theirs=theirs,
+                rule=rule.id,
+            ),
         )
 
 
@@ -247,9 +295,20 @@ def _clash(
             if theirs and not fits & theirs:
                 return src.problem(
                     pick.at(attribute),
-                    f"{pick.label} picks {scope_label(pick.scope)} with {attribute} in "
-                    f"{_sorted(fits)}{_when({**values, **other_values})} that never fit the "
-                    f"{scope_label(other.scope)} of {other.label} ({attribute} in "
-                    f"{_sorted(theirs)}; compatibility {rule.id!r})",
+                    _(
+                        "{pick} picks {mine} with {attribute} in {fits}{when} that never fit "
+                        "the {theirs} of {other} ({attribute} in {their_values}; "
+                        "compatibility {rule!r})"
+                    ).format(
+                        pick=pick.label,
+                        mine=scope_label(pick.scope),
+                        attribute=attribute,
+                        fits=_sorted(fits),
+                        when=_when({**values, **other_values}),
+                        theirs=scope_label(other.scope),
+                        other=other.label,
+                        their_values=_sorted(theirs),
+                        rule=rule.id,
+                    ),
                 )
     return None

@@ -25,6 +25,7 @@ from pydantic_core import PydanticKnownError, core_schema
 
 from catalog.attributes import AttributeSpec
 from product_rules.errors import did_you_mean
+from product_rules.i18n import lazy_gettext as _
 from product_rules.vocabulary import RULE_OPERATORS, Operator, attribute_kind, attributes
 
 __all__ = ["Clause", "Finding", "Path_", "ProductFilter", "misapplied", "value_findings"]
@@ -87,7 +88,9 @@ class Clause:
     def show(self, values: Mapping[str, Any]) -> str:
         """The clause as a merchandiser reads it, answers filled in where known."""
         if self.answer is not None and self.answer not in values:
-            return f"{self.attribute} {self.op.spec.symbol} the answer {self.answer}"
+            return _("{attribute} {symbol} the answer {answer}").format(
+                attribute=self.attribute, symbol=self.op.spec.symbol, answer=self.answer
+            )
         value = self.resolve(values)
         op = self.op
         if isinstance(value, list) and op in (Operator.EQ, Operator.NE):
@@ -215,7 +218,11 @@ def _parse_clause(attribute: str, condition: Any, findings: list[Finding]) -> Cl
     spec = vocab.get(attribute)
     if spec is None:
         findings.append(
-            Finding(at, f"unknown attribute {attribute!r}", did_you_mean(attribute, vocab))
+            Finding(
+                at,
+                _("unknown attribute {attribute!r}").format(attribute=attribute),
+                did_you_mean(attribute, vocab),
+            )
         )
         return None
     if _is_answer(condition):
@@ -225,13 +232,17 @@ def _parse_clause(attribute: str, condition: Any, findings: list[Finding]) -> Cl
         findings += found
         return None if found else Clause(attribute, Operator.EQ, condition, None, at)
     if len(condition) != 1:
-        findings.append(Finding(at, "a condition takes exactly one operator"))
+        findings.append(Finding(at, _("a condition takes exactly one operator")))
         return None
     name, operand = next(iter(condition.items()))
     at = (*at, name)
     if name not in RULE_OPERATORS:
         findings.append(
-            Finding(at, f"unknown operator {name!r}", did_you_mean(str(name), RULE_OPERATORS))
+            Finding(
+                at,
+                _("unknown operator {operator!r}").format(operator=name),
+                did_you_mean(str(name), RULE_OPERATORS),
+            )
         )
         return None
     op = Operator(name)
@@ -242,7 +253,7 @@ def _parse_clause(attribute: str, condition: Any, findings: list[Finding]) -> Cl
         return Clause(attribute, op, None, str(operand["answer"]), at, explicit=True)
     if isinstance(operand, dict):
         findings.append(
-            Finding(at, f"unknown answer {operand.get('answer')!r}", None),
+            Finding(at, _("unknown answer {answer!r}").format(answer=operand.get("answer"))),
         )
         return None
     found = value_findings(spec, operand, at)
@@ -256,7 +267,9 @@ def misapplied(op: Operator, spec: AttributeSpec) -> str | None:
     if kind in op.spec.kinds:
         return None
     usable = [name for name in RULE_OPERATORS if kind in Operator(name).spec.kinds]
-    return f"{op.value} does not apply to {spec.name} ({kind}); use {', '.join(usable)}"
+    return _("{operator} does not apply to {attribute} ({kind}); use {usable}").format(
+        operator=op.value, attribute=spec.name, kind=kind, usable=", ".join(usable)
+    )
 
 
 def value_findings(spec: AttributeSpec, value: Any, path: Path_) -> list[Finding]:
@@ -265,16 +278,20 @@ def value_findings(spec: AttributeSpec, value: Any, path: Path_) -> list[Finding
     for i, item in enumerate(value if isinstance(value, list) else [value]):
         at = (*path, i) if isinstance(value, list) else path
         if spec.type == "bool" and not isinstance(item, bool):
-            found.append(Finding(at, f"{spec.name} is true or false, not {item!r}"))
+            message = _("{attribute} is true or false, not {value!r}")
+            found.append(Finding(at, message.format(attribute=spec.name, value=item)))
         elif spec.type in ("int", "float") and (
             isinstance(item, bool) or not isinstance(item, int | float)
         ):
-            found.append(Finding(at, f"{spec.name} is a number, not {item!r}"))
+            message = _("{attribute} is a number, not {value!r}")
+            found.append(Finding(at, message.format(attribute=spec.name, value=item)))
         elif spec.values is not None and str(item) not in spec.values:
             found.append(
                 Finding(
                     at,
-                    f"{item!r} is not a value of {spec.name} ({', '.join(spec.values)})",
+                    _("{value!r} is not a value of {attribute} ({values})").format(
+                        value=item, attribute=spec.name, values=", ".join(spec.values)
+                    ),
                     did_you_mean(str(item), spec.values),
                 )
             )

@@ -4,6 +4,11 @@ Every finding prints as ``file:line:column: message`` (with "did you mean …?" 
 close name exists), so editors and CI jump straight to it.
 
 Exit codes: 0 fine, 1 problems found (or tests failed, or a publish refused), 2 usage.
+
+``--language de`` (``check``, ``test``, ``publish``, ``vocabulary``) writes the findings
+and labels in German: positions, rule ids, attribute names and values stay as written.
+English is the default whatever the locale of the shell, like our other command lines,
+so CI logs and scripts read the same everywhere.
 """
 
 from __future__ import annotations
@@ -18,8 +23,11 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from product_rules.errors import ProductRulesError, RuleProblem, RuleSetError
+from product_rules.i18n import gettext, localized
 from product_rules.loader import LoadedRuleSet, discover_rulesets, load_all, load_ruleset
+from product_rules.localize import DEFAULT_LANGUAGE, LANGUAGES
 from product_rules.registry import DEFAULT_RULES_DIR
+from product_rules.text import speaking
 
 __all__ = ["main"]
 
@@ -65,18 +73,28 @@ def _check(args: argparse.Namespace) -> int:
             for item in loaded.values():
                 problems.extend(_catalog_problems(item, db))
         except SQLAlchemyError as exc:
-            print(f"catalogue not reachable, catalogue checks skipped: {exc}", file=sys.stderr)
+            message = gettext("catalogue not reachable, catalogue checks skipped: {error}")
+            print(message.format(error=exc), file=sys.stderr)
             return 1
     for problem in sorted(problems, key=lambda p: (p.file, p.line, p.column)):
         print(problem)
     for ruleset_id, item in sorted(loaded.items()):
         rs = item.ruleset
         print(
-            f"checked {ruleset_id}: {len(rs.questions)} questions, {len(rs.filters)} filters, "
-            f"{len(rs.requirements)} requirements, {len(rs.cross_sell)} cross-sell rules",
+            gettext(
+                "checked {ruleset}: {questions} questions, {filters} filters, "
+                "{requirements} requirements, {cross_sell} cross-sell rules"
+            ).format(
+                ruleset=ruleset_id,
+                questions=len(rs.questions),
+                filters=len(rs.filters),
+                requirements=len(rs.requirements),
+                cross_sell=len(rs.cross_sell),
+            ),
             file=sys.stderr,
         )
-    print(f"{len(problems)} problem(s)" if problems else "ok", file=sys.stderr)
+    done = gettext("{count} problem(s)").format(count=len(problems))
+    print(done if problems else gettext("ok"), file=sys.stderr)
     return 1 if problems else 0
 
 
@@ -177,7 +195,11 @@ def _publish(args: argparse.Namespace) -> int:
                 extra_checks=lambda item: _catalog_problems(item, db),
             )
         except RuleSetError as exc:
-            print(f"refused {folder.name}; the version in service stays:")
+            print(
+                gettext("refused {folder}; the version in service stays:").format(
+                    folder=folder.name
+                )
+            )
             for problem in exc.problems:
                 print(problem)
             code = 1
@@ -228,17 +250,20 @@ def _vocabulary(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(vocabulary, indent=2, ensure_ascii=False))
         return 0
+    language = args.language or DEFAULT_LANGUAGE
     for attribute in vocabulary["attributes"]:
         unit = f" [{attribute['unit']}]" if attribute["unit"] else ""
         values = f": {', '.join(attribute['values'])}" if attribute["values"] else ""
-        print(f"{attribute['name']:<22} {attribute['kind']}{unit}{values}")
+        # The label only when asked for a language: the English listing stays as it was.
+        label = f"  ({attribute['labels'][language]})" if args.language else ""
+        print(f"{attribute['name']:<22} {attribute['kind']}{unit}{values}{label}")
     print()
     for op in vocabulary["operators"]:
         note = "" if op["in_rules"] else "  (relaxation only)"
         print(f"{op['name']:<8} {op['symbol']:<8} {op['sql']}{note}")
     print()
     for kind in vocabulary["answer_types"]:
-        print(f"{kind['name']:<8} {kind['labels']['en']}")
+        print(f"{kind['name']:<8} {kind['labels'][language]}")
     return 0
 
 
@@ -251,13 +276,25 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     rules = str(DEFAULT_RULES_DIR)
+    # The language findings and labels are written in (a merchandiser's, not the shell's).
+    speaks = argparse.ArgumentParser(add_help=False)
+    speaks.add_argument(
+        "--language",
+        choices=LANGUAGES,
+        default=None,
+        help="write findings and labels in this language (default: en)",
+    )
 
-    check = commands.add_parser("check", help="check rule sets against schema and catalogue")
+    check = commands.add_parser(
+        "check", help="check rule sets against schema and catalogue", parents=[speaks]
+    )
     check.add_argument("directory", nargs="?", type=_rules_dir, default=rules)
     check.add_argument("--no-catalog", action="store_true", help="skip catalogue checks")
     check.set_defaults(run=_check)
 
-    test = commands.add_parser("test", help="run the persona tests beside the rules")
+    test = commands.add_parser(
+        "test", help="run the persona tests beside the rules", parents=[speaks]
+    )
     test.add_argument("directory", nargs="?", type=_rules_dir, default=rules)
     test.set_defaults(run=_test)
 
@@ -273,7 +310,9 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("--directory", type=_rules_dir, default=rules)
     explain.set_defaults(run=_explain)
 
-    publish = commands.add_parser("publish", help="check and put a rule set in service")
+    publish = commands.add_parser(
+        "publish", help="check and put a rule set in service", parents=[speaks]
+    )
     publish.add_argument("directory", type=_rules_dir)
     publish.add_argument("--author", required=True)
     publish.add_argument("-m", "--message", default="")
@@ -294,7 +333,9 @@ def _parser() -> argparse.ArgumentParser:
     schema.set_defaults(run=_schema)
 
     vocabulary = commands.add_parser(
-        "vocabulary", help="the attributes, operators and answer types rules may use"
+        "vocabulary",
+        help="the attributes, operators and answer types rules may use",
+        parents=[speaks],
     )
     vocabulary.add_argument("--json", action="store_true", help="print it as JSON")
     vocabulary.set_defaults(run=_vocabulary)
@@ -304,15 +345,23 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``product-rules`` console script."""
     args = _parser().parse_args(argv)
+    with speaking(getattr(args, "language", None) or DEFAULT_LANGUAGE):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         code: int = args.run(args)
     except ProductRulesError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        # A lazy message says itself in the current language; str(exc) would be English.
+        said = exc.args[0] if len(exc.args) == 1 and isinstance(exc.args[0], str) else str(exc)
+        print(gettext("error: {error}").format(error=localized(said)), file=sys.stderr)
         return 1
     except SQLAlchemyError as exc:
         print(
-            f"error: the catalogue database is not reachable: {exc.__class__.__name__}: "
-            f"{str(exc).splitlines()[0]}",
+            gettext("error: the catalogue database is not reachable: {kind}: {error}").format(
+                kind=exc.__class__.__name__, error=str(exc).splitlines()[0]
+            ),
             file=sys.stderr,
         )
         return 1

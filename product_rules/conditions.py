@@ -13,6 +13,7 @@ from typing import Any
 
 import rule_engine
 
+from product_rules.i18n import lazy_gettext as _
 from product_rules.schema import AllOf, AnyOf, ConditionSpec, NotOf, RuleSet
 
 __all__ = [
@@ -30,6 +31,8 @@ class ConditionError(ValueError):
 
     def __init__(self, message: str, suggestion: str | None = None) -> None:
         super().__init__(message)
+        #: The message as made (a lazy Message: ``str(exc)`` would keep only its English).
+        self.message = message
         self.suggestion = suggestion
 
 
@@ -98,11 +101,12 @@ def compile_condition(source: str, types: Mapping[str, Any]) -> Condition:
     try:
         rule = rule_engine.Rule(source, context=context)
     except rule_engine.SymbolResolutionError as exc:
-        raise ConditionError(
-            f"unknown name {exc.symbol_name!r} in condition", exc.suggestion
-        ) from None
-    except rule_engine.RuleSyntaxError as exc:
-        raise ConditionError(f"invalid condition {source!r}: {exc.message}") from None
-    except rule_engine.EngineError as exc:
-        raise ConditionError(f"invalid condition {source!r}: {exc.message}") from None
+        message = _("unknown name {name!r} in condition").format(name=exc.symbol_name)
+        raise ConditionError(message, exc.suggestion) from None
+    except rule_engine.EngineError as exc:  # a syntax error among them
+        # rule_engine's own explanation is English only; it is quoted as it comes.
+        message = _("invalid condition {source!r}: {error}").format(
+            source=source, error=exc.message
+        )
+        raise ConditionError(message) from None
     return Condition(source, rule)

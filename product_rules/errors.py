@@ -8,7 +8,10 @@
     └── UnknownItemError      a product SKU or requirement id that does not exist
 
 A :class:`RuleProblem` knows its file, line and column and prints itself the way
-compilers do (``file:line:column: message``), with a suggestion where one exists.
+compilers do (``file:line:column: message``), with a suggestion where one exists. Its
+message is a :class:`~product_rules.i18n.Message` where the checks made it: printed in the
+current language (:func:`~product_rules.text.speaking`), or in any language with
+:meth:`RuleProblem.message_in`; the position and the names in it stay as written.
 """
 
 from __future__ import annotations
@@ -17,6 +20,9 @@ import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from product_rules.i18n import lazy_gettext as _
+from product_rules.i18n import localized
 
 __all__ = [
     "ProductRulesError",
@@ -38,11 +44,21 @@ class RuleProblem:
     message: str
     suggestion: str | None = None
 
-    def __str__(self) -> str:
-        text = f"{self.file}:{self.line}:{self.column}: {self.message}"
+    def message_in(self, language: str | None = None) -> str:
+        """The message in ``language`` (the current language when None)."""
+        return localized(self.message, language)
+
+    def text(self, language: str | None = None) -> str:
+        """The whole finding in ``language``: position, message and suggestion."""
+        message = self.message_in(language)
         if self.suggestion:
-            text += f", did you mean {self.suggestion!r}?"
-        return text
+            message = _("{message}, did you mean {suggestion!r}?").format(
+                message=message, suggestion=self.suggestion
+            )
+        return f"{self.file}:{self.line}:{self.column}: {localized(message, language)}"
+
+    def __str__(self) -> str:
+        return self.text()
 
 
 class ProductRulesError(Exception):
@@ -64,9 +80,11 @@ class UnknownRuleSetError(ProductRulesError):
         self.ruleset_id = ruleset_id
         self.known = sorted(known)
         hint = did_you_mean(ruleset_id, self.known)
-        message = f"unknown rule set {ruleset_id!r}; known: {', '.join(self.known) or 'none'}"
+        message = _("unknown rule set {ruleset_id!r}; known: {known}").format(
+            ruleset_id=ruleset_id, known=", ".join(self.known) or _("none")
+        )
         if hint:
-            message += f"; did you mean {hint!r}?"
+            message = _("{message}; did you mean {hint!r}?").format(message=message, hint=hint)
         super().__init__(message)
 
 

@@ -17,6 +17,8 @@ import yaml
 from pydantic import ValidationError
 
 from product_rules.errors import RuleProblem, RuleSetError, did_you_mean, relative
+from product_rules.i18n import Message
+from product_rules.i18n import lazy_gettext as _
 from product_rules.localize import (
     DEFAULT_LANGUAGE,
     LANGUAGES,
@@ -124,17 +126,20 @@ def _read_file(
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        problems.append(RuleProblem(shown, line, column, f"invalid YAML: {exc.problem}"))
+        # PyYAML's own explanation ("could not find expected ':'") is English only.
+        message = _("invalid YAML: {error}").format(error=exc.problem)
+        problems.append(RuleProblem(shown, line, column, message))
         return
     except (OSError, UnicodeDecodeError) as exc:
-        problems.append(RuleProblem(shown, 1, 1, f"cannot read file: {exc}"))
+        message = _("cannot read file: {error}").format(error=exc)
+        problems.append(RuleProblem(shown, 1, 1, message))
         return
     if node is None:
         return
     if not isinstance(node, yaml.MappingNode):
         line, column = node.start_mark.line + 1, node.start_mark.column + 1
         problems.append(
-            RuleProblem(shown, line, column, "a rule file must be a mapping of sections")
+            RuleProblem(shown, line, column, _("a rule file must be a mapping of sections"))
         )
         return
     positions: dict[Path_, tuple[Path, int, int]] = {}
@@ -142,13 +147,15 @@ def _read_file(
     for key, value in document.items():
         if key in merged:
             first = sources.locate((key,))
-            _, line, column = positions[(key,)]
+            line, column = positions[(key,)][1:]
             problems.append(
                 RuleProblem(
                     shown,
                     line,
                     column,
-                    f"section {key!r} is already defined in {first[0]}:{first[1]}",
+                    _("section {section!r} is already defined in {file}:{line}").format(
+                        section=key, file=first[0], line=first[1]
+                    ),
                 )
             )
             continue
@@ -161,23 +168,64 @@ def _read_file(
 def _schema_problems(exc: ValidationError, sources: SourceMap) -> Iterator[RuleProblem]:
     for error in exc.errors():
         location = tuple(error["loc"])
-        message = error["msg"]
+        message: str = error["msg"]
         suggestion = None
         if error["type"] == "extra_forbidden":
             name = str(location[-1])
             parent = location[:-1]
             allowed = _allowed_fields(parent)
             suggestion = did_you_mean(name, allowed)
-            message = f"unknown key {name!r}"
+            message = _("unknown key {key!r}").format(key=name)
         elif error["type"] == "missing":
-            message = f"missing required key {str(location[-1])!r}"
+            message = _("missing required key {key!r}").format(key=str(location[-1]))
             location = location[:-1]
         else:
-            message = message.removeprefix("Value error, ")
+            message = _schema_message(error)
             name = next((str(p) for p in reversed(location) if isinstance(p, str)), "")
             if name:
-                message = f"{name}: {message}"
+                message = _("{key}: {message}").format(key=name, message=message)
         yield sources.problem(location, message, suggestion)
+
+
+#: pydantic's messages of the errors a merchandiser makes most, by error type, in our
+#: words (pydantic's own are English only); the others are quoted as pydantic writes them.
+_SCHEMA_MESSAGES = {
+    "bool_parsing": _("Input should be a valid boolean, unable to interpret input"),
+    "bool_type": _("Input should be a valid boolean"),
+    "dict_type": _("Input should be a valid dictionary"),
+    "float_parsing": _("Input should be a valid number, unable to parse string as a number"),
+    "float_type": _("Input should be a valid number"),
+    "int_parsing": _("Input should be a valid integer, unable to parse string as an integer"),
+    "int_from_float": _("Input should be a valid integer, got a number with a fractional part"),
+    "int_type": _("Input should be a valid integer"),
+    "list_type": _("Input should be a valid list"),
+    "string_type": _("Input should be a valid string"),
+    "literal_error": _("Input should be {expected}"),
+    "enum": _("Input should be {expected}"),
+    "greater_than_equal": _("Input should be greater than or equal to {ge}"),
+    "less_than_equal": _("Input should be less than or equal to {le}"),
+    "string_pattern_mismatch": _("String should match pattern '{pattern}'"),
+}
+
+
+def _schema_message(error: Any) -> str:
+    """A schema error in words that can be translated where we have them."""
+    context = error.get("ctx") or {}
+    raised = context.get("error")
+    if error["type"] == "value_error" and isinstance(raised, ValueError):
+        made = raised.args[0] if raised.args else ""
+        if isinstance(made, Message):
+            return made  # our own validators' words (schema.py)
+    written = str(error["msg"]).removeprefix("Value error, ")
+    known = _SCHEMA_MESSAGES.get(error["type"])
+    if known is not None:
+        try:
+            ours = known.format(**{k: v for k, v in context.items() if k != "error"})
+        except (KeyError, IndexError):
+            return written
+        if ours == written:  # only where our English is pydantic's, word for word
+            return ours
+    return written
 
 
 def _allowed_fields(parent: Path_) -> list[str]:
@@ -255,7 +303,9 @@ def load_all(rules_dir: Path) -> tuple[dict[str, LoadedRuleSet], list[RuleProble
             continue
         if item.ruleset.id in loaded:
             problems.append(
-                item.sources.problem(("id",), f"duplicate rule set id {item.ruleset.id!r}")
+                item.sources.problem(
+                    ("id",), _("duplicate rule set id {id!r}").format(id=item.ruleset.id)
+                )
             )
             continue
         loaded[item.ruleset.id] = item

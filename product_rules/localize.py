@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from product_rules.errors import RuleProblem
+from product_rules.i18n import lazy_gettext as _
 
 __all__ = [
     "DEFAULT_LANGUAGE",
@@ -55,6 +56,12 @@ _OPAQUE = frozenset(
 )
 
 Path_ = tuple[str | int, ...]
+
+_MISSING = {
+    "en": _("missing English translation ({language}) of {key} {sample!r}"),
+    "de": _("missing German translation ({language}) of {key} {sample!r}"),
+}
+_MISSING_OTHER = _("missing translation ({language}) of {key} {sample!r}")
 
 
 def _is_translation(value: Any) -> bool:
@@ -125,8 +132,11 @@ def translation_problems(document: Any, locate: Any) -> list[RuleProblem]:
             problems.append(
                 locate(
                     path,
-                    f"{key}: unknown language {', '.join(map(repr, unknown)) or '(none)'}; "
-                    f"write one of {', '.join(LANGUAGES)}",
+                    _("{key}: unknown language {unknown}; write one of {languages}").format(
+                        key=key,
+                        unknown=", ".join(map(repr, unknown)) or _("(none)"),
+                        languages=", ".join(LANGUAGES),
+                    ),
                 )
             )
     return problems
@@ -155,11 +165,9 @@ def missing_translations(
                 if isinstance(shown, list):
                     shown = ", ".join(map(str, shown))
                 sample = str(shown)[:40] + ("…" if len(str(shown)) > 40 else "")
-                problems.append(
-                    locate(
-                        path,
-                        f"missing {LANGUAGE_NAMES.get(language, language)} translation "
-                        f"({language}) of {key} {sample!r}",
-                    )
+                # One msgid per language: "German translation" is declined in German.
+                message = _MISSING.get(language, _MISSING_OTHER).format(
+                    language=language, key=key, sample=sample
                 )
+                problems.append(locate(path, message))
     return problems

@@ -22,6 +22,8 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
 from product_rules.errors import ProductRulesError, did_you_mean
+from product_rules.i18n import lazy_gettext as _
+from product_rules.i18n import localized
 from product_rules.localize import DEFAULT_LANGUAGE, LANGUAGES
 from product_rules.schema import CrossSellRule
 
@@ -60,7 +62,25 @@ PREFER = tuple(get_args(CrossSellRule.model_fields["prefer"].annotation))
 
 
 class EditError(ProductRulesError):
-    """An edit that names something the files do not hold, or files that are not YAML."""
+    """An edit that names something the files do not hold, or files that are not YAML.
+
+    ``str(exc)`` is English; :meth:`message_in` says it in the editor's language.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def message_in(self, language: str | None = None) -> str:
+        """The message in ``language`` (the current language when None)."""
+        return localized(self.message, language)
+
+
+def _hinted(message: str, hint: str | None) -> str:
+    """``message``, with ", did you mean …?" when a close name exists."""
+    if hint is None:
+        return message
+    return _("{message}, did you mean {suggestion!r}?").format(message=message, suggestion=hint)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +120,9 @@ class _Documents:
                 self.docs[name] = self.yaml.load(self.files[name])
             except YAMLError as exc:
                 raise EditError(
-                    f"{name} is not valid YAML; fix it in the source first: {exc}"
+                    _("{file} is not valid YAML; fix it in the source first: {error}").format(
+                        file=name, error=exc
+                    )
                 ) from None
         return self.docs[name]
 
@@ -112,7 +134,7 @@ class _Documents:
             doc = self.doc(name)
             if isinstance(doc, CommentedMap) and key in doc:
                 return name, doc[key]
-        raise EditError(f"no rule file has a {key!r} section")
+        raise EditError(_("no rule file has a {section!r} section").format(section=key))
 
     def result(self) -> dict[str, str]:
         for name in self.changed:
@@ -122,13 +144,13 @@ class _Documents:
         return self.files
 
 
-def _by_id(items: Any, ident: str, what: str) -> CommentedMap:
+def _by_id(items: Any, ident: str, unknown: str) -> CommentedMap:
+    """The item ``ident`` of ``items``; ``unknown`` says so when there is none ({id})."""
     known = [str(item.get("id")) for item in items or [] if isinstance(item, CommentedMap)]
     for item in items or []:
         if isinstance(item, CommentedMap) and str(item.get("id")) == ident:
             return item
-    hint = did_you_mean(ident, known)
-    raise EditError(f"unknown {what} {ident!r}" + (f", did you mean {hint!r}?" if hint else ""))
+    raise EditError(_hinted(unknown.format(id=ident), did_you_mean(ident, known)))
 
 
 def _synonyms(value: str) -> list[str]:
@@ -191,50 +213,51 @@ def _number(value: str) -> float | int:
     try:
         number = float(value)
     except ValueError:
-        raise EditError(f"{value!r} is not a number") from None
+        raise EditError(_("{value!r} is not a number").format(value=value)) from None
     return int(number) if number.is_integer() else number
 
 
 def _apply(docs: _Documents, edit: Edit) -> None:
     if edit.kind not in EDIT_KINDS:
         hint = did_you_mean(edit.kind, EDIT_KINDS)
-        raise EditError(
-            f"unknown edit {edit.kind!r}" + (f", did you mean {hint!r}?" if hint else "")
-        )
+        raise EditError(_hinted(_("unknown edit {kind!r}").format(kind=edit.kind), hint))
     if edit.kind == "ranking_weight":
         name, ranking = docs.section("ranking")
         if not isinstance(ranking, CommentedMap) or edit.key not in ranking:
             known = list(ranking) if isinstance(ranking, CommentedMap) else []
             hint = did_you_mean(edit.key, known)
-            raise EditError(
-                f"unknown ranking weight {edit.key!r}"
-                + (f", did you mean {hint!r}?" if hint else "")
-            )
+            message = _("unknown ranking weight {key!r}").format(key=edit.key)
+            raise EditError(_hinted(message, hint))
         ranking[edit.key] = _number(edit.value)
         docs.changed.add(name)
         return
     if edit.kind in ("filter_importance", "filter_value"):
         name, filters = docs.section("filters")
         if not isinstance(filters, CommentedSeq) or not 0 <= edit.index < len(filters):
-            raise EditError(f"there is no filter number {edit.index + 1}")
+            raise EditError(_("there is no filter number {number}").format(number=edit.index + 1))
         target = filters[edit.index]
         if edit.kind == "filter_importance":
             target["importance"] = _number(edit.value)
         elif _is_number(target.get("value")):
             target["value"] = _number(edit.value)  # a threshold: "weight le 9.0"
         else:
-            raise EditError(f"filter {target.get('id')!r} has no number to change; edit the source")
+            raise EditError(
+                _("filter {filter!r} has no number to change; edit the source").format(
+                    filter=target.get("id")
+                )
+            )
         docs.changed.add(name)
         return
     if edit.kind in ("cross_sell", "requirement"):
         _set_rule_field(docs, "cross_sell" if edit.kind == "cross_sell" else "requirements", edit)
         return
     name, questions = docs.section("questions")
-    question = _by_id(questions, edit.question, "question")
+    question = _by_id(questions, edit.question, _("unknown question {id!r}"))
     value = edit.value.strip()
     if edit.kind == "question_text":
         if not value:
-            raise EditError(f"the text of question {edit.question!r} cannot be empty")
+            message = _("the text of question {question!r} cannot be empty")
+            raise EditError(message.format(question=edit.question))
         _set_text(question, "text", value, edit.language)
     elif edit.kind == "ask_if":
         if value:
@@ -247,7 +270,9 @@ def _apply(docs: _Documents, edit: Edit) -> None:
         if 0 <= target < len(questions):
             questions.insert(target, questions.pop(position))
     else:
-        option = _by_id(question.get("options"), edit.option, f"option of {edit.question!r}")
+        # {id} is filled in by _by_id; a message keeps what it was given so far.
+        unknown = _("unknown option of {question!r} {id!r}").format(question=edit.question)
+        option = _by_id(question.get("options"), edit.option, unknown)
         if edit.kind == "option_label":
             _set_text(option, "label", value, edit.language)
         elif edit.kind == "option_synonyms":
@@ -264,18 +289,24 @@ def _set_rule_field(docs: _Documents, section: str, edit: Edit) -> None:
     fields = RULE_FIELDS[section]
     name, rules = docs.section(section)
     if not isinstance(rules, CommentedSeq) or not 0 <= edit.index < len(rules):
-        raise EditError(f"there is no {section} rule number {edit.index + 1}")
+        raise EditError(
+            _("there is no {section} rule number {number}").format(
+                section=section, number=edit.index + 1
+            )
+        )
     if edit.key not in fields:
         hint = did_you_mean(edit.key, fields)
-        raise EditError(
-            f"{edit.key!r} cannot be edited here" + (f", did you mean {hint!r}?" if hint else "")
-        )
+        raise EditError(_hinted(_("{key!r} cannot be edited here").format(key=edit.key), hint))
     rule, value, kind = rules[edit.index], edit.value.strip(), fields[edit.key]
     if kind == "number":
         rule[edit.key] = _number(value)
     elif kind == "choice":
         if value not in PREFER:
-            raise EditError(f"{value!r} is not one of {', '.join(PREFER)}")
+            raise EditError(
+                _("{value!r} is not one of {choices}").format(
+                    value=value, choices=", ".join(PREFER)
+                )
+            )
         rule[edit.key] = value
     elif value and kind == "text":
         _set_text(rule, edit.key, value, edit.language)
@@ -284,7 +315,11 @@ def _set_rule_field(docs: _Documents, section: str, edit: Edit) -> None:
     elif kind == "condition":
         rule.pop(edit.key, None)  # no condition: always
     else:
-        raise EditError(f"the {edit.key} of {section} rule {rule.get('id')!r} cannot be empty")
+        raise EditError(
+            _("the {key} of {section} rule {rule!r} cannot be empty").format(
+                key=edit.key, section=section, rule=rule.get("id")
+            )
+        )
     docs.changed.add(name)
 
 
@@ -319,7 +354,7 @@ def outline(files: Mapping[str, str], language: str = DEFAULT_LANGUAGE) -> dict[
     }
     for key in result:
         try:
-            _, section = docs.section(key)
+            section = docs.section(key)[1]
         except EditError:
             continue
         if key == "questions" and isinstance(section, CommentedSeq):

@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
 from product_rules.clauses import ProductFilter
+from product_rules.i18n import lazy_gettext as _
 from product_rules.vocabulary import RULE_OPERATORS, AnswerType, Operator, Unit, rule_operator
 
 __all__ = [
@@ -112,11 +113,16 @@ class Question(_Model):
     def _options_match_type(self) -> Question:
         kind = self.type.spec
         if kind.options and not self.options:
-            raise ValueError(f"a {self.type} question needs options")
+            raise ValueError(_("a {type} question needs options").format(type=self.type.value))
         if not kind.options and self.options:
-            raise ValueError(f"a {self.type} question takes no options")
+            message = _("a {type} question takes no options")
+            raise ValueError(message.format(type=self.type.value))
         if kind.units and self.unit is None:
-            raise ValueError(f"a {self.type} question needs a unit: {' or '.join(kind.units)}")
+            raise ValueError(
+                _("a {type} question needs a unit: {units}").format(
+                    type=self.type.value, units=" or ".join(kind.units)
+                )
+            )
         return self
 
     def option(self, option_id: str) -> Option | None:
@@ -156,7 +162,7 @@ class Relaxation(_Model):
         ]
         if sum(chosen) != 1:
             raise ValueError(
-                "a relaxation step takes exactly one of widen_pct, widen_by, substitute, drop"
+                _("a relaxation step takes exactly one of widen_pct, widen_by, substitute, drop")
             )
         return self
 
@@ -187,9 +193,9 @@ class Filter(_Model):
     def _one_source(self) -> Filter:
         sources = [self.value is not None, self.answer is not None]
         if sum(sources) != 1:
-            raise ValueError("a filter takes exactly one of value or answer")
+            raise ValueError(_("a filter takes exactly one of value or answer"))
         if self.map is not None and self.answer is None:
-            raise ValueError("map translates an answer: give answer too")
+            raise ValueError(_("map translates an answer: give answer too"))
         return self
 
 
@@ -203,7 +209,8 @@ class SizeRow(_Model):
     @model_validator(mode="after")
     def _ordered(self) -> SizeRow:
         if self.max <= self.min:
-            raise ValueError(f"max ({self.max}) must be greater than min ({self.min})")
+            message = _("max ({max}) must be greater than min ({min})")
+            raise ValueError(message.format(max=self.max, min=self.min))
         return self
 
 
@@ -277,7 +284,7 @@ class Compatibility(_Model):
     @model_validator(mode="after")
     def _one_kind(self) -> Compatibility:
         if sum([self.equal is not None, self.pairs is not None, self.relation is not None]) != 1:
-            raise ValueError("a compatibility rule takes exactly one of equal, pairs, relation")
+            raise ValueError(_("a compatibility rule takes exactly one of equal, pairs, relation"))
         return self
 
 

@@ -17,6 +17,7 @@ from catalog.attributes import AttributeSpec
 from product_rules.clauses import ProductFilter, misapplied, value_findings
 from product_rules.conditions import ConditionError, answer_types, compile_condition, leaves
 from product_rules.errors import RuleProblem, did_you_mean
+from product_rules.i18n import lazy_gettext as _
 from product_rules.loader import SourceMap
 from product_rules.schema import ConditionSpec, RuleSet
 from product_rules.text import compile_text
@@ -55,7 +56,9 @@ def _problems(rs: RuleSet, src: SourceMap) -> Iterator[RuleProblem]:
             if question.option(str(question.default)) is None:
                 yield src.problem(
                     (*path, "default"),
-                    f"default {question.default!r} is not an option of this question",
+                    _("default {default!r} is not an option of this question").format(
+                        default=question.default
+                    ),
                     did_you_mean(str(question.default), [o.id for o in question.options]),
                 )
 
@@ -64,7 +67,7 @@ def _problems(rs: RuleSet, src: SourceMap) -> Iterator[RuleProblem]:
             if source.source not in names:
                 yield src.problem(
                     ("derived", i, "from", j, "source"),
-                    f"unknown answer {source.source!r}",
+                    _("unknown answer {answer!r}").format(answer=source.source),
                     did_you_mean(source.source, names),
                 )
 
@@ -74,7 +77,7 @@ def _problems(rs: RuleSet, src: SourceMap) -> Iterator[RuleProblem]:
         if spec is None:
             yield src.problem(
                 (*path, "attribute"),
-                f"unknown attribute {flt.attribute!r}",
+                _("unknown attribute {attribute!r}").format(attribute=flt.attribute),
                 did_you_mean(flt.attribute, vocab),
             )
         elif (message := misapplied(flt.op, spec)) is not None:
@@ -83,7 +86,9 @@ def _problems(rs: RuleSet, src: SourceMap) -> Iterator[RuleProblem]:
             yield from _condition(flt.when, types, (*path, "when"), src)
         if flt.answer is not None and flt.answer not in names:
             yield src.problem(
-                (*path, "answer"), f"unknown answer {flt.answer!r}", did_you_mean(flt.answer, names)
+                (*path, "answer"),
+                _("unknown answer {answer!r}").format(answer=flt.answer),
+                did_you_mean(flt.answer, names),
             )
         if flt.map is not None and flt.answer in questions:
             question = questions[flt.answer]
@@ -91,7 +96,9 @@ def _problems(rs: RuleSet, src: SourceMap) -> Iterator[RuleProblem]:
                 if question.option(key) is None:
                     yield src.problem(
                         (*path, "map", key),
-                        f"{key!r} is not an option of question {question.id!r}",
+                        _("{option!r} is not an option of question {question!r}").format(
+                            option=key, question=question.id
+                        ),
                         did_you_mean(key, [o.id for o in question.options]),
                     )
                 if spec is not None:
@@ -128,7 +135,9 @@ def check_product_filter(
             # Shown where the name is written: {answer: x} alone, or the operator's value.
             at = clause.path if clause.explicit else (*clause.path, "answer")
             yield src.problem(
-                at, f"unknown answer {clause.answer!r}", did_you_mean(clause.answer, names)
+                at,
+                _("unknown answer {answer!r}").format(answer=clause.answer),
+                did_you_mean(clause.answer, names),
             )
 
 
@@ -146,14 +155,21 @@ def _condition(
         try:
             compile_condition(source, types)
         except ConditionError as exc:
-            yield src.problem(at, str(exc), exc.suggestion)
+            yield src.problem(at, exc.message, exc.suggestion)
 
 
 def _text(source: str, path: tuple[str | int, ...], src: SourceMap) -> Iterator[RuleProblem]:
     try:
         compile_text(source)
     except TemplateError as exc:
-        yield src.problem(path, f"invalid text template: {exc}")
+        # Jinja2's own explanation is English only; it is quoted as it comes.
+        yield src.problem(path, _("invalid text template: {error}").format(error=exc))
+
+
+_DUPLICATE = {
+    "question": _("duplicate question id {id!r}"),
+    "option": _("duplicate option id {id!r}"),
+}
 
 
 def _duplicates(
@@ -162,5 +178,5 @@ def _duplicates(
     seen: set[str] = set()
     for i, ident in enumerate(ids):
         if ident in seen:
-            yield src.problem((*path, i, "id"), f"duplicate {what} id {ident!r}")
+            yield src.problem((*path, i, "id"), _DUPLICATE[what].format(id=ident))
         seen.add(ident)

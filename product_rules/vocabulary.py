@@ -24,6 +24,8 @@ from sqlalchemy import ColumnElement, and_, false
 from sqlalchemy.orm import InstrumentedAttribute
 
 from catalog.attributes import AttributeSpec, vocabulary
+from product_rules.i18n import N_, translations
+from product_rules.localize import LANGUAGES
 
 __all__ = [
     "ANSWER_TYPES",
@@ -38,6 +40,7 @@ __all__ = [
     "VALUE_OPERATORS",
     "VocabularyExport",
     "attribute_kind",
+    "attribute_labels",
     "attributes",
     "export",
     "rule_operator",
@@ -356,11 +359,49 @@ def attributes() -> dict[str, AttributeSpec]:
     return vocabulary()
 
 
+#: The English labels of the catalogue's attributes (:mod:`catalog.attributes`), marked
+#: here for ``pybabel extract``: the catalogue declares them in English only, and the
+#: editor shows them in the merchandiser's language, translated by product_rules'
+#: catalogue keyed by the English label (``tests/product_rules/test_i18n.py`` checks
+#: that every attribute has one).
+ATTRIBUTE_LABELS = (
+    N_("Price"),
+    N_("Stock"),
+    N_("Margin"),
+    N_("Brand"),
+    N_("Category"),
+    N_("Frame size"),
+    N_("Geometry"),
+    N_("Frame material"),
+    N_("Groupset"),
+    N_("Gears"),
+    N_("Brakes"),
+    N_("Tyre width"),
+    N_("Weight"),
+    N_("Pedals included"),
+    N_("Cleat system"),
+    N_("Suspension travel"),
+    N_("Wheel size"),
+    N_("Electric motor"),
+    N_("Battery"),
+    N_("Size"),
+    N_("Shoe size (EU)"),
+    N_("Light output"),
+    N_("Mounting"),
+)
+
+
+def attribute_labels(spec: AttributeSpec) -> dict[str, str]:
+    """The attribute's label per language (the English one where none is translated)."""
+    return {language: translations(language).gettext(spec.label) for language in LANGUAGES}
+
+
 class AttributeExport(TypedDict):
     """One attribute as ``product-rules vocabulary --json`` shows it."""
 
     name: str
     label: str
+    labels: dict[str, str]
     kind: AttributeKind
     type: str
     unit: str | None
@@ -408,6 +449,7 @@ def export() -> VocabularyExport:
             {
                 "name": spec.name,
                 "label": spec.label,
+                "labels": attribute_labels(spec),
                 "kind": kinds[spec.name],
                 "type": spec.type,
                 "unit": spec.unit,

@@ -41,6 +41,7 @@ def test_export_describes_attributes_by_kind() -> None:
     assert by_name["weight_kg"] == {
         "name": "weight_kg",
         "label": "Weight",
+        "labels": {"en": "Weight", "de": "Gewicht"},
         "kind": "number",
         "type": "float",
         "unit": "kg",

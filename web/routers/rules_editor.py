@@ -139,13 +139,18 @@ def _working(db: Engine, served: ServedRuleSet) -> tuple[Files, int, Draft | Non
     return files, draft.revision if draft else 0, draft
 
 
-def finding_of(problem: RuleProblem) -> dict[str, Any]:
-    """A rule problem as JSON for the page."""
+def finding_of(problem: RuleProblem, language: str | None = None) -> dict[str, Any]:
+    """A rule problem as JSON for the page, its message in ``language``.
+
+    The staff member's language (:func:`~web.i18n.staff_language`); None: the language of
+    :func:`product_rules.text.speaking` (English unless set). File, line, column, the
+    suggestion and the names quoted in the message stay as written.
+    """
     return {
         "file": problem.file,
         "line": problem.line,
         "column": problem.column,
-        "message": problem.message,
+        "message": problem.message_in(language),
         "suggestion": problem.suggestion,
     }
 
@@ -214,7 +219,7 @@ def _page(
             "based_on": based_on,
             "draft": draft,
             "published": _published_version(db, ruleset_id),
-            "findings": [finding_of(p) for p in check_files(files)],
+            "findings": [finding_of(p, staff_language(request)) for p in check_files(files)],
             # The form starts in the page's language (its switch shows the other one).
             "form_html": _form_html(request, files, staff_language(request)),
             "history": history(db, ruleset_id),
@@ -339,7 +344,7 @@ def synonym_page(
     except StaleDraftError as exc:
         return _page(request, user, settings, ruleset_id, stale=exc, status_code=409)
     except EditError as exc:
-        problem = RuleProblem("questions", 1, 1, str(exc))
+        problem = RuleProblem("questions", 1, 1, exc.message)  # shown in the page's language
         return _page(request, user, settings, ruleset_id, problems=[problem], status_code=422)
     return _back(ruleset_id, "synonym")
 
@@ -387,8 +392,9 @@ def check_json(request: Request, ruleset_id: str, body: FilesIn) -> dict[str, An
     Also the draft's revision now, so the page tells at once that someone else saved.
     """
     draft = get_draft(engine_of(request), ruleset_id)
+    language = staff_language(request)
     return {
-        "findings": [finding_of(p) for p in check_files(body.files)],
+        "findings": [finding_of(p, language) for p in check_files(body.files)],
         "revision": draft.revision if draft is not None else 0,
     }
 
@@ -420,7 +426,7 @@ def save_json(
             "ok": True,
             "revision": draft.revision,
             "author": draft.author,
-            "findings": [finding_of(p) for p in check_files(draft.files)],
+            "findings": [finding_of(p, staff_language(request)) for p in check_files(draft.files)],
             "status_html": render_fragment(
                 request,
                 "admin/_rules_status.html",
@@ -455,7 +461,12 @@ def edit_json(request: Request, ruleset_id: str, body: EditIn) -> Response:
             for e in body.edits
         ]
         files = apply_edits(body.files, edits)
-    except (EditError, ValueError, TypeError) as exc:
+    except EditError as exc:
+        message = exc.message_in(staff_language(request))
+        return JSONResponse(
+            status_code=422, content={"ok": False, "error": "edit", "message": message}
+        )
+    except (ValueError, TypeError) as exc:  # a malformed edit from a script, not the form
         return JSONResponse(
             status_code=422, content={"ok": False, "error": "edit", "message": str(exc)}
         )
