@@ -49,11 +49,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from advisor import privacy
 from advisor.accounts import Role
 from advisor.privacy_export import export
+from advisor.routing import HandoverError, RequestStatus
 from advisor.settings import Settings
 from web.auth import same_origin
 from web.conversation import COOKIE_NAME, ExistingConversationDep
 from web.deps import CurrentUser, require_role, staff_page, templates
-from web.services import app_event_log
+from web.services import LiveDep, app_event_log
 
 __all__ = [
     "LATE_SWEEP_SECONDS",
@@ -192,6 +193,19 @@ async def _flush_events(request: Request) -> None:
         await asyncio.to_thread(events.flush)
 
 
+async def _end_live_chat(live: LiveDep, sender: str) -> None:
+    """End a live chat a staff member is in, so their console is told before it goes."""
+    try:
+        record = await asyncio.to_thread(live.store.latest_for, sender)
+        if record is not None and record.status == RequestStatus.ACCEPTED:
+            await live.desk.end(record.id, by="shopper", hand_back=False)
+    except (HandoverError, SQLAlchemyError):
+        # The erasure goes on: the staff member's next action on the chat is refused.
+        log.warning(
+            "privacy: the live chat of %s could not be ended first", privacy.digest(sender)[:12]
+        )
+
+
 async def _sweep_later(stores: privacy.Stores, sender: str) -> None:
     await asyncio.sleep(LATE_SWEEP_SECONDS)
     try:
@@ -212,13 +226,21 @@ _sweeps: set[asyncio.Task[None]] = set()
 
 @shopper_router.post("/api/chat/privacy/erase")
 async def shopper_erase(
-    request: Request, body: EraseRequest, stores: StoresDep, sender: ExistingConversationDep
+    request: Request,
+    body: EraseRequest,
+    stores: StoresDep,
+    live: LiveDep,
+    sender: ExistingConversationDep,
 ) -> JSONResponse:
-    """Erase this browser's conversation from every store and end its cookie."""
+    """Erase this browser's conversation from every store and end its cookie.
+
+    A live chat with a staff member is ended first (their console shows it closed).
+    """
     if request.headers.get("origin") and not same_origin(request):
         return JSONResponse(status_code=403, content={"ok": False, "error": "cross_site"})
     if sender is None:
         return JSONResponse({"ok": True, "erased": False})
+    await _end_live_chat(live, sender)
     try:
         await _flush_events(request)
         await asyncio.to_thread(privacy.erase, stores, sender, actor="shopper", via="cookie")

@@ -7,6 +7,7 @@ tests/integration/test_privacy_erase.py.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
@@ -21,6 +22,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine
 
 from advisor import accounts, schema
+from advisor.live_payloads import chat_topic
 from advisor.settings import Settings
 from advisor.sharing import ShareStore
 from advisor.state import ConversationState
@@ -135,6 +137,28 @@ def test_shopper_deletes_the_conversation(
     assert traces(_engines(app, settings), [sender, SAID, COMMENT]) == []
     again = client.get("/api/chat/history")
     assert again.json()["messages"] == []
+
+
+def test_deleting_during_a_live_chat_tells_the_staff_member(
+    client: TestClient, app: FastAPI, settings: Settings
+) -> None:
+    sender = _chat(client, settings)
+    store = app.state.live.store  # the app's own live desk, made by the chat
+    store.set_presence("anna", status="available", capacity=2)
+    record, _ = store.request(conversation=sender, state=ConversationState(), code=None)
+    store.route()
+    store.accept(record.id, staff="anna")
+    store.say(record.id, text="Which frame size do you ride now?", staff="anna")
+    staff_side = app.state.live.channel.subscribe(chat_topic(record.id))
+    assert client.portal is not None
+    client.portal.call(staff_side.__aenter__)
+
+    response = client.post("/api/chat/privacy/erase", json={"confirm": True})
+
+    assert response.status_code == 200
+    told = client.portal.call(asyncio.wait_for, staff_side.__anext__(), 5)
+    assert told["type"] == "closed", told
+    assert traces(_engines(app, settings), [sender, "Which frame size do you ride now?"]) == []
 
 
 @pytest.mark.parametrize(
