@@ -241,6 +241,50 @@ async def test_check_returns_findings_at_their_line(app: FastAPI) -> None:
     assert "unknown attribute 'frame_sise'" in finding["message"]
 
 
+async def test_german_staff_read_findings_edit_errors_and_labels_in_german(
+    app: FastAPI,
+) -> None:
+    """The sentence around the names is German; file, line, ids and values stay as written."""
+    edited = broken()
+    line = edited["filters.yml"].splitlines().index("    attribute: frame_sise") + 1
+    wrong = [{"kind": "question_text", "question": "usag", "value": "x"}]
+    async with client_for(app, Role.MERCHANDISER) as client:
+        await client.get("/admin/rules?lang=de", headers=HTML)  # the lang cookie from now on
+        found = await client.post("/admin/rules/road_bike/check", json={"files": edited})
+        refused = await client.post(
+            "/admin/rules/road_bike/edit", json={"files": files(), "edits": wrong}
+        )
+        page = await client.get("/admin/rules/road_bike", headers=HTML)
+        english = await client.post("/admin/rules/road_bike/check?lang=en", json={"files": edited})
+    [finding] = found.json()["findings"]
+    assert (finding["file"], finding["line"]) == ("filters.yml", line)
+    assert finding["message"] == "unbekanntes Attribut 'frame_sise'"
+    assert finding["suggestion"] == "frame_size_cm"
+    assert refused.status_code == 422
+    assert refused.json()["message"] == "unbekannte Frage 'usag', meinten Sie 'usage'?"
+    assert '<span title="frame_size_cm">Rahmengröße</span>' in page.text, "attribute labels"
+    [finding] = english.json()["findings"]
+    assert finding["message"] == "unknown attribute 'frame_sise'"
+
+
+async def test_publish_refused_lists_the_problems_in_german(app: FastAPI) -> None:
+    async with client_for(app, Role.ADMIN) as client:
+        await client.get("/admin/rules?lang=de", headers=HTML)
+        saved = await client.post(
+            "/admin/rules/road_bike/draft", json={"files": broken(), "based_on": 0}
+        )
+        assert saved.status_code == 200, saved.text
+        [finding] = saved.json()["findings"]
+        assert finding["message"] == "unbekanntes Attribut 'frame_sise'"
+        refused = await client.post(
+            "/admin/rules/road_bike/publish",
+            data={"based_on": str(saved.json()["revision"])},
+            headers=HTML,
+        )
+    assert refused.status_code == 422
+    assert "</code> unbekanntes Attribut &#39;frame_sise&#39; (meinten Sie" in refused.text
+
+
 async def test_save_draft_and_a_stale_save_names_the_other(app: FastAPI) -> None:
     path = "/admin/rules/road_bike/draft"
     async with client_for(app, Role.MERCHANDISER) as mia, client_for(app, Role.ADMIN) as ada:
