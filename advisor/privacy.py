@@ -7,6 +7,7 @@ is kept of it, and what erasing does to each store:
 store                          held                                                erasing
 =============================  ==================================================  ===========
 Rasa's ``events`` (tracker)    every message, slot (our conversation state), offer  rows deleted
+``advisor_conversation``       our copy of the conversation state (the answers)      deleted
 ``advisor_handover``           a request for a person, its state and staff note      deleted
 ``advisor_live_message``       the live chat: staff and shopper messages             deleted
 ``advisor_inbox_message``      a message left for staff, email, phone                deleted
@@ -66,6 +67,7 @@ from sqlalchemy import update as sa_update
 from sqlmodel import Field, SQLModel
 
 from advisor.accounts import UTCDateTime
+from advisor.conversation_store import ConversationRecord
 from advisor.events import AdvisorEvent, EventKind, OfferShown
 from advisor.facts import ConversationFacts
 from advisor.handover import HandoverRecord
@@ -211,6 +213,7 @@ def _now() -> datetime:
 
 def _known(stores: Stores, conversation: str) -> bool:
     probes = [
+        (_table(ConversationRecord), "conversation"),
         (_table(HandoverRecord), "conversation"),
         (_table(SharedConfiguration), "conversation"),
         (_table(Rating), "conversation"),
@@ -336,6 +339,11 @@ def _erase_ours(connection: Connection, conversation: str, pseudonym: str) -> di
                 connection, sa_select(shared.c.code).where(shared.c.conversation == conversation)
             )
         }
+    if present(ConversationRecord):
+        state = _table(ConversationRecord)
+        counts[state.name] = _count(
+            connection.execute(delete(state).where(state.c.conversation == conversation))
+        )
     if present(LiveMessage) and handovers:
         live = _table(LiveMessage)
         counts[live.name] = _count(

@@ -24,6 +24,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, inspect, select
 
+from advisor.conversation_store import ConversationRecord
 from advisor.handover import HandoverRecord
 from advisor.inbox import InboxMessage
 from advisor.live_log import LiveMessage
@@ -112,7 +113,10 @@ def _rows(connection: Connection, model: Any, where: Any, order: Any) -> list[di
 
 
 def _ours(connection: Connection, conversation: str) -> dict[str, Any]:
-    rating, handover = _table(Rating), _table(HandoverRecord)
+    rating, handover, stored = _table(Rating), _table(HandoverRecord), _table(ConversationRecord)
+    states = _rows(
+        connection, ConversationRecord, stored.c.conversation == conversation, stored.c.seq
+    )
     shared, inbox, live = _table(SharedConfiguration), _table(InboxMessage), _table(LiveMessage)
     ratings = _rows(connection, Rating, rating.c.conversation == conversation, rating.c.id)
     handovers = _rows(
@@ -130,6 +134,7 @@ def _ours(connection: Connection, conversation: str) -> dict[str, Any]:
         connection, SharedConfiguration, shared.c.conversation == conversation, shared.c.created_at
     )
     return {
+        "state": dict(states[-1]["state"]) if states else None,
         "ratings": [
             {
                 "target": r["target"],
@@ -185,6 +190,13 @@ def export(stores: Stores, conversation: str, *, now: datetime | None = None) ->
     messages, state = tracker_messages(_tracker_rows(stores, conversation))
     with stores.engine.connect() as connection:
         ours = _ours(connection, conversation)
+    # Our copy of the state is written before each reply, Rasa's slot after it: the
+    # newer one (its seq) holds the answers.
+    ours_state = ours.pop("state")
+    if isinstance(ours_state, dict) and int(ours_state.get("seq") or 0) >= int(
+        state.get("seq") or 0
+    ):
+        state = ours_state
     answers = state.get("answers") if isinstance(state.get("answers"), dict) else {}
     offers = [
         m["custom"]

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import Engine, Table, func, inspect, select
 
+from advisor.conversation_store import ConversationRecord
 from advisor.events import AdvisorEvent
 from advisor.handover import HandoverRecord
 from advisor.inbox import InboxMessage
@@ -28,6 +29,7 @@ __all__ = ["PurgeResult", "cutoff", "due", "last_activity", "now", "purge"]
 
 #: Each store's conversation column and the column saying when it last changed.
 _ACTIVITY: tuple[tuple[Any, str, str], ...] = (
+    (ConversationRecord, "conversation", "updated_at"),
     (AdvisorEvent, "conversation", "at"),
     (Rating, "conversation", "updated_at"),
     (HandoverRecord, "conversation", "updated_at"),

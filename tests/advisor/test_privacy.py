@@ -22,6 +22,7 @@ import pytest
 from sqlalchemy import JSON, Engine, MetaData, String, Table, Text, create_engine, select, text
 
 from advisor import privacy, schema
+from advisor.conversation_store import ConversationStore
 from advisor.events import Event, EventKind, EventLog, Scope
 from advisor.handover import HandoverStore
 from advisor.privacy import (
@@ -129,6 +130,7 @@ def _conversation(
     assert stores.tracker is not None
     rasa_turn(stores.tracker, sender, said[0], {"text": "How do you ride?"}, at)
     rasa_turn(stores.tracker, sender, said[1], {"text": "Here you are", "custom": offers}, at + 1)
+    ConversationStore(engine).save(sender, state)
     code = ShareStore(engine).handoff_code(state, sender)
     handover = HandoverStore(engine)
     handover.set_presence("anna", status="available", capacity=3)
@@ -189,6 +191,7 @@ def test_the_fixture_puts_the_conversation_in_every_store(world: World) -> None:
         "advisor_handover",
         "advisor_shared",
         "advisor_conversation_facts",
+        "advisor_conversation",
     } <= tables
 
 
