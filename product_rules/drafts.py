@@ -33,6 +33,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from product_rules.errors import ProductRulesError, RuleProblem, RuleSetError
+from product_rules.i18n import lazy_gettext as _
 from product_rules.loader import LoadedRuleSet, load_ruleset
 from product_rules.publishing import PublishResult, files_fingerprint, publish
 
@@ -184,14 +185,17 @@ def _draft(row: RuleDraft) -> Draft:
 
 def _check_names(files: Mapping[str, str]) -> None:
     if not files:
-        raise ValueError("a draft needs at least one rule file")
+        raise ValueError(_("a draft needs at least one rule file"))
     if len(files) > MAX_FILES:
-        raise ValueError(f"a draft holds at most {MAX_FILES} files, got {len(files)}")
+        message = _("a draft holds at most {most} files, got {count}")
+        raise ValueError(message.format(most=MAX_FILES, count=len(files)))
     for name, text in files.items():
         if not FILE_NAME.match(name):
-            raise ValueError(f"{name!r} is not a rule file name (letters, digits, _ or -, .yml)")
+            message = _("{file!r} is not a rule file name (letters, digits, _ or -, .yml)")
+            raise ValueError(message.format(file=name))
         if len(text) > MAX_FILE_CHARS:
-            raise ValueError(f"{name} is longer than {MAX_FILE_CHARS} characters")
+            message = _("{file} is longer than {most} characters")
+            raise ValueError(message.format(file=name, most=MAX_FILE_CHARS))
 
 
 def get_draft(db: Engine, ruleset_id: str) -> Draft | None:
@@ -414,7 +418,8 @@ def check_files(files: Mapping[str, str]) -> list[RuleProblem]:
     try:
         _check_names(files)
     except ValueError as exc:
-        return [RuleProblem("<draft>", 1, 1, str(exc))]
+        # The message as made (lazy): str(exc) would keep only its English.
+        return [RuleProblem("<draft>", 1, 1, exc.args[0] if exc.args else str(exc))]
     with tempfile.TemporaryDirectory(prefix="rule-draft-") as tmp:
         directory = Path(tmp) / "draft"
         try:
@@ -451,7 +456,10 @@ def publish_draft(
         if loaded.ruleset.id != ruleset_id:
             problems.append(
                 loaded.sources.problem(
-                    ("id",), f"the draft of {ruleset_id!r} names rule set {loaded.ruleset.id!r}"
+                    ("id",),
+                    _("the draft of {draft!r} names rule set {ruleset!r}").format(
+                        draft=ruleset_id, ruleset=loaded.ruleset.id
+                    ),
                 )
             )
         return problems + (extra_checks(loaded) if extra_checks is not None else [])

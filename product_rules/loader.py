@@ -28,7 +28,14 @@ from product_rules.localize import (
 )
 from product_rules.schema import RuleSet
 
-__all__ = ["LoadedRuleSet", "SourceMap", "load_ruleset", "discover_rulesets", "load_all"]
+__all__ = [
+    "LoadedRuleSet",
+    "SourceMap",
+    "discover_rulesets",
+    "load_all",
+    "load_ruleset",
+    "schema_message",
+]
 
 Path_ = tuple[str | int, ...]
 
@@ -180,7 +187,7 @@ def _schema_problems(exc: ValidationError, sources: SourceMap) -> Iterator[RuleP
             message = _("missing required key {key!r}").format(key=str(location[-1]))
             location = location[:-1]
         else:
-            message = _schema_message(error)
+            message = schema_message(error)
             name = next((str(p) for p in reversed(location) if isinstance(p, str)), "")
             if name:
                 message = _("{key}: {message}").format(key=name, message=message)
@@ -208,8 +215,12 @@ _SCHEMA_MESSAGES = {
 }
 
 
-def _schema_message(error: Any) -> str:
-    """A schema error in words that can be translated where we have them."""
+def schema_message(error: Any) -> str:
+    """A pydantic error (one of ``ValidationError.errors()``) in words we can translate.
+
+    Our validators' own messages, and pydantic's most common ones word for word;
+    any other is pydantic's English.
+    """
     context = error.get("ctx") or {}
     raised = context.get("error")
     if error["type"] == "value_error" and isinstance(raised, ValueError):

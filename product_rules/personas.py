@@ -30,7 +30,15 @@ from product_rules.clauses import ProductFilter
 from product_rules.conditions import answer_types
 from product_rules.engine import AdviceEngine
 from product_rules.errors import RuleProblem, RuleSetError, did_you_mean
-from product_rules.loader import LoadedRuleSet, SourceMap, _read_file, _RulesLoader, load_ruleset
+from product_rules.i18n import lazy_gettext as _
+from product_rules.loader import (
+    LoadedRuleSet,
+    SourceMap,
+    _read_file,
+    _RulesLoader,
+    load_ruleset,
+    schema_message,
+)
 from product_rules.offers import OfferPayload
 from product_rules.schema import RuleSet
 from product_rules.validate import check_product_filter
@@ -64,7 +72,8 @@ class CountExpect(_Model):
     @model_validator(mode="after")
     def _ordered(self) -> CountExpect:
         if self.min > self.max:
-            raise ValueError(f"min ({self.min}) must not exceed max ({self.max})")
+            message = _("min ({min}) must not exceed max ({max})")
+            raise ValueError(message.format(min=self.min, max=self.max))
         return self
 
 
@@ -194,7 +203,7 @@ def _load_file(file: Path, root: Path | None, rs: RuleSet, out: list[RuleProblem
         out.extend(_schema_problems(exc, src))
         return []
     for i, persona in enumerate(parsed.personas):
-        persona._file, persona._line, _ = src.locate(("personas", i))
+        persona._file, persona._line = src.locate(("personas", i))[:2]
         out.extend(_persona_problems(persona, ("personas", i), rs, src))
     return list(parsed.personas)
 
@@ -205,17 +214,21 @@ def _schema_problems(exc: ValidationError, src: SourceMap) -> Problems:
         if error["type"] == "extra_forbidden":
             name = str(loc[-1])
             hint = did_you_mean(name, _allowed_fields(loc[:-1]))
-            yield src.problem((*loc, _KEY), f"unknown key {name!r}", hint)
+            yield src.problem((*loc, _KEY), _("unknown key {key!r}").format(key=name), hint)
         elif loc and loc[-1] == "[key]":  # only total_price has typed keys: operators
             name = str(loc[-2])
             hint = did_you_mean(name, VALUE_OPERATORS)
-            yield src.problem((*loc[:-1], _KEY), f"unknown operator {name!r}", hint)
+            message = _("unknown operator {operator!r}").format(operator=name)
+            yield src.problem((*loc[:-1], _KEY), message, hint)
         elif error["type"] == "missing":
-            yield src.problem(loc[:-1], f"missing required key {str(loc[-1])!r}")
+            message = _("missing required key {key!r}").format(key=str(loc[-1]))
+            yield src.problem(loc[:-1], message)
         else:
-            message = error["msg"].removeprefix("Value error, ")
+            said = schema_message(error)
             name = next((str(p) for p in reversed(loc) if isinstance(p, str)), "")
-            yield src.problem(loc, f"{name}: {message}" if name else message)
+            if name:
+                said = _("{key}: {message}").format(key=name, message=said)
+            yield src.problem(loc, said)
 
 
 def _allowed_fields(parent: Path_) -> list[str]:
@@ -232,22 +245,28 @@ def _persona_problems(p: Persona, path: Path_, rs: RuleSet, src: SourceMap) -> P
         at = (*path, "answers", key)
         question = rs.question(key)
         if question is None:
-            yield src.problem((*at, _KEY), f"unknown question {key!r}", did_you_mean(key, ids))
+            message = _("unknown question {id!r}").format(id=key)
+            yield src.problem((*at, _KEY), message, did_you_mean(key, ids))
         elif question.type == "choice":
             options = [o.id for o in question.options]
             if not isinstance(answer, str) or question.option(answer) is None:
-                message = f"{answer!r} is not an option of question {key!r} ({', '.join(options)})"
+                message = _("{literal!r} is not an option of question {question!r} ({options})")
+                message = message.format(literal=answer, question=key, options=", ".join(options))
                 yield src.problem(at, message, did_you_mean(str(answer), options))
         elif question.type == "boolean":
             if not isinstance(answer, bool):
-                yield src.problem(at, f"{key} is true or false, not {answer!r}")
+                message = _("{attribute} is true or false, not {value!r}")
+                yield src.problem(at, message.format(attribute=key, value=answer))
         elif (value := number(answer)) is None:
-            yield src.problem(at, f"{key} is a number, not {answer!r}")
+            message = _("{attribute} is a number, not {value!r}")
+            yield src.problem(at, message.format(attribute=key, value=answer))
         elif (question.min is not None and value < question.min) or (
             question.max is not None and value > question.max
         ):
-            limits = f"{_show(question.min)} to {_show(question.max)}"
-            yield src.problem(at, f"{key} {_show(value)} is outside {limits}")
+            message = _("{answer} {value} is outside {low} to {high}").format(
+                answer=key, value=_show(value), low=_show(question.min), high=_show(question.max)
+            )
+            yield src.problem(at, message)
     names = set(answer_types(rs))
     needed = sorted({r.category for r in rs.requirements})
     for block in ("each_offer", "first_offer"):
@@ -256,7 +275,7 @@ def _persona_problems(p: Persona, path: Path_, rs: RuleSet, src: SourceMap) -> P
         yield from check_product_filter(expect.main, (*at, "main"), src, names)
         for category, flt in expect.required.items():
             if category not in needed:
-                message = f"no requirement adds {category!r} items"
+                message = _("no requirement adds {category!r} items").format(category=category)
                 hint = did_you_mean(category, needed)
                 yield src.problem((*at, "required", category, _KEY), message, hint)
             yield from check_product_filter(flt, (*at, "required", category), src, names)
@@ -269,9 +288,11 @@ def _persona_problems(p: Persona, path: Path_, rs: RuleSet, src: SourceMap) -> P
             at = (*path, "expect", "cross_sell", kind, j)
             if known is not None and category not in known:
                 hint = did_you_mean(category, known)
-                yield src.problem(at, f"no cross-sell rule suggests {category!r}", hint)
+                message = _("no cross-sell rule suggests {category!r}").format(category=category)
+                yield src.problem(at, message, hint)
             elif kind == "excludes" and category in cross.includes:
-                yield src.problem(at, f"{category!r} is both included and excluded")
+                message = _("{category!r} is both included and excluded")
+                yield src.problem(at, message.format(category=category))
 
 
 def run_personas(

@@ -135,6 +135,26 @@ def test_condition_findings_in_german(tmp_path: Path) -> None:
     ) in found
 
 
+def test_persona_and_draft_findings_in_german() -> None:
+    """The editor checks the persona files and the draft's file names too."""
+    from product_rules.drafts import check_files
+    from product_rules.publishing import read_files
+
+    files = read_files(RULES / "road_bike")
+    files["personas.yml"] = files["personas.yml"].replace(
+        "experience: beginner, budget: 1500", "experience: beginer, budget: 1500", 1
+    )
+    [problem] = check_files(files)
+    assert problem.message_in("de").startswith(
+        "'beginer' ist keine Option der Frage 'experience' (beginner, "
+    )
+    assert problem.suggestion == "beginner"
+    [named] = check_files({"../x.yml": "id: x"})
+    assert named.message_in("de") == (
+        "'../x.yml' ist kein Regeldateiname (Buchstaben, Ziffern, _ oder -, .yml)"
+    )
+
+
 # -- the command line ------------------------------------------------------------------------
 
 
