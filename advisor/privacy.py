@@ -79,7 +79,9 @@ from advisor.sharing import CODE_LENGTH, ClaimAttempt, CodeClaim, SharedConfigur
 from catalog.db import normalise_url
 
 __all__ = [
+    "ERASED",
     "ERASED_PREFIX",
+    "NOT_CONVERSATION_DATA",
     "InvalidReferenceError",
     "PrivacyAudit",
     "PrivacyError",
@@ -100,6 +102,42 @@ log = logging.getLogger("advisor")
 
 #: How a pseudonym of an erased conversation starts; never an id the web app issues.
 ERASED_PREFIX = "erased-"
+#: Every table of ours that :func:`erase` deletes from or anonymises.
+ERASED = frozenset(
+    {
+        "advisor_conversation",
+        "advisor_handover",
+        "advisor_live_message",
+        "advisor_inbox_message",
+        "advisor_shared",
+        "advisor_code_claim",
+        "advisor_code_attempt",
+        "advisor_assisted_session",
+        "advisor_audit",
+        "advisor_rating",
+        "advisor_event",
+        "advisor_offer_shown",
+        "advisor_conversation_facts",
+    }
+)
+#: The tables of ours that hold nothing of a shopper's conversation, and why. A new
+#: table must go into one of the two (tests/advisor/test_privacy_tables.py), so no
+#: store of conversations is added without its erasure.
+NOT_CONVERSATION_DATA = {
+    "advisor_answer_fact": "parsed answers of a facts run, linked by its id; the run is anonymised",
+    "advisor_privacy_audit": "names a conversation by the SHA-256 digest of its id only",
+    "advisor_opening_hours": "the shop's opening hours",
+    "advisor_staff_presence": "staff status and capacity",
+    "staff_user": "staff accounts",
+    "staff_login_session": "staff sign-ins",
+    "staff_login_failure": "failed staff sign-ins",
+    "product": "the catalogue",
+    "productrelation": "the catalogue's relations",
+    "rule_version": "published rule sets",
+    "rule_publication": "the publication log",
+    "rule_draft": "rule drafts",
+    "rule_draft_revision": "rule draft revisions",
+}
 #: A conversation id as Rasa takes it: the web app's 32 characters, or a test's sender.
 _ID = re.compile(r"^[A-Za-z0-9_.:-]{8,128}$")
 #: A code as a person may type it (spaces and dashes are dropped by normalise).
