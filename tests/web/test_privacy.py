@@ -301,6 +301,8 @@ def test_admin_exports_by_code_and_erases(
         headers=HTML,
     )
     assert unknown.status_code == 404 and "Nothing is stored under this id or code" in unknown.text
+    german = client.get("/console/privacy?lang=de", headers=HTML).text
+    assert "Datenschutzanfragen" in german and "Löschung" in german and "Export" in german
 
 
 def test_admin_post_without_csrf_is_refused(client: TestClient) -> None:
