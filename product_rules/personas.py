@@ -30,6 +30,7 @@ from product_rules.clauses import ProductFilter
 from product_rules.conditions import answer_types
 from product_rules.engine import AdviceEngine
 from product_rules.errors import RuleProblem, RuleSetError, did_you_mean
+from product_rules.i18n import gettext, localized
 from product_rules.i18n import lazy_gettext as _
 from product_rules.loader import (
     LoadedRuleSet,
@@ -324,7 +325,7 @@ def run_personas(
             failures = _failures(runner, p)
         except Exception as exc:
             # One persona that breaks the engine must not hide the results of the others.
-            failures = [f"error: {type(exc).__name__}: {exc}"]
+            failures = [_("error: {kind}: {error}").format(kind=type(exc).__name__, error=exc)]
         results.append(PersonaResult(p.name, p.file, p.line, not failures, failures))
     return results
 
@@ -334,30 +335,43 @@ def _failures(engine: AdviceEngine, persona: Persona) -> list[str]:
     failures: list[str] = []
     count, bounds = len(result.offers), expect.offers
     if not bounds.min <= count <= bounds.max:
-        wanted = str(bounds.min) if bounds.min == bounds.max else f"{bounds.min} to {bounds.max}"
-        failures.append(f"got {count} offers, expected {wanted}")
+        wanted: str = str(bounds.min)
+        if bounds.min != bounds.max:
+            wanted = _("{low} to {high}").format(low=bounds.min, high=bounds.max)
+        failures.append(
+            _("got {count} offers, expected {wanted}").format(count=count, wanted=wanted)
+        )
     relaxed = "; ".join(result.relaxed)
     if expect.relaxed is True and not result.relaxed:
-        failures.append("nothing was relaxed, expected a relaxation")
+        failures.append(_("nothing was relaxed, expected a relaxation"))
     if expect.relaxed is False and result.relaxed:
-        failures.append(f"relaxed {relaxed!r}, expected nothing relaxed")
+        failures.append(_("relaxed {relaxed!r}, expected nothing relaxed").format(relaxed=relaxed))
     for word in expect.relaxed_mentions:
         if not any(word.lower() in r.lower() for r in result.relaxed):
-            failures.append(f"relaxed does not mention {word!r} ({relaxed or 'nothing relaxed'})")
+            message = _("relaxed does not mention {word!r} ({relaxed})")
+            failures.append(message.format(word=word, relaxed=relaxed or _("nothing relaxed")))
     for word in expect.reasons_mention:
         for offer in result.offers:
             said = " ".join(offer["reasons"])
             if word.lower() not in said.lower():
-                failures.append(f"offer {offer['rank']}: reasons do not mention {word!r} ({said})")
+                message = _("offer {rank}: reasons do not mention {word!r} ({said})")
+                failures.append(message.format(rank=offer["rank"], word=word, said=said))
     products = _products(engine.db, result.offers)
-    checks = [(f"offer {o['rank']}", o, expect.each_offer) for o in result.offers]
-    checks += [("first offer", o, expect.first_offer) for o in result.offers[:1]]
+    checks: list[tuple[str, OfferPayload, OfferExpect]] = [
+        (_("offer {rank}").format(rank=o["rank"]), o, expect.each_offer) for o in result.offers
+    ]
+    checks += [(_("first offer"), o, expect.first_offer) for o in result.offers[:1]]
     for label, offer, wanted_offer in checks:
         failures += _offer_failures(label, offer, wanted_offer, products, result.values)
     suggested = {c["category"]: c["sku"] for c in reversed(result.cross_sell)}
-    failures += [f"cross_sell lacks {c}" for c in expect.cross_sell.includes if c not in suggested]
+    failures += [
+        _("cross_sell lacks {category}").format(category=c)
+        for c in expect.cross_sell.includes
+        if c not in suggested
+    ]
     for category in (c for c in expect.cross_sell.excludes if c in suggested):
-        failures.append(f"cross_sell has {category} ({suggested[category]}), expected none")
+        message = _("cross_sell has {category} ({sku}), expected none")
+        failures.append(message.format(category=category, sku=suggested[category]))
     return failures
 
 
@@ -372,34 +386,44 @@ def _offer_failures(
     label: str, offer: OfferPayload, expect: OfferExpect, products: Products, values: Values
 ) -> list[str]:
     main = next(i for i in offer["items"] if i["role"] == "main")
-    failures = _filter_failures(f"{label}: main", products[main["sku"]], expect.main, values)
+    what = _("{offer}: main").format(offer=label)
+    failures = _filter_failures(what, products[main["sku"]], expect.main, values)
     total = offer["total_price"]
     for op, limit in expect.total_price.items():
         # Compare cents, as totals are rounded.
         if not op.holds(round(total, 2), round(limit, 2)):
             wanted = _expected(op, limit)
-            failures.append(f"{label}: total_price is {_show(total)}, expected {wanted}")
+            message = _("{offer}: total_price is {total}, expected {wanted}")
+            failures.append(message.format(offer=label, total=_show(total), wanted=wanted))
     for category, flt in expect.required.items():
         for item in offer["items"]:
             if item["role"] == "required" and item["category"] == category:
-                what = f"{label}: required {category} {item['sku']}"
+                what = _("{offer}: required {category} {sku}").format(
+                    offer=label, category=category, sku=item["sku"]
+                )
                 failures += _filter_failures(what, products[item["sku"]], flt, values)
     if expect.alerts is True and not offer["alerts"]:
-        failures.append(f"{label}: no alerts, expected some")
+        failures.append(_("{offer}: no alerts, expected some").format(offer=label))
     if expect.alerts is False and offer["alerts"]:
-        failures.append(f"{label}: alerts {'; '.join(offer['alerts'])!r}, expected none")
+        message = _("{offer}: alerts {alerts!r}, expected none")
+        failures.append(message.format(offer=label, alerts="; ".join(offer["alerts"])))
     return failures
 
 
 def _filter_failures(label: str, product: Product, flt: ProductFilter, values: Values) -> list[str]:
-    failures = []
+    failures: list[str] = []
     for clause in flt:
         # One clause at a time, with the rules' own matcher, to say which one differs.
         actual = getattr(product, clause.attribute)
         if clause.holds(actual, values):
             continue
         expected = _expected(clause.op, clause.resolve(values))
-        failures.append(f"{label} {clause.attribute} is {_show(actual)}, expected {expected}")
+        message = _("{item} {attribute} is {actual}, expected {expected}")
+        failures.append(
+            message.format(
+                item=label, attribute=clause.attribute, actual=_show(actual), expected=expected
+            )
+        )
     return failures
 
 
@@ -418,7 +442,7 @@ def _expected(op: Operator, value: Any) -> str:
 
 def _show(value: Any) -> str:
     if value is None:
-        return "not set"
+        return _("not set")
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, float) and value.is_integer():
@@ -429,7 +453,9 @@ def _show(value: Any) -> str:
 
 
 def format_results(results: Sequence[PersonaResult]) -> str:
-    """Render persona results for the terminal.
+    """Render persona results for the terminal, in the current language.
+
+    PASS and FAIL stay as they are, for scripts that grep for them.
 
     Args:
         results: What :func:`run_personas` returned.
@@ -440,7 +466,8 @@ def format_results(results: Sequence[PersonaResult]) -> str:
     lines = []
     for r in results:
         lines.append(f"{'PASS' if r.passed else 'FAIL'} {r.file}:{r.line} {r.name}")
-        lines += [f"    {failure}" for failure in r.failures]
+        lines += [f"    {localized(failure)}" for failure in r.failures]
     passed = sum(r.passed for r in results)
-    lines.append(f"{passed} passed, {len(results) - passed} failed")
+    summary = gettext("{passed} passed, {failed} failed")
+    lines.append(summary.format(passed=passed, failed=len(results) - passed))
     return "\n".join(lines)

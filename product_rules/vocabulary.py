@@ -25,6 +25,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from catalog.attributes import AttributeSpec, vocabulary
 from product_rules.i18n import N_, translations
+from product_rules.i18n import lazy_gettext as _
 from product_rules.localize import LANGUAGES
 
 __all__ = [
@@ -197,7 +198,7 @@ _OPERATORS: dict[Operator, OperatorSpec] = {
         "is", "ist", "==", operator.eq, sql="=", expected="{value}", kinds=_ALL
     ),
     Operator.NE: _comparison(
-        "is not", "ist nicht", "!=", operator.ne, sql="!=", expected="not {value}", kinds=_ALL
+        "is not", "ist nicht", "!=", operator.ne, sql="!=", expected=_("not {value}"), kinds=_ALL
     ),
     Operator.IN: OperatorSpec(
         labels={"en": "is one of", "de": "ist eines von"},
@@ -208,7 +209,7 @@ _OPERATORS: dict[Operator, OperatorSpec] = {
         python=lambda actual, items: actual in items,
         sql_text="column IN (:values)",
         python_text="actual in values",
-        expected="one of {value}",
+        expected=_("one of {value}"),
     ),
     Operator.NOT_IN: OperatorSpec(
         labels={"en": "is none of", "de": "ist keines von"},
@@ -219,7 +220,7 @@ _OPERATORS: dict[Operator, OperatorSpec] = {
         python=lambda actual, items: actual not in items,
         sql_text="column NOT IN (:values)",
         python_text="actual not in values",
-        expected="none of {value}",
+        expected=_("none of {value}"),
     ),
     Operator.LT: _comparison(
         "is less than",

@@ -190,6 +190,20 @@ def test_vocabulary_with_language_de_writes_german_labels(
     assert "Rahmengröße" not in capsys.readouterr().out, "English as it was"
 
 
+def test_persona_results_in_german_keep_pass_and_fail() -> None:
+    from product_rules.personas import PersonaResult, format_results
+
+    failure = lazy_gettext("got {count} offers, expected {wanted}").format(count=3, wanted="4")
+    results = [PersonaResult("beginner", "personas.yml", 4, False, [failure])]
+    with speaking("de"):
+        shown = format_results(results)
+    assert shown == (
+        "FAIL personas.yml:4 beginner\n    3 Angebote erhalten, erwartet 4\n"
+        "0 bestanden, 1 fehlgeschlagen"
+    )
+    assert format_results(results).endswith("got 3 offers, expected 4\n0 passed, 1 failed")
+
+
 # -- edit errors -----------------------------------------------------------------------------
 
 

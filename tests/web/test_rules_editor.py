@@ -267,6 +267,17 @@ async def test_german_staff_read_findings_edit_errors_and_labels_in_german(
     assert finding["message"] == "unknown attribute 'frame_sise'"
 
 
+async def test_persona_failures_in_german(app: FastAPI) -> None:
+    edited = files()
+    edited["personas.yml"] = edited["personas.yml"].replace(
+        "offers: {min: 3, max: 3}", "offers: {min: 4, max: 5}", 1
+    )
+    async with client_for(app, Role.MERCHANDISER) as client:
+        await client.get("/admin/rules?lang=de", headers=HTML)
+        personas = await client.post("/admin/rules/road_bike/personas", json={"files": edited})
+    assert "<li>3 Angebote erhalten, erwartet 4 bis 5</li>" in personas.json()["html"]
+
+
 async def test_publish_refused_lists_the_problems_in_german(app: FastAPI) -> None:
     async with client_for(app, Role.ADMIN) as client:
         await client.get("/admin/rules?lang=de", headers=HTML)
