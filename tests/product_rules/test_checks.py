@@ -476,3 +476,34 @@ def test_check_ruleset_sorts_by_file_line_column(demo_db: Engine, rules_copy: Pa
             ),
         ),
     ]
+
+
+#: The catalogue's findings as a German merchandiser reads them (``--language de``, the
+#: rule editor): the sentence translated, names, values and positions as written.
+GERMAN = {
+    "value-of-map": "kein road_bike hat geometry 'comfort'",
+    "frame-size-no-table-gives": (
+        "20 Produkte der Kategorie road_bike (frame_size_cm 62) können nie angeboten werden: "
+        "keine Zeile der Größentabelle ergibt 62"
+    ),
+    "selection-matches-nothing": (
+        "Auswahl 2 von 'pedals_for_bike_without' findet kein pedals: "
+        "cleat_system in ['flat', 'spd'] und weight_kg > 5"
+    ),
+    "selection-matches-nothing-for-an-answer": (
+        "Auswahl 1 von 'pedals_for_bike_without' findet kein pedals, wenn shoes_owned "
+        "'none' ist: cleat_system == 'none'"
+    ),
+}
+
+
+@pytest.mark.parametrize(("case", "german"), list(GERMAN.items()), ids=list(GERMAN))
+def test_check_ruleset_findings_in_german(
+    demo_db: Engine, rules_copy: Path, case: str, german: str
+) -> None:
+    edits, [expected] = CASES[case]
+    _apply(rules_copy, edits)
+    loaded = load_ruleset(rules_copy / "road_bike", root=rules_copy.parent)
+    [problem] = check_ruleset(loaded, demo_db)
+    assert problem.message == expected.message, "English as it was"
+    assert problem.text("de") == _render(rules_copy, expected._replace(message=german))
