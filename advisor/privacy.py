@@ -49,6 +49,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -64,6 +65,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import select as sa_select
 from sqlalchemy import update as sa_update
+from sqlalchemy.engine import make_url
 from sqlmodel import Field, SQLModel
 
 from advisor.accounts import UTCDateTime
@@ -96,6 +98,7 @@ __all__ = [
     "rasa_events",
     "resolve",
     "tracker_engine",
+    "tracker_missing",
 ]
 
 log = logging.getLogger("advisor")
@@ -231,6 +234,18 @@ def tracker_engine(url: str) -> Engine:
     if normalised.startswith("sqlite"):
         return create_engine(normalised, connect_args={"timeout": 10})
     return create_engine(normalised, connect_args={"connect_timeout": 5}, pool_pre_ping=True)
+
+
+def tracker_missing(url: str) -> bool:
+    """Whether ``url`` is a SQLite file that does not exist: Rasa has not written yet.
+
+    Checked before connecting, which would create an empty file in Rasa's place.
+    """
+    parsed = make_url(normalise_url(url))
+    if not parsed.drivername.startswith("sqlite"):
+        return False
+    path = parsed.database or ""
+    return not path or path == ":memory:" or not Path(path).exists()
 
 
 def rasa_events(engine: Engine) -> Table | None:

@@ -81,12 +81,9 @@ def add_parser(
 
 def _tracker(url: str, say: Callable[[str], None]) -> Engine | None:
     """Rasa's store, or ``None`` (said) when it is a SQLite file that does not exist."""
-    parsed = make_url(url)
-    if parsed.drivername.startswith("sqlite"):
-        path = parsed.database or ""
-        if not path or path == ":memory:" or not Path(path).exists():
-            say(f"no Rasa tracker store at {url}: only the advisor's tables are read")
-            return None
+    if privacy.tracker_missing(url):
+        say(f"no Rasa tracker store at {url}: only the advisor's tables are read")
+        return None
     return privacy.tracker_engine(url)
 
 

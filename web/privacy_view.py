@@ -34,7 +34,6 @@ import asyncio
 import json
 import logging
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -42,8 +41,6 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from jinja2 import pass_context
 from jinja2.runtime import Context
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Engine
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from advisor import privacy
@@ -81,31 +78,21 @@ router = APIRouter(
 )
 
 
-def _tracker(url: str) -> Engine | None:
-    """Rasa's tracker store, or ``None`` when it is a SQLite file Rasa has not made."""
-    parsed = make_url(url)
-    if parsed.drivername.startswith("sqlite"):
-        path = parsed.database or ""
-        if not path or path == ":memory:" or not Path(path).exists():
-            return None
-    return privacy.tracker_engine(url)
-
-
 def stores_of(request: Request) -> privacy.Stores:
-    """The app's stores of a conversation: its database and Rasa's tracker store."""
+    """The app's stores of a conversation: its database and Rasa's tracker store.
+
+    A SQLite tracker file Rasa has not made yet is looked for again on the next request
+    (Rasa makes it on its first conversation, possibly after the web app started).
+    """
     state = request.app.state
+    settings: Settings = state.settings
     stores: privacy.Stores | None = getattr(state, "privacy_stores", None)
-    if stores is None or (stores.tracker is None and _tracker_appeared(state.settings)):
-        settings: Settings = state.settings
-        stores = privacy.Stores(state.db.engine, _tracker(settings.tracker_store_url))
+    if stores is None or stores.tracker is None:
+        url = settings.tracker_store_url
+        tracker = None if privacy.tracker_missing(url) else privacy.tracker_engine(url)
+        stores = privacy.Stores(state.db.engine, tracker)
         state.privacy_stores = stores
     return stores
-
-
-def _tracker_appeared(settings: Settings) -> bool:
-    # Rasa makes its SQLite file on its first conversation, possibly after our start.
-    parsed = make_url(settings.tracker_store_url)
-    return bool(parsed.drivername.startswith("sqlite") and Path(parsed.database or "").exists())
 
 
 StoresDep = Annotated[privacy.Stores, Depends(stores_of)]
