@@ -267,7 +267,7 @@ async def test_german_staff_read_findings_edit_errors_and_labels_in_german(
     assert finding["message"] == "unknown attribute 'frame_sise'"
 
 
-async def test_persona_failures_in_german(app: FastAPI) -> None:
+async def test_persona_failures_and_a_draft_that_cannot_run_in_german(app: FastAPI) -> None:
     edited = files()
     edited["personas.yml"] = edited["personas.yml"].replace(
         "offers: {min: 3, max: 3}", "offers: {min: 4, max: 5}", 1
@@ -275,7 +275,10 @@ async def test_persona_failures_in_german(app: FastAPI) -> None:
     async with client_for(app, Role.MERCHANDISER) as client:
         await client.get("/admin/rules?lang=de", headers=HTML)
         personas = await client.post("/admin/rules/road_bike/personas", json={"files": edited})
+        cannot = await client.post("/admin/rules/road_bike/personas", json={"files": broken()})
     assert "<li>3 Angebote erhalten, erwartet 4 bis 5</li>" in personas.json()["html"]
+    assert cannot.status_code == 422
+    assert "</a> unbekanntes Attribut &#39;frame_sise&#39; <span" in cannot.json()["html"]
 
 
 async def test_publish_refused_lists_the_problems_in_german(app: FastAPI) -> None:

@@ -142,15 +142,16 @@ def _working(db: Engine, served: ServedRuleSet) -> tuple[Files, int, Draft | Non
 def finding_of(problem: RuleProblem, language: str | None = None) -> dict[str, Any]:
     """A rule problem as JSON for the page, its message in ``language``.
 
-    The staff member's language (:func:`~web.i18n.staff_language`); None: the language of
-    :func:`product_rules.text.speaking` (English unless set). File, line, column, the
-    suggestion and the names quoted in the message stay as written.
+    The staff member's language (:func:`~web.i18n.staff_language`). None keeps the
+    message as made: English in JSON, while ``admin/_rules_finding.html`` still shows a
+    lazy message in the page's language. File, line, column, the suggestion and the names
+    quoted in the message stay as written.
     """
     return {
         "file": problem.file,
         "line": problem.line,
         "column": problem.column,
-        "message": problem.message_in(language),
+        "message": problem.message if language is None else problem.message_in(language),
         "suggestion": problem.suggestion,
     }
 
