@@ -204,11 +204,12 @@ def _publish(args: argparse.Namespace) -> int:
                 print(problem)
             code = 1
             continue
-        state = "new version" if result.created else "unchanged, republished"
-        print(
-            f"published {result.ruleset_id} v{result.version} ({state})\n"
-            f"  {result.changes.replace(chr(10), chr(10) + '  ')}"
+        state = gettext("new version") if result.created else gettext("unchanged, republished")
+        done = gettext("published {ruleset} v{version} ({state})").format(
+            ruleset=result.ruleset_id, version=result.version, state=state
         )
+        # The changes are stored with the version, as they were written then (English).
+        print(f"{done}\n  {result.changes.replace(chr(10), chr(10) + '  ')}")
     return code
 
 
