@@ -237,7 +237,7 @@ def test_privacy_page_in_both_languages(client: TestClient) -> None:
 # -- staff -----------------------------------------------------------------------
 
 
-def _login(client: TestClient, name: str) -> str:
+def _sign_in(client: TestClient, name: str) -> None:
     page = client.get("/login", headers=HTML)
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
     assert token
@@ -248,6 +248,11 @@ def _login(client: TestClient, name: str) -> str:
         follow_redirects=False,
     )
     assert response.status_code == 303, response.text
+
+
+def _login(client: TestClient, name: str) -> str:
+    """Sign ``name`` in; the CSRF token of the privacy page."""
+    _sign_in(client, name)
     page = client.get("/console/privacy", headers=HTML)
     meta = CSRF_META.search(page.text)
     assert meta, page.text[:300]
@@ -256,14 +261,7 @@ def _login(client: TestClient, name: str) -> str:
 
 def test_privacy_console_needs_an_admin(client: TestClient) -> None:
     assert client.get("/console/privacy", headers={"accept": "application/json"}).status_code == 401
-    page = client.get("/login", headers=HTML)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-    assert token
-    client.post(
-        "/login",
-        data={"name": "anna", "password": PASSWORD, "csrf_token": token.group(1)},
-        headers=HTML,
-    )
+    _sign_in(client, "anna")
 
     assert client.get("/console/privacy", headers=HTML).status_code == 403
 
