@@ -67,6 +67,11 @@ def turn_of(tracker: Tracker, intent: str | None) -> Turn:
     )
 
 
+#: Set by our tracker store (``bot/addons/advisor_tracker_store.py``, Rasa's environment)
+#: on the ``session_started`` event of a tracker it could not load.
+TRACKER_LOST = "advisor_tracker_lost"
+
+
 def starting_state(tracker: Tracker) -> ConversationState:
     """The state this turn starts from: the tracker's slot or ours, whichever is newer.
 
@@ -75,8 +80,12 @@ def starting_state(tracker: Tracker) -> ConversationState:
     """
     raw = tracker.get_slot(STATE_SLOT)
     slot = None if raw is None else ConversationState.from_dict(raw)
-    restarted = any(event.get("event") == "restart" for event in tracker.events or [])
-    return newest_state(slot, conversations().load(tracker.sender_id), restarted=restarted)
+    lost = any(
+        event.get("event") == "session_started"
+        and (event.get("metadata") or {}).get(TRACKER_LOST) is True
+        for event in tracker.events or []
+    )
+    return newest_state(slot, conversations().load(tracker.sender_id), lost=lost)
 
 
 def keep(tracker: Tracker, before: ConversationState, after: ConversationState) -> None:

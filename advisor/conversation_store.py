@@ -90,20 +90,20 @@ class ConversationStore:
 
 
 def newest_state(
-    slot: ConversationState | None, stored: ConversationState | None, *, restarted: bool
+    slot: ConversationState | None, stored: ConversationState | None, *, lost: bool
 ) -> ConversationState:
     """The state a turn starts from: Rasa's slot or ours, whichever is newer.
 
     Args:
-        slot: The tracker's slot, ``None`` when it has none (a new conversation, one
-            Rasa restarted, or a tracker Rasa could not load).
+        slot: The tracker's slot, ``None`` when it has none: a new conversation, one
+            Rasa restarted (``/restart`` resets every slot), or a tracker not loaded.
         stored: Ours (:class:`ConversationStore`), ``None`` when never stored.
-        restarted: Whether the tracker was restarted (``/restart``) after the slot
-            was last set: the stored state is then the one before the restart.
+        lost: Whether Rasa could not load the tracker (its tracker store marks it,
+            ``bot/addons/advisor_tracker_store.py``): ours is then the conversation.
     """
     if stored is None:
         return slot or ConversationState()
     if slot is None:
-        # Rasa's own restart resets every slot; continue counting after the stored one.
-        return ConversationState(seq=stored.seq) if restarted else stored
+        # Not loaded: ours. Restarted: afresh, counting on after ours.
+        return stored if lost else ConversationState(seq=stored.seq)
     return stored if stored.seq > slot.seq else slot

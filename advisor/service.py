@@ -43,6 +43,12 @@ RELAX_PREFIX = "relax-"
 
 #: Messages up to this many words may be answers the classifier mistook for a request.
 SHORT_ANSWER_WORDS = 3
+#: Words that make a message a question about a term rather than an answer ("what is
+#: carbon?" against "carbon please"), besides a question mark; lower case, per language.
+QUESTION_WORDS = frozenset(
+    {"what", "whats", "what's", "why", "how", "explain", "meaning", "mean", "means"}
+    | {"was", "warum", "wieso", "weshalb", "wie", "erklär", "erkläre", "erklären", "bedeutet"}
+)
 
 #: Starting over discards every answer: below this classifier confidence a "start over"
 #: is read as not understood ("NULL" came out as start_over at 0.45), never obeyed.
@@ -220,10 +226,14 @@ class Advisor:
             self._resume(state, turn.entities.get("code") or code_in(turn.text), reply)
         elif intent == "greet":
             self._greet(state, reply)
-        elif intent in ("ask_why", "explain_term"):
+        elif intent in ("ask_why", "explain_term") and not (
+            self._answers_open_question(state, turn.text) and not _asks(turn.text)
+        ):
             self._explain(state, turn, reply)
         elif intent in ("start_over", "out_of_scope", "human_handoff") and not (
-            self._answers_open_question(state, turn.text) or self._doubtful_restart(state, turn)
+            self._answers_open_question(state, turn.text)
+            or self._doubtful_restart(state, turn)
+            or (intent == "out_of_scope" and self._answers_before_ruleset(state, turn.text))
         ):
             if intent == "start_over":
                 state = state.restart()
@@ -320,6 +330,19 @@ class Advisor:
         if len(text.split()) > SHORT_ANSWER_WORDS:
             return False
         return question.id in served.parser.parse(text, current=question.id).answers
+
+    def _answers_before_ruleset(self, state: ConversationState, text: str) -> bool:
+        """Whether a first message the classifier took for off-topic holds an answer.
+
+        "what do you recommend for a beginner?" names no product, but "beginner" answers
+        a question of some rule set: it is kept for later (as :meth:`_before_ruleset`
+        does), and the shopper is asked what they are looking for, not told we cannot help.
+        """
+        if state.ruleset is not None:
+            return False
+        return any(
+            early_answers(served, text) for served in self.registry.all(language=_language())
+        )
 
     # -- greeting, explanations, hand-over -----------------------------------------
 
@@ -614,3 +637,10 @@ def _language() -> str:
     from product_rules.text import current_language
 
     return current_language()
+
+
+def _asks(text: str) -> bool:
+    """Whether ``text`` reads as a question (a question mark, or a question word)."""
+    if "?" in text:
+        return True
+    return any(word.strip(".,!:;") in QUESTION_WORDS for word in text.lower().split())

@@ -242,8 +242,9 @@ async def test_a_tracker_rasa_could_not_load_is_recovered_from_the_store() -> No
     _, events = await run(
         ActionAdvise(), tracker("long weekend rides", state=events[0]["value"], sender=sender)
     )
-    # Rasa's fail-safe store hands an empty tracker: no slot, no events before this one.
-    _, events = await run(ActionAdvise(), tracker("total beginner", sender=sender))
+    # Our tracker store could not load it: no slot, a session start that says so.
+    lost = [{"event": "session_started", "metadata": {"advisor_tracker_lost": True}}]
+    _, events = await run(ActionAdvise(), tracker("total beginner", sender=sender, events=lost))
     state = events[0]["value"]
     assert state["ruleset"] == "road_bike"
     assert state["answers"] == {"usage": "endurance", "experience": "beginner"}
@@ -255,13 +256,17 @@ async def test_after_rasas_restart_the_stored_state_is_not_brought_back() -> Non
         ActionAdvise(), tracker("a road bike", intent="request_advice", sender=sender)
     )
     before = events[0]["value"]
-    restarted = [{"event": "restart"}, {"event": "action", "name": "action_listen"}]
+    # /restart resets every slot and starts a new session (no mark of a lost tracker).
+    new_session = [{"event": "session_started", "metadata": {}}]
     _, events = await run(
-        ActionAdvise(), tracker("hello", intent="greet", sender=sender, events=restarted)
+        ActionAdvise(),
+        tracker("a gravel bike", intent="request_advice", sender=sender, events=new_session),
     )
-    state = events[0]["value"] if events else None
-    assert state is None or state["ruleset"] is None, "a restart starts afresh"
-    assert state is None or state["seq"] > before["seq"], "and counts on"
+    state = events[0]["value"]
+    assert state["ruleset"] == "gravel_bike" and state["answers"] == {}
+    assert state["seq"] > before["seq"], "and counts on after the stored one"
+    stored = runtime.conversations().load(sender)
+    assert stored is not None and stored.ruleset == "gravel_bike"
 
 
 async def test_a_turn_that_changes_nothing_writes_nothing() -> None:

@@ -186,6 +186,34 @@ def test_step_explains_term_and_reasons(advisor: Advisor) -> None:
     assert "Frame 56 cm fits your height of 182 cm" in talk.reply.text
 
 
+def test_a_short_answer_misread_as_a_term_question_is_taken(advisor: Advisor) -> None:
+    """ "look keo please" at the shoes question answers it, whatever the classifier says."""
+    state = ConversationState(ruleset="road_bike", answers=dict(BEGINNER), question="shoes_owned")
+    talk = Talk(advisor, state)
+    talk("look keo please", "explain_term")
+    assert talk.state.answers["shoes_owned"] == "look_keo"
+    assert talk.offers() is not None
+
+
+def test_a_term_question_is_still_explained_at_the_question(advisor: Advisor) -> None:
+    state = ConversationState(ruleset="road_bike", answers=dict(BEGINNER), question="shoes_owned")
+    talk = Talk(advisor, state)
+    talk("what is spd?", "explain_term")
+    assert "Shimano" in talk.reply.text
+    assert "shoes_owned" not in talk.state.answers
+
+
+def test_a_first_message_misread_as_off_topic_keeps_its_answer(advisor: Advisor) -> None:
+    talk = Talk(advisor)
+    talk("what do you recommend for a beginner?", "out_of_scope")
+    assert talk.state.pending == ["what do you recommend for a beginner?"]
+    assert "Road bike" in titles(talk)
+    talk = Talk(advisor)
+    talk("what's the weather like", "out_of_scope")
+    assert talk.state.pending == []
+    assert "I can only help with choosing bikes" in talk.reply.text
+
+
 def test_step_greet_restart_out_of_scope(advisor: Advisor) -> None:
     talk = Talk(advisor)
     talk("hello there", "greet")

@@ -57,7 +57,7 @@ def test_lock_pins_jsonschema_within_rasas_range() -> None:
 
 
 STORE = """
-import json, sys
+import asyncio, json, sys
 from rasa.core.tracker_store import TrackerStore
 from rasa.utils.endpoints import read_endpoint_config
 from rasa.shared.core.domain import Domain
@@ -65,7 +65,15 @@ from rasa.shared.core.domain import Domain
 config = read_endpoint_config(sys.argv[1], "tracker_store")
 store = TrackerStore.create(config, domain=Domain.empty())
 inner = getattr(store, "_tracker_store", store)  # Rasa wraps it in a FailSafeTrackerStore
-print(json.dumps({"class": type(inner).__name__, "pre_ping": inner.engine.pool._pre_ping}))
+with inner.engine.connect() as connection:
+    journal = connection.exec_driver_sql("PRAGMA journal_mode").scalar()
+# The database loses its table: the tracker comes back marked as not loaded, not as new.
+with inner.engine.begin() as connection:
+    connection.exec_driver_sql("DROP TABLE events")
+tracker = asyncio.run(store.retrieve("someone"))
+marks = [e.metadata for e in tracker.events if e.type_name == "session_started"]
+print(json.dumps({"class": type(inner).__name__, "pre_ping": inner.engine.pool._pre_ping,
+                  "journal": journal, "marks": marks}))
 """
 
 
@@ -90,4 +98,9 @@ def test_endpoints_give_rasa_the_checked_sql_tracker_store(tmp_path: Path) -> No
     )
     assert done.returncode == 0, done.stderr[-2000:]
     found = json.loads(done.stdout.strip().splitlines()[-1])
-    assert found == {"class": "CheckedSQLTrackerStore", "pre_ping": True}, found
+    assert found == {
+        "class": "CheckedSQLTrackerStore",
+        "pre_ping": True,
+        "journal": "wal",
+        "marks": [{"advisor_tracker_lost": True}],
+    }, found
