@@ -279,6 +279,8 @@ async def test_persona_failures_and_a_draft_that_cannot_run_in_german(app: FastA
     assert "<li>3 Angebote erhalten, erwartet 4 bis 5</li>" in personas.json()["html"]
     assert cannot.status_code == 422
     assert "</a> unbekanntes Attribut &#39;frame_sise&#39; <span" in cannot.json()["html"]
+    [finding] = cannot.json()["findings"]
+    assert finding["message"] == "unbekanntes Attribut 'frame_sise'"
 
 
 async def test_publish_refused_lists_the_problems_in_german(app: FastAPI) -> None:

@@ -70,7 +70,7 @@ def _tryout(files: Files, db: Engine, work: Path) -> tuple[LoadedRuleSet, Advice
 
 
 def _problems_json(request: Request, problems: list[RuleProblem]) -> JSONResponse:
-    findings = [finding_of(p) for p in problems]
+    findings = [finding_of(p, staff_language(request)) for p in problems]
     html = render_fragment(request, "admin/_rules_findings_note.html", findings=findings)
     return JSONResponse(status_code=422, content={"ok": False, "findings": findings, "html": html})
 
