@@ -24,8 +24,9 @@ the shop owner's, not every sales person's; each POST with the CSRF token):
 
 Every export and erasure leaves an audit entry (:class:`advisor.privacy.PrivacyAudit`).
 The action server writes its analytics events every half second: an erasure that
-follows a message at once is swept again a little later (:data:`LATE_SWEEP_SECONDS`),
-so an event written meanwhile does not outlive it.
+follows a message at once is swept again a little later (:data:`LATE_SWEEP_SECONDS`)
+and once more after :data:`LAST_SWEEP_SECONDS`, so an event written meanwhile does not
+outlive it.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ from web.deps import CurrentUser, require_role, staff_page, templates
 from web.services import LiveDep, app_event_log
 
 __all__ = [
+    "LAST_SWEEP_SECONDS",
     "LATE_SWEEP_SECONDS",
     "PRIVACY_PAGES",
     "privacy_notice",
@@ -67,6 +69,8 @@ log = logging.getLogger("web")
 #: How long after a shopper's erasure it is swept once more (the action server's event
 #: log writes every 0.5 s; a message answered just before may land after the erasure).
 LATE_SWEEP_SECONDS = 2.0
+#: A last sweep for events held up longer (a busy database delays the writer's flush).
+LAST_SWEEP_SECONDS = 30.0
 #: The advisor's own privacy page per language (the notice's default link).
 PRIVACY_PAGES = {"de": "/de/datenschutz", "en": "/en/privacy"}
 
@@ -195,6 +199,13 @@ async def _end_live_chat(live: LiveDep, sender: str) -> None:
 
 async def _sweep_later(stores: privacy.Stores, sender: str) -> None:
     await asyncio.sleep(LATE_SWEEP_SECONDS)
+    await _sweep(stores, sender)
+    await asyncio.sleep(LAST_SWEEP_SECONDS - LATE_SWEEP_SECONDS)
+    await _sweep(stores, sender)
+
+
+async def _sweep(stores: privacy.Stores, sender: str) -> None:
+    """Erase what arrived for ``sender`` since the erasure, if anything did."""
     try:
         await asyncio.to_thread(privacy.resolve, stores, sender)
     except privacy.PrivacyError:

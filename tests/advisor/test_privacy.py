@@ -11,6 +11,7 @@ the shopper wrote.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Iterable
@@ -302,3 +303,23 @@ def test_erase_without_tracker_store_erases_ours(tmp_path: Path) -> None:
 
     assert counts == {"advisor_rating": 1}
     assert traces([engine], [ERASED, SHOPPER_SAID[4]]) == []
+
+
+async def test_what_arrives_after_an_erasure_is_swept_twice(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Events written after the erasure, soon or late, do not outlive it."""
+    from web import privacy_view
+
+    monkeypatch.setattr(privacy_view, "LATE_SWEEP_SECONDS", 0.05)
+    monkeypatch.setattr(privacy_view, "LAST_SWEEP_SECONDS", 0.6)
+    erase(world.stores, ERASED, actor="shopper", via="cookie")
+    assert traces(_engines(world), [ERASED]) == []
+    sweeps = asyncio.create_task(privacy_view._sweep_later(world.stores, ERASED))
+    assert world.stores.tracker is not None
+    rasa_turn(world.stores.tracker, ERASED, "soon", {"text": "ok"}, time.time())
+    await asyncio.sleep(0.3)  # the first sweep has run: this one comes after it
+    assert traces(_engines(world), [ERASED]) == [], "the first sweep took the early one"
+    rasa_turn(world.stores.tracker, ERASED, "late", {"text": "ok"}, time.time())
+    await asyncio.wait_for(sweeps, timeout=10)
+    assert traces(_engines(world), [ERASED]) == [], "the last sweep took the late one"
