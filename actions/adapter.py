@@ -90,7 +90,7 @@ def starting_state(tracker: Tracker) -> ConversationState:
 
 def keep(tracker: Tracker, before: ConversationState, after: ConversationState) -> None:
     """Count a changed state on and store it (a turn that changed nothing writes nothing)."""
-    if after.same_as(before) and after.seq == before.seq:
+    if after.same_as(before):
         return
     after.seq = before.seq + 1
     conversations().save(tracker.sender_id, after)

@@ -224,22 +224,10 @@ class Settings:
                 names it.
         """
         env = os.environ if env is None else env
-        raw_timeout = env.get("RASA_TIMEOUT_SECONDS", str(DEFAULT_TIMEOUT_SECONDS))
-        try:
-            timeout = float(raw_timeout)
-        except ValueError:
-            raise ValueError(
-                f"RASA_TIMEOUT_SECONDS must be a number of seconds, got {raw_timeout!r}"
-            ) from None
+        timeout = _seconds(env, "RASA_TIMEOUT_SECONDS", DEFAULT_TIMEOUT_SECONDS)
         share_days = _days(env, "SHARE_DAYS", DEFAULT_SHARE_DAYS)
         conversation_days = _days(env, "CONVERSATION_DAYS", DEFAULT_CONVERSATION_DAYS)
-        raw_accept = env.get("HANDOVER_ACCEPT_SECONDS", str(DEFAULT_ACCEPT_SECONDS))
-        try:
-            accept_s = float(raw_accept)
-        except ValueError:
-            raise ValueError(
-                f"HANDOVER_ACCEPT_SECONDS must be a number of seconds, got {raw_accept!r}"
-            ) from None
+        accept_s = _seconds(env, "HANDOVER_ACCEPT_SECONDS", DEFAULT_ACCEPT_SECONDS)
         app_env = env.get("APP_ENV", "").strip().lower() or "development"
         secret_key = env.get("WEB_SECRET_KEY", "").strip()
         if not secret_key and app_env == "development":
@@ -267,6 +255,14 @@ class Settings:
             privacy_notice_de=env.get("PRIVACY_NOTICE_DE", "").strip(),
             privacy_notice_en=env.get("PRIVACY_NOTICE_EN", "").strip(),
         )
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, str(default))
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds, got {raw!r}") from None
 
 
 def _days(env: Mapping[str, str], name: str, default: int) -> int:
